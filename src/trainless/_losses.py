@@ -1,0 +1,38 @@
+"""The losses every layer shares (DESIGN.md, "Loss").
+
+L(f) = (1/N) sum_i l(f(x_i), y_i), the mean over samples, as torch's default reduction:
+- ``ce``: cross-entropy on logits, l = -log softmax(f)_y;
+- ``mse``: l = 1/2 ||f - onehot(y)||^2, summed over the C outputs (so NOT torch's MSELoss, which would
+  also divide by C).
+The real fine-tuning and the predictions use these same functions.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import torch
+import torch.nn.functional as F
+
+
+class Loss(str, Enum):
+    """Training loss. Values are the names used in configs and on the command line."""
+
+    CE = "ce"
+    """Cross-entropy on logits, mean over samples."""
+    MSE = "mse"
+    """1/2 squared error to one-hot targets, summed over classes, mean over samples."""
+
+
+def loss_value(loss: Loss | str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean loss over samples. logits: (N, C) float; y: (N,) int64 class indices. Returns a 0-d tensor."""
+    loss = Loss(loss)
+    if loss is Loss.CE:
+        return F.cross_entropy(logits, y)
+    onehot = F.one_hot(y, logits.shape[1]).to(logits.dtype)
+    return 0.5 * (logits - onehot).pow(2).sum(dim=1).mean()
+
+
+def error_rate(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of samples whose arg-max logit is not the label. logits: (N, C); y: (N,)."""
+    return float((logits.argmax(dim=1) != y).double().mean())

@@ -1,0 +1,292 @@
+"""``trainless finetune``: really fine-tune a model on a data subset and record the curves."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from .._constraints import InstanceOf, Interval, OneOf, Pattern, validate
+from .._io import ensure_writable_dir
+from ..data import check_dataset_name, load_dataset
+from ..finetune import FinetuneConfig, RunRecord, finetune
+from ..models import HeadStart, check_model_name, default_resolution, load_model
+from ..report import plot_run
+from ._common import add_format_argument, add_progress_argument, render_json, render_rows, want_progress
+
+
+@dataclass(frozen=True)
+class FinetuneJob:
+    """What ``trainless finetune`` runs: a model, a seeded class subset of a dataset, the hyper-parameters.
+
+    model / data: built-in names or ``package.module:factory``; classes / per_class: the subset;
+    resolution: input px (None: the model's default); data_seed: seeds the subset; seed: seeds the head's
+    init and the batch order (``finetune.seed`` is set from it); trainable: ``all``, ``head`` or
+    ``last-K``; out: the output directory.
+    """
+
+    model: str = "efficientnet-lite0"
+    data: str = "mnist5k"
+    classes: int = 5
+    per_class: int = 30
+    resolution: int | None = None
+    data_seed: int = 0
+    seed: int = 0
+    trainable: str = "all"
+    head_start: HeadStart = field(default_factory=HeadStart)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    device: str | None = None
+    out: str = "runs/finetune"
+    progress: bool = False
+
+    _constraints: ClassVar[dict] = {
+        "model": Pattern(r".+", "a model name or 'package.module:factory'"),
+        "data": Pattern(r".+", "a dataset name or 'package.module:factory'"),
+        "classes": Interval(2, None, integer=True),
+        "per_class": Interval(1, None, integer=True),
+        "resolution": Interval(8, None, integer=True, optional=True),
+        "data_seed": Interval(0, None, integer=True),
+        "seed": Interval(0, None, integer=True),
+        "trainable": Pattern(r"all|head|last-[1-9]\d*", "'all', 'head' or 'last-K' with K >= 1"),
+        "head_start": InstanceOf(HeadStart),
+        "finetune": InstanceOf(FinetuneConfig),
+        "device": InstanceOf(str, optional=True),
+        "out": Pattern(r".+", "a directory path"),
+        "progress": OneOf((False, True)),
+    }
+
+    def __post_init__(self) -> None:
+        validate(self)
+        check_model_name(self.model)
+        check_dataset_name(self.data)
+
+
+@dataclass(frozen=True)
+class FinetuneReport:
+    """Result of ``run_finetune``: the record and the files written."""
+
+    job: FinetuneJob
+    record: RunRecord
+    resolution: int | None
+    files: tuple[str, ...]
+    load_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        job = asdict(self.job)
+        return {
+            "job": job,
+            "resolution": self.resolution,
+            "files": list(self.files),
+            "load_seconds": self.load_seconds,
+            "summary": summarize(self.record),
+        }
+
+
+def summarize(r: RunRecord) -> dict[str, Any]:
+    """The figures a user reads first, from a run record."""
+    return {
+        "status": r.status.value,
+        "message": r.message,
+        "steps_run": r.steps_run,
+        "n": r.n,
+        "classes": list(r.class_labels),
+        "num_trainable": r.num_trainable,
+        "initial_loss": r.loss[0],
+        "final_loss": r.final_loss,
+        "initial_error": r.error[0],
+        "final_error": r.final_error,
+        "final_weight_distance": r.weight_distance[-1],
+        "median_step_seconds": r.median_step_seconds,
+        "train_seconds": sum(r.step_seconds),
+        "eval_seconds": r.eval_seconds,
+        "total_seconds": r.total_seconds,
+        "peak_rss_mib": r.peak_rss_mib,
+    }
+
+
+def run_finetune(job: FinetuneJob) -> FinetuneReport:
+    """Load, fine-tune, write ``run.json``, ``curves.csv`` and ``curves.png`` into ``job.out``."""
+    out = ensure_writable_dir(job.out)
+    t0 = time.perf_counter()
+    resolution = job.resolution if job.resolution is not None else default_resolution(job.model)
+    data = load_dataset(
+        job.data,
+        classes=job.classes,
+        per_class=job.per_class,
+        seed=job.data_seed,
+        resolution=resolution if resolution is not None else 64,
+    )
+    job.finetune.check_against(data.n)
+    model = load_model(job.model, data.num_classes, resolution=resolution, seed=job.seed)
+    load_seconds = time.perf_counter() - t0
+    config = job.finetune
+    if config.seed != job.seed:
+        config = FinetuneConfig.from_dict({**config.to_dict(), "seed": job.seed})
+    record = finetune(
+        model,
+        data,
+        config,
+        trainable=job.trainable,
+        head_start=job.head_start,
+        device=job.device,
+        progress=job.progress,
+    )
+    json_path, csv_path = record.save(out)
+    png_path = plot_run(record, out / "curves.png")
+    return FinetuneReport(job, record, resolution, (str(json_path), str(csv_path), str(png_path)), load_seconds)
+
+
+def render_finetune(report: FinetuneReport, fmt: str) -> str:
+    if fmt == "json":
+        return render_json(report.to_dict())
+    s = summarize(report.record)
+    job, cfg = report.job, report.record.config
+    batch = "full batch" if cfg.batch_size is None else f"batch {cfg.batch_size}"
+    rows = [
+        (
+            "model",
+            f"{job.model} at {report.resolution} px, trained: {job.trainable} "
+            f"({s['num_trainable']:,} parameters), head: {job.head_start.kind}",
+        ),
+        ("data", f"{job.data}, classes {s['classes']}, N={s['n']}"),
+        (
+            "optimizer",
+            f"{cfg.optimizer} lr={cfg.lr:g} momentum={cfg.momentum:g}"
+            f"{' nesterov' if cfg.nesterov else ''} wd={cfg.weight_decay:g}, {batch}, "
+            f"{cfg.loss} loss, {cfg.schedule} schedule",
+        ),
+        ("status", f"{s['status']}: {s['message']}"),
+        ("loss", f"{s['initial_loss']:.4g} -> {s['final_loss']:.4g} at step {report.record.eval_steps[-1]}"),
+        ("error", f"{s['initial_error']:.3f} -> {s['final_error']:.3f}"),
+        ("||w_T - w_0||", f"{s['final_weight_distance']:.4g}"),
+        (
+            "step time",
+            f"median {s['median_step_seconds']:.3f} s; optimizer steps {s['train_seconds']:.1f} s, "
+            f"evaluation {s['eval_seconds']:.1f} s, run {s['total_seconds']:.1f} s",
+        ),
+        ("peak memory", f"{s['peak_rss_mib']:.0f} MiB (process RSS)"),
+        ("wrote", ", ".join(report.files)),
+    ]
+    return render_rows(rows)
+
+
+def add_problem_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags naming the model, the data subset and the seeds (shared by the commands that need them)."""
+    g = p.add_argument_group("model and data")
+    g.add_argument(
+        "--model",
+        default="efficientnet-lite0",
+        help="built-in model (see `trainless models`) or package.module:factory "
+        "(default: efficientnet-lite0, ImageNet weights)",
+    )
+    g.add_argument(
+        "--data",
+        default="mnist5k",
+        help="built-in dataset (see `trainless datasets`) or package.module:factory (default: mnist5k)",
+    )
+    g.add_argument("--classes", type=int, default=5, help="number of classes drawn (default 5)")
+    g.add_argument("--per-class", type=int, default=30, help="images per class (default 30)")
+    g.add_argument(
+        "--resolution",
+        type=int,
+        default=None,
+        help="input size in px (default: the model's; 64 for efficientnet-lite0)",
+    )
+    g.add_argument("--data-seed", type=int, default=0, help="seed of the class subset (default 0)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the head init and batch order (default 0)")
+    g.add_argument("--trainable", default="all", help="all | head | last-K (default all)")
+    g.add_argument(
+        "--head-start",
+        choices=("fresh", "linear-probe"),
+        default="fresh",
+        help="fresh head (default) or warmed by linear probing (LP-FT)",
+    )
+    g.add_argument("--probe-steps", type=int, default=100, help="most linear-probe GD steps (default 100)")
+    g.add_argument("--probe-lr", type=float, default=None, help="linear-probe lr (default: 1/smoothness)")
+    g.add_argument(
+        "--probe-target-loss",
+        type=float,
+        default=None,
+        help="stop the probe at this training loss (default: run all probe steps)",
+    )
+
+
+def add_optimizer_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("optimizer")
+    d = FinetuneConfig()
+    g.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr:g})")
+    g.add_argument("--steps", type=int, default=d.steps, help=f"optimizer steps (default {d.steps})")
+    g.add_argument("--batch-size", type=int, default=None, help="minibatch size (default: full batch, GD)")
+    g.add_argument("--drop-last", action="store_true", help="drop each epoch's short last batch")
+    g.add_argument("--optimizer", choices=("sgd", "adamw"), default=d.optimizer)
+    g.add_argument("--momentum", type=float, default=d.momentum, help="heavy-ball momentum in [0, 1)")
+    g.add_argument("--nesterov", action="store_true", help="Nesterov momentum (as torch.optim.SGD)")
+    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    g.add_argument("--loss", choices=("ce", "mse"), default=d.loss)
+    g.add_argument("--schedule", choices=("constant", "step", "cosine"), default=d.schedule)
+    g.add_argument("--step-size", type=int, default=d.step_size, help="StepLR step size (steps)")
+    g.add_argument("--gamma", type=float, default=d.gamma, help="StepLR factor")
+    g.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help="linear warmup steps")
+    g.add_argument(
+        "--eval-stride",
+        type=int,
+        default=d.eval_stride,
+        help="record the whole-train-set loss every this many steps (default 1: every step)",
+    )
+
+
+def job_from_args(a: argparse.Namespace) -> FinetuneJob:
+    config = FinetuneConfig(
+        lr=a.lr,
+        steps=a.steps,
+        batch_size=a.batch_size,
+        drop_last=a.drop_last,
+        optimizer=a.optimizer,
+        momentum=a.momentum,
+        nesterov=a.nesterov,
+        weight_decay=a.weight_decay,
+        loss=a.loss,
+        schedule=a.schedule,
+        step_size=a.step_size,
+        gamma=a.gamma,
+        warmup_steps=a.warmup_steps,
+        eval_stride=a.eval_stride,
+        seed=a.seed,
+    )
+    head = HeadStart(
+        kind=a.head_start, probe_steps=a.probe_steps, probe_lr=a.probe_lr, probe_target_loss=a.probe_target_loss
+    )
+    return FinetuneJob(
+        model=a.model,
+        data=a.data,
+        classes=a.classes,
+        per_class=a.per_class,
+        resolution=a.resolution,
+        data_seed=a.data_seed,
+        seed=a.seed,
+        trainable=a.trainable,
+        head_start=head,
+        finetune=config,
+        device=a.device,
+        out=a.out,
+        progress=want_progress(a.progress),
+    )
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "finetune",
+        help="really fine-tune a model and record its curves",
+        description="Fine-tune a pretrained model on a class subset exactly as torch.optim does, with "
+        "BatchNorm statistics frozen, recording the whole-train-set loss and error per step. "
+        "Writes run.json, curves.csv and curves.png into --out.",
+    )
+    add_problem_arguments(p)
+    add_optimizer_arguments(p)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--out", default="runs/finetune", help="output directory (default runs/finetune)")
+    add_format_argument(p)
+    add_progress_argument(p)
+    p.set_defaults(handler=lambda a: render_finetune(run_finetune(job_from_args(a)), a.format))
+    return p

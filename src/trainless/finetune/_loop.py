@@ -1,0 +1,209 @@
+"""Real fine-tuning, exactly as a user runs it with torch.optim, recording the ground truth."""
+
+from __future__ import annotations
+
+import math
+import resource
+import time
+from dataclasses import asdict
+
+import torch
+from tqdm.auto import tqdm
+
+from .._losses import error_rate, loss_value
+from ..data import ImageData, batch_schedule, check_finite_data
+from ..errors import TrainlessError
+from ..models import HeadStart, LoadedModel, check_finite_parameters, select_trainable, warm_head
+from ._config import FinetuneConfig
+from ._record import RunRecord, RunStatus
+
+
+def make_optimizer(config: FinetuneConfig, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """torch.optim.SGD or AdamW with the config's hyper-parameters."""
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(
+            params, lr=config.lr, betas=config.adam_betas, eps=config.adam_eps, weight_decay=config.weight_decay
+        )
+    return torch.optim.SGD(
+        params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay
+    )
+
+
+def make_scheduler(config: FinetuneConfig, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    """The config's schedule as torch.optim.lr_scheduler objects, stepped once per optimizer step."""
+    sched = torch.optim.lr_scheduler
+    main_steps = config.steps - config.warmup_steps
+    main: sched.LRScheduler
+    if config.schedule == "step":
+        main = sched.StepLR(opt, step_size=config.step_size, gamma=config.gamma)
+    elif config.schedule == "cosine":
+        main = sched.CosineAnnealingLR(opt, T_max=main_steps)
+    else:
+        main = sched.ConstantLR(opt, factor=1.0, total_iters=0)
+    if config.warmup_steps == 0:
+        return main
+    warm = sched.LinearLR(opt, start_factor=config.warmup_start_factor, end_factor=1.0, total_iters=config.warmup_steps)
+    return sched.SequentialLR(opt, [warm, main], milestones=[config.warmup_steps])
+
+
+def evaluate(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, chunk: int) -> tuple[float, float]:
+    """(mean loss, error rate) of ``module`` on all of (x, y), in chunks of ``chunk`` samples."""
+    total_loss, wrong = 0.0, 0.0
+    n = x.shape[0]
+    with torch.no_grad():
+        for i in range(0, n, chunk):
+            logits = module(x[i : i + chunk])
+            yb = y[i : i + chunk]
+            total_loss += float(loss_value(loss, logits, yb)) * yb.shape[0]
+            wrong += error_rate(logits, yb) * yb.shape[0]
+    return total_loss / n, wrong / n
+
+
+def _distance(params: list[torch.nn.Parameter], w0: list[torch.Tensor]) -> float:
+    with torch.no_grad():
+        return math.sqrt(sum(float((p - q).pow(2).sum()) for p, q in zip(params, w0, strict=True)))
+
+
+def _peak_rss_mib() -> float:
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def finetune(
+    model: LoadedModel,
+    data: ImageData,
+    config: FinetuneConfig,
+    *,
+    trainable: str = "all",
+    head_start: HeadStart | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> RunRecord:
+    """Fine-tune ``model`` on ``data`` with ``config`` and record the whole-train-set curves.
+
+    BatchNorm statistics stay frozen and dropout off (the module stays in eval mode while gradients flow);
+    only the parameters chosen by :func:`~trainless.models.select_trainable` (``trainable``) are updated,
+    and ``trainable`` is applied here so the record says what was trained. ``head_start`` warms the head
+    by linear probing first (LP-FT) when asked. Minibatches follow
+    :func:`~trainless.data.batch_schedule` (the DataLoader's order for ``config.seed``). The same model
+    seed, data and config give the same curve.
+
+    The model is updated in place. Returns a :class:`RunRecord`; a run whose loss becomes non-finite stops
+    there with status DIVERGED.
+    """
+    if not isinstance(config, FinetuneConfig):
+        raise TrainlessError(f"config must be a FinetuneConfig, got {type(config).__name__}")
+    if data.n == 0:
+        raise TrainlessError("the training set is empty (0 samples)")
+    if int(data.y.max()) >= model.num_classes or int(data.y.min()) < 0:
+        raise TrainlessError(
+            f"labels must lie in [0, {model.num_classes - 1}] for a {model.num_classes}-way head, "
+            f"got [{int(data.y.min())}, {int(data.y.max())}]"
+        )
+    if model.resolution is not None and tuple(data.x.shape[-2:]) != (model.resolution, model.resolution):
+        raise TrainlessError(
+            f"model {model.name!r} is built for {model.resolution} px inputs, got images of shape "
+            f"{tuple(data.x.shape[1:])}"
+        )
+    config.check_against(data.n)
+    check_finite_data(data.x, f"dataset {data.name!r}")
+    check_finite_parameters(model.module, f"model {model.name!r}")
+    head_start = head_start or HeadStart()
+    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    start_time = time.perf_counter()
+    module = model.module.to(dev)
+    module.eval()
+    x, y = data.x.to(dev), data.y.to(dev)
+    probe = warm_head(model, x, y, config.loss, head_start)
+    select_trainable(model, trainable)
+    params = [p for p in module.parameters() if p.requires_grad]
+    w0 = [p.detach().clone() for p in params]
+    opt = make_optimizer(config, params)
+    sched = make_scheduler(config, opt)
+    batches = batch_schedule(data.n, config.batch_size, config.steps, drop_last=config.drop_last, seed=config.seed)
+    full_batch = config.batch_size is None
+
+    eval_steps: list[int] = []
+    losses: list[float] = []
+    errors: list[float] = []
+    dists: list[float] = []
+    lrs: list[float] = []
+    step_seconds: list[float] = []
+    eval_seconds = 0.0
+    status, message = RunStatus.COMPLETED, f"{config.steps} steps completed"
+
+    def record(t: int, loss_t: float, err_t: float) -> None:
+        eval_steps.append(t)
+        losses.append(loss_t)
+        errors.append(err_t)
+        dists.append(_distance(params, w0))
+
+    bar = tqdm(total=config.steps, desc="fine-tuning", unit="step", disable=not progress, leave=False)
+    try:
+        for t, batch in enumerate(batches):
+            due = t % config.eval_stride == 0
+            if due and not full_batch:
+                e0 = time.perf_counter()
+                record(t, *evaluate(module, x, y, config.loss, config.eval_batch_size))
+                eval_seconds += time.perf_counter() - e0
+            xb, yb = (x, y) if full_batch else (x[batch.to(dev)], y[batch.to(dev)])
+            lrs.append(float(opt.param_groups[0]["lr"]))
+            t0 = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            logits = module(xb)
+            value = loss_value(config.loss, logits, yb)
+            value.backward()
+            opt.step()
+            sched.step()
+            step_seconds.append(time.perf_counter() - t0)
+            if due and full_batch:
+                # Full batch in natural order: the step's own forward is the whole-train-set loss at w_t.
+                e0 = time.perf_counter()
+                record(t, float(value.detach()), error_rate(logits.detach(), yb))
+                eval_seconds += time.perf_counter() - e0
+            if not math.isfinite(float(value.detach())):
+                status = RunStatus.DIVERGED
+                message = f"the loss became non-finite at step {t}: lower the learning rate (lr={config.lr})"
+                break
+            bar.update(1)
+            if due:
+                bar.set_postfix(loss=f"{losses[-1]:.4g}")
+        if status is RunStatus.COMPLETED:
+            e0 = time.perf_counter()
+            record(len(step_seconds), *evaluate(module, x, y, config.loss, config.eval_batch_size))
+            eval_seconds += time.perf_counter() - e0
+            if not math.isfinite(losses[-1]):
+                status = RunStatus.DIVERGED
+                message = f"the loss became non-finite by step {len(step_seconds)}: lower the learning rate"
+    finally:
+        bar.close()
+        for p in params:
+            p.grad = None
+
+    head_info: dict = asdict(head_start)
+    if probe is not None:
+        head_info["probe"] = asdict(probe)
+    return RunRecord(
+        config=config,
+        model=model.name,
+        data=data.name,
+        n=data.n,
+        class_labels=data.class_labels,
+        trainable=trainable,
+        num_trainable=sum(p.numel() for p in params),
+        head_start=head_info,
+        device=str(dev),
+        eval_steps=tuple(eval_steps),
+        loss=tuple(losses),
+        error=tuple(errors),
+        weight_distance=tuple(dists),
+        lr=tuple(lrs),
+        batches=tuple(tuple(int(i) for i in b) for b in batches[: len(step_seconds)]),
+        step_seconds=tuple(step_seconds),
+        eval_seconds=eval_seconds,
+        total_seconds=time.perf_counter() - start_time,
+        peak_rss_mib=_peak_rss_mib(),
+        status=status,
+        message=message,
+    )
