@@ -2,6 +2,8 @@
 
 from ._batches import batch_schedule
 from ._datasets import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     DatasetInfo,
     ImageData,
     check_dataset_name,
@@ -14,6 +16,8 @@ from ._datasets import (
 )
 
 __all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "DatasetInfo",
     "ImageData",
     "batch_schedule",

@@ -106,7 +106,7 @@ def warm_head(
     while True:
         opt.zero_grad(set_to_none=True)
         value = loss_value(loss, head(feats), y)
-        current = float(value)
+        current = float(value.detach())
         before = current if before is None else before
         done = start.probe_target_loss is not None and current <= start.probe_target_loss
         if done or steps == start.probe_steps:

@@ -35,6 +35,7 @@ class LoadedModel:
     blocks: parameter-name prefixes of the body's blocks, input to output, head excluded; ``last-K``
         trains the head and the last K of them.
     resolution: the input size in px the model is built for (None: any size).
+    marked: the parameters the module marked trainable (``requires_grad``) when loaded; what ``all`` trains.
     """
 
     module: nn.Module
@@ -44,6 +45,7 @@ class LoadedModel:
     head: str
     blocks: tuple[tuple[str, ...], ...]
     seed: int
+    marked: frozenset[str]
 
     def head_module(self) -> nn.Linear:
         return self.module.get_submodule(self.head)  # type: ignore[return-value]
@@ -92,13 +94,17 @@ def check_model_name(name: str) -> None:
 
 
 def _generic_blocks(module: nn.Module, head: str) -> tuple[tuple[str, ...], ...]:
-    """Top-level children in order (ModuleList/Sequential expanded), the head's parameters left out."""
+    """Top-level children in order, the head's parameters left out.
+
+    A ModuleList/Sequential child made of composite modules (ResNet's ``layer1`` of BasicBlocks) is split
+    into its items; one made of plain layers (conv, BN, ReLU) is one block.
+    """
     head_params = {n for n, _ in module.named_parameters() if n == head or n.startswith(head + ".")}
     blocks: list[tuple[str, ...]] = []
     for name, child in module.named_children():
         items = (
             [(f"{name}.{i}", c) for i, c in enumerate(child)]
-            if isinstance(child, (nn.ModuleList, nn.Sequential))
+            if isinstance(child, (nn.ModuleList, nn.Sequential)) and any(any(True for _ in c.children()) for c in child)
             else [(name, child)]
         )
         for prefix, sub in items:
@@ -187,7 +193,8 @@ def load_model(
         head_module.reset_parameters()
     module.eval()
     check_finite_parameters(module, f"model {name!r}")
-    return LoadedModel(module, name, num_classes, resolution, head, blocks, seed)
+    marked = frozenset(n for n, p in module.named_parameters() if p.requires_grad)
+    return LoadedModel(module, name, num_classes, resolution, head, blocks, seed, marked)
 
 
 _LAST_K = re.compile(r"last-([1-9]\d*)")
@@ -202,9 +209,9 @@ def select_trainable(model: LoadedModel, which: str = "all") -> tuple[str, ...]:
     """
     params = dict(model.module.named_parameters())
     head_prefix = model.head + "."
-    marked = {n for n, p in params.items() if p.requires_grad}
+    marked = model.marked
     if which == "all":
-        chosen = marked
+        chosen = set(marked)
     elif which == "head":
         chosen = {n for n in marked if n.startswith(head_prefix)}
     elif (m := _LAST_K.fullmatch(which)) is not None:
