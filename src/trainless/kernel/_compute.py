@@ -1,0 +1,327 @@
+"""The empirical NTK Theta = J J^T (DESIGN.md "Kernel"): one entry point, one enum of implementations."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import ClassVar
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .._constraints import Interval, OneOf, validate
+from .._memory import PeakMemory
+from ..errors import TrainlessError
+from ._engine import ParamLayout, jacobian_tile, naive_rows, vmap_rows
+from ._projections import CountSketch, DenseProjection
+
+
+class KernelMethod(str, Enum):
+    """How Theta is computed. D trained parameters, N samples, C outputs, D' projection dimension.
+
+    Each member's docstring states its cost, memory and bias.
+    """
+
+    def __new__(cls, value: str, doc: str) -> KernelMethod:
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.__doc__ = doc
+        return obj
+
+    EXACT = (
+        "exact",
+        """Exact. Rows from batched passes (per-sample gradients formed by per-layer hooks), streamed in
+        column groups that fit the memory budget; each group's Gram in the parameters' dtype (sgemm for
+        float32: relative error ~1e-7 sqrt(D)), summed in float64. Cost: per column group, one forward and
+        C backward passes of the data in tiles, plus (NC)^2 D Gram flops in all. Memory: max_memory_mib.""",
+    )
+    NAIVE = (
+        "naive",
+        """Exact baseline: a per-sample autograd loop (batch 1, C backward passes per sample), then one
+        dense Gram. Cost: N C batch-1 backward passes + (NC)^2 D. Memory: all of J, N C D numbers. Any op
+        autograd supports; the reference the others are tested against.""",
+    )
+    TUTORIAL = (
+        "tutorial",
+        """Exact baseline: torch.func vmap(jacrev) per tile of samples + a dense Gram (the torch.func NTK
+        tutorial's route). Cost: vmapped reverse mode, C rows per sample + (NC)^2 D. Memory: all of J.""",
+    )
+    PSEUDO = (
+        "pseudo",
+        """Pseudo-NTK (Mohamadi et al. 2023): Theta_p = G G^T with G the gradient of sum_c f_c / sqrt(C), an
+        N x N matrix standing for Theta_p (x) I_C. Cost: one backward per tile + N^2 D, about C^2 times
+        cheaper than exact. Memory: streamed as exact. Biased: drops the class-to-class structure; its error
+        must be measured.""",
+    )
+    COUNTSKETCH = (
+        "countsketch",
+        """Projected, unbiased: one signed bucket per parameter (a sign sketch), applied with index_add_ as
+        each tile of rows is produced. Cost: one forward and C backward passes + O(N C D) to project +
+        (NC)^2 D' for the Gram. Memory: a tile of rows + N C D' + 12 bytes per parameter; J is never
+        stored. Relative Frobenius error ~ sqrt(tr(Theta)^2 / ||Theta||_F^2 / D').""",
+    )
+    ACHLIOPTAS = (
+        "achlioptas",
+        """Projected, unbiased: sparse {-1, 0, +1} entries scaled by sqrt(3/D'), regenerated block by block
+        from the seed. Cost: O(N C D D') to project (a dense matmul: the zeros save nothing). Memory: a tile
+        of rows + N C D' + one block of P. Error as countsketch's.""",
+    )
+    GAUSSIAN = (
+        "gaussian",
+        """Projected, unbiased: N(0, 1/D') entries, regenerated block by block from the seed; the paper's
+        projection. Cost: O(N C D D') to project plus as many normal draws per tile: the slowest. Memory: as
+        achlioptas. Error as countsketch's.""",
+    )
+
+
+_PROJECTED = (KernelMethod.COUNTSKETCH, KernelMethod.ACHLIOPTAS, KernelMethod.GAUSSIAN)
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    """How to compute the kernel.
+
+    method: a :class:`KernelMethod` value.
+    dim: the projection dimension D' of the projected methods (ignored by the others).
+    seed: seeds the projection.
+    max_memory_mib: budget for the kernel's own buffers (rows, Gram, projections); the network's
+        activations for one tile of samples come on top.
+    tile: samples per batched pass (None: as many as the budget allows, at most 32).
+    """
+
+    method: str = "exact"
+    dim: int = 16384
+    seed: int = 0
+    max_memory_mib: float = 4096.0
+    tile: int | None = None
+
+    _constraints: ClassVar[dict] = {
+        "method": OneOf(tuple(m.value for m in KernelMethod)),
+        "dim": Interval(1, None, integer=True),
+        "seed": Interval(0, None, integer=True),
+        "max_memory_mib": Interval(0, None, low_closed=False),
+        "tile": Interval(1, None, integer=True, optional=True),
+    }
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True, eq=False)
+class KernelResult:
+    """The empirical NTK on the training set and the outputs at w0.
+
+    k_train_train: float64; (N, N, C, C) with k[i, j, a, b] = <d f_a(x_i)/dw, d f_b(x_j)/dw>, or (N, N) for
+        the pseudo-NTK (standing for Theta_p (x) I_C; ``pseudo`` is True).
+    f0: (N, C) float64, the outputs f(x_i) at the pretrained weights.
+    dim: D' for projected methods, else None. num_params: D, the number of trained parameters.
+    seconds: wall time of the computation; peak_rss_mib: the process's resident memory peak during it.
+    tile / column_groups: samples per batched pass and the number of column groups streamed.
+    """
+
+    k_train_train: torch.Tensor
+    f0: torch.Tensor
+    method: KernelMethod
+    pseudo: bool
+    dim: int | None
+    num_params: int
+    seconds: float
+    peak_rss_mib: float
+    tile: int
+    column_groups: int
+
+    @property
+    def n(self) -> int:
+        return int(self.f0.shape[0])
+
+    @property
+    def classes(self) -> int:
+        return int(self.f0.shape[1])
+
+    def matrix(self) -> torch.Tensor:
+        """Theta as an (N C, N C) matrix in sample-major order (x_1 c_1, x_1 c_2, ..., x_N c_C), float64.
+
+        The pseudo-NTK is expanded as Theta_p (x) I_C."""
+        n, c = self.n, self.classes
+        if self.pseudo:
+            return torch.kron(self.k_train_train, torch.eye(c, dtype=torch.float64))
+        return self.k_train_train.permute(0, 2, 1, 3).reshape(n * c, n * c)
+
+
+def _module_of(model: object) -> nn.Module:
+    module = getattr(model, "module", model)
+    if not isinstance(module, nn.Module):
+        raise TrainlessError(f"model must be an nn.Module or a LoadedModel, got {type(model).__name__}")
+    return module
+
+
+def _mib(n_numbers: float, item: int) -> float:
+    return n_numbers * item / 2**20
+
+
+def _plan_tile(config: KernelConfig, n: int, per_sample_mib: float, free_mib: float, what: str) -> int:
+    if per_sample_mib > free_mib:
+        raise TrainlessError(
+            f"max_memory_mib={config.max_memory_mib:g} leaves {free_mib:.1f} MiB, below one sample's {what} "
+            f"({per_sample_mib:.1f} MiB): raise max_memory_mib or use method 'exact' (streams columns)"
+        )
+    cap = config.tile if config.tile is not None else 32
+    return max(1, min(n, cap, int(free_mib // per_sample_mib)))
+
+
+def compute_kernel(
+    model: object,
+    x: torch.Tensor,
+    config: KernelConfig | None = None,
+    *,
+    progress: bool = False,
+) -> KernelResult:
+    """The empirical NTK of ``model`` on ``x`` w.r.t. its trainable parameters (``requires_grad``).
+
+    model: an ``nn.Module`` or a :class:`~trainless.models.LoadedModel`, in eval mode (BatchNorm statistics
+        frozen); its outputs (N, C) are the stacked f(X). x: (N, ...) inputs.
+    Returns a :class:`KernelResult` (Theta in float64, eq. 2 of Zancato et al.: Theta = J J^T with J the
+    (N C x D) Jacobian of the stacked outputs).
+    """
+    config = config or KernelConfig()
+    module = _module_of(model)
+    method = KernelMethod(config.method)
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise TrainlessError(f"x must have shape (N, ...) with N >= 1 samples, got shape {tuple(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        raise TrainlessError("x contains NaN or inf")
+    layout = ParamLayout.of(module)
+    for name, p in zip(layout.names, layout.params, strict=True):
+        if not bool(torch.isfinite(p).all()):
+            raise TrainlessError(f"parameter {name!r} contains NaN or inf")
+    if module.training:
+        raise TrainlessError("the model is in training mode: call .eval() (BatchNorm statistics must be frozen)")
+    device = layout.params[0].device
+    x = x.to(device=device, dtype=layout.dtype)
+    n, d = x.shape[0], layout.d
+    with torch.no_grad():
+        c = int(module(x[:1]).shape[1])
+    if c < 1:
+        raise TrainlessError(f"the model has C = {c} outputs; need C >= 1")
+    item = torch.finfo(layout.dtype).bits // 8
+    t0 = time.perf_counter()
+    with PeakMemory() as pm:
+        k, f0, tile, groups = _dispatch(method, config, module, layout, x, n, c, d, item, progress)
+    return KernelResult(
+        k_train_train=k,
+        f0=f0.double().cpu(),
+        method=method,
+        pseudo=method is KernelMethod.PSEUDO,
+        dim=config.dim if method in _PROJECTED else None,
+        num_params=d,
+        seconds=time.perf_counter() - t0,
+        peak_rss_mib=pm.peak_rss_mib,
+        tile=tile,
+        column_groups=groups,
+    )
+
+
+def _to_nncc(gram: torch.Tensor, n: int, c: int) -> torch.Tensor:
+    return gram.reshape(n, c, n, c).permute(0, 2, 1, 3).contiguous()
+
+
+def _dispatch(
+    method: KernelMethod,
+    config: KernelConfig,
+    module: nn.Module,
+    layout: ParamLayout,
+    x: torch.Tensor,
+    n: int,
+    c: int,
+    d: int,
+    item: int,
+    progress: bool,
+) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    budget = config.max_memory_mib
+    if method in (KernelMethod.NAIVE, KernelMethod.TUTORIAL):
+        need = _mib(n * c * d, item) + _mib((n * c) ** 2, 8)
+        if need > budget:
+            raise TrainlessError(
+                f"method {method.value!r} holds all of J ({need:.0f} MiB with its Gram) above max_memory_mib="
+                f"{budget:g}: use 'exact' (streams J in column groups) or 'countsketch'"
+            )
+        if method is KernelMethod.NAIVE:
+            j, f0 = naive_rows(module, layout, x)
+        else:
+            j, f0 = vmap_rows(module, layout, x, config.tile or 8)
+        gram = (j @ j.T).double()
+        return _to_nncc(gram, n, c), f0, 1 if method is KernelMethod.NAIVE else (config.tile or 8), 1
+
+    if method in (KernelMethod.EXACT, KernelMethod.PSEUDO):
+        k = 1 if method is KernelMethod.PSEUDO else c
+        gram_mib = _mib((n * k) ** 2, 8)
+        free = budget - gram_mib
+        tile = min(n, config.tile or 32)
+        per_column = _mib((n + tile) * k, item)
+        if free < per_column:
+            raise TrainlessError(
+                f"max_memory_mib={budget:g} cannot hold the {n * k} x {n * k} Gram matrix ({gram_mib:.1f} MiB) "
+                f"and one column of J: raise max_memory_mib or use method 'countsketch' with a smaller N"
+            )
+        width = max(1, min(d, int(free // per_column)))
+        groups = layout.column_groups(width)
+        gram = torch.zeros(n * k, n * k, dtype=torch.float64, device=x.device)
+        f0 = torch.empty(n, c, dtype=layout.dtype, device=x.device)
+        bar = tqdm(
+            total=len(groups) * n, desc=f"kernel ({method.value})", unit="sample", disable=not progress, leave=False
+        )
+        for lo, hi in groups:
+            jg = torch.empty(n, k, hi - lo, dtype=layout.dtype, device=x.device)
+            for i in range(0, n, tile):
+                rows, f = jacobian_tile(module, layout, x[i : i + tile], (lo, hi), pseudo=method is KernelMethod.PSEUDO)
+                jg[i : i + tile] = rows
+                f0[i : i + tile] = f
+                bar.update(rows.shape[0])
+            flat = jg.view(n * k, hi - lo)
+            gram += (flat @ flat.T).double()
+            del jg, flat
+        bar.close()
+        if method is KernelMethod.PSEUDO:
+            return gram, f0, tile, len(groups)
+        return _to_nncc(gram, n, c), f0, tile, len(groups)
+
+    # Projected: tiles of full rows, each projected to D' as soon as it is produced.
+    dim = config.dim
+    fixed = _mib(n * c * dim, item) + _mib((n * c) ** 2, 8)
+    fixed += _mib(d, 12) if method is KernelMethod.COUNTSKETCH else _mib(4096 * dim, 4)
+    tile = _plan_tile(config, n, _mib(c * d, item) * 2, budget - fixed, "Jacobian row (C x D)")
+    proj_op = (
+        CountSketch(d, dim, config.seed, x.device)
+        if method is KernelMethod.COUNTSKETCH
+        else DenseProjection(d, dim, config.seed, method.value)
+    )
+    proj = torch.zeros(n * c, dim, dtype=layout.dtype, device=x.device)
+    f0 = torch.empty(n, c, dtype=layout.dtype, device=x.device)
+    bar = tqdm(total=n, desc=f"kernel ({method.value})", unit="sample", disable=not progress, leave=False)
+    for i in range(0, n, tile):
+        rows, f = jacobian_tile(module, layout, x[i : i + tile])
+        b = rows.shape[0]
+        proj_op.apply(rows.view(b * c, d), 0, d, proj[i * c : (i + b) * c])
+        f0[i : i + b] = f
+        bar.update(b)
+        del rows
+    bar.close()
+    gram = (proj @ proj.T).double()
+    return _to_nncc(gram, n, c), f0, tile, 1
+
+
+def relative_frobenius_error(approx: KernelResult, exact: KernelResult) -> float:
+    """||Theta_approx - Theta||_F / ||Theta||_F on the (N C x N C) matrices (pseudo expanded with I_C)."""
+    a, e = approx.matrix(), exact.matrix()
+    return float(torch.linalg.matrix_norm(a - e) / torch.linalg.matrix_norm(e))
+
+
+def expected_projection_error(exact: KernelResult, dim: int) -> float:
+    """sqrt(tr(Theta)^2 / ||Theta||_F^2 / D'): the scale of a random projection's relative Frobenius error.
+
+    For Gaussian P, E||P-error||_F^2 = (||Theta||_F^2 + tr(Theta)^2) / D'; the tr^2 term dominates."""
+    m = exact.matrix()
+    return math.sqrt(float(torch.trace(m)) ** 2 / float((m * m).sum()) / dim)

@@ -1,0 +1,146 @@
+"""Tiles of Jacobian rows of the stacked outputs w.r.t. the trained parameters, from batched passes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import TrainlessError
+from ._persample import OpRecord, PerSampleCapture, per_sample_grads
+
+
+@dataclass(frozen=True)
+class ParamLayout:
+    """The trained parameters in ``named_parameters()`` order and their column ranges in J.
+
+    names[k] occupies columns offsets[k] .. offsets[k] + sizes[k] of J (D = sum of sizes).
+    """
+
+    names: tuple[str, ...]
+    params: tuple[nn.Parameter, ...]
+    sizes: tuple[int, ...]
+    offsets: tuple[int, ...]
+
+    @property
+    def d(self) -> int:
+        return sum(self.sizes)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.params[0].dtype
+
+    @classmethod
+    def of(cls, module: nn.Module) -> ParamLayout:
+        named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+        if not named:
+            raise TrainlessError("the model has no trainable parameters (none has requires_grad=True)")
+        sizes = tuple(p.numel() for _, p in named)
+        offsets = tuple(int(sum(sizes[:k])) for k in range(len(sizes)))
+        return cls(tuple(n for n, _ in named), tuple(p for _, p in named), sizes, offsets)
+
+    def column_groups(self, width: int) -> list[tuple[int, int]]:
+        """Consecutive column ranges [lo, hi) of at most ``width`` columns covering 0..D."""
+        return [(lo, min(lo + width, self.d)) for lo in range(0, self.d, width)]
+
+
+def jacobian_tile(
+    module: nn.Module,
+    layout: ParamLayout,
+    xb: torch.Tensor,
+    cols: tuple[int, int] | None = None,
+    *,
+    pseudo: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Jacobian rows of a tile of B samples, restricted to columns ``cols`` = [lo, hi) of J.
+
+    Returns (rows, f): rows (B, C, hi - lo) in the parameters' dtype, rows[i, c] = d f_c(x_i) / d w[lo:hi];
+    with ``pseudo`` rows is (B, 1, hi - lo), the gradient of sum_c f_c(x_i) / sqrt(C) (the pseudo-NTK's
+    row); f (B, C) the outputs, detached. Cost: one forward and C backward passes (1 for pseudo) of the
+    batch, plus forming the per-sample gradients of the parameters in ``cols``; the weight gradients of
+    backward itself are skipped (gradients are taken w.r.t. the input only, and the hooks see every layer).
+    """
+    lo, hi = cols if cols is not None else (0, layout.d)
+    wanted = {}
+    for name, off, size in zip(layout.names, layout.offsets, layout.sizes, strict=True):
+        a, b = max(lo, off), min(hi, off + size)
+        if a < b:
+            wanted[name] = (a - off, b - off, a - lo)
+    ids = {id(p): n for n, p in zip(layout.names, layout.params, strict=True)}
+    bsz = xb.shape[0]
+    state: dict = {"c": 0, "rows": None}
+
+    def on_grad(op: OpRecord, g: torch.Tensor) -> None:
+        rows = state["rows"]
+        for name, grad in per_sample_grads(op, g).items():
+            if name in wanted:
+                a, b, dst = wanted[name]
+                rows[:, state["c"], dst : dst + (b - a)] += grad.reshape(bsz, -1)[:, a:b]
+
+    xin = xb.detach().clone().requires_grad_(True)
+    capture = PerSampleCapture(ids, on_grad)
+    with torch.enable_grad(), capture:
+        f = module(xin)
+    if capture.unsupported:
+        name, op = next(iter(capture.unsupported.items()))
+        raise TrainlessError(
+            f"parameter {name!r} is used by {op!r}, for which the batched engine forms no per-sample gradient "
+            "(supported: linear, conv2d, batch_norm in eval mode, layer_norm); use KernelMethod.NAIVE or "
+            "train a parameter subset without it"
+        )
+    if f.ndim != 2:
+        raise TrainlessError(f"the model must output (N, C) logits, got shape {tuple(f.shape)}")
+    n_out = f.shape[1]
+    k = 1 if pseudo else n_out
+    state["rows"] = torch.zeros(bsz, k, hi - lo, dtype=layout.dtype, device=xb.device)
+    if pseudo:
+        torch.autograd.grad(f.sum() / math.sqrt(n_out), xin)
+    else:
+        for c in range(n_out):
+            state["c"] = c
+            torch.autograd.grad(f[:, c].sum(), xin, retain_graph=c < n_out - 1)
+    return state["rows"], f.detach()
+
+
+def naive_rows(module: nn.Module, layout: ParamLayout, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """J (N * C, D) and f (N, C) by the per-sample autograd loop: batch 1, one backward per output.
+
+    The baseline every faster path is measured against; memory N * C * D numbers.
+    """
+    rows, outs = [], []
+    for i in range(x.shape[0]):
+        with torch.enable_grad():
+            f = module(x[i : i + 1])
+            for c in range(f.shape[1]):
+                grads = torch.autograd.grad(f[0, c], layout.params, retain_graph=c < f.shape[1] - 1, allow_unused=True)
+                rows.append(
+                    torch.cat(
+                        [
+                            (g if g is not None else torch.zeros_like(p)).reshape(-1)
+                            for g, p in zip(grads, layout.params, strict=True)
+                        ]
+                    )
+                )
+        outs.append(f.detach())
+    return torch.stack(rows), torch.cat(outs)
+
+
+def vmap_rows(module: nn.Module, layout: ParamLayout, x: torch.Tensor, tile: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """J (N * C, D) and f (N, C) by torch.func's vmap(jacrev) over samples (the NTK tutorial's route)."""
+    from torch.func import functional_call, jacrev, vmap
+
+    params = dict(zip(layout.names, (p.detach() for p in layout.params), strict=True))
+
+    def f_single(pr: dict, xi: torch.Tensor) -> torch.Tensor:
+        return functional_call(module, pr, (xi.unsqueeze(0),)).squeeze(0)
+
+    blocks, outs = [], []
+    for i in range(0, x.shape[0], tile):
+        xb = x[i : i + tile]
+        jac = vmap(jacrev(f_single), (None, 0))(params, xb)
+        blocks.append(torch.cat([jac[n].flatten(2) for n in layout.names], dim=2).flatten(0, 1))
+        with torch.no_grad():
+            outs.append(module(xb))
+    return torch.cat(blocks), torch.cat(outs)

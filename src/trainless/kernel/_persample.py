@@ -1,0 +1,188 @@
+"""Per-sample gradients from batched forward/backward passes, for any module built of known ops.
+
+A ``TorchFunctionMode`` watches every torch function the forward pass calls. When a trainable parameter
+enters one of the ops below, the op's input is kept and a hook on its output catches the output gradient
+during backward; from the two, the per-sample gradient of that op's parameters is formed in one batched
+contraction (the same contraction backward does for the summed gradient, kept per sample):
+
+- ``linear``:     dW_i = sum_pos g_i^T x_i, db_i = sum_pos g_i
+- ``conv2d``:     dW_i = g_i unfold(x_i)^T per group (any stride, padding incl. 'same', dilation, groups)
+- ``batch_norm``  (eval mode only): dgamma_i = sum_pos g_i * xhat_i, dbeta_i = sum_pos g_i
+- ``layer_norm``: dgamma_i = sum_pos g_i * xhat_i, dbeta_i = sum_pos g_i
+
+Because it hooks the functions, not the modules, it sees the real arguments whatever the module's Python
+code does (EfficientNet's static 'same' padding, functional calls). Samples must not interact (BatchNorm in
+eval mode): this is what makes the gradient of sum_i f_c(x_i) split into per-sample gradients. A trainable
+parameter used by any other op is reported, so the caller can refuse instead of returning a wrong kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+from ..errors import TrainlessError
+
+
+@dataclass
+class OpRecord:
+    """One call of a supported op that involves trainable parameters."""
+
+    kind: str
+    x: torch.Tensor
+    weight: str | None
+    bias: str | None
+    meta: dict[str, Any]
+
+
+def _arg(args: tuple, kwargs: dict, i: int, name: str, default: Any = None) -> Any:
+    if len(args) > i:
+        return args[i]
+    return kwargs.get(name, default)
+
+
+class PerSampleCapture(TorchFunctionMode):
+    """Record supported ops that use the watched parameters; call ``on_grad(op, g)`` in backward.
+
+    params: id(parameter) -> name for the parameters whose per-sample gradients are wanted.
+    """
+
+    def __init__(self, params: dict[int, str], on_grad: Callable[[OpRecord, torch.Tensor], None]) -> None:
+        super().__init__()
+        self.params = params
+        self.on_grad = on_grad
+        self.unsupported: dict[str, str] = {}
+        self.seen: set[str] = set()
+
+    def _name(self, t: Any) -> str | None:
+        return self.params.get(id(t)) if isinstance(t, torch.Tensor) else None
+
+    def _flag_unsupported(self, func: Any, args: Iterable[Any], kwargs: dict) -> None:
+        for a in (*args, *kwargs.values()):
+            items = a if isinstance(a, (list, tuple)) else (a,)
+            for t in items:
+                name = self._name(t)
+                if name is not None:
+                    self.unsupported.setdefault(name, getattr(func, "__name__", str(func)))
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        op = self._match(func, args, kwargs)
+        if op is None:
+            self._flag_unsupported(func, args, kwargs)
+            return out
+        if op.weight is None and op.bias is None:
+            return out
+        self.seen.update(n for n in (op.weight, op.bias) if n is not None)
+        if isinstance(out, torch.Tensor) and out.requires_grad:
+            out.register_hook(lambda g, op=op: self.on_grad(op, g))
+        return out
+
+    def _match(self, func: Any, args: tuple, kwargs: dict) -> OpRecord | None:
+        if func is F.linear:
+            x, w, b = args[0], _arg(args, kwargs, 1, "weight"), _arg(args, kwargs, 2, "bias")
+            return OpRecord("linear", x.detach(), self._name(w), self._name(b), {})
+        if func is F.conv2d:
+            x, w, b = args[0], _arg(args, kwargs, 1, "weight"), _arg(args, kwargs, 2, "bias")
+            meta = {
+                "weight_shape": tuple(w.shape),
+                "stride": _arg(args, kwargs, 3, "stride", 1),
+                "padding": _arg(args, kwargs, 4, "padding", 0),
+                "dilation": _arg(args, kwargs, 5, "dilation", 1),
+                "groups": _arg(args, kwargs, 6, "groups", 1),
+            }
+            return OpRecord("conv2d", x.detach(), self._name(w), self._name(b), meta)
+        if func is F.batch_norm:
+            w, b = _arg(args, kwargs, 3, "weight"), _arg(args, kwargs, 4, "bias")
+            if self._name(w) is None and self._name(b) is None:
+                return OpRecord("batch_norm", args[0], None, None, {})
+            if _arg(args, kwargs, 5, "training", False):
+                raise TrainlessError(
+                    "BatchNorm in training mode couples the samples of a batch: put the model in eval() "
+                    "(trainless freezes BN statistics, as the paper's protocol)"
+                )
+            meta = {
+                "running_mean": _arg(args, kwargs, 1, "running_mean"),
+                "running_var": _arg(args, kwargs, 2, "running_var"),
+                "eps": _arg(args, kwargs, 7, "eps", 1e-5),
+            }
+            return OpRecord("batch_norm", args[0].detach(), self._name(w), self._name(b), meta)
+        if func is F.layer_norm:
+            w, b = _arg(args, kwargs, 2, "weight"), _arg(args, kwargs, 3, "bias")
+            meta = {
+                "normalized_shape": tuple(_arg(args, kwargs, 1, "normalized_shape")),
+                "eps": _arg(args, kwargs, 4, "eps", 1e-5),
+            }
+            return OpRecord("layer_norm", args[0].detach(), self._name(w), self._name(b), meta)
+        return None
+
+
+def _same_padding(x: torch.Tensor, kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[torch.Tensor, int]:
+    """Apply 'same' padding as torch does (extra pad on the right/bottom when odd); return x, 0."""
+    pads = []
+    for k, d in zip(reversed(kernel), reversed(dilation), strict=True):
+        total = d * (k - 1)
+        pads += [total // 2, total - total // 2]
+    return F.pad(x, pads), 0
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def per_sample_grads(op: OpRecord, g: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-sample gradients of ``op``'s trainable parameters, each (B, *param.shape), same dtype as g."""
+    out: dict[str, torch.Tensor] = {}
+    x = op.x
+    b = x.shape[0]
+    if op.kind == "linear":
+        x3 = x.reshape(b, -1, x.shape[-1])
+        g3 = g.reshape(b, -1, g.shape[-1])
+        if op.weight is not None:
+            out[op.weight] = torch.bmm(g3.transpose(1, 2), x3)
+        if op.bias is not None:
+            out[op.bias] = g3.sum(1)
+    elif op.kind == "conv2d":
+        m = op.meta
+        c_out, c_in_g, kh, kw = m["weight_shape"]
+        groups = m["groups"]
+        dilation, stride = _pair(m["dilation"]), _pair(m["stride"])
+        padding = m["padding"]
+        if isinstance(padding, str):
+            x, padding = _same_padding(x, (kh, kw), dilation) if padding == "same" else (x, 0)
+        if op.weight is not None:
+            cols = F.unfold(x, (kh, kw), dilation=dilation, padding=_pair(padding), stride=stride)
+            p = cols.shape[-1]
+            cols = cols.view(b * groups, c_in_g * kh * kw, p)
+            gg = g.reshape(b * groups, c_out // groups, p)
+            w = torch.bmm(gg, cols.transpose(1, 2))
+            out[op.weight] = w.view(b, c_out, c_in_g, kh, kw)
+        if op.bias is not None:
+            out[op.bias] = g.sum((2, 3))
+    elif op.kind == "batch_norm":
+        m = op.meta
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        if op.weight is not None:
+            xhat = (x - m["running_mean"].view(shape)) / torch.sqrt(m["running_var"].view(shape) + m["eps"])
+            out[op.weight] = (g * xhat).flatten(2).sum(2) if x.ndim > 2 else g * xhat
+        if op.bias is not None:
+            out[op.bias] = g.flatten(2).sum(2) if x.ndim > 2 else g
+    elif op.kind == "layer_norm":
+        m = op.meta
+        k = len(m["normalized_shape"])
+        lead = tuple(range(1, x.ndim - k))
+        if op.weight is not None:
+            xhat = F.layer_norm(x, m["normalized_shape"], None, None, m["eps"])
+            prod = g * xhat
+            out[op.weight] = prod.sum(lead) if lead else prod
+        if op.bias is not None:
+            out[op.bias] = g.sum(lead) if lead else g
+    else:  # pragma: no cover
+        raise AssertionError(op.kind)
+    return out

@@ -1,0 +1,62 @@
+"""Small problems with exact answers, shared by the kernel (and later dynamics) tests.
+
+Every model here is float64 and in eval mode, so the kernels can be compared to float64 tolerance.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def linear_model(d_in: int = 6, c: int = 3, seed: int = 0) -> nn.Module:
+    """f(x) = W x + b: J rows are [x (x) e_c, e_c], so Theta[i, j, a, b] = delta_ab (x_i . x_j + 1)."""
+    torch.manual_seed(seed)
+    return nn.Linear(d_in, c).double().eval()
+
+
+def linear_kernel_closed_form(x: torch.Tensor, c: int) -> torch.Tensor:
+    """(N, N, C, C) float64: delta_ab (x_i . x_j + 1), the exact NTK of ``linear_model``."""
+    k = x @ x.T + 1.0
+    return k[:, :, None, None] * torch.eye(c, dtype=torch.float64)
+
+
+class ConvZoo(nn.Module):
+    """Every supported op and conv variant: stride, padding (int and 'same'), dilation, groups, depthwise,
+    BatchNorm (eval, with non-trivial statistics), LayerNorm, a linear layer on 3-d input, and a head."""
+
+    def __init__(self, c: int = 3) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding="same", dilation=2, groups=2, bias=False)
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.tok = nn.Linear(8, 6)
+        self.ln = nn.LayerNorm(6)
+        self.head = nn.Linear(6, c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = torch.tanh(self.conv2(x))
+        x = torch.relu(self.bn2(self.dw(x)))
+        tokens = x.flatten(2).transpose(1, 2)  # (B, P, 8)
+        tokens = self.ln(torch.tanh(self.tok(tokens)))
+        return self.head(tokens.mean(1))
+
+
+def conv_zoo(c: int = 3, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    m = ConvZoo(c).double()
+    with torch.no_grad():
+        for bn in (m.bn1, m.bn2):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.2, 0.2)
+    return m.eval()
+
+
+def images(n: int = 7, size: int = 8, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, size, size, generator=g, dtype=torch.float64)

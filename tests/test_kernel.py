@@ -1,0 +1,202 @@
+"""Every kernel implementation against one reference (the naive per-sample loop) and closed forms."""
+
+from __future__ import annotations
+
+import math
+
+import problems
+import pytest
+import torch
+from torch import nn
+
+from trainless import TrainlessError, load_model
+from trainless.kernel import (
+    KernelConfig,
+    KernelMethod,
+    compute_kernel,
+    expected_projection_error,
+    jacobian_vector_product,
+    relative_frobenius_error,
+)
+
+EXACT_METHODS = ["exact", "naive", "tutorial"]
+
+
+def test_linear_model_closed_form():
+    model = problems.linear_model()
+    x = torch.randn(5, 6, dtype=torch.float64)
+    want = problems.linear_kernel_closed_form(x, 3)
+    for method in EXACT_METHODS:
+        got = compute_kernel(model, x, KernelConfig(method=method, tile=2))
+        torch.testing.assert_close(got.k_train_train, want, rtol=1e-12, atol=1e-12, msg=method)
+        torch.testing.assert_close(got.f0, model(x).detach(), rtol=1e-14, atol=1e-14)
+    # Pseudo-NTK of a linear model: grad of sum_c f_c / sqrt(C) = [x (x) 1, 1] / sqrt(C) -> x.x + 1.
+    pseudo = compute_kernel(model, x, KernelConfig(method="pseudo"))
+    torch.testing.assert_close(pseudo.k_train_train, x @ x.T + 1, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["exact", "tutorial", "pseudo"])
+@pytest.mark.parametrize("tile", [1, 3, 16])
+def test_equals_naive_on_every_supported_op(method, tile):
+    model = problems.conv_zoo()
+    x = problems.images()
+    ref = compute_kernel(model, x, KernelConfig(method="naive"))
+    got = compute_kernel(model, x, KernelConfig(method=method, tile=tile))
+    if method == "pseudo":
+        # Reference pseudo-NTK from the full kernel: <sum_a g_ia, sum_b g_jb> / C.
+        want = ref.k_train_train.sum((2, 3)) / ref.classes
+        torch.testing.assert_close(got.k_train_train, want, rtol=1e-10, atol=1e-12)
+    else:
+        torch.testing.assert_close(got.k_train_train, ref.k_train_train, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(got.f0, ref.f0, rtol=1e-12, atol=1e-12)
+
+
+def test_exact_streams_columns_under_a_small_budget():
+    model = problems.conv_zoo()
+    x = problems.images()
+    ref = compute_kernel(model, x, KernelConfig(method="naive"))
+    d = ref.num_params
+    # Room for the Gram and about a tenth of the columns of J at a time.
+    n, c = x.shape[0], 3
+    budget = ((n * c) ** 2 * 8 + (n + 2) * c * 8 * (d // 10)) / 2**20
+    got = compute_kernel(model, x, KernelConfig(method="exact", tile=2, max_memory_mib=budget))
+    assert got.column_groups >= 10
+    torch.testing.assert_close(got.k_train_train, ref.k_train_train, rtol=1e-10, atol=1e-12)
+
+
+def test_parameter_subset_kernel_is_the_restricted_sum():
+    model = problems.conv_zoo()
+    x = problems.images()
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith(("head.", "ln.")))
+    got = compute_kernel(model, x, KernelConfig(method="exact"))
+    ref = compute_kernel(model, x, KernelConfig(method="naive"))
+    assert got.num_params == 6 * 3 + 3 + 6 + 6
+    torch.testing.assert_close(got.k_train_train, ref.k_train_train, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["countsketch", "achlioptas", "gaussian"])
+def test_projection_is_unbiased_and_error_shrinks_like_inverse_sqrt_dim(method):
+    model = problems.conv_zoo()
+    x = problems.images(n=5)
+    exact = compute_kernel(model, x, KernelConfig(method="exact"))
+    errors = {}
+    for dim in (64, 1024):
+        errs = [relative_frobenius_error(compute_kernel(model, x, KernelConfig(method=method, dim=dim, seed=s)),
+                                         exact) for s in range(6)]
+        errors[dim] = math.sqrt(sum(e * e for e in errs) / len(errs))
+    # 16x the dimension: error / 4 in expectation; allow the spread of 6 seeds.
+    ratio = errors[64] / errors[1024]
+    assert 2.5 < ratio < 6.5, errors
+    # The error has the predicted scale sqrt(tr^2 / ||.||_F^2 / D').
+    scale = expected_projection_error(exact, 1024)
+    assert 0.3 * scale < errors[1024] < 2.0 * scale, (errors, scale)
+    # Unbiased: the mean of many sketches approaches the exact kernel faster than one sketch does.
+    mean = sum(compute_kernel(model, x, KernelConfig(method=method, dim=64, seed=s)).k_train_train
+               for s in range(24)) / 24
+    mean_err = float(torch.linalg.norm(mean - exact.k_train_train) / torch.linalg.norm(exact.k_train_train))
+    assert mean_err < 0.5 * errors[64]
+
+
+def test_projection_same_seed_same_kernel_whatever_the_tile():
+    model = problems.conv_zoo()
+    x = problems.images()
+    a = compute_kernel(model, x, KernelConfig(method="gaussian", dim=32, seed=3, tile=2))
+    b = compute_kernel(model, x, KernelConfig(method="gaussian", dim=32, seed=3, tile=7))
+    torch.testing.assert_close(a.k_train_train, b.k_train_train, rtol=1e-12, atol=1e-12)
+
+
+def test_kernel_matrix_layout_is_sample_major():
+    model = problems.linear_model(c=2)
+    x = torch.randn(3, 6, dtype=torch.float64)
+    res = compute_kernel(model, x, KernelConfig(method="naive"))
+    j = torch.cat([torch.kron(torch.eye(2, dtype=torch.float64), x[i:i + 1]) for i in range(3)])
+    j = torch.cat([j, torch.eye(2, dtype=torch.float64).repeat(3, 1)], dim=1)
+    torch.testing.assert_close(res.matrix(), j @ j.T)
+
+
+def test_jvp_is_j_times_v():
+    model = problems.conv_zoo()
+    x = problems.images(n=4)
+    layout_names = [n for n, _ in model.named_parameters()]
+    g = torch.Generator().manual_seed(0)
+    v = {n: torch.randn(p.shape, generator=g, dtype=torch.float64) for n, p in model.named_parameters()}
+    # J from the naive loop, v flattened in the same order.
+    from trainless.kernel._engine import ParamLayout, naive_rows
+
+    j, _ = naive_rows(model, ParamLayout.of(model), x)
+    flat_v = torch.cat([v[n].reshape(-1) for n in layout_names])
+    want = (j @ flat_v).reshape(4, 3)
+    torch.testing.assert_close(jacobian_vector_product(model, x, v, tile=3), want, rtol=1e-10, atol=1e-12)
+    flat_w = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    torch.testing.assert_close(jacobian_vector_product(model, x), (j @ flat_w).reshape(4, 3),
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_real_efficientnet_head_and_last_block_exact_vs_naive():
+    """The real pretrained network (float32) at 32 px: batched hooks agree with the per-sample loop."""
+    from trainless import load_dataset, select_trainable
+
+    data = load_dataset("mnist5k", classes=3, per_class=2, seed=0, resolution=32)
+    model = load_model("efficientnet-lite0", 3, resolution=32, seed=0)
+    select_trainable(model, "last-1")
+    ref = compute_kernel(model, data.x, KernelConfig(method="naive"))
+    got = compute_kernel(model, data.x, KernelConfig(method="exact", tile=4))
+    assert got.num_params == ref.num_params > 400_000
+    err = relative_frobenius_error(got, ref)
+    assert err < 1e-5, err
+
+
+def test_all_methods_listed_and_documented():
+    assert {m.value for m in KernelMethod} >= {"exact", "naive", "tutorial", "pseudo", "countsketch",
+                                               "achlioptas", "gaussian"}
+    docs = {m.__doc__ for m in KernelMethod}
+    assert len(docs) == len(KernelMethod)  # each member has its own docstring
+    for m in KernelMethod:
+        assert "Memory" in m.__doc__ or "memory" in m.__doc__ or "stored" in m.__doc__, m
+        assert "Cost" in m.__doc__ or "O(" in m.__doc__ or "cheaper" in m.__doc__, m
+
+
+def test_bad_input():
+    model = problems.linear_model()
+    x = torch.randn(4, 6, dtype=torch.float64)
+    with pytest.raises(ValueError, match="KernelConfig.dim must be an integer in \\[1, inf\\), got 0"):
+        KernelConfig(method="countsketch", dim=0)
+    with pytest.raises(ValueError, match="KernelConfig.method must be one of"):
+        KernelConfig(method="magic")
+    frozen = problems.linear_model()
+    for p in frozen.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(TrainlessError, match="no trainable parameters"):
+        compute_kernel(frozen, x)
+    with pytest.raises(TrainlessError, match="below one sample's Jacobian row"):
+        compute_kernel(problems.conv_zoo(), problems.images(), KernelConfig(method="countsketch", dim=8,
+                                                                            max_memory_mib=0.01))
+    with pytest.raises(TrainlessError, match="cannot hold the 12 x 12 Gram matrix"):
+        compute_kernel(model, x, KernelConfig(method="exact", max_memory_mib=1e-4))
+    with pytest.raises(TrainlessError, match="training mode"):
+        compute_kernel(nn.Linear(6, 3).double(), x)
+    with pytest.raises(TrainlessError, match=r"x must have shape \(N, ...\)"):
+        compute_kernel(model, torch.zeros(0, 6, dtype=torch.float64))
+    with pytest.raises(TrainlessError, match="NaN or inf"):
+        compute_kernel(model, torch.full((2, 6), float("nan"), dtype=torch.float64))
+    with pytest.raises(TrainlessError, match=r"v\['weight'\] must have shape \(3, 6\)"):
+        jacobian_vector_product(model, x, {"weight": torch.zeros(2)})
+
+
+def test_unsupported_op_is_refused():
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.s = nn.Parameter(torch.ones(3, dtype=torch.float64))
+            self.lin = nn.Linear(6, 3).double()
+
+        def forward(self, x):
+            return self.lin(x) * self.s
+
+    model = Scale().eval()
+    x = torch.randn(3, 6, dtype=torch.float64)
+    with pytest.raises(TrainlessError, match="parameter 's' is used by"):
+        compute_kernel(model, x, KernelConfig(method="exact"))
+    # The loop baseline handles anything autograd does.
+    assert compute_kernel(model, x, KernelConfig(method="naive")).k_train_train.shape == (3, 3, 3, 3)

@@ -1,0 +1,21 @@
+"""Slow tier (left out of CI): the README's main job, end to end on the embedded default."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from trainless.cli import main
+
+
+@pytest.mark.slow
+def test_default_finetune_job(tmp_path, capsys):
+    assert main(["finetune", "--out", str(tmp_path), "--format", "json", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary["status"] == "completed" and summary["steps_run"] == 150 and summary["n"] == 150
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["model"] == "efficientnet-lite0" and run["data"] == "mnist5k" and run["n"] == 150
+    loss = run["loss"]
+    assert len(loss) == 151 and loss[-1] < loss[0]
+    assert (tmp_path / "curves.png").stat().st_size > 0
