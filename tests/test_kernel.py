@@ -200,3 +200,21 @@ def test_unsupported_op_is_refused():
         compute_kernel(model, x, KernelConfig(method="exact"))
     # The loop baseline handles anything autograd does.
     assert compute_kernel(model, x, KernelConfig(method="naive")).k_train_train.shape == (3, 3, 3, 3)
+
+
+def test_structured_projection_exact_when_nothing_is_cut_and_unbiased_otherwise():
+    model = problems.conv_zoo()
+    x = problems.images(n=5)
+    exact = compute_kernel(model, x, KernelConfig(method="exact"))
+    # A share larger than every weight: every factor is the identity, the kernel is exact.
+    full = compute_kernel(model, x, KernelConfig(method="structured", dim=10**6))
+    assert full.dim == exact.num_params
+    torch.testing.assert_close(full.k_train_train, exact.k_train_train, rtol=1e-10, atol=1e-12)
+    errs = {}
+    for dim in (40, 400):
+        runs = [compute_kernel(model, x, KernelConfig(method="structured", dim=dim, seed=s)) for s in range(12)]
+        errs[dim] = math.sqrt(sum(relative_frobenius_error(r, exact) ** 2 for r in runs) / len(runs))
+        mean = sum(r.k_train_train for r in runs) / len(runs)
+        mean_err = float(torch.linalg.norm(mean - exact.k_train_train) / torch.linalg.norm(exact.k_train_train))
+        assert mean_err < 0.5 * errs[dim], (dim, mean_err, errs[dim])
+    assert errs[400] < 0.5 * errs[40], errs

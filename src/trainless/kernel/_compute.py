@@ -17,6 +17,8 @@ from .._memory import PeakMemory
 from ..errors import TrainlessError
 from ._engine import ParamLayout, jacobian_tile, naive_rows, vmap_rows
 from ._projections import CountSketch, DenseProjection
+from ._shard import Shard
+from ._structured import KroneckerFormer
 
 
 class KernelMethod(str, Enum):
@@ -69,6 +71,14 @@ class KernelMethod(str, Enum):
         from the seed. Cost: O(N C D D') to project (a dense matmul: the zeros save nothing). Memory: a tile
         of rows + N C D' + one block of P. Error as countsketch's.""",
     )
+    STRUCTURED = (
+        "structured",
+        """Projected, unbiased, structured: per layer, the inputs (or conv patches) and the output gradients
+        are projected separately (a Kronecker-factored P_out (x) P_in), so per-sample weight gradients are
+        never formed; 1-D parameters and small factors stay exact. D' = about dim for the weights, plus the
+        1-D parameters. Cost: one forward and C backward passes + small per-layer products + (NC)^2 D'.
+        Memory: a tile of projected rows, N C D'. Error larger than an iid projection of the same D'.""",
+    )
     GAUSSIAN = (
         "gaussian",
         """Projected, unbiased: N(0, 1/D') entries, regenerated block by block from the seed; the paper's
@@ -77,7 +87,7 @@ class KernelMethod(str, Enum):
     )
 
 
-_PROJECTED = (KernelMethod.COUNTSKETCH, KernelMethod.ACHLIOPTAS, KernelMethod.GAUSSIAN)
+_PROJECTED = (KernelMethod.COUNTSKETCH, KernelMethod.ACHLIOPTAS, KernelMethod.GAUSSIAN, KernelMethod.STRUCTURED)
 
 
 @dataclass(frozen=True)
@@ -178,6 +188,7 @@ def compute_kernel(
     config: KernelConfig | None = None,
     *,
     progress: bool = False,
+    distributed: bool | None = None,
 ) -> KernelResult:
     """The empirical NTK of ``model`` on ``x`` w.r.t. its trainable parameters (``requires_grad``).
 
@@ -185,6 +196,12 @@ def compute_kernel(
         frozen); its outputs (N, C) are the stacked f(X). x: (N, ...) inputs.
     Returns a :class:`KernelResult` (Theta in float64, eq. 2 of Zancato et al.: Theta = J J^T with J the
     (N C x D) Jacobian of the stacked outputs).
+
+    distributed: when torch.distributed is initialized (e.g. under torchrun, gloo on CPU or nccl on GPU),
+    each rank computes the rows of its contiguous share of the samples; projected rows (or, for exact and
+    pseudo, each column group of J) are all-gathered, each rank forms its block of Gram rows, and every
+    rank returns the whole kernel. None: whenever a process group of more than one rank exists. Every rank
+    must call this with the same x and config.
     """
     config = config or KernelConfig()
     module = _module_of(model)
@@ -209,13 +226,16 @@ def compute_kernel(
     item = torch.finfo(layout.dtype).bits // 8
     t0 = time.perf_counter()
     with PeakMemory() as pm:
-        k, f0, tile, groups = _dispatch(method, config, module, layout, x, n, c, d, item, progress)
+        shard = Shard.of(n, distributed)
+        if shard.world > 1 and method in (KernelMethod.NAIVE, KernelMethod.TUTORIAL):
+            raise TrainlessError(f"method {method.value!r} is a one-process baseline; it is not sharded")
+        k, f0, tile, groups, dim = _dispatch(method, config, module, layout, x, n, c, d, item, progress, shard)
     return KernelResult(
         k_train_train=k,
         f0=f0.double().cpu(),
         method=method,
         pseudo=method is KernelMethod.PSEUDO,
-        dim=config.dim if method in _PROJECTED else None,
+        dim=dim,
         num_params=d,
         seconds=time.perf_counter() - t0,
         peak_rss_mib=pm.peak_rss_mib,
@@ -239,7 +259,8 @@ def _dispatch(
     d: int,
     item: int,
     progress: bool,
-) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    shard: Shard,
+) -> tuple[torch.Tensor, torch.Tensor, int, int, int | None]:
     budget = config.max_memory_mib
     if method in (KernelMethod.NAIVE, KernelMethod.TUTORIAL):
         need = _mib(n * c * d, item) + _mib((n * c) ** 2, 8)
@@ -253,7 +274,7 @@ def _dispatch(
         else:
             j, f0 = vmap_rows(module, layout, x, config.tile or 8)
         gram = (j @ j.T).double()
-        return _to_nncc(gram, n, c), f0, 1 if method is KernelMethod.NAIVE else (config.tile or 8), 1
+        return _to_nncc(gram, n, c), f0, 1 if method is KernelMethod.NAIVE else (config.tile or 8), 1, None
 
     if method in (KernelMethod.EXACT, KernelMethod.PSEUDO):
         k = 1 if method is KernelMethod.PSEUDO else c
@@ -268,25 +289,49 @@ def _dispatch(
             )
         width = max(1, min(d, int(free // per_column)))
         groups = layout.column_groups(width)
-        gram = torch.zeros(n * k, n * k, dtype=torch.float64, device=x.device)
-        f0 = torch.empty(n, c, dtype=layout.dtype, device=x.device)
+        xs = x[shard.lo : shard.hi]
+        ns = xs.shape[0]
+        gram_rows = torch.zeros(ns * k, n * k, dtype=torch.float64, device=x.device)
+        f0 = torch.empty(ns, c, dtype=layout.dtype, device=x.device)
         bar = tqdm(
-            total=len(groups) * n, desc=f"kernel ({method.value})", unit="sample", disable=not progress, leave=False
+            total=len(groups) * ns, desc=f"kernel ({method.value})", unit="sample", disable=not progress, leave=False
         )
         for lo, hi in groups:
-            jg = torch.empty(n, k, hi - lo, dtype=layout.dtype, device=x.device)
-            for i in range(0, n, tile):
-                rows, f = jacobian_tile(module, layout, x[i : i + tile], (lo, hi), pseudo=method is KernelMethod.PSEUDO)
+            jg = torch.empty(ns, k, hi - lo, dtype=layout.dtype, device=x.device)
+            for i in range(0, ns, tile):
+                rows, f = jacobian_tile(
+                    module, layout, xs[i : i + tile], (lo, hi), pseudo=method is KernelMethod.PSEUDO
+                )
                 jg[i : i + tile] = rows
                 f0[i : i + tile] = f
                 bar.update(rows.shape[0])
-            flat = jg.view(n * k, hi - lo)
-            gram += (flat @ flat.T).double()
-            del jg, flat
+            mine = jg.view(ns * k, hi - lo)
+            everyone = shard.gather(mine, per_sample=k)
+            gram_rows += (mine @ everyone.T).double()
+            del jg, mine, everyone
         bar.close()
+        gram = shard.gather(gram_rows, per_sample=k)
+        f0 = shard.gather(f0)
         if method is KernelMethod.PSEUDO:
-            return gram, f0, tile, len(groups)
-        return _to_nncc(gram, n, c), f0, tile, len(groups)
+            return gram, f0, tile, len(groups), None
+        return _to_nncc(gram, n, c), f0, tile, len(groups), None
+
+    if method is KernelMethod.STRUCTURED:
+        former = KroneckerFormer(layout, config.dim, config.seed)
+        dim = former.width
+        fixed = _mib(n * c * dim, item) + _mib((n * c) ** 2, 8)
+        tile = _plan_tile(config, n, _mib(c * dim, item), budget - fixed, "projected row (C x D')")
+        xs = x[shard.lo : shard.hi]
+        ns = xs.shape[0]
+        proj = torch.zeros(ns * c, dim, dtype=layout.dtype, device=x.device)
+        f0 = torch.empty(ns, c, dtype=layout.dtype, device=x.device)
+        for i in range(0, ns, tile):
+            rows, f = jacobian_tile(module, layout, xs[i : i + tile], former=former)
+            b = rows.shape[0]
+            proj[i * c : (i + b) * c] = rows.reshape(b * c, dim)
+            f0[i : i + b] = f
+        proj = shard.gather(proj, per_sample=c)
+        return _to_nncc((proj @ proj.T).double(), n, c), shard.gather(f0), tile, 1, dim
 
     # Projected: tiles of full rows, each projected to D' as soon as it is produced.
     dim = config.dim
@@ -298,19 +343,22 @@ def _dispatch(
         if method is KernelMethod.COUNTSKETCH
         else DenseProjection(d, dim, config.seed, method.value)
     )
-    proj = torch.zeros(n * c, dim, dtype=layout.dtype, device=x.device)
-    f0 = torch.empty(n, c, dtype=layout.dtype, device=x.device)
-    bar = tqdm(total=n, desc=f"kernel ({method.value})", unit="sample", disable=not progress, leave=False)
-    for i in range(0, n, tile):
-        rows, f = jacobian_tile(module, layout, x[i : i + tile])
+    xs = x[shard.lo : shard.hi]
+    ns = xs.shape[0]
+    proj = torch.zeros(ns * c, dim, dtype=layout.dtype, device=x.device)
+    f0 = torch.empty(ns, c, dtype=layout.dtype, device=x.device)
+    bar = tqdm(total=ns, desc=f"kernel ({method.value})", unit="sample", disable=not progress, leave=False)
+    for i in range(0, ns, tile):
+        rows, f = jacobian_tile(module, layout, xs[i : i + tile])
         b = rows.shape[0]
         proj_op.apply(rows.view(b * c, d), 0, d, proj[i * c : (i + b) * c])
         f0[i : i + b] = f
         bar.update(b)
         del rows
     bar.close()
+    proj = shard.gather(proj, per_sample=c)
     gram = (proj @ proj.T).double()
-    return _to_nncc(gram, n, c), f0, tile, 1
+    return _to_nncc(gram, n, c), shard.gather(f0), tile, 1, dim
 
 
 def relative_frobenius_error(approx: KernelResult, exact: KernelResult) -> float:

@@ -46,6 +46,30 @@ class ParamLayout:
         return [(lo, min(lo + width, self.d)) for lo in range(0, self.d, width)]
 
 
+class ColumnFormer:
+    """Writes the exact per-sample gradients of the parameters in columns [lo, hi) of J into rows."""
+
+    def __init__(self, layout: ParamLayout, cols: tuple[int, int] | None = None) -> None:
+        lo, hi = cols if cols is not None else (0, layout.d)
+        self.width = hi - lo
+        self.wanted: dict[str, tuple[int, int, int]] = {}
+        for name, off, size in zip(layout.names, layout.offsets, layout.sizes, strict=True):
+            a, b = max(lo, off), min(hi, off + size)
+            if a < b:
+                self.wanted[name] = (a - off, b - off, a - lo)
+
+    def form(self, op: OpRecord, g: torch.Tensor, rows: torch.Tensor) -> None:
+        """rows (B, width) += this op's contribution to the sample rows (one output class)."""
+        names = [n for n in (op.weight, op.bias) if n is not None and n in self.wanted]
+        if not names:
+            return
+        bsz = g.shape[0]
+        for name, grad in per_sample_grads(op, g).items():
+            if name in self.wanted:
+                a, b, dst = self.wanted[name]
+                rows[:, dst : dst + (b - a)] += grad.reshape(bsz, -1)[:, a:b]
+
+
 def jacobian_tile(
     module: nn.Module,
     layout: ParamLayout,
@@ -53,6 +77,7 @@ def jacobian_tile(
     cols: tuple[int, int] | None = None,
     *,
     pseudo: bool = False,
+    former: object | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Jacobian rows of a tile of B samples, restricted to columns ``cols`` = [lo, hi) of J.
 
@@ -61,23 +86,15 @@ def jacobian_tile(
     row); f (B, C) the outputs, detached. Cost: one forward and C backward passes (1 for pseudo) of the
     batch, plus forming the per-sample gradients of the parameters in ``cols``; the weight gradients of
     backward itself are skipped (gradients are taken w.r.t. the input only, and the hooks see every layer).
+    ``former`` replaces the exact column writer (e.g. a structured projection writing its own columns).
     """
-    lo, hi = cols if cols is not None else (0, layout.d)
-    wanted = {}
-    for name, off, size in zip(layout.names, layout.offsets, layout.sizes, strict=True):
-        a, b = max(lo, off), min(hi, off + size)
-        if a < b:
-            wanted[name] = (a - off, b - off, a - lo)
+    former = former if former is not None else ColumnFormer(layout, cols)
     ids = {id(p): n for n, p in zip(layout.names, layout.params, strict=True)}
     bsz = xb.shape[0]
     state: dict = {"c": 0, "rows": None}
 
     def on_grad(op: OpRecord, g: torch.Tensor) -> None:
-        rows = state["rows"]
-        for name, grad in per_sample_grads(op, g).items():
-            if name in wanted:
-                a, b, dst = wanted[name]
-                rows[:, state["c"], dst : dst + (b - a)] += grad.reshape(bsz, -1)[:, a:b]
+        former.form(op, g, state["rows"][:, state["c"]])
 
     xin = xb.detach().clone().requires_grad_(True)
     capture = PerSampleCapture(ids, on_grad)
@@ -94,7 +111,7 @@ def jacobian_tile(
         raise TrainlessError(f"the model must output (N, C) logits, got shape {tuple(f.shape)}")
     n_out = f.shape[1]
     k = 1 if pseudo else n_out
-    state["rows"] = torch.zeros(bsz, k, hi - lo, dtype=layout.dtype, device=xb.device)
+    state["rows"] = torch.zeros(bsz, k, former.width, dtype=layout.dtype, device=xb.device)
     if pseudo:
         torch.autograd.grad(f.sum() / math.sqrt(n_out), xin)
     else:

@@ -75,7 +75,10 @@ class PerSampleCapture(TorchFunctionMode):
         out = func(*args, **kwargs)
         op = self._match(func, args, kwargs)
         if op is None:
-            self._flag_unsupported(func, args, kwargs)
+            # Only ops through which gradient flows matter (not .size() or .dtype on a parameter).
+            outs = out if isinstance(out, (tuple, list)) else (out,)
+            if any(isinstance(o, torch.Tensor) and o.requires_grad for o in outs):
+                self._flag_unsupported(func, args, kwargs)
             return out
         if op.weight is None and op.bias is None:
             return out

@@ -1,0 +1,105 @@
+"""A structured (Kronecker-factored) projection that never forms per-sample weight gradients.
+
+For a weight W (out x in_eff; a conv's in_eff = in/groups * kh * kw) the per-sample gradient is
+G_i = sum_p g_ip a_ip^T (output gradients g, inputs or unfolded patches a, at positions p). With
+P = P_out (x) P_in, P_out (out x r_o) and P_in (in_eff x r_i) independent with E[P P^T] = I,
+vec(G_i)^T P = vec(P_out^T G_i P_in) = sum_p (P_out^T g_ip)(P_in^T a_ip)^T: project the layer's output
+gradients and inputs separately, then sum outer products of the small factors. E[(P_o (x) P_i)(P_o (x)
+P_i)^T] = E[P_o P_o^T] (x) E[P_i P_i^T] = I, so the Gram is unbiased. For linear layers with one position
+this is exactly (A P_in)(A P_in)^T * (G P_out)(G P_out)^T per layer, the projected version of the exact
+layer kernel (A A^T) * (G G^T).
+
+A factor whose side is no larger than its share is left exact (identity), and so are 1-D parameters
+(biases, BatchNorm and LayerNorm scales), whose per-sample gradients are cheap.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ._engine import ParamLayout
+from ._persample import OpRecord, _pair, _same_padding, per_sample_grads
+
+
+class KroneckerFormer:
+    """Writes, per sample, the projected gradient of every trainable parameter into its own columns.
+
+    dim: the target total D'; each weight matrix gets about dim / (number of weight matrices) columns
+    (r_o x r_i), 1-D parameters keep their exact columns on top.
+    """
+
+    def __init__(self, layout: ParamLayout, dim: int, seed: int) -> None:
+        mats = [k for k, p in enumerate(layout.params) if p.ndim >= 2]
+        share = max(1, dim // max(1, len(mats)))
+        self.slots: dict[str, tuple[int, int]] = {}
+        self.factors: dict[str, tuple[torch.Tensor | None, torch.Tensor | None]] = {}
+        width = 0
+        g = torch.Generator().manual_seed(seed)
+        for k, (name, p) in enumerate(zip(layout.names, layout.params, strict=True)):
+            if p.ndim < 2 or p.numel() <= share:
+                cols = p.numel()
+                self.factors[name] = (None, None)
+            else:
+                out, in_eff = p.shape[0], p[0].numel()
+                r_o = min(out, max(1, math.isqrt(share)))
+                r_i = min(in_eff, max(1, share // r_o))
+                g.manual_seed(seed * 1_000_003 + k)
+                p_out = None if r_o == out else torch.randn(out, r_o, generator=g, dtype=torch.float64) / math.sqrt(r_o)
+                p_in = (
+                    None
+                    if r_i == in_eff
+                    else torch.randn(in_eff, r_i, generator=g, dtype=torch.float64) / math.sqrt(r_i)
+                )
+                self.factors[name] = (
+                    None if p_out is None else p_out.to(p.dtype).to(p.device),
+                    None if p_in is None else p_in.to(p.dtype).to(p.device),
+                )
+                cols = r_o * r_i
+            self.slots[name] = (width, cols)
+            width += cols
+        self.width = width
+
+    def form(self, op: OpRecord, g: torch.Tensor, rows: torch.Tensor) -> None:
+        bsz = g.shape[0]
+        exact = [n for n in (op.weight, op.bias) if n is not None and self.factors.get(n) == (None, None)]
+        if exact:
+            for name, grad in per_sample_grads(op, g).items():
+                if name in exact:
+                    dst, cols = self.slots[name]
+                    rows[:, dst : dst + cols] += grad.reshape(bsz, -1)
+        w = op.weight
+        if w is None or self.factors.get(w) == (None, None):
+            return
+        p_out, p_in = self.factors[w]
+        if op.kind == "linear":
+            a = op.x.reshape(bsz, -1, op.x.shape[-1])  # (B, P, in)
+            gg = g.reshape(bsz, -1, g.shape[-1])  # (B, P, out)
+            ap = a if p_in is None else a @ p_in
+            gp = gg if p_out is None else gg @ p_out
+            proj = torch.bmm(gp.transpose(1, 2), ap)
+        elif op.kind == "conv2d":
+            m = op.meta
+            c_out, c_in_g, kh, kw = m["weight_shape"]
+            groups = m["groups"]
+            x, padding = op.x, m["padding"]
+            dilation, stride = _pair(m["dilation"]), _pair(m["stride"])
+            if isinstance(padding, str):
+                x, padding = _same_padding(x, (kh, kw), dilation) if padding == "same" else (x, 0)
+            cols = F.unfold(x, (kh, kw), dilation=dilation, padding=_pair(padding), stride=stride)
+            npos = cols.shape[-1]
+            cols = cols.view(bsz, groups, c_in_g * kh * kw, npos)
+            gg = g.reshape(bsz, groups, c_out // groups, npos)
+            ap = cols if p_in is None else torch.einsum("bgip,is->bgsp", cols, p_in)
+            if p_out is None:
+                # Exact output side: each group's rows are its own output channels.
+                proj = torch.einsum("bgop,bgsp->bgos", gg, ap).reshape(bsz, c_out, -1)
+            else:
+                gp = torch.einsum("bgop,gor->bgrp", gg, p_out.view(groups, c_out // groups, -1))
+                proj = torch.einsum("bgrp,bgsp->brs", gp, ap)
+        else:  # pragma: no cover - only linear and conv weights are >= 2-D among supported ops
+            raise AssertionError(op.kind)
+        dst, ncols = self.slots[w]
+        rows[:, dst : dst + ncols] += proj.reshape(bsz, -1)
