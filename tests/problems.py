@@ -22,7 +22,8 @@ def linear_kernel_closed_form(x: torch.Tensor, c: int) -> torch.Tensor:
 
 
 class ConvZoo(nn.Module):
-    """Every supported op and conv variant: stride, padding (int and 'same'), dilation, groups, depthwise,
+    """Every supported op and conv variant: stride, padding (int and "same"), dilation, groups, depthwise,
+    a strided 1x1,
     BatchNorm (eval, with non-trivial statistics), LayerNorm, a linear layer on 3-d input, and a head."""
 
     def __init__(self, c: int = 3) -> None:
@@ -32,6 +33,7 @@ class ConvZoo(nn.Module):
         self.conv2 = nn.Conv2d(8, 8, 3, padding="same", dilation=2, groups=2, bias=False)
         self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
         self.bn2 = nn.BatchNorm2d(8)
+        self.pw = nn.Conv2d(8, 8, 1, stride=2)
         self.tok = nn.Linear(8, 6)
         self.ln = nn.LayerNorm(6)
         self.head = nn.Linear(6, c)
@@ -40,6 +42,7 @@ class ConvZoo(nn.Module):
         x = torch.relu(self.bn1(self.conv1(x)))
         x = torch.tanh(self.conv2(x))
         x = torch.relu(self.bn2(self.dw(x)))
+        x = x + torch.tanh(self.pw(x))[..., :1, :1]  # a strided 1x1 conv
         tokens = x.flatten(2).transpose(1, 2)  # (B, P, 8)
         tokens = self.ln(torch.tanh(self.tok(tokens)))
         return self.head(tokens.mean(1))

@@ -81,21 +81,22 @@ def test_projection_is_unbiased_and_error_shrinks_like_inverse_sqrt_dim(method):
     x = problems.images(n=5)
     exact = compute_kernel(model, x, KernelConfig(method="exact"))
     errors = {}
-    for dim in (64, 1024):
+    # D' well below D (783 parameters), where the 1/sqrt(D') law holds for every sketch.
+    for dim in (8, 128):
         errs = [relative_frobenius_error(compute_kernel(model, x, KernelConfig(method=method, dim=dim, seed=s)),
-                                         exact) for s in range(6)]
+                                         exact) for s in range(8)]
         errors[dim] = math.sqrt(sum(e * e for e in errs) / len(errs))
-    # 16x the dimension: error / 4 in expectation; allow the spread of 6 seeds.
-    ratio = errors[64] / errors[1024]
+    # 16x the dimension: error / 4 in expectation; allow the spread of 8 seeds.
+    ratio = errors[8] / errors[128]
     assert 2.5 < ratio < 6.5, errors
     # The error has the predicted scale sqrt(tr^2 / ||.||_F^2 / D').
-    scale = expected_projection_error(exact, 1024)
-    assert 0.3 * scale < errors[1024] < 2.0 * scale, (errors, scale)
+    scale = expected_projection_error(exact, 128)
+    assert 0.3 * scale < errors[128] < 2.0 * scale, (errors, scale)
     # Unbiased: the mean of many sketches approaches the exact kernel faster than one sketch does.
-    mean = sum(compute_kernel(model, x, KernelConfig(method=method, dim=64, seed=s)).k_train_train
+    mean = sum(compute_kernel(model, x, KernelConfig(method=method, dim=8, seed=s)).k_train_train
                for s in range(24)) / 24
     mean_err = float(torch.linalg.norm(mean - exact.k_train_train) / torch.linalg.norm(exact.k_train_train))
-    assert mean_err < 0.5 * errors[64]
+    assert mean_err < 0.5 * errors[8]
 
 
 def test_projection_same_seed_same_kernel_whatever_the_tile():
@@ -214,7 +215,10 @@ def test_structured_projection_exact_when_nothing_is_cut_and_unbiased_otherwise(
     for dim in (40, 400):
         runs = [compute_kernel(model, x, KernelConfig(method="structured", dim=dim, seed=s)) for s in range(12)]
         errs[dim] = math.sqrt(sum(relative_frobenius_error(r, exact) ** 2 for r in runs) / len(runs))
-        mean = sum(r.k_train_train for r in runs) / len(runs)
-        mean_err = float(torch.linalg.norm(mean - exact.k_train_train) / torch.linalg.norm(exact.k_train_train))
-        assert mean_err < 0.5 * errs[dim], (dim, mean_err, errs[dim])
     assert errs[400] < 0.5 * errs[40], errs
+    # Unbiased: the mean of 48 sketches is about 1/sqrt(48) = 0.14 as far from the exact kernel as one is.
+    runs = [compute_kernel(model, x, KernelConfig(method="structured", dim=40, seed=s)) for s in range(48)]
+    one = math.sqrt(sum(relative_frobenius_error(r, exact) ** 2 for r in runs) / len(runs))
+    mean = sum(r.k_train_train for r in runs) / len(runs)
+    mean_err = float(torch.linalg.norm(mean - exact.k_train_train) / torch.linalg.norm(exact.k_train_train))
+    assert mean_err < 0.35 * one, (mean_err, one)

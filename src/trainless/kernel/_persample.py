@@ -139,6 +139,44 @@ def _pair(v: Any) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
+def _conv2d_weight_per_sample(
+    x: torch.Tensor,
+    g: torch.Tensor,
+    shape: tuple[int, int, int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> torch.Tensor:
+    """Per-sample conv weight gradients (B, out, in/groups, kh, kw).
+
+    1x1 convolutions: a batched matmul of the output gradients with the (strided) inputs. Grouped and
+    depthwise convolutions: the samples become groups of one convolution (input (1, B in, H, W), groups
+    B groups), whose weight gradient -- torch's own convolution backward kernel -- is the per-sample
+    gradient. Other dense convolutions: unfold the patches and batch-multiply.
+    """
+    b = x.shape[0]
+    c_out, c_in_g, kh, kw = shape
+    if (kh, kw) == (1, 1) and padding == (0, 0) and groups == 1:
+        a = x[:, :, :: stride[0], :: stride[1]].flatten(2)  # (B, in, P)
+        w = torch.bmm(g.flatten(2), a.transpose(1, 2))
+        return w.view(b, c_out, c_in_g, 1, 1)
+    if groups > 1:
+        w = torch.nn.grad.conv2d_weight(
+            x.reshape(1, b * x.shape[1], *x.shape[2:]),
+            (b * c_out, c_in_g, kh, kw),
+            g.reshape(1, b * c_out, *g.shape[2:]),
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=b * groups,
+        )
+        return w.view(b, c_out, c_in_g, kh, kw)
+    cols = F.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)
+    w = torch.bmm(g.flatten(2), cols.transpose(1, 2))
+    return w.view(b, c_out, c_in_g, kh, kw)
+
+
 def per_sample_grads(op: OpRecord, g: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-sample gradients of ``op``'s trainable parameters, each (B, *param.shape), same dtype as g."""
     out: dict[str, torch.Tensor] = {}
@@ -160,19 +198,20 @@ def per_sample_grads(op: OpRecord, g: torch.Tensor) -> dict[str, torch.Tensor]:
         if isinstance(padding, str):
             x, padding = _same_padding(x, (kh, kw), dilation) if padding == "same" else (x, 0)
         if op.weight is not None:
-            cols = F.unfold(x, (kh, kw), dilation=dilation, padding=_pair(padding), stride=stride)
-            p = cols.shape[-1]
-            cols = cols.view(b * groups, c_in_g * kh * kw, p)
-            gg = g.reshape(b * groups, c_out // groups, p)
-            w = torch.bmm(gg, cols.transpose(1, 2))
-            out[op.weight] = w.view(b, c_out, c_in_g, kh, kw)
+            out[op.weight] = _conv2d_weight_per_sample(
+                x, g, (c_out, c_in_g, kh, kw), stride, _pair(padding), dilation, groups
+            )
         if op.bias is not None:
             out[op.bias] = g.sum((2, 3))
     elif op.kind == "batch_norm":
         m = op.meta
         shape = (1, -1) + (1,) * (x.ndim - 2)
         if op.weight is not None:
-            xhat = (x - m["running_mean"].view(shape)) / torch.sqrt(m["running_var"].view(shape) + m["eps"])
+            # xhat is the same for the C backward passes of a tile: compute it once.
+            xhat = m.get("xhat")
+            if xhat is None:
+                xhat = (x - m["running_mean"].view(shape)) / torch.sqrt(m["running_var"].view(shape) + m["eps"])
+                m["xhat"] = xhat
             out[op.weight] = (g * xhat).flatten(2).sum(2) if x.ndim > 2 else g * xhat
         if op.bias is not None:
             out[op.bias] = g.flatten(2).sum(2) if x.ndim > 2 else g
