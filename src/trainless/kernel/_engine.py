@@ -58,8 +58,15 @@ class ColumnFormer:
             if a < b:
                 self.wanted[name] = (a - off, b - off, a - lo)
 
-    def form(self, op: OpRecord, g: torch.Tensor, rows: torch.Tensor) -> None:
-        """rows (B, width) += this op's contribution to the sample rows (one output class)."""
+        self.written: set[tuple[int, str]] = set()
+
+    def new_rows(self, bsz: int, k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        # Not zero-filled: every slot is overwritten by its first write, and finish() zeroes the rest.
+        self.written = set()
+        return torch.empty(bsz, k, self.width, dtype=dtype, device=device)
+
+    def form(self, op: OpRecord, g: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
+        """Write this op's contribution to the sample rows of output class c: rows (B, width)."""
         names = [n for n in (op.weight, op.bias) if n is not None and n in self.wanted]
         if not names:
             return
@@ -67,7 +74,19 @@ class ColumnFormer:
         for name, grad in per_sample_grads(op, g).items():
             if name in self.wanted:
                 a, b, dst = self.wanted[name]
-                rows[:, dst : dst + (b - a)] += grad.reshape(bsz, -1)[:, a:b]
+                src = grad.reshape(bsz, -1)[:, a:b]
+                if (c, name) in self.written:  # a parameter used by several ops: gradients add up
+                    rows[:, dst : dst + (b - a)] += src
+                else:
+                    rows[:, dst : dst + (b - a)].copy_(src)
+                    self.written.add((c, name))
+
+    def finish(self, rows: torch.Tensor) -> None:
+        """Zero the slots of parameters the forward pass never used (their gradient is zero)."""
+        for c in range(rows.shape[1]):
+            for name, (a, b, dst) in self.wanted.items():
+                if (c, name) not in self.written:
+                    rows[:, c, dst : dst + (b - a)] = 0
 
 
 def jacobian_tile(
@@ -94,7 +113,7 @@ def jacobian_tile(
     state: dict = {"c": 0, "rows": None}
 
     def on_grad(op: OpRecord, g: torch.Tensor) -> None:
-        former.form(op, g, state["rows"][:, state["c"]])
+        former.form(op, g, state["rows"][:, state["c"]], state["c"])
 
     xin = xb.detach().clone().requires_grad_(True)
     capture = PerSampleCapture(ids, on_grad)
@@ -111,13 +130,14 @@ def jacobian_tile(
         raise TrainlessError(f"the model must output (N, C) logits, got shape {tuple(f.shape)}")
     n_out = f.shape[1]
     k = 1 if pseudo else n_out
-    state["rows"] = torch.zeros(bsz, k, former.width, dtype=layout.dtype, device=xb.device)
+    state["rows"] = former.new_rows(bsz, k, layout.dtype, xb.device)
     if pseudo:
         torch.autograd.grad(f.sum() / math.sqrt(n_out), xin)
     else:
         for c in range(n_out):
             state["c"] = c
             torch.autograd.grad(f[:, c].sum(), xin, retain_graph=c < n_out - 1)
+    former.finish(state["rows"])
     return state["rows"], f.detach()
 
 

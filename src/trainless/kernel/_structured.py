@@ -62,7 +62,13 @@ class KroneckerFormer:
             width += cols
         self.width = width
 
-    def form(self, op: OpRecord, g: torch.Tensor, rows: torch.Tensor) -> None:
+    def new_rows(self, bsz: int, k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        return torch.zeros(bsz, k, self.width, dtype=dtype, device=device)
+
+    def finish(self, rows: torch.Tensor) -> None:
+        pass
+
+    def form(self, op: OpRecord, g: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
         bsz = g.shape[0]
         exact = [n for n in (op.weight, op.bias) if n is not None and self.factors.get(n) == (None, None)]
         if exact:
