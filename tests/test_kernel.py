@@ -222,3 +222,21 @@ def test_structured_projection_exact_when_nothing_is_cut_and_unbiased_otherwise(
     mean = sum(r.k_train_train for r in runs) / len(runs)
     mean_err = float(torch.linalg.norm(mean - exact.k_train_train) / torch.linalg.norm(exact.k_train_train))
     assert mean_err < 0.35 * one, (mean_err, one)
+
+
+def test_factored_layers_give_the_exact_kernel(monkeypatch):
+    """Every eligible weight (dense convs incl. strided 3x3 with padding and strided 1x1, linear on tokens,
+    the head) computed from its factors: still equal to the naive loop."""
+    import trainless.kernel._factored as fac
+
+    model = problems.conv_zoo()
+    x = problems.images()
+    ref = compute_kernel(model, x, KernelConfig(method="naive"))
+    monkeypatch.setattr(fac, "worth_factoring", lambda s, c: True)
+    shapes = fac.plan_factors(model, {id(p): n for n, p in model.named_parameters()}, x[:1], 3)
+    assert set(shapes) == {"conv1.weight", "pw.weight", "tok.weight", "head.weight"}
+    for tile in (2, 7):
+        got = compute_kernel(model, x, KernelConfig(method="exact", tile=tile))
+        torch.testing.assert_close(got.k_train_train, ref.k_train_train, rtol=1e-10, atol=1e-12)
+    unfactored = compute_kernel(model, x, KernelConfig(method="exact", factor=False))
+    torch.testing.assert_close(unfactored.k_train_train, ref.k_train_train, rtol=1e-10, atol=1e-12)

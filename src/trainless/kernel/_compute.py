@@ -15,7 +15,8 @@ from tqdm.auto import tqdm
 from .._constraints import Interval, OneOf, validate
 from .._memory import PeakMemory
 from ..errors import TrainlessError
-from ._engine import ParamLayout, jacobian_tile, naive_rows, vmap_rows
+from ._engine import ColumnFormer, ParamLayout, jacobian_tile, naive_rows, vmap_rows
+from ._factored import FactorStore, TileFormer, plan_factors
 from ._projections import CountSketch, DenseProjection
 from ._shard import Shard
 from ._structured import KroneckerFormer
@@ -100,6 +101,8 @@ class KernelConfig:
     max_memory_mib: budget for the kernel's own buffers (rows, Gram, projections); the network's
         activations for one tile of samples come on top.
     tile: samples per batched pass (None: as many as the budget allows, at most 32).
+    factor: for ``exact``, compute the kernel of linear and dense-conv weights seen at few positions from
+        their inputs and output gradients (exact, no per-sample gradients; see ``_factored``).
     """
 
     method: str = "exact"
@@ -107,6 +110,7 @@ class KernelConfig:
     seed: int = 0
     max_memory_mib: float = 4096.0
     tile: int | None = None
+    factor: bool = True
 
     _constraints: ClassVar[dict] = {
         "method": OneOf(tuple(m.value for m in KernelMethod)),
@@ -114,6 +118,7 @@ class KernelConfig:
         "seed": Interval(0, None, integer=True),
         "max_memory_mib": Interval(0, None, low_closed=False),
         "tile": Interval(1, None, integer=True, optional=True),
+        "factor": OneOf((True, False)),
     }
 
     def __post_init__(self) -> None:
@@ -277,8 +282,13 @@ def _dispatch(
         return _to_nncc(gram, n, c), f0, 1 if method is KernelMethod.NAIVE else (config.tile or 8), 1, None
 
     if method in (KernelMethod.EXACT, KernelMethod.PSEUDO):
-        k = 1 if method is KernelMethod.PSEUDO else c
-        gram_mib = _mib((n * k) ** 2, 8)
+        pseudo = method is KernelMethod.PSEUDO
+        k = 1 if pseudo else c
+        xs = x[shard.lo : shard.hi]
+        ns = xs.shape[0]
+        shapes = plan_factors(module, layout.ids(), x[:1], c) if (config.factor and not pseudo) else {}
+        dense = layout.without(shapes)
+        gram_mib = _mib((n * k) ** 2, 8) + _mib(FactorStore.numbers(shapes, n, c), item)
         free = budget - gram_mib
         tile = min(n, config.tile or 32)
         per_column = _mib((n + tile) * k, item)
@@ -287,21 +297,22 @@ def _dispatch(
                 f"max_memory_mib={budget:g} cannot hold the {n * k} x {n * k} Gram matrix ({gram_mib:.1f} MiB) "
                 f"and one column of J: raise max_memory_mib or use method 'countsketch' with a smaller N"
             )
-        width = max(1, min(d, int(free // per_column)))
-        groups = layout.column_groups(width)
-        xs = x[shard.lo : shard.hi]
-        ns = xs.shape[0]
+        width = max(1, min(max(dense.d, 1), int(free // per_column)))
+        groups = dense.column_groups(width)
+        store = FactorStore(shapes, ns, c, layout.dtype, x.device) if shapes else None
         gram_rows = torch.zeros(ns * k, n * k, dtype=torch.float64, device=x.device)
         f0 = torch.empty(ns, c, dtype=layout.dtype, device=x.device)
         bar = tqdm(
             total=len(groups) * ns, desc=f"kernel ({method.value})", unit="sample", disable=not progress, leave=False
         )
-        for lo, hi in groups:
+        for gi, (lo, hi) in enumerate(groups):
             jg = torch.empty(ns, k, hi - lo, dtype=layout.dtype, device=x.device)
             for i in range(0, ns, tile):
-                rows, f = jacobian_tile(
-                    module, layout, xs[i : i + tile], (lo, hi), pseudo=method is KernelMethod.PSEUDO
-                )
+                collect = store if gi == 0 else None
+                if collect is not None:
+                    collect.offset = i
+                former = TileFormer(ColumnFormer(dense, (lo, hi)), collect)
+                rows, f = jacobian_tile(module, layout, xs[i : i + tile], pseudo=pseudo, former=former)
                 jg[i : i + tile] = rows
                 f0[i : i + tile] = f
                 bar.update(rows.shape[0])
@@ -309,10 +320,13 @@ def _dispatch(
             everyone = shard.gather(mine, per_sample=k)
             gram_rows += (mine @ everyone.T).double()
             del jg, mine, everyone
+        if store is not None:
+            a_all, g_all = store.gather(shard.gather)
+            store.add_gram_rows(gram_rows, a_all, g_all)
         bar.close()
         gram = shard.gather(gram_rows, per_sample=k)
         f0 = shard.gather(f0)
-        if method is KernelMethod.PSEUDO:
+        if pseudo:
             return gram, f0, tile, len(groups), None
         return _to_nncc(gram, n, c), f0, tile, len(groups), None
 

@@ -32,6 +32,16 @@ class ParamLayout:
     def dtype(self) -> torch.dtype:
         return self.params[0].dtype
 
+    def ids(self) -> dict[int, str]:
+        return {id(p): n for n, p in zip(self.names, self.params, strict=True)}
+
+    def without(self, names: object) -> ParamLayout:
+        """The same layout less the parameters in ``names`` (columns renumbered)."""
+        kept = [(n, p) for n, p in zip(self.names, self.params, strict=True) if n not in names]
+        sizes = tuple(p.numel() for _, p in kept)
+        offsets = tuple(int(sum(sizes[:k])) for k in range(len(sizes)))
+        return ParamLayout(tuple(n for n, _ in kept), tuple(p for _, p in kept), sizes, offsets)
+
     @classmethod
     def of(cls, module: nn.Module) -> ParamLayout:
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
@@ -42,7 +52,9 @@ class ParamLayout:
         return cls(tuple(n for n, _ in named), tuple(p for _, p in named), sizes, offsets)
 
     def column_groups(self, width: int) -> list[tuple[int, int]]:
-        """Consecutive column ranges [lo, hi) of at most ``width`` columns covering 0..D."""
+        """Consecutive column ranges [lo, hi) of at most ``width`` columns covering 0..D ([(0, 0)] if D = 0)."""
+        if self.d == 0:
+            return [(0, 0)]
         return [(lo, min(lo + width, self.d)) for lo in range(0, self.d, width)]
 
 
@@ -71,7 +83,7 @@ class ColumnFormer:
         if not names:
             return
         bsz = g.shape[0]
-        for name, grad in per_sample_grads(op, g).items():
+        for name, grad in per_sample_grads(op, g, self.wanted).items():
             if name in self.wanted:
                 a, b, dst = self.wanted[name]
                 src = grad.reshape(bsz, -1)[:, a:b]

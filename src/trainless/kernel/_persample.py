@@ -177,8 +177,14 @@ def _conv2d_weight_per_sample(
     return w.view(b, c_out, c_in_g, kh, kw)
 
 
-def per_sample_grads(op: OpRecord, g: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-sample gradients of ``op``'s trainable parameters, each (B, *param.shape), same dtype as g."""
+def per_sample_grads(op: OpRecord, g: torch.Tensor, want: object | None = None) -> dict[str, torch.Tensor]:
+    """Per-sample gradients of ``op``'s trainable parameters, each (B, *param.shape), same dtype as g.
+
+    want: a container of parameter names; the others are not formed (None: all)."""
+    if want is not None:
+        op = OpRecord(
+            op.kind, op.x, op.weight if op.weight in want else None, op.bias if op.bias in want else None, op.meta
+        )
     out: dict[str, torch.Tensor] = {}
     x = op.x
     b = x.shape[0]

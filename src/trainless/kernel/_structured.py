@@ -72,7 +72,7 @@ class KroneckerFormer:
         bsz = g.shape[0]
         exact = [n for n in (op.weight, op.bias) if n is not None and self.factors.get(n) == (None, None)]
         if exact:
-            for name, grad in per_sample_grads(op, g).items():
+            for name, grad in per_sample_grads(op, g, exact).items():
                 if name in exact:
                     dst, cols = self.slots[name]
                     rows[:, dst : dst + cols] += grad.reshape(bsz, -1)

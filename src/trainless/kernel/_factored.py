@@ -1,0 +1,160 @@
+"""The exact kernel of a linear or dense-conv layer from its factors, without per-sample gradients.
+
+For a weight used as y_p = W a_p at positions p (a linear layer on (B, P, in) inputs, or a groups=1 conv on
+its unfolded patches), the per-sample gradient of output c is G_ic = sum_p g_icp a_ip^T, so
+
+    <G_ic, G_jd> = sum_{p,q} (a_ip . a_jq) (g_icp . g_jdq),
+
+the layer's exact kernel from the inputs A (N, P, in) and the output gradients G (N, C, P, out) alone
+((A A^T) * (G G^T) for P = 1). It costs P^2 (in + C^2 out) per pair of samples instead of C^2 in out, a
+large saving where P is small and the layer large: EfficientNet's late 1x1 convolutions, which hold
+most of its parameters, see 1-16 positions at 32-64 px.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ._persample import OpRecord, _pair, _same_padding
+
+
+@dataclass(frozen=True)
+class FactorShape:
+    positions: int
+    fan_in: int
+    fan_out: int
+
+
+def _inputs(op: OpRecord) -> torch.Tensor:
+    """The op's inputs as (B, P, in_eff): linear inputs flattened, or a dense conv's patches."""
+    x = op.x
+    if op.kind == "linear":
+        return x.reshape(x.shape[0], -1, x.shape[-1])
+    m = op.meta
+    _, _, kh, kw = m["weight_shape"]
+    dilation, stride, padding = _pair(m["dilation"]), _pair(m["stride"]), m["padding"]
+    if isinstance(padding, str):
+        x, padding = _same_padding(x, (kh, kw), dilation) if padding == "same" else (x, 0)
+    if (kh, kw) == (1, 1) and _pair(padding) == (0, 0):
+        return x[:, :, :: stride[0], :: stride[1]].flatten(2).transpose(1, 2)
+    return F.unfold(x, (kh, kw), dilation=dilation, padding=_pair(padding), stride=stride).transpose(1, 2)
+
+
+def _outputs(op: OpRecord, g: torch.Tensor) -> torch.Tensor:
+    """Output gradients as (B, P, out)."""
+    if op.kind == "linear":
+        return g.reshape(g.shape[0], -1, g.shape[-1])
+    return g.flatten(2).transpose(1, 2)
+
+
+def factor_shape(op: OpRecord, g: torch.Tensor) -> FactorShape | None:
+    """The factor sizes of ``op``'s weight, or None when it cannot be factored (grouped convs, norms)."""
+    if op.weight is None or op.kind not in ("linear", "conv2d"):
+        return None
+    if op.kind == "conv2d" and op.meta["groups"] != 1:
+        return None
+    a = _inputs(op)
+    return FactorShape(a.shape[1], a.shape[2], _outputs(op, g).shape[2])
+
+
+def worth_factoring(s: FactorShape, classes: int) -> bool:
+    """Factored cost per sample pair P^2 (in + C^2 out) well below the dense C^2 in out."""
+    p2 = s.positions**2
+    return p2 * (s.fan_in + classes**2 * s.fan_out) * 2 < classes**2 * s.fan_in * s.fan_out
+
+
+class FactorStore:
+    """Inputs A (N, P, in) and output gradients G (N, C, P, out) of the factored weights, for all samples."""
+
+    def __init__(
+        self, shapes: dict[str, FactorShape], n: int, classes: int, dtype: torch.dtype, device: torch.device
+    ) -> None:
+        self.shapes = shapes
+        self.a = {w: torch.empty(n, s.positions, s.fan_in, dtype=dtype, device=device) for w, s in shapes.items()}
+        self.g = {
+            w: torch.empty(n, classes, s.positions, s.fan_out, dtype=dtype, device=device) for w, s in shapes.items()
+        }
+        self.offset = 0
+
+    @staticmethod
+    def numbers(shapes: dict[str, FactorShape], n: int, classes: int) -> int:
+        return sum(n * s.positions * (s.fan_in + classes * s.fan_out) for s in shapes.values())
+
+    def collect(self, op: OpRecord, g: torch.Tensor, c: int) -> None:
+        w = op.weight
+        b = g.shape[0]
+        sl = slice(self.offset, self.offset + b)
+        if c == 0:
+            self.a[w][sl] = _inputs(op)
+        self.g[w][sl, c] = _outputs(op, g)
+
+    def gather(self, gather_fn) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:  # type: ignore[no-untyped-def]
+        """Every rank's factors, concatenated in sample order (identity in one process)."""
+        return ({w: gather_fn(a) for w, a in self.a.items()}, {w: gather_fn(g) for w, g in self.g.items()})
+
+    def add_gram_rows(
+        self, gram_rows: torch.Tensor, a_all: dict[str, torch.Tensor], g_all: dict[str, torch.Tensor], block: int = 64
+    ) -> None:
+        """gram_rows (n_mine C, N C) float64 += the factored weights' exact kernel rows of this process's
+        samples (self.a / self.g) against all samples (a_all / g_all), sample-major."""
+        for w in self.shapes:
+            mine_a, mine_g, a, g = self.a[w], self.g[w], a_all[w], g_all[w]
+            n, c, p, _ = g.shape
+            a2 = a.reshape(n * p, -1)
+            g2 = g.reshape(n * c * p, -1)
+            for i in range(0, mine_a.shape[0], block):
+                j = min(mine_a.shape[0], i + block)
+                aa = (mine_a[i:j].reshape((j - i) * p, -1) @ a2.T).view(j - i, 1, p, n, 1, p)
+                gg = (mine_g[i:j].reshape((j - i) * c * p, -1) @ g2.T).view(j - i, c, p, n, c, p)
+                k = (aa * gg).sum((2, 5))  # (bi, C, N, C)
+                gram_rows[i * c : j * c] += k.reshape((j - i) * c, n * c).double()
+
+
+def plan_factors(
+    module: torch.nn.Module, ids: dict[int, str], x1: torch.Tensor, classes: int
+) -> dict[str, FactorShape]:
+    """Which trainable weights to factor, from one sample's forward and backward pass: the linear and dense
+    conv weights used by exactly one op for which :func:`worth_factoring` holds."""
+    from ._persample import PerSampleCapture
+
+    shapes: dict[str, FactorShape | None] = {}
+    uses: dict[str, int] = {}
+
+    def on_grad(op: OpRecord, g: torch.Tensor) -> None:
+        if op.weight is None:
+            return
+        uses[op.weight] = uses.get(op.weight, 0) + 1
+        shapes[op.weight] = factor_shape(op, g)
+
+    xin = x1.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        capture = PerSampleCapture(ids, on_grad)
+        with capture:
+            f = module(xin)
+        if capture.unsupported:
+            return {}
+        torch.autograd.grad(f[:, 0].sum(), xin)
+    return {w: s for w, s in shapes.items() if s is not None and uses[w] == 1 and worth_factoring(s, classes)}
+
+
+class TileFormer:
+    """Exact dense columns through a ColumnFormer, factored weights into a FactorStore (first pass only)."""
+
+    def __init__(self, columns, store: FactorStore | None) -> None:  # type: ignore[no-untyped-def]
+        self.columns = columns
+        self.store = store
+        self.width = columns.width
+
+    def new_rows(self, bsz: int, k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        return self.columns.new_rows(bsz, k, dtype, device)
+
+    def form(self, op: OpRecord, g: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
+        if self.store is not None and op.weight in self.store.shapes:
+            self.store.collect(op, g, c)
+        self.columns.form(op, g, rows, c)
+
+    def finish(self, rows: torch.Tensor) -> None:
+        self.columns.finish(rows)
