@@ -66,7 +66,12 @@ def child(task: dict) -> dict:
     cfg = KernelConfig(method=task["method"], dim=task["dim"], max_memory_mib=task["max_memory_mib"])
     res = compute_kernel(model, data.x, cfg)
     torch.save({"k": res.matrix(), "pseudo": res.pseudo}, task["save"])
-    return {"seconds": res.seconds, "peak_mib": res.peak_rss_mib, "num_params": res.num_params}
+    return {
+        "seconds": res.seconds,
+        "peak_mib": res.peak_rss_mib,
+        "num_params": res.num_params,
+        "dim": res.dim if res.dim is not None else "",
+    }
 
 
 def run_child(task: dict, timeout: float) -> dict:
@@ -100,7 +105,14 @@ def main() -> None:
     ap.add_argument("--n", type=int, nargs="+", default=[50, 150, 500])
     ap.add_argument("--classes", type=int, default=5)
     ap.add_argument("--methods", nargs="+", default=METHODS)
-    ap.add_argument("--dim", type=int, default=16384)
+    ap.add_argument("--dim", type=int, default=16384, help="D' of countsketch")
+    ap.add_argument(
+        "--dense-dim",
+        type=int,
+        default=2048,
+        help="D' of gaussian and achlioptas (a dense O(N C D D') projection: slow on a CPU)",
+    )
+    ap.add_argument("--structured-dim", type=int, default=131072, help="target D' of structured")
     ap.add_argument("--max-memory-mib", type=float, default=4096.0, help="budget for the streamed methods")
     ap.add_argument(
         "--baseline-memory-mib",
@@ -108,7 +120,7 @@ def main() -> None:
         default=16000.0,
         help="naive/tutorial hold all of J: run them only where J fits in this",
     )
-    ap.add_argument("--timeout", type=float, default=1800.0, help="per implementation run (s)")
+    ap.add_argument("--timeout", type=float, default=600.0, help="per implementation run (s)")
     ap.add_argument("--out", default=str(RESULTS / "kernel.csv"))
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -126,7 +138,13 @@ def main() -> None:
     )
     for res in a.resolutions:
         for n in a.n:
-            base = {"res": res, "n": n, "classes": a.classes, "dim": a.dim}
+            base = {"res": res, "n": n, "classes": a.classes}
+            dims = {
+                "countsketch": a.dim,
+                "gaussian": a.dense_dim,
+                "achlioptas": a.dense_dim,
+                "structured": a.structured_dim,
+            }
             gd = run_child({**base, "method": "gd-step"}, a.timeout)
             gd_s = gd.get("seconds", float("nan"))
             ref = None
@@ -134,7 +152,14 @@ def main() -> None:
             for method in ["exact"] + [m for m in a.methods if m != "exact"]:
                 budget = a.baseline_memory_mib if method in ("naive", "tutorial") else a.max_memory_mib
                 save = tmp / f"{method}-{res}-{n}.pt"
-                r = run_child({**base, "method": method, "max_memory_mib": budget, "save": str(save)}, a.timeout)
+                task = {
+                    **base,
+                    "method": method,
+                    "max_memory_mib": budget,
+                    "save": str(save),
+                    "dim": dims.get(method, a.dim),
+                }
+                r = run_child(task, a.timeout)
                 err = eig = float("nan")
                 if r["status"] == "ok":
                     k = torch.load(save)["k"]
