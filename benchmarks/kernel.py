@@ -177,7 +177,7 @@ def main() -> None:
                     "n": n,
                     "classes": a.classes,
                     "num_params": r.get("num_params", ""),
-                    "dim": a.dim if method in ("countsketch", "achlioptas", "gaussian") else "",
+                    "dim": r.get("dim", ""),
                     "seconds": r.get("seconds", float("nan")),
                     "peak_mib": r.get("peak_mib", float("nan")),
                     "rel_frobenius_error": err,
