@@ -21,7 +21,18 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-METHODS = ["exact", "naive", "tutorial", "pseudo", "countsketch", "achlioptas", "gaussian"]
+# name[:nofactor]: ":nofactor" runs the plain method, without the exact factored layers.
+METHODS = [
+    "exact",
+    "naive",
+    "tutorial",
+    "pseudo",
+    "countsketch",
+    "countsketch:nofactor",
+    "structured",
+    "achlioptas",
+    "gaussian",
+]
 FIELDS = [
     "implementation",
     "resolution_px",
@@ -63,7 +74,10 @@ def child(task: dict) -> dict:
                 opt.step()
                 times.append(time.perf_counter() - t0)
         return {"seconds": sorted(times)[1], "peak_mib": pm.peak_rss_mib}
-    cfg = KernelConfig(method=task["method"], dim=task["dim"], max_memory_mib=task["max_memory_mib"])
+    method, _, variant = task["method"].partition(":")
+    cfg = KernelConfig(
+        method=method, dim=task["dim"], max_memory_mib=task["max_memory_mib"], factor=variant != "nofactor"
+    )
     res = compute_kernel(model, data.x, cfg)
     torch.save({"k": res.matrix(), "pseudo": res.pseudo}, task["save"])
     return {
@@ -151,7 +165,7 @@ def main() -> None:
             results = {}
             for method in ["exact"] + [m for m in a.methods if m != "exact"]:
                 budget = a.baseline_memory_mib if method in ("naive", "tutorial") else a.max_memory_mib
-                save = tmp / f"{method}-{res}-{n}.pt"
+                save = tmp / f"{method.replace(':', '-')}-{res}-{n}.pt"
                 task = {
                     **base,
                     "method": method,

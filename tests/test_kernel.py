@@ -83,8 +83,9 @@ def test_projection_is_unbiased_and_error_shrinks_like_inverse_sqrt_dim(method):
     errors = {}
     # D' well below D (783 parameters), where the 1/sqrt(D') law holds for every sketch.
     for dim in (8, 128):
-        errs = [relative_frobenius_error(compute_kernel(model, x, KernelConfig(method=method, dim=dim, seed=s)),
-                                         exact) for s in range(8)]
+        errs = [relative_frobenius_error(
+            compute_kernel(model, x, KernelConfig(method=method, dim=dim, seed=s, factor=False)), exact)
+            for s in range(8)]
         errors[dim] = math.sqrt(sum(e * e for e in errs) / len(errs))
     # 16x the dimension: error / 4 in expectation; allow the spread of 8 seeds.
     ratio = errors[8] / errors[128]
@@ -93,7 +94,7 @@ def test_projection_is_unbiased_and_error_shrinks_like_inverse_sqrt_dim(method):
     scale = expected_projection_error(exact, 128)
     assert 0.3 * scale < errors[128] < 2.0 * scale, (errors, scale)
     # Unbiased: the mean of many sketches approaches the exact kernel faster than one sketch does.
-    mean = sum(compute_kernel(model, x, KernelConfig(method=method, dim=8, seed=s)).k_train_train
+    mean = sum(compute_kernel(model, x, KernelConfig(method=method, dim=8, seed=s, factor=False)).k_train_train
                for s in range(24)) / 24
     mean_err = float(torch.linalg.norm(mean - exact.k_train_train) / torch.linalg.norm(exact.k_train_train))
     assert mean_err < 0.5 * errors[8]
@@ -240,3 +241,14 @@ def test_factored_layers_give_the_exact_kernel(monkeypatch):
         torch.testing.assert_close(got.k_train_train, ref.k_train_train, rtol=1e-10, atol=1e-12)
     unfactored = compute_kernel(model, x, KernelConfig(method="exact", factor=False))
     torch.testing.assert_close(unfactored.k_train_train, ref.k_train_train, rtol=1e-10, atol=1e-12)
+    # Projected methods project only the unfactored columns: still unbiased, and no worse.
+    for method in ("countsketch", "gaussian"):
+        runs = [compute_kernel(model, x, KernelConfig(method=method, dim=16, seed=s, tile=3)) for s in range(24)]
+        one = math.sqrt(sum(relative_frobenius_error(r, ref) ** 2 for r in runs) / len(runs))
+        plain = [compute_kernel(model, x, KernelConfig(method=method, dim=16, seed=s, factor=False)) for s in range(24)]
+        one_plain = math.sqrt(sum(relative_frobenius_error(r, ref) ** 2 for r in plain) / len(plain))
+        mean = sum(r.k_train_train for r in runs) / len(runs)
+        mean_err = float(torch.linalg.norm(mean - ref.k_train_train) / torch.linalg.norm(ref.k_train_train))
+        assert mean_err < 0.4 * one and one < one_plain, (method, mean_err, one, one_plain)
+    pseudo = compute_kernel(model, x, KernelConfig(method="pseudo", tile=3))
+    torch.testing.assert_close(pseudo.k_train_train, ref.k_train_train.sum((2, 3)) / 3, rtol=1e-10, atol=1e-12)
