@@ -9,8 +9,9 @@ import pytest
 from trainless import ConfigError, FinetuneConfig, HeadStart
 from trainless._constraints import Interval, OneOf, validate
 from trainless.cli._finetune import FinetuneJob
+from trainless.kernel import KernelConfig
 
-CONFIGS = [FinetuneConfig, HeadStart, FinetuneJob]
+CONFIGS = [FinetuneConfig, HeadStart, FinetuneJob, KernelConfig]
 
 
 @pytest.mark.parametrize("cls", CONFIGS)

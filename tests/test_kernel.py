@@ -159,6 +159,7 @@ def test_all_methods_listed_and_documented():
         assert "Cost" in m.__doc__ or "O(" in m.__doc__ or "cheaper" in m.__doc__, m
 
 
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
 def test_bad_input():
     model = problems.linear_model()
     x = torch.randn(4, 6, dtype=torch.float64)
@@ -176,6 +177,10 @@ def test_bad_input():
                                                                             max_memory_mib=0.01))
     with pytest.raises(TrainlessError, match="cannot hold the 12 x 12 Gram matrix"):
         compute_kernel(model, x, KernelConfig(method="exact", max_memory_mib=1e-4))
+    with pytest.raises(TrainlessError, match="the model has C = 0 outputs"):
+        compute_kernel(nn.Sequential(nn.Linear(6, 4), nn.Linear(4, 0)).double().eval(), x)
+    with pytest.raises(TrainlessError, match=r"must output \(N, C\) logits, got shape \(1, 3, 1\)"):
+        compute_kernel(nn.Sequential(nn.Linear(6, 3), nn.Unflatten(1, (3, 1))).double().eval(), x)
     with pytest.raises(TrainlessError, match="training mode"):
         compute_kernel(nn.Linear(6, 3).double(), x)
     with pytest.raises(TrainlessError, match=r"x must have shape \(N, ...\)"):

@@ -90,7 +90,6 @@ class KernelMethod(str, Enum):
     )
 
 
-_PROJECTED = (KernelMethod.COUNTSKETCH, KernelMethod.ACHLIOPTAS, KernelMethod.GAUSSIAN, KernelMethod.STRUCTURED)
 
 
 @dataclass(frozen=True)
@@ -228,7 +227,10 @@ def compute_kernel(
     x = x.to(device=device, dtype=layout.dtype)
     n, d = x.shape[0], layout.d
     with torch.no_grad():
-        c = int(module(x[:1]).shape[1])
+        out = module(x[:1])
+    if out.ndim != 2:
+        raise TrainlessError(f"the model must output (N, C) logits, got shape {tuple(out.shape)} for one sample")
+    c = int(out.shape[1])
     if c < 1:
         raise TrainlessError(f"the model has C = {c} outputs; need C >= 1")
     item = torch.finfo(layout.dtype).bits // 8
