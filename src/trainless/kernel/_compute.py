@@ -90,8 +90,6 @@ class KernelMethod(str, Enum):
     )
 
 
-
-
 @dataclass(frozen=True)
 class KernelConfig:
     """How to compute the kernel.

@@ -156,24 +156,24 @@ def jacobian_tile(
 def naive_rows(module: nn.Module, layout: ParamLayout, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """J (N * C, D) and f (N, C) by the per-sample autograd loop: batch 1, one backward per output.
 
-    The baseline every faster path is measured against; memory N * C * D numbers.
+    The baseline every faster path is measured against; memory N * C * D numbers (J filled in place).
     """
-    rows, outs = [], []
+    j: torch.Tensor | None = None
+    outs = []
     for i in range(x.shape[0]):
         with torch.enable_grad():
             f = module(x[i : i + 1])
-            for c in range(f.shape[1]):
-                grads = torch.autograd.grad(f[0, c], layout.params, retain_graph=c < f.shape[1] - 1, allow_unused=True)
-                rows.append(
-                    torch.cat(
-                        [
-                            (g if g is not None else torch.zeros_like(p)).reshape(-1)
-                            for g, p in zip(grads, layout.params, strict=True)
-                        ]
-                    )
-                )
+            c_out = f.shape[1]
+            if j is None:
+                j = torch.empty(x.shape[0] * c_out, layout.d, dtype=layout.dtype, device=x.device)
+            for c in range(c_out):
+                grads = torch.autograd.grad(f[0, c], layout.params, retain_graph=c < c_out - 1, allow_unused=True)
+                row = j[i * c_out + c]
+                for g, off, size in zip(grads, layout.offsets, layout.sizes, strict=True):
+                    row[off : off + size] = 0 if g is None else g.reshape(-1)
         outs.append(f.detach())
-    return torch.stack(rows), torch.cat(outs)
+    assert j is not None
+    return j, torch.cat(outs)
 
 
 def vmap_rows(module: nn.Module, layout: ParamLayout, x: torch.Tensor, tile: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -185,11 +185,18 @@ def vmap_rows(module: nn.Module, layout: ParamLayout, x: torch.Tensor, tile: int
     def f_single(pr: dict, xi: torch.Tensor) -> torch.Tensor:
         return functional_call(module, pr, (xi.unsqueeze(0),)).squeeze(0)
 
-    blocks, outs = [], []
+    j: torch.Tensor | None = None
+    outs = []
     for i in range(0, x.shape[0], tile):
         xb = x[i : i + tile]
         jac = vmap(jacrev(f_single), (None, 0))(params, xb)
-        blocks.append(torch.cat([jac[n].flatten(2) for n in layout.names], dim=2).flatten(0, 1))
+        b, c_out = jac[layout.names[0]].shape[:2]
+        if j is None:
+            j = torch.empty(x.shape[0] * c_out, layout.d, dtype=layout.dtype, device=x.device)
+        for name, off, size in zip(layout.names, layout.offsets, layout.sizes, strict=True):
+            j[i * c_out : (i + b) * c_out, off : off + size] = jac[name].reshape(b * c_out, size)
+        del jac
         with torch.no_grad():
             outs.append(module(xb))
-    return torch.cat(blocks), torch.cat(outs)
+    assert j is not None
+    return j, torch.cat(outs)
