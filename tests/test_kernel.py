@@ -257,3 +257,21 @@ def test_factored_layers_give_the_exact_kernel(monkeypatch):
         assert mean_err < 0.4 * one and one < one_plain, (method, mean_err, one, one_plain)
     pseudo = compute_kernel(model, x, KernelConfig(method="pseudo", tile=3))
     torch.testing.assert_close(pseudo.k_train_train, ref.k_train_train.sum((2, 3)) / 3, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("size", "stride", "k"), [(2, 1, 5), (1, 1, 3), (4, 2, 3), (8, 1, 3)])
+def test_depthwise_per_sample_paths_agree_with_autograd(size, stride, k):
+    """Both depthwise routes (few output positions: patches x gradients; else grouped conv backward)."""
+    from trainless.kernel._persample import _conv2d_weight_per_sample
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 6, size, size, generator=g, dtype=torch.float64)
+    w = torch.randn(6, 1, k, k, generator=g, dtype=torch.float64, requires_grad=True)
+    pad = k // 2
+    out = torch.nn.functional.conv2d(x, w, stride=stride, padding=pad, groups=6)
+    go = torch.randn(out.shape, generator=g, dtype=torch.float64)
+    want = torch.stack([torch.autograd.grad((torch.nn.functional.conv2d(x[i:i + 1], w, stride=stride, padding=pad,
+                                                                        groups=6) * go[i:i + 1]).sum(), w)[0]
+                        for i in range(3)])
+    got = _conv2d_weight_per_sample(x, go, (6, 1, k, k), (stride, stride), (pad, pad), (1, 1), 6)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)

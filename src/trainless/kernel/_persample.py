@@ -161,6 +161,11 @@ def _conv2d_weight_per_sample(
         a = x[:, :, :: stride[0], :: stride[1]].flatten(2)  # (B, in, P)
         w = torch.bmm(g.flatten(2), a.transpose(1, 2))
         return w.view(b, c_out, c_in_g, 1, 1)
+    if groups > 1 and c_in_g == 1 and c_out == groups and g.shape[2] * g.shape[3] <= 4:
+        # Depthwise at 1-4 output positions (late layers): torch's grouped backward with B x C groups of a
+        # tiny image is slower than multiplying the patches by the output gradients (measured 2-7x).
+        cols = F.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride).view(b, c_out, kh * kw, -1)
+        return (cols * g.flatten(2).unsqueeze(2)).sum(-1).view(b, c_out, 1, kh, kw)
     if groups > 1:
         w = torch.nn.grad.conv2d_weight(
             x.reshape(1, b * x.shape[1], *x.shape[2:]),
