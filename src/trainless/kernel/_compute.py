@@ -97,8 +97,9 @@ class KernelConfig:
     method: a :class:`KernelMethod` value.
     dim: the projection dimension D' of the projected methods (ignored by the others).
     seed: seeds the projection.
-    max_memory_mib: budget for the kernel's own buffers (rows, Gram, projections); the network's
-        activations for one tile of samples come on top.
+    max_memory_mib: budget for the kernel's buffers (rows, Gram, projections, factors) and the network's
+        autograd state for one tile of samples (estimated from one sample's saved tensors); the process's
+        own baseline (model, data, libraries) comes on top.
     tile: samples per batched pass (None: as many as the budget allows, at most 32).
     factor: compute the kernel of linear and dense-conv weights seen at few positions from their inputs and
         output gradients (exact, no per-sample gradients; see ``_factored``), for every streamed method:
@@ -175,6 +176,25 @@ def _module_of(model: object) -> nn.Module:
 
 def _mib(n_numbers: float, item: int) -> float:
     return n_numbers * item / 2**20
+
+
+def activation_mib_per_sample(module: nn.Module, x1: torch.Tensor) -> float:
+    """Estimated MiB of autograd state per sample of a tile: twice the tensors one sample's forward saves for
+    backward (the other half for the gradients flowing back through them). Counted with
+    saved_tensors_hooks, each storage once; parameters excluded."""
+    seen: dict[int, int] = {}
+    params = {p.data_ptr() for p in module.parameters()}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in params:
+            seen[ptr] = t.untyped_storage().nbytes()
+        return t
+
+    xin = x1.detach().clone().requires_grad_(True)
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        module(xin)
+    return 2 * sum(seen.values()) / 2**20 / x1.shape[0]
 
 
 def _plan_tile(config: KernelConfig, n: int, per_sample_mib: float, free_mib: float, what: str) -> int:
@@ -292,13 +312,16 @@ def _dispatch(
         shapes = plan_factors(module, layout.ids(), x[:1], k) if config.factor else {}
         dense = layout.without(shapes)
         gram_mib = _mib((n * k) ** 2, 8) + _mib(FactorStore.numbers(shapes, n, k), item)
-        free = budget - gram_mib
-        tile = min(n, config.tile or 32)
+        # The network's autograd state for a tile gets at most a quarter of the budget.
+        act = activation_mib_per_sample(module, x[:1])
+        tile = min(n, config.tile or 32, max(1, int(budget / 4 // max(act, 1e-9))))
+        free = budget - gram_mib - tile * act
         per_column = _mib((n + tile) * k, item)
         if free < per_column:
             raise TrainlessError(
-                f"max_memory_mib={budget:g} cannot hold the {n * k} x {n * k} Gram matrix ({gram_mib:.1f} MiB) "
-                f"and one column of J: raise max_memory_mib or use method 'countsketch' with a smaller N"
+                f"max_memory_mib={budget:g} cannot hold the {n * k} x {n * k} Gram matrix ({gram_mib:.1f} MiB), "
+                f"a {tile}-sample tile's autograd state ({tile * act:.1f} MiB) and one column of J: raise "
+                "max_memory_mib or use method 'countsketch' with a smaller N"
             )
         width = max(1, min(max(dense.d, 1), int(free // per_column)))
         groups = dense.column_groups(width)
@@ -337,7 +360,8 @@ def _dispatch(
         former = KroneckerFormer(layout, config.dim, config.seed)
         dim = former.width
         fixed = _mib(n * c * dim, item) + _mib((n * c) ** 2, 8)
-        tile = _plan_tile(config, n, _mib(c * dim, item), budget - fixed, "projected row (C x D')")
+        act = activation_mib_per_sample(module, x[:1])
+        tile = _plan_tile(config, n, _mib(c * dim, item) + act, budget - fixed, "projected row (C x D')")
         xs = x[shard.lo : shard.hi]
         ns = xs.shape[0]
         proj = torch.zeros(ns * c, dim, dtype=layout.dtype, device=x.device)
@@ -358,7 +382,8 @@ def _dispatch(
     dd = dense.d
     fixed = _mib(n * c * dim, item) + _mib((n * c) ** 2, 8) + _mib(FactorStore.numbers(shapes, n, c), item)
     fixed += _mib(dd, 12) if method is KernelMethod.COUNTSKETCH else _mib(4096 * dim, 4)
-    tile = _plan_tile(config, n, _mib(c * dd, item) * 2, budget - fixed, "Jacobian row (C x D)")
+    act = activation_mib_per_sample(module, x[:1])
+    tile = _plan_tile(config, n, _mib(c * dd, item) * 2 + act, budget - fixed, "Jacobian row (C x D)")
     proj_op = (
         CountSketch(dd, dim, config.seed, x.device)
         if method is KernelMethod.COUNTSKETCH
