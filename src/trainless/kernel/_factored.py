@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ._persample import OpRecord, _pair, _same_padding
+from ._persample import OpRecord, conv_geometry
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,10 @@ def _inputs(op: OpRecord) -> torch.Tensor:
     x = op.x
     if op.kind == "linear":
         return x.reshape(x.shape[0], -1, x.shape[-1])
-    m = op.meta
-    _, _, kh, kw = m["weight_shape"]
-    dilation, stride, padding = _pair(m["dilation"]), _pair(m["stride"]), m["padding"]
-    if isinstance(padding, str):
-        x, padding = _same_padding(x, (kh, kw), dilation) if padding == "same" else (x, 0)
-    if (kh, kw) == (1, 1) and _pair(padding) == (0, 0):
-        return x[:, :, :: stride[0], :: stride[1]].flatten(2).transpose(1, 2)
-    return F.unfold(x, (kh, kw), dilation=dilation, padding=_pair(padding), stride=stride).transpose(1, 2)
+    c = conv_geometry(op)
+    if c.kernel == (1, 1) and c.padding == (0, 0):
+        return c.x[:, :, :: c.stride[0], :: c.stride[1]].flatten(2).transpose(1, 2)
+    return F.unfold(c.x, c.kernel, dilation=c.dilation, padding=c.padding, stride=c.stride).transpose(1, 2)
 
 
 def _outputs(op: OpRecord, g: torch.Tensor) -> torch.Tensor:

@@ -139,6 +139,31 @@ def _pair(v: Any) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
+@dataclass(frozen=True)
+class ConvGeometry:
+    """A conv2d call's input and arguments in one form: string padding ('same'/'valid') already applied
+    to ``x``, every size a pair."""
+
+    x: torch.Tensor
+    c_out: int
+    c_in_g: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+
+
+def conv_geometry(op: OpRecord) -> ConvGeometry:
+    m = op.meta
+    c_out, c_in_g, kh, kw = m["weight_shape"]
+    dilation = _pair(m["dilation"])
+    x, padding = op.x, m["padding"]
+    if isinstance(padding, str):
+        x, padding = _same_padding(x, (kh, kw), dilation) if padding == "same" else (x, 0)
+    return ConvGeometry(x, c_out, c_in_g, (kh, kw), _pair(m["stride"]), _pair(padding), dilation, m["groups"])
+
+
 def _conv2d_weight_per_sample(
     x: torch.Tensor,
     g: torch.Tensor,
@@ -201,16 +226,10 @@ def per_sample_grads(op: OpRecord, g: torch.Tensor, want: object | None = None) 
         if op.bias is not None:
             out[op.bias] = g3.sum(1)
     elif op.kind == "conv2d":
-        m = op.meta
-        c_out, c_in_g, kh, kw = m["weight_shape"]
-        groups = m["groups"]
-        dilation, stride = _pair(m["dilation"]), _pair(m["stride"])
-        padding = m["padding"]
-        if isinstance(padding, str):
-            x, padding = _same_padding(x, (kh, kw), dilation) if padding == "same" else (x, 0)
         if op.weight is not None:
+            c = conv_geometry(op)
             out[op.weight] = _conv2d_weight_per_sample(
-                x, g, (c_out, c_in_g, kh, kw), stride, _pair(padding), dilation, groups
+                c.x, g, (c.c_out, c.c_in_g, *c.kernel), c.stride, c.padding, c.dilation, c.groups
             )
         if op.bias is not None:
             out[op.bias] = g.sum((2, 3))

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ._engine import ParamLayout
-from ._persample import OpRecord, _pair, _same_padding, per_sample_grads
+from ._persample import OpRecord, conv_geometry, per_sample_grads
 
 
 class KroneckerFormer:
@@ -87,16 +87,11 @@ class KroneckerFormer:
             gp = gg if p_out is None else gg @ p_out
             proj = torch.bmm(gp.transpose(1, 2), ap)
         elif op.kind == "conv2d":
-            m = op.meta
-            c_out, c_in_g, kh, kw = m["weight_shape"]
-            groups = m["groups"]
-            x, padding = op.x, m["padding"]
-            dilation, stride = _pair(m["dilation"]), _pair(m["stride"])
-            if isinstance(padding, str):
-                x, padding = _same_padding(x, (kh, kw), dilation) if padding == "same" else (x, 0)
-            cols = F.unfold(x, (kh, kw), dilation=dilation, padding=_pair(padding), stride=stride)
+            geo = conv_geometry(op)
+            c_out, c_in_g, groups = geo.c_out, geo.c_in_g, geo.groups
+            cols = F.unfold(geo.x, geo.kernel, dilation=geo.dilation, padding=geo.padding, stride=geo.stride)
             npos = cols.shape[-1]
-            cols = cols.view(bsz, groups, c_in_g * kh * kw, npos)
+            cols = cols.view(bsz, groups, c_in_g * geo.kernel[0] * geo.kernel[1], npos)
             gg = g.reshape(bsz, groups, c_out // groups, npos)
             ap = cols if p_in is None else torch.einsum("bgip,is->bgsp", cols, p_in)
             if p_out is None:
