@@ -190,6 +190,11 @@ def test_bad_input():
         compute_kernel(model, torch.zeros(0, 6, dtype=torch.float64))
     with pytest.raises(TrainlessError, match="NaN or inf"):
         compute_kernel(model, torch.full((2, 6), float("nan"), dtype=torch.float64))
+    poisoned = problems.linear_model()
+    with torch.no_grad():
+        poisoned.bias[1] = float("inf")
+    with pytest.raises(TrainlessError, match="parameter 'bias' contains NaN or inf"):
+        compute_kernel(poisoned, x)
     with pytest.raises(TrainlessError, match=r"v\['weight'\] must have shape \(3, 6\)"):
         jacobian_vector_product(model, x, {"weight": torch.zeros(2)})
 

@@ -14,7 +14,9 @@ from tqdm.auto import tqdm
 
 from .._constraints import Interval, OneOf, validate
 from .._memory import PeakMemory
+from ..data import check_finite_data
 from ..errors import TrainlessError
+from ..models import check_finite_parameters
 from ._engine import ColumnFormer, ParamLayout, jacobian_tile, naive_rows, vmap_rows
 from ._factored import FactorStore, TileFormer, plan_factors
 from ._projections import CountSketch, DenseProjection
@@ -233,12 +235,9 @@ def compute_kernel(
     method = KernelMethod(config.method)
     if x.ndim < 2 or x.shape[0] == 0:
         raise TrainlessError(f"x must have shape (N, ...) with N >= 1 samples, got shape {tuple(x.shape)}")
-    if not bool(torch.isfinite(x).all()):
-        raise TrainlessError("x contains NaN or inf")
+    check_finite_data(x, "x")
     layout = ParamLayout.of(module)
-    for name, p in zip(layout.names, layout.params, strict=True):
-        if not bool(torch.isfinite(p).all()):
-            raise TrainlessError(f"parameter {name!r} contains NaN or inf")
+    check_finite_parameters(module, "model")
     if module.training:
         raise TrainlessError("the model is in training mode: call .eval() (BatchNorm statistics must be frozen)")
     device = layout.params[0].device
@@ -290,6 +289,8 @@ def _dispatch(
     shard: Shard,
 ) -> tuple[torch.Tensor, torch.Tensor, int, int, int | None]:
     budget = config.max_memory_mib
+    xs = x[shard.lo : shard.hi]  # this process's share of the samples
+    ns = xs.shape[0]
     if method in (KernelMethod.NAIVE, KernelMethod.TUTORIAL):
         need = _mib(n * c * d, item) + _mib((n * c) ** 2, 8)
         if need > budget:
@@ -307,8 +308,6 @@ def _dispatch(
     if method in (KernelMethod.EXACT, KernelMethod.PSEUDO):
         pseudo = method is KernelMethod.PSEUDO
         k = 1 if pseudo else c
-        xs = x[shard.lo : shard.hi]
-        ns = xs.shape[0]
         shapes = plan_factors(module, layout.ids(), x[:1], k) if config.factor else {}
         dense = layout.without(shapes)
         gram_mib = _mib((n * k) ** 2, 8) + _mib(FactorStore.numbers(shapes, n, k), item)
@@ -347,8 +346,7 @@ def _dispatch(
             gram_rows += (mine @ everyone.T).double()
             del jg, mine, everyone
         if store is not None:
-            a_all, g_all = store.gather(shard.gather)
-            store.add_gram_rows(gram_rows, a_all, g_all)
+            store.add_gram_rows(gram_rows, shard.gather)
         bar.close()
         gram = shard.gather(gram_rows, per_sample=k)
         f0 = shard.gather(f0)
@@ -362,8 +360,6 @@ def _dispatch(
         fixed = _mib(n * c * dim, item) + _mib((n * c) ** 2, 8)
         act = activation_mib_per_sample(module, x[:1])
         tile = _plan_tile(config, n, _mib(c * dim, item) + act, budget - fixed, "projected row (C x D')")
-        xs = x[shard.lo : shard.hi]
-        ns = xs.shape[0]
         proj = torch.zeros(ns * c, dim, dtype=layout.dtype, device=x.device)
         f0 = torch.empty(ns, c, dtype=layout.dtype, device=x.device)
         for i in range(0, ns, tile):
@@ -389,8 +385,6 @@ def _dispatch(
         if method is KernelMethod.COUNTSKETCH
         else DenseProjection(dd, dim, config.seed, method.value)
     )
-    xs = x[shard.lo : shard.hi]
-    ns = xs.shape[0]
     store = FactorStore(shapes, ns, c, layout.dtype, x.device) if shapes else None
     proj = torch.zeros(ns * c, dim, dtype=layout.dtype, device=x.device)
     f0 = torch.empty(ns, c, dtype=layout.dtype, device=x.device)
@@ -411,7 +405,7 @@ def _dispatch(
     gram = (proj @ proj.T).double()
     if store is not None:
         rows_f = torch.zeros(ns * c, n * c, dtype=torch.float64, device=x.device)
-        store.add_gram_rows(rows_f, *store.gather(shard.gather))
+        store.add_gram_rows(rows_f, shard.gather)
         gram += shard.gather(rows_f, per_sample=c)
     return _to_nncc(gram, n, c), shard.gather(f0), tile, 1, dim
 

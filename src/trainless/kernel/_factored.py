@@ -13,6 +13,7 @@ most of its parameters, see 1-16 positions at 32-64 px.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -87,17 +88,15 @@ class FactorStore:
             self.a[w][sl] = _inputs(op)
         self.g[w][sl, c] = _outputs(op, g)
 
-    def gather(self, gather_fn) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:  # type: ignore[no-untyped-def]
-        """Every rank's factors, concatenated in sample order (identity in one process)."""
-        return ({w: gather_fn(a) for w, a in self.a.items()}, {w: gather_fn(g) for w, g in self.g.items()})
-
     def add_gram_rows(
-        self, gram_rows: torch.Tensor, a_all: dict[str, torch.Tensor], g_all: dict[str, torch.Tensor], block: int = 64
+        self, gram_rows: torch.Tensor, gather: Callable[[torch.Tensor], torch.Tensor], block: int = 64
     ) -> None:
         """gram_rows (n_mine C, N C) float64 += the factored weights' exact kernel rows of this process's
-        samples (self.a / self.g) against all samples (a_all / g_all), sample-major."""
+        samples against all samples, sample-major. ``gather`` concatenates every rank's factors in sample
+        order (the identity in one process)."""
         for w in self.shapes:
-            mine_a, mine_g, a, g = self.a[w], self.g[w], a_all[w], g_all[w]
+            mine_a, mine_g = self.a[w], self.g[w]
+            a, g = gather(mine_a), gather(mine_g)
             n, c, p, _ = g.shape
             a2 = a.reshape(n * p, -1)
             g2 = g.reshape(n * c * p, -1)
