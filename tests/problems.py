@@ -63,3 +63,64 @@ def conv_zoo(c: int = 3, seed: int = 0) -> nn.Module:
 def images(n: int = 7, size: int = 8, seed: int = 1) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(n, 3, size, size, generator=g, dtype=torch.float64)
+
+
+def tanh_mlp(d_in: int = 5, hidden: int = 7, c: int = 3, seed: int = 0) -> nn.Module:
+    """A small float64 MLP whose linearization differs from itself (for the dynamics tests)."""
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(d_in, hidden), nn.Tanh(), nn.Linear(hidden, c)).double().eval()
+
+
+def reference_kernel(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Theta (N, N, C, C), f0 (N, C)) by torch.func.jacrev, float64: the reference every engine uses."""
+    from torch.func import functional_call, jacrev
+
+    params = {k: v.detach() for k, v in module.named_parameters()}
+    jac = jacrev(lambda p: functional_call(module, p, (x,)))(params)
+    n, c = module(x).shape
+    j = torch.cat([v.reshape(n, c, -1) for v in jac.values()], dim=2)
+    return torch.einsum("iap,jbp->ijab", j, j), module(x).detach()
+
+
+def train_linearized(
+    module: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lrs: list[float],
+    batches: list[torch.Tensor],
+    loss: str,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+) -> tuple[list[float], list[float]]:
+    """Train f_lin(w) = f(w0) + jvp(f, w0; w - w0) in weight space with torch.optim.SGD; return the
+    whole-set loss before each step and after the last, and ||w_t - w0|| at the same points (float64)."""
+    from torch.func import functional_call, jvp
+
+    from trainless._losses import loss_value
+
+    w0 = {k: v.detach().clone() for k, v in module.named_parameters()}
+    w = {k: nn.Parameter(v.clone()) for k, v in w0.items()}
+    opt = torch.optim.SGD(list(w.values()), lr=lrs[0], momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+
+    def f_lin(xb: torch.Tensor) -> torch.Tensor:
+        tangent = {k: w[k] - w0[k] for k in w}
+        out, jv = jvp(lambda p: functional_call(module, p, (xb,)), (w0,), (tangent,))
+        return out + jv
+
+    losses, dists = [], []
+
+    def record() -> None:
+        with torch.no_grad():
+            losses.append(float(loss_value(loss, f_lin(x), y)))
+            dists.append(float(sum((w[k] - w0[k]).pow(2).sum() for k in w)) ** 0.5)
+
+    for lr, b in zip(lrs, batches, strict=True):
+        record()
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.zero_grad()
+        loss_value(loss, f_lin(x[b]), y[b]).backward()
+        opt.step()
+    record()
+    return losses, dists

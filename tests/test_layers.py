@@ -7,7 +7,19 @@ from pathlib import Path
 
 import trainless
 
-ORDER = ["models", "data", "kernel", "dynamics", "predict", "finetune", "bench", "theory", "report", "cli"]
+ORDER = [
+    "models",
+    "data",
+    "kernel",
+    "dynamics",
+    "finetune",
+    "predict",
+    "extrapolate",
+    "bench",
+    "theory",
+    "report",
+    "cli",
+]
 
 
 def test_lower_layers_never_import_upper_ones():

@@ -36,3 +36,30 @@ def loss_value(loss: Loss | str, logits: torch.Tensor, y: torch.Tensor) -> torch
 def error_rate(logits: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of samples whose arg-max logit is not the label. logits: (N, C); y: (N,)."""
     return float((logits.argmax(dim=1) != y).double().mean())
+
+
+def loss_grad(loss: Loss | str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-sample gradients dl(f_i, y_i)/df_i, shape (..., N, C), NOT divided by N.
+
+    ``ce``: softmax(f_i) - onehot(y_i); ``mse``: f_i - onehot(y_i). logits: (..., N, C); y: (N,) int64.
+    The mean loss's gradient w.r.t. the stacked outputs is this divided by N.
+    """
+    loss = Loss(loss)
+    onehot = F.one_hot(y, logits.shape[-1]).to(logits.dtype)
+    if loss is Loss.CE:
+        return torch.softmax(logits, dim=-1) - onehot
+    return logits - onehot
+
+
+def batched_loss_and_error(
+    loss: Loss | str, logits: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean loss and error rate of each of a batch of output sets. logits: (P, N, C); returns two (P,)."""
+    loss = Loss(loss)
+    onehot = F.one_hot(y, logits.shape[-1]).to(logits.dtype)
+    if loss is Loss.CE:
+        per = torch.logsumexp(logits, dim=-1) - (logits * onehot).sum(-1)
+    else:
+        per = 0.5 * (logits - onehot).pow(2).sum(-1)
+    err = (logits.argmax(dim=-1) != y).to(logits.dtype).mean(-1)
+    return per.mean(-1), err

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from enum import Enum
 from typing import ClassVar
 
 import torch
@@ -13,6 +12,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .._constraints import Interval, OneOf, validate
+from .._enums import DocEnum
 from .._memory import PeakMemory
 from ..data import check_finite_data
 from ..errors import TrainlessError
@@ -24,17 +24,11 @@ from ._shard import Shard
 from ._structured import KroneckerFormer
 
 
-class KernelMethod(str, Enum):
+class KernelMethod(DocEnum):
     """How Theta is computed. D trained parameters, N samples, C outputs, D' projection dimension.
 
     Each member's docstring states its cost, memory and bias.
     """
-
-    def __new__(cls, value: str, doc: str) -> KernelMethod:
-        obj = str.__new__(cls, value)
-        obj._value_ = value
-        obj.__doc__ = doc
-        return obj
 
     EXACT = (
         "exact",

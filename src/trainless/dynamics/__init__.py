@@ -1,0 +1,30 @@
+"""Dynamics: the linearized model's training in function space, from f0, Theta, the labels and the optimizer.
+
+Engines (:class:`Engine`): exact discrete-time SGD, the paper's ODE (LSODA) and SDE (Euler-Maruyama), and
+the closed form for MSE. Time is counted in optimizer steps; continuous time is t = sum of lr / (1 - m).
+"""
+
+from ._eps import EpsDefinition, EpsStatus, EpsTime, check_eps, epsilon_time, epsilon_times, smooth
+from ._operator import KernelOperator, Spectrum
+from ._schedule import SGDSchedule, constant_schedule
+from ._simulate import Engine, SDENoise, simulate
+from ._trajectory import Trajectory, TrajectoryStatus
+
+__all__ = [
+    "Engine",
+    "EpsDefinition",
+    "EpsStatus",
+    "EpsTime",
+    "KernelOperator",
+    "SDENoise",
+    "SGDSchedule",
+    "Spectrum",
+    "Trajectory",
+    "TrajectoryStatus",
+    "check_eps",
+    "constant_schedule",
+    "epsilon_time",
+    "epsilon_times",
+    "simulate",
+    "smooth",
+]

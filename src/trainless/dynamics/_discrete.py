@@ -1,0 +1,98 @@
+"""The exact discrete-time engine: torch.optim.SGD on the linearized model, run in function space.
+
+For f = f0 + J (w - w0) every quantity torch.optim.SGD forms in weight space has an exact image under J:
+the minibatch gradient J g_B = Theta[:, B] e_B / |B| (e the per-sample dl/df), the weight decay term
+J (wd w) = wd (J w0 + f - f0), the momentum buffer u = J buf. So the outputs follow torch's update rule
+step for step with cost O(N |B| C^2) per step, whatever the number of parameters (DESIGN.md,
+"Linearized dynamics are exact in discrete time").
+
+The parameter distance is tracked without the weights: w_t - w0 = J^T alpha_t + c_t w0 always (every
+update is a combination of Jacobian rows and, with weight decay, of w0), so
+||w_t - w0||^2 = alpha . Theta alpha + 2 c alpha . J w0 + c^2 ||w0||^2.
+"""
+
+from __future__ import annotations
+
+import torch
+from tqdm.auto import tqdm
+
+from .._losses import Loss, batched_loss_and_error, loss_grad
+from ._operator import KernelOperator
+from ._schedule import SGDSchedule
+from ._trajectory import distance_grid
+
+
+def run_discrete(
+    op: KernelOperator,
+    f0: torch.Tensor,
+    y: torch.Tensor,
+    schedule: SGDSchedule,
+    loss: Loss,
+    jw0: torch.Tensor | None,
+    w0_sq_norm: float,
+    distance_stride: int,
+    progress: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Simulate every batch order (or the one full-batch run). Returns loss, error (P, T+1), distance steps
+    (S,), distance (P, S) and the final outputs (P, N, C), all float64."""
+    n = op.n
+    steps = schedule.steps
+    orders: list[tuple[torch.Tensor, ...] | None] = (
+        list(schedule.batch_orders) if schedule.batch_orders is not None else [None]
+    )
+    grid = distance_grid(steps, distance_stride)
+    on_grid = set(grid.tolist())
+    p = len(orders)
+    losses = torch.full((p, steps + 1), float("nan"), dtype=torch.float64)
+    errors = torch.full((p, steps + 1), float("nan"), dtype=torch.float64)
+    dists = torch.full((p, grid.numel()), float("nan"), dtype=torch.float64)
+    finals = torch.empty((p, *f0.shape), dtype=torch.float64)
+    m, wd, nesterov = schedule.momentum, schedule.weight_decay, schedule.nesterov
+    jw = jw0 if jw0 is not None else torch.zeros_like(f0)
+    full = torch.arange(n)
+    bar = tqdm(total=p * steps, desc="linearized dynamics", unit="step", disable=not progress, leave=False)
+
+    for k, order in enumerate(orders):
+        f = f0.clone()
+        alpha = torch.zeros_like(f0)
+        c = 0.0
+        u = ua = None
+        uc = 0.0
+        di = 0
+        for t in range(steps + 1):
+            lv, ev = batched_loss_and_error(loss, f.unsqueeze(0), y)
+            losses[k, t], errors[k, t] = lv[0], ev[0]
+            if t in on_grid:
+                sq = float(op.quad(alpha)) + 2.0 * c * float((alpha * jw).sum()) + c * c * w0_sq_norm
+                dists[k, di] = max(sq, 0.0) ** 0.5
+                di += 1
+            if t == steps:
+                break
+            if not bool(torch.isfinite(lv).all()):
+                break
+            batch = full if order is None else order[t]
+            e_b = loss_grad(loss, f[batch], y[batch]) / batch.numel()
+            g_f = op.matvec_cols(batch, e_b)
+            g_a = torch.zeros_like(alpha).index_add_(0, batch, e_b)
+            g_c = 0.0
+            if wd:
+                g_f = g_f + wd * (jw + f - f0)
+                g_a = g_a + wd * alpha
+                g_c = wd * (1.0 + c)
+            if m:
+                if u is None:
+                    u, ua, uc = g_f.clone(), g_a.clone(), g_c
+                else:
+                    u, ua, uc = m * u + g_f, m * ua + g_a, m * uc + g_c
+                if nesterov:
+                    g_f, g_a, g_c = g_f + m * u, g_a + m * ua, g_c + m * uc
+                else:
+                    g_f, g_a, g_c = u, ua, uc
+            lr = schedule.lr[t]
+            f = f - lr * g_f
+            alpha = alpha - lr * g_a
+            c = c - lr * g_c
+            bar.update(1)
+        finals[k] = f
+    bar.close()
+    return losses, errors, grid, dists, finals

@@ -1,0 +1,128 @@
+"""Theta as a linear map on function-space vectors, and its spectrum (float64)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import TrainlessError
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """Eigen-decomposition of Theta, float64, eigenvalues in descending order.
+
+    eigenvalues: (M,) with M = N C. For the pseudo-NTK (Theta_p (x) I_C) each eigenvalue of Theta_p appears
+        C times, once per class.
+    vectors: (N, M) for the pseudo-NTK (the eigenvector of Theta_p behind each entry, applied to class
+        ``classes[k]``), else (N C, M) in sample-major order.
+    classes: (M,) int64, the class each pseudo-NTK entry acts on; None for the full kernel.
+    """
+
+    eigenvalues: torch.Tensor
+    vectors: torch.Tensor
+    classes: torch.Tensor | None
+
+    def project(self, r: torch.Tensor) -> torch.Tensor:
+        """Coefficients v_k . r of an (N, C) (or (..., N, C)) residual on each eigenvector: (..., M)."""
+        if self.classes is None:
+            return r.reshape(*r.shape[:-2], -1) @ self.vectors
+        # entry k: v_k . r[:, classes[k]]
+        per_class = r.transpose(-1, -2) @ self.vectors  # (..., C, M)
+        idx = self.classes.expand(*per_class.shape[:-2], 1, -1)
+        return per_class.gather(-2, idx).squeeze(-2)
+
+    def combine(self, coeff: torch.Tensor, n: int, c: int) -> torch.Tensor:
+        """Inverse of :meth:`project`: sum_k coeff_k v_k as an (N, C) tensor. coeff: (M,)."""
+        if self.classes is None:
+            return (self.vectors @ coeff).reshape(n, c)
+        out = torch.zeros(n, c, dtype=torch.float64)
+        out.index_add_(1, self.classes, self.vectors * coeff)
+        return out
+
+
+class KernelOperator:
+    """Theta acting on (N, C) function-space vectors: (Theta v)_i = sum_j Theta[i, j] v_j.
+
+    k_train_train: (N, N, C, C) float64 (sample-major blocks) or (N, N) for the pseudo-NTK, which stands for
+    Theta_p (x) I_C. Every product costs O(N N_cols C^2) (O(N N_cols C) for the pseudo-NTK), independent of
+    the number of parameters.
+    """
+
+    def __init__(self, k_train_train: torch.Tensor) -> None:
+        k = k_train_train.detach().to(torch.float64).cpu()
+        if k.ndim == 4:
+            n, n2, c, c2 = k.shape
+            if n != n2 or c != c2:
+                raise TrainlessError(f"the kernel must have shape (N, N, C, C), got {tuple(k.shape)}")
+            self.pseudo = False
+            # (N, C, N, C) contiguous, so the (N C, N C) matrix is a free view.
+            self._k4 = k.permute(0, 2, 1, 3).contiguous()
+            self._mat = self._k4.view(n * c, n * c)
+            self.n, self.c = n, c
+        elif k.ndim == 2:
+            if k.shape[0] != k.shape[1]:
+                raise TrainlessError(f"the pseudo-NTK must be square (N, N), got {tuple(k.shape)}")
+            self.pseudo = True
+            self._mat = k.contiguous()
+            self.n, self.c = int(k.shape[0]), None
+        else:
+            raise TrainlessError(f"the kernel must be (N, N, C, C) or (N, N), got shape {tuple(k.shape)}")
+        if not bool(torch.isfinite(self._mat).all()):
+            raise TrainlessError("the kernel contains NaN or inf")
+        self._spectrum: Spectrum | None = None
+
+    def check_outputs(self, f: torch.Tensor, what: str) -> None:
+        if f.ndim != 2 or f.shape[0] != self.n or (self.c is not None and f.shape[1] != self.c):
+            want = f"({self.n}, {'C' if self.c is None else self.c})"
+            raise TrainlessError(f"{what} must have shape {want} to match the kernel, got {tuple(f.shape)}")
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """Theta v for v of shape (..., N, C); returns the same shape."""
+        if self.pseudo:
+            return self._mat @ v
+        lead = v.shape[:-2]
+        flat = v.reshape(*lead, self.n * self._k4.shape[1])
+        return (flat @ self._mat.T).reshape(v.shape)
+
+    def matvec_cols(self, cols: torch.Tensor, v_cols: torch.Tensor) -> torch.Tensor:
+        """Theta[:, cols] v_cols: the image of a vector supported on the samples ``cols``.
+
+        cols: (B,) int64 sample indices; v_cols: (B, C). Returns (N, C). Cost O(N B C^2).
+        """
+        if self.pseudo:
+            return self._mat[:, cols] @ v_cols
+        c = self._k4.shape[1]
+        block = self._k4[:, :, cols, :].reshape(self.n * c, cols.numel() * c)
+        return (block @ v_cols.reshape(-1)).reshape(self.n, c)
+
+    def quad(self, a: torch.Tensor) -> torch.Tensor:
+        """a . Theta a for a of shape (..., N, C): (...,)."""
+        return (a * self.matvec(a)).sum(dim=(-1, -2))
+
+    def column_images(self, e: torch.Tensor) -> torch.Tensor:
+        """z[i] = Theta[:, i] e_i for every sample i: (N, N, C), z[i, j] the image at sample j. e: (N, C)."""
+        if self.pseudo:
+            return self._mat.T.unsqueeze(-1) * e.unsqueeze(1)
+        # z[i, j, a] = sum_b Theta[j, a, i, b] e[i, b]
+        return torch.einsum("jaib,ib->ija", self._k4, e)
+
+    def spectrum(self) -> Spectrum:
+        """Eigen-decomposition of the stored matrix (Theta, or Theta_p for the pseudo-NTK), float64, by
+        torch.linalg.eigh; computed once and cached."""
+        if self._spectrum is None:
+            evals, evecs = torch.linalg.eigh(self._mat)
+            self._spectrum = Spectrum(evals.flip(0), evecs.flip(1), None)
+        return self._spectrum
+
+    def spectrum_for(self, c: int) -> Spectrum:
+        """The spectrum of the (N C x N C) Theta; for the pseudo-NTK each eigenvalue repeated per class."""
+        s = self.spectrum()
+        if not self.pseudo:
+            return s
+        m = s.eigenvalues.numel()
+        evals = s.eigenvalues.repeat_interleave(c)
+        vectors = s.vectors.repeat_interleave(c, dim=1)
+        classes = torch.arange(c).repeat(m)
+        return Spectrum(evals, vectors, classes)

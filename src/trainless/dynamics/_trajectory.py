@@ -1,0 +1,59 @@
+"""What every engine returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .._enums import DocEnum
+
+
+class TrajectoryStatus(DocEnum):
+    """How a simulation ended."""
+
+    COMPLETED = ("completed", "All steps simulated.")
+    DIVERGED = (
+        "diverged",
+        "The predicted outputs became non-finite: the linearized run diverges at this learning rate; lower it.",
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """A simulated training run in function space. Time in optimizer steps 0..T.
+
+    loss, error: (P, T+1) float64, the mean training loss and error rate on the N samples before step
+        t's update (index T: after the last step), for each of P paths (batch orders or SDE paths; 1 for
+        deterministic engines). A diverged path holds NaN from the step it diverged.
+    distance_steps: (S,) int64 steps at which the parameter distance was evaluated.
+    distance: (P, S) float64, ||w_t - w0|| of the linearized model (NaN where the engine cannot track it).
+    f_final: (P, N, C) float64, the outputs after the last step.
+    times: (T+1,) float64, the continuous time t_s = sum_{k<s} lr_k / (1 - m) of each step boundary.
+    """
+
+    engine: str
+    loss: torch.Tensor
+    error: torch.Tensor
+    distance_steps: torch.Tensor
+    distance: torch.Tensor
+    f_final: torch.Tensor
+    times: torch.Tensor
+    status: TrajectoryStatus
+    message: str
+
+    @property
+    def steps(self) -> int:
+        return int(self.loss.shape[1]) - 1
+
+    @property
+    def paths(self) -> int:
+        return int(self.loss.shape[0])
+
+
+def distance_grid(steps: int, stride: int) -> torch.Tensor:
+    """Steps 0, stride, 2 stride, ..., and always the last step T."""
+    grid = list(range(0, steps + 1, stride))
+    if grid[-1] != steps:
+        grid.append(steps)
+    return torch.tensor(grid, dtype=torch.int64)
