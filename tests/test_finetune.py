@@ -201,3 +201,12 @@ def test_efficientnet_few_steps_at_small_resolution():
     torch.testing.assert_close(torch.tensor(rec.loss), torch.tensor(ref_losses), rtol=1e-4, atol=1e-5)
     assert rec.loss[-1] < rec.loss[0]
     assert all(torch.equal(v, buffers[k]) for k, v in model.module.named_buffers())
+
+
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_weight_distance_is_recorded_before_each_step(digits16, tiny, batch_size):
+    # Every recorded quantity at step t is at w_t (before step t's update); ||w_0 - w_0|| = 0.
+    cfg = FinetuneConfig(lr=0.1, steps=3, batch_size=batch_size)
+    rec = finetune(tiny, digits16, cfg)
+    assert rec.weight_distance[0] == 0.0
+    assert 0 < rec.weight_distance[1] < rec.weight_distance[3]

@@ -46,6 +46,21 @@ def make_scheduler(config: FinetuneConfig, opt: torch.optim.Optimizer) -> torch.
     return sched.SequentialLR(opt, [warm, main], milestones=[config.warmup_steps])
 
 
+def learning_rates(config: FinetuneConfig) -> tuple[float, ...]:
+    """The lr of each of the config's steps, as the real run's scheduler sets them (step t uses entry t).
+
+    Steps torch's own schedulers on a dummy parameter, so predictions use exactly the real run's lrs.
+    """
+    opt = make_optimizer(config, [torch.nn.Parameter(torch.zeros(1))])
+    sched = make_scheduler(config, opt)
+    out = []
+    for _ in range(config.steps):
+        out.append(float(opt.param_groups[0]["lr"]))
+        opt.step()
+        sched.step()
+    return tuple(out)
+
+
 def evaluate(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, chunk: int) -> tuple[float, float]:
     """(mean loss, error rate) of ``module`` on all of (x, y), in chunks of ``chunk`` samples."""
     total_loss, wrong = 0.0, 0.0
@@ -67,6 +82,28 @@ def _distance(params: list[torch.nn.Parameter], w0: list[torch.Tensor]) -> float
 def _peak_rss_mib() -> float:
     # ru_maxrss is in KiB on Linux.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def check_problem(model: LoadedModel, data: ImageData, config: FinetuneConfig) -> None:
+    """The checks a real run and a prediction share, before any expensive work: the config's type, an
+    empty set, labels outside the head, the model's input size, batch size vs N, NaN/inf in data or weights."""
+    if not isinstance(config, FinetuneConfig):
+        raise TrainlessError(f"config must be a FinetuneConfig, got {type(config).__name__}")
+    if data.n == 0:
+        raise TrainlessError("the training set is empty (0 samples)")
+    if int(data.y.max()) >= model.num_classes or int(data.y.min()) < 0:
+        raise TrainlessError(
+            f"labels must lie in [0, {model.num_classes - 1}] for a {model.num_classes}-way head, "
+            f"got [{int(data.y.min())}, {int(data.y.max())}]"
+        )
+    if model.resolution is not None and tuple(data.x.shape[-2:]) != (model.resolution, model.resolution):
+        raise TrainlessError(
+            f"model {model.name!r} is built for {model.resolution} px inputs, got images of shape "
+            f"{tuple(data.x.shape[1:])}"
+        )
+    config.check_against(data.n)
+    check_finite_data(data.x, f"dataset {data.name!r}")
+    check_finite_parameters(model.module, f"model {model.name!r}")
 
 
 def finetune(
@@ -91,23 +128,7 @@ def finetune(
     The model is updated in place. Returns a :class:`RunRecord`; a run whose loss becomes non-finite stops
     there with status DIVERGED.
     """
-    if not isinstance(config, FinetuneConfig):
-        raise TrainlessError(f"config must be a FinetuneConfig, got {type(config).__name__}")
-    if data.n == 0:
-        raise TrainlessError("the training set is empty (0 samples)")
-    if int(data.y.max()) >= model.num_classes or int(data.y.min()) < 0:
-        raise TrainlessError(
-            f"labels must lie in [0, {model.num_classes - 1}] for a {model.num_classes}-way head, "
-            f"got [{int(data.y.min())}, {int(data.y.max())}]"
-        )
-    if model.resolution is not None and tuple(data.x.shape[-2:]) != (model.resolution, model.resolution):
-        raise TrainlessError(
-            f"model {model.name!r} is built for {model.resolution} px inputs, got images of shape "
-            f"{tuple(data.x.shape[1:])}"
-        )
-    config.check_against(data.n)
-    check_finite_data(data.x, f"dataset {data.name!r}")
-    check_finite_parameters(model.module, f"model {model.name!r}")
+    check_problem(model, data, config)
     head_start = head_start or HeadStart()
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -133,11 +154,11 @@ def finetune(
     eval_seconds = 0.0
     status, message = RunStatus.COMPLETED, f"{config.steps} steps completed"
 
-    def record(t: int, loss_t: float, err_t: float) -> None:
+    def record(t: int, loss_t: float, err_t: float, dist_t: float | None = None) -> None:
         eval_steps.append(t)
         losses.append(loss_t)
         errors.append(err_t)
-        dists.append(_distance(params, w0))
+        dists.append(_distance(params, w0) if dist_t is None else dist_t)
 
     bar = tqdm(total=config.steps, desc="fine-tuning", unit="step", disable=not progress, leave=False)
     try:
@@ -149,6 +170,8 @@ def finetune(
                 eval_seconds += time.perf_counter() - e0
             xb, yb = (x, y) if full_batch else (x[batch.to(dev)], y[batch.to(dev)])
             lrs.append(float(opt.param_groups[0]["lr"]))
+            # Full batch records after the step (its forward is the loss at w_t), so take ||w_t - w0|| now.
+            dist_t = _distance(params, w0) if due and full_batch else None
             t0 = time.perf_counter()
             opt.zero_grad(set_to_none=True)
             logits = module(xb)
@@ -160,7 +183,7 @@ def finetune(
             if due and full_batch:
                 # Full batch in natural order: the step's own forward is the whole-train-set loss at w_t.
                 e0 = time.perf_counter()
-                record(t, float(value.detach()), error_rate(logits.detach(), yb))
+                record(t, float(value.detach()), error_rate(logits.detach(), yb), dist_t)
                 eval_seconds += time.perf_counter() - e0
             if not math.isfinite(float(value.detach())):
                 status = RunStatus.DIVERGED
