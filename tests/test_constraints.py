@@ -11,7 +11,30 @@ from trainless._constraints import Interval, OneOf, validate
 from trainless.cli._finetune import FinetuneJob
 from trainless.kernel import KernelConfig
 
-CONFIGS = [FinetuneConfig, HeadStart, FinetuneJob, KernelConfig]
+
+def _all_configs() -> list[type]:
+    """Every dataclass in the package that declares ``_constraints`` (so a new config cannot be missed)."""
+    import importlib
+    import pkgutil
+
+    import trainless
+
+    found = {}
+    for info in pkgutil.walk_packages(trainless.__path__, "trainless."):
+        if info.name.endswith("__main__"):
+            continue
+        mod = importlib.import_module(info.name)
+        for obj in vars(mod).values():
+            if isinstance(obj, type) and dataclasses.is_dataclass(obj) and "_constraints" in vars(obj):
+                found[obj.__qualname__] = obj
+    return [found[k] for k in sorted(found)]
+
+
+CONFIGS = _all_configs()
+
+
+def test_the_known_configs_are_found():
+    assert {FinetuneConfig, HeadStart, FinetuneJob, KernelConfig} <= set(CONFIGS)
 
 
 @pytest.mark.parametrize("cls", CONFIGS)

@@ -7,20 +7,25 @@ Public API (everything else is private and may change):
 - real fine-tuning: :class:`FinetuneConfig`, :func:`finetune`, :class:`RunRecord`, :func:`load_record`
 - kernel: :func:`compute_kernel`, :class:`KernelConfig`, :class:`KernelMethod`, :class:`KernelResult`,
   :func:`jacobian_vector_product`
+- dynamics: :func:`simulate`, :class:`Engine`, :class:`SGDSchedule`, :class:`Trajectory`, :func:`epsilon_times`
+- prediction: :func:`predict`, :class:`PredictConfig`, :class:`Prediction`, :func:`load_prediction`
 - losses: :class:`Loss`; errors: :class:`TrainlessError`, :class:`ConfigError`
 """
 
 from ._losses import Loss
 from .data import ImageData, batch_schedule, from_tensors, list_datasets, load_dataset
+from .dynamics import Engine, SGDSchedule, Trajectory, epsilon_times, simulate
 from .errors import ConfigError, TrainlessError
 from .finetune import FinetuneConfig, RunRecord, RunStatus, finetune, load_record
 from .kernel import KernelConfig, KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from .models import HeadStart, LoadedModel, list_models, load_model, select_trainable
+from .predict import PredictConfig, Prediction, load_prediction, predict
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "Engine",
     "FinetuneConfig",
     "HeadStart",
     "ImageData",
@@ -29,12 +34,17 @@ __all__ = [
     "KernelResult",
     "LoadedModel",
     "Loss",
+    "PredictConfig",
+    "Prediction",
     "RunRecord",
     "RunStatus",
+    "SGDSchedule",
     "TrainlessError",
+    "Trajectory",
     "__version__",
     "batch_schedule",
     "compute_kernel",
+    "epsilon_times",
     "finetune",
     "from_tensors",
     "jacobian_vector_product",
@@ -42,6 +52,9 @@ __all__ = [
     "list_models",
     "load_dataset",
     "load_model",
+    "load_prediction",
     "load_record",
+    "predict",
     "select_trainable",
+    "simulate",
 ]

@@ -85,16 +85,21 @@ class Pattern:
 
 @dataclass(frozen=True)
 class TupleOf:
-    """A tuple of fixed length whose items each satisfy ``item``."""
+    """A tuple whose items each satisfy ``item``: of exactly ``length`` items, or of at least one when
+    ``length`` is None."""
 
     item: Interval
-    length: int
+    length: int | None = None
 
     def describe(self) -> str:
-        return f"a tuple of {self.length} items, each {self.item.describe()}"
+        size = "one or more" if self.length is None else str(self.length)
+        return f"a tuple of {size} items, each {self.item.describe()}"
 
     def ok(self, value: Any) -> bool:
-        return isinstance(value, tuple) and len(value) == self.length and all(self.item.ok(v) for v in value)
+        if not isinstance(value, tuple):
+            return False
+        size_ok = len(value) >= 1 if self.length is None else len(value) == self.length
+        return size_ok and all(self.item.ok(v) for v in value)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,17 @@
 """Real fine-tuning: the ground truth for every prediction."""
 
 from ._config import FinetuneConfig
-from ._loop import evaluate, finetune, make_optimizer, make_scheduler
+from ._loop import check_problem, evaluate, finetune, learning_rates, make_optimizer, make_scheduler
 from ._record import RunRecord, RunStatus, load_record
 
 __all__ = [
     "FinetuneConfig",
     "RunRecord",
     "RunStatus",
+    "check_problem",
     "evaluate",
     "finetune",
+    "learning_rates",
     "load_record",
     "make_optimizer",
     "make_scheduler",

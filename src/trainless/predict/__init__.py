@@ -1,0 +1,16 @@
+"""Predict: Algorithm 1 end to end (f0, the kernel, the linearized dynamics) -> Prediction."""
+
+from ._config import DEFAULT_EPS, PredictConfig
+from ._predict import predict, preserved, time_optimizer_step
+from ._result import LevelTime, Prediction, load_prediction
+
+__all__ = [
+    "DEFAULT_EPS",
+    "LevelTime",
+    "PredictConfig",
+    "Prediction",
+    "load_prediction",
+    "predict",
+    "preserved",
+    "time_optimizer_step",
+]

@@ -1,0 +1,82 @@
+"""How a prediction is made (the kernel, the engine, what is reported), validated at construction."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from .._constraints import InstanceOf, Interval, OneOf, TupleOf, validate
+from ..dynamics import Engine, EpsDefinition, SDENoise, check_eps
+from ..errors import ConfigError, TrainlessError
+from ..kernel import KernelConfig
+
+DEFAULT_EPS = (0.01, 0.05, 0.1, 0.2, 0.4)
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """Options of :func:`~trainless.predict.predict` (the optimizer itself is a FinetuneConfig).
+
+    kernel: how Theta is computed (:class:`~trainless.kernel.KernelConfig`; exact by default).
+    engine: an :class:`~trainless.dynamics.Engine` value (``discrete``: exact; ``ode`` / ``sde``: the paper's
+        Algorithm 1, ODE for full batches and SDE for minibatches; ``closed-form``: MSE only).
+    batch_orders: K, the batch orders the discrete engine averages over for minibatch SGD (order 0 is the
+        real run's, from the config's seed: the paired prediction).
+    sde_paths, sde_noise, sde_substeps: the SDE engine's paths, noise estimate and Euler-Maruyama substeps
+        per optimizer step.
+    eps: the epsilon-training-time thresholds; eps_definition: an
+        :class:`~trainless.dynamics.EpsDefinition` value (``decrease``: the paper's, relative to the total
+        decrease over the budget).
+    levels: absolute checkpoints, as fractions of the initial loss: steps until L_t <= level L_0.
+    distance_warning: warn when the predicted ||w_T - w0|| exceeds this fraction of ||w0||.
+    distance_stride: evaluate ||w_t - w0|| every this many steps (None: about 50 points over the run).
+    timing_steps: real optimizer steps timed (after one warm-up step) for the wall-clock estimate; the
+        weights are restored afterwards. 0 skips the timing.
+    """
+
+    kernel: KernelConfig = field(default_factory=KernelConfig)
+    engine: str = "discrete"
+    batch_orders: int = 16
+    sde_paths: int = 16
+    sde_noise: str = "rescaled"
+    sde_substeps: int = 1
+    eps: tuple[float, ...] = DEFAULT_EPS
+    eps_definition: str = "decrease"
+    levels: tuple[float, ...] = (0.5, 0.2, 0.1)
+    distance_warning: float = 0.1
+    distance_stride: int | None = None
+    timing_steps: int = 2
+
+    _constraints: ClassVar[dict] = {
+        "kernel": InstanceOf(KernelConfig),
+        "engine": OneOf(tuple(e.value for e in Engine)),
+        "batch_orders": Interval(1, None, integer=True),
+        "sde_paths": Interval(1, None, integer=True),
+        "sde_noise": OneOf(tuple(e.value for e in SDENoise)),
+        "sde_substeps": Interval(1, None, integer=True),
+        "eps": TupleOf(Interval(0, None, low_closed=False)),
+        "eps_definition": OneOf(tuple(e.value for e in EpsDefinition)),
+        "levels": TupleOf(Interval(0, 1, low_closed=False, high_closed=False)),
+        "distance_warning": Interval(0, None, low_closed=False),
+        "distance_stride": Interval(1, None, integer=True, optional=True),
+        "timing_steps": Interval(0, None, integer=True),
+    }
+
+    def __post_init__(self) -> None:
+        validate(self)
+        try:
+            check_eps(self.eps, self.eps_definition)
+        except TrainlessError as exc:
+            raise ConfigError(f"PredictConfig.eps: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["eps"], d["levels"] = list(self.eps), list(self.levels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PredictConfig:
+        d = dict(d)
+        d["kernel"] = KernelConfig(**d["kernel"])
+        d["eps"], d["levels"] = tuple(d["eps"]), tuple(d["levels"])
+        return cls(**d)

@@ -1,0 +1,161 @@
+"""The frozen result of a prediction and its files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._io import write_json, write_text
+from ..dynamics import EpsStatus, EpsTime, TrajectoryStatus
+from ..dynamics._eps import EpsDefinition
+from ..finetune import FinetuneConfig
+from ._config import PredictConfig
+
+
+@dataclass(frozen=True)
+class LevelTime:
+    """Steps until the loss first falls to ``level`` x the initial loss (None: not within the budget)."""
+
+    level: float
+    steps: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "steps": self.steps}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What :func:`~trainless.predict.predict` returns (frozen; fields fixed). Time in optimizer steps.
+
+    Curves, at steps 0..T (index t: before step t's update, T: after the last step), all float:
+    loss, error: the expected mean training loss and error rate (mean over batch orders / SDE paths);
+    loss_low, loss_high, error_low, error_high: the 5% and 95% quantiles over them (equal to the mean for
+        deterministic runs);
+    paired_loss, paired_error: the run with the real run's batch order (config.seed), for minibatch SGD
+        with the discrete engine; otherwise equal to the mean curves.
+    distance_steps, weight_distance: predicted ||w_t - w0|| of the linearized model (mean over paths; NaN
+        where the engine cannot track it); paired_weight_distance: the paired run's.
+    lr: the learning rate of each step, t = 0..T-1.
+    eps_times: epsilon-training-times on the expected loss and error curves; each with a status.
+    level_times: steps until the loss reaches fractions of its initial value.
+    eigenvalues: Theta's eigenvalues, descending (N C of them; float64 values). projections_initial /
+        projections_final: (v_k . r)^2 for the residual r = -dl/df (y - f for MSE; onehot - softmax(f) for
+        CE) at w0 and at step T: how much of what remains to be fitted lies along each eigenvector
+        (Prop. 2: along v_k, MSE GD decays as exp(-2 lr lambda_k t / N)).
+    kernel: the kernel's method, dimension, seconds, peak memory, number of parameters.
+    step_seconds: the measured time of one real optimizer step on this hardware (median; None when not
+        timed); estimated_run_seconds: steps x step_seconds (the optimizer steps alone, without evaluation).
+    seconds: the prediction's own wall time; kernel_seconds, dynamics_seconds: its two main parts.
+    peak_rss_mib: the process's resident-memory peak (MiB).
+    w0_norm: ||w0|| of the trained parameters.
+    status, message: whether the linearized run stayed finite, and what to do if not.
+    warnings: things the user should know before trusting the numbers.
+    """
+
+    config: FinetuneConfig
+    options: PredictConfig
+    model: str
+    data: str
+    n: int
+    classes: int
+    trainable: str
+    num_trainable: int
+    head_start: dict[str, Any]
+    engine: str
+    loss: tuple[float, ...]
+    loss_low: tuple[float, ...]
+    loss_high: tuple[float, ...]
+    error: tuple[float, ...]
+    error_low: tuple[float, ...]
+    error_high: tuple[float, ...]
+    paired_loss: tuple[float, ...]
+    paired_error: tuple[float, ...]
+    distance_steps: tuple[int, ...]
+    weight_distance: tuple[float, ...]
+    paired_weight_distance: tuple[float, ...]
+    lr: tuple[float, ...]
+    eps_times: tuple[EpsTime, ...]
+    level_times: tuple[LevelTime, ...]
+    eigenvalues: tuple[float, ...]
+    projections_initial: tuple[float, ...]
+    projections_final: tuple[float, ...]
+    kernel: dict[str, Any]
+    step_seconds: float | None
+    estimated_run_seconds: float | None
+    seconds: float
+    kernel_seconds: float
+    dynamics_seconds: float
+    peak_rss_mib: float
+    w0_norm: float
+    status: TrajectoryStatus
+    message: str
+    warnings: tuple[str, ...]
+
+    @property
+    def steps(self) -> int:
+        return len(self.loss) - 1
+
+    def eps_time(self, eps: float, basis: str = "loss") -> EpsTime:
+        """The epsilon-training-time for ``eps`` on ``basis`` (``loss`` or ``error``)."""
+        for t in self.eps_times:
+            if t.basis == basis and abs(t.eps - eps) < 1e-12:
+                return t
+        have = sorted({t.eps for t in self.eps_times})
+        raise KeyError(f"eps={eps} on {basis!r} was not computed; have {have}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        for f in self.__dataclass_fields__:
+            v = getattr(self, f)
+            if isinstance(v, tuple):
+                v = [x.to_dict() if hasattr(x, "to_dict") else x for x in v]
+            d[f] = v
+        d["config"] = self.config.to_dict()
+        d["options"] = self.options.to_dict()
+        d["status"] = self.status.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Prediction:
+        d = dict(d)
+        d["config"] = FinetuneConfig.from_dict(d["config"])
+        d["options"] = PredictConfig.from_dict(d["options"])
+        d["status"] = TrajectoryStatus(d["status"])
+        d["eps_times"] = tuple(
+            EpsTime(e["eps"], e["basis"], EpsDefinition(e["definition"]), e["steps"], EpsStatus(e["status"]))
+            for e in d["eps_times"]
+        )
+        d["level_times"] = tuple(LevelTime(e["level"], e["steps"]) for e in d["level_times"])
+        for key, v in list(d.items()):
+            if isinstance(v, list):
+                d[key] = tuple(v)
+        return cls(**d)
+
+    def curves_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        cols = ["loss", "loss_low", "loss_high", "error", "error_low", "error_high", "paired_loss", "paired_error"]
+        w.writerow(["step", *cols])
+        for t in range(self.steps + 1):
+            w.writerow([t, *(repr(float(getattr(self, c)[t])) for c in cols)])
+        return buf.getvalue()
+
+    def save(self, out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
+        """Write ``prediction.json`` (everything) and ``prediction.csv`` (the curves) into ``out_dir``,
+        each atomically. Returns the two paths."""
+        out = Path(out_dir)
+        json_path, csv_path = out / "prediction.json", out / "prediction.csv"
+        write_json(json_path, self.to_dict())
+        write_text(csv_path, self.curves_csv())
+        return json_path, csv_path
+
+
+def load_prediction(path: str | os.PathLike[str]) -> Prediction:
+    """Read a ``prediction.json`` written by :meth:`Prediction.save`."""
+    with open(path, encoding="utf-8") as fh:
+        return Prediction.from_dict(json.load(fh))
