@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import TrainlessError
-from . import _finetune, _listing
+from . import _finetune, _listing, _predict, _validate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Predict how fine-tuning a pretrained network will go, without training it.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _predict.add_parser(sub)
+    _validate.add_parser(sub)
     _finetune.add_parser(sub)
     _listing.add_parsers(sub)
     return parser

@@ -9,9 +9,9 @@ from typing import Any, ClassVar
 
 from .._constraints import InstanceOf, Interval, OneOf, Pattern, validate
 from .._io import ensure_writable_dir
-from ..data import check_dataset_name, load_dataset
+from ..data import ImageData, check_dataset_name, load_dataset
 from ..finetune import FinetuneConfig, RunRecord, finetune
-from ..models import HeadStart, check_model_name, default_resolution, load_model
+from ..models import HeadStart, LoadedModel, check_model_name, default_resolution, load_model
 from ..report import plot_run
 from ._common import add_format_argument, add_progress_argument, render_json, render_rows, want_progress
 
@@ -105,9 +105,9 @@ def summarize(r: RunRecord) -> dict[str, Any]:
     }
 
 
-def run_finetune(job: FinetuneJob) -> FinetuneReport:
-    """Load, fine-tune, write ``run.json``, ``curves.csv`` and ``curves.png`` into ``job.out``."""
-    out = ensure_writable_dir(job.out)
+def load_problem(job: FinetuneJob) -> tuple[LoadedModel, ImageData, FinetuneConfig, int | None, float]:
+    """The job's model, data subset and optimizer config (its seed set from ``job.seed``), the resolution
+    used and the seconds loading took. Shared by every command that runs a configuration."""
     t0 = time.perf_counter()
     resolution = job.resolution if job.resolution is not None else default_resolution(job.model)
     data = load_dataset(
@@ -119,10 +119,16 @@ def run_finetune(job: FinetuneJob) -> FinetuneReport:
     )
     job.finetune.check_against(data.n)
     model = load_model(job.model, data.num_classes, resolution=resolution, seed=job.seed)
-    load_seconds = time.perf_counter() - t0
     config = job.finetune
     if config.seed != job.seed:
         config = FinetuneConfig.from_dict({**config.to_dict(), "seed": job.seed})
+    return model, data, config, resolution, time.perf_counter() - t0
+
+
+def run_finetune(job: FinetuneJob) -> FinetuneReport:
+    """Load, fine-tune, write ``run.json``, ``curves.csv`` and ``curves.png`` into ``job.out``."""
+    out = ensure_writable_dir(job.out)
+    model, data, config, resolution, load_seconds = load_problem(job)
     record = finetune(
         model,
         data,
@@ -137,25 +143,34 @@ def run_finetune(job: FinetuneJob) -> FinetuneReport:
     return FinetuneReport(job, record, resolution, (str(json_path), str(csv_path), str(png_path)), load_seconds)
 
 
+def problem_rows(
+    job: FinetuneJob, resolution: int | None, num_trainable: int, classes: list[int], n: int, cfg: FinetuneConfig
+) -> list[tuple[str, str]]:
+    """The table rows that say which model, data and optimizer a run or prediction is about."""
+    batch = "full batch" if cfg.batch_size is None else f"batch {cfg.batch_size}"
+    return [
+        (
+            "model",
+            f"{job.model} at {resolution} px, trained: {job.trainable} "
+            f"({num_trainable:,} parameters), head: {job.head_start.kind}",
+        ),
+        ("data", f"{job.data}, classes {classes}, N={n}"),
+        (
+            "optimizer",
+            f"{cfg.optimizer} lr={cfg.lr:g} momentum={cfg.momentum:g}"
+            f"{' nesterov' if cfg.nesterov else ''} wd={cfg.weight_decay:g}, {batch}, "
+            f"{cfg.loss} loss, {cfg.schedule} schedule, {cfg.steps} steps",
+        ),
+    ]
+
+
 def render_finetune(report: FinetuneReport, fmt: str) -> str:
     if fmt == "json":
         return render_json(report.to_dict())
     s = summarize(report.record)
     job, cfg = report.job, report.record.config
-    batch = "full batch" if cfg.batch_size is None else f"batch {cfg.batch_size}"
     rows = [
-        (
-            "model",
-            f"{job.model} at {report.resolution} px, trained: {job.trainable} "
-            f"({s['num_trainable']:,} parameters), head: {job.head_start.kind}",
-        ),
-        ("data", f"{job.data}, classes {s['classes']}, N={s['n']}"),
-        (
-            "optimizer",
-            f"{cfg.optimizer} lr={cfg.lr:g} momentum={cfg.momentum:g}"
-            f"{' nesterov' if cfg.nesterov else ''} wd={cfg.weight_decay:g}, {batch}, "
-            f"{cfg.loss} loss, {cfg.schedule} schedule",
-        ),
+        *problem_rows(job, report.resolution, s["num_trainable"], s["classes"], s["n"], cfg),
         ("status", f"{s['status']}: {s['message']}"),
         ("loss", f"{s['initial_loss']:.4g} -> {s['final_loss']:.4g} at step {report.record.eval_steps[-1]}"),
         ("error", f"{s['initial_error']:.3f} -> {s['final_error']:.3f}"),

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 
 from .._io import write_with
 from ..finetune import RunRecord
+from ..predict import Prediction
 
 
 def plot_run(record: RunRecord, path: str | os.PathLike[str]) -> Path:
@@ -32,6 +33,55 @@ def plot_run(record: RunRecord, path: str | os.PathLike[str]) -> Path:
     batch = "full batch" if cfg.batch_size is None else f"batch {cfg.batch_size}"
     fig.suptitle(
         f"{record.model} on {record.data} ({len(record.class_labels)} classes, N={record.n}); "
+        f"{cfg.optimizer} lr={cfg.lr:g} m={cfg.momentum:g} wd={cfg.weight_decay:g}, {batch}"
+    )
+    out = Path(path)
+    try:
+        write_with(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+    return out
+
+
+def plot_prediction(prediction: Prediction, path: str | os.PathLike[str], record: RunRecord | None = None) -> Path:
+    """Predicted loss and error curves (mean, 5-95% band, the paired run) against optimizer steps, and
+    Theta's spectrum with the residual's projections at w0 and at T; the real run's curves on top when
+    ``record`` is given. Saved as PNG at ``path``."""
+    p = prediction
+    cfg = p.config
+    steps = list(range(p.steps + 1))
+    fig, (ax_loss, ax_err, ax_spec) = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
+    for ax, mean, lo, hi, paired, real in (
+        (ax_loss, p.loss, p.loss_low, p.loss_high, p.paired_loss, record.loss if record else None),
+        (ax_err, p.error, p.error_low, p.error_high, p.paired_error, record.error if record else None),
+    ):
+        ax.plot(steps, mean, color="C0", label=f"predicted ({p.engine}, {p.kernel['method']} kernel)")
+        if lo != hi:
+            ax.fill_between(steps, lo, hi, color="C0", alpha=0.2, label="5-95% band")
+            ax.plot(steps, paired, color="C0", ls=":", lw=1, label="paired (the real run's batch order)")
+        if real is not None and record is not None:
+            ax.plot(record.eval_steps, real, color="C3", label="real fine-tuning")
+        ax.set_xlabel("optimizer step")
+        ax.grid(True, which="both", alpha=0.3)
+    ax_loss.set_yscale("log")
+    ax_loss.set_ylabel(f"training loss ({cfg.loss}, mean over N={p.n})")
+    ax_loss.legend(fontsize=8)
+    ax_err.set_ylabel("training error")
+    ax_err.set_ylim(-0.02, 1.02)
+    k = range(1, len(p.eigenvalues) + 1)
+    ax_spec.loglog(k, [max(v, 1e-300) for v in p.eigenvalues], color="k", label="eigenvalue lambda_k of Theta")
+    ax_spec.set_xlabel("k")
+    ax_spec.set_ylabel("lambda_k")
+    ax_p = ax_spec.twinx()
+    ax_p.loglog(k, [max(v, 1e-300) for v in p.projections_initial], ".", ms=2, color="C2", label="(v_k . r_0)^2")
+    ax_p.loglog(k, [max(v, 1e-300) for v in p.projections_final], ".", ms=2, color="C1", label="(v_k . r_T)^2")
+    ax_p.set_ylabel("residual projection")
+    ax_spec.legend(loc="lower left", fontsize=8)
+    ax_p.legend(loc="upper right", fontsize=8)
+    ax_spec.set_title("where the residual lies in Theta's spectrum", fontsize=9)
+    batch = "full batch" if cfg.batch_size is None else f"batch {cfg.batch_size}"
+    fig.suptitle(
+        f"{p.model} on {p.data} ({p.classes} classes, N={p.n}); "
         f"{cfg.optimizer} lr={cfg.lr:g} m={cfg.momentum:g} wd={cfg.weight_decay:g}, {batch}"
     )
     out = Path(path)

@@ -1,0 +1,137 @@
+"""Predicted vs real: the figures every validation and benchmark reports (DESIGN.md, "Epsilon-training-time")."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..dynamics import EpsDefinition, epsilon_time, smooth
+from ..errors import TrainlessError
+from ..finetune import RunRecord
+from ..predict import Prediction
+
+
+@dataclass(frozen=True)
+class EpsComparison:
+    """One epsilon-training-time, predicted and real (steps; None when not reached), and the relative
+    error |T_pred - T_real| / T_real (None when either is missing or T_real = 0)."""
+
+    eps: float
+    basis: str
+    predicted: int | None
+    real: int | None
+    relative_error: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class LevelComparison:
+    """Steps until the loss first reaches ``level`` x its initial value, predicted and real."""
+
+    level: float
+    predicted: int | None
+    real: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A prediction against the real run of the same configuration.
+
+    steps: the common step grid (the real run's evaluation steps). eps: per eps and basis (``loss`` /
+    ``error``), on the predicted expected curve and the real curve (smoothed by a trailing moving average of
+    ``smooth_window`` steps; 1: none). levels: absolute checkpoints. final_loss_relative_error and
+    final_error_abs_difference: at the last step. loss_max_abs_difference: the largest gap of the curves.
+    cost_ratio: real fine-tuning time (optimizer steps and evaluation) / prediction time.
+    """
+
+    steps: tuple[int, ...]
+    eps: tuple[EpsComparison, ...]
+    levels: tuple[LevelComparison, ...]
+    smooth_window: int
+    final_loss_predicted: float
+    final_loss_real: float
+    final_loss_relative_error: float
+    final_error_predicted: float
+    final_error_real: float
+    final_error_abs_difference: float
+    loss_max_abs_difference: float
+    mean_relative_eps_error: dict[str, float | None]
+    prediction_seconds: float
+    real_seconds: float
+    cost_ratio: float
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["steps"] = list(self.steps)
+        d["eps"] = [e.to_dict() for e in self.eps]
+        d["levels"] = [e.to_dict() for e in self.levels]
+        return d
+
+
+def _at(grid_values: tuple[float, ...], steps: tuple[int, ...]) -> torch.Tensor:
+    return torch.tensor([grid_values[s] for s in steps], dtype=torch.float64)
+
+
+def _time(curve: torch.Tensor, eps: float, steps: tuple[int, ...], definition: EpsDefinition) -> int | None:
+    idx, _ = epsilon_time(curve, eps, definition)
+    return None if idx is None else steps[idx]
+
+
+def compare(prediction: Prediction, record: RunRecord, *, smooth_window: int = 1) -> Comparison:
+    """Compare ``prediction`` with the real run ``record`` of the same configuration, on the real run's
+    evaluation steps. The eps list, its definition and the levels are the prediction's."""
+    if prediction.steps != record.config.steps:
+        raise TrainlessError(
+            f"the prediction covers {prediction.steps} steps and the real run {record.config.steps}: not the same run"
+        )
+    if prediction.n != record.n:
+        raise TrainlessError(f"the prediction has N={prediction.n} samples and the real run N={record.n}")
+    if record.status.value != "completed":
+        raise TrainlessError(f"the real run did not complete ({record.message}); nothing to compare")
+    steps = tuple(record.eval_steps)
+    definition = EpsDefinition(prediction.options.eps_definition)
+    pred_loss, pred_err = _at(prediction.loss, steps), _at(prediction.error, steps)
+    real_loss = smooth(torch.tensor(record.loss, dtype=torch.float64), smooth_window)
+    real_err = smooth(torch.tensor(record.error, dtype=torch.float64), smooth_window)
+    eps_rows = []
+    for basis, p_curve, r_curve in (("loss", pred_loss, real_loss), ("error", pred_err, real_err)):
+        for e in prediction.options.eps:
+            tp, tr = _time(p_curve, e, steps, definition), _time(r_curve, e, steps, definition)
+            rel = None if tp is None or tr is None or tr == 0 else abs(tp - tr) / tr
+            eps_rows.append(EpsComparison(e, basis, tp, tr, rel))
+    levels = []
+    for level in prediction.options.levels:
+        tp = _time(pred_loss, level, steps, EpsDefinition.INITIAL)
+        tr = _time(real_loss, level, steps, EpsDefinition.INITIAL)
+        levels.append(LevelComparison(level, tp, tr))
+    means: dict[str, float | None] = {}
+    for basis in ("loss", "error"):
+        errs = [r.relative_error for r in eps_rows if r.basis == basis and r.relative_error is not None]
+        means[basis] = sum(errs) / len(errs) if errs else None
+    real_seconds = sum(record.step_seconds) + record.eval_seconds
+    fl_p, fl_r = float(pred_loss[-1]), float(record.loss[-1])
+    return Comparison(
+        steps=steps,
+        eps=tuple(eps_rows),
+        levels=tuple(levels),
+        smooth_window=smooth_window,
+        final_loss_predicted=fl_p,
+        final_loss_real=fl_r,
+        final_loss_relative_error=abs(fl_p - fl_r) / fl_r if fl_r else math.inf,
+        final_error_predicted=float(pred_err[-1]),
+        final_error_real=float(record.error[-1]),
+        final_error_abs_difference=abs(float(pred_err[-1]) - float(record.error[-1])),
+        loss_max_abs_difference=float((pred_loss - torch.tensor(record.loss, dtype=torch.float64)).abs().max()),
+        mean_relative_eps_error=means,
+        prediction_seconds=prediction.seconds,
+        real_seconds=real_seconds,
+        cost_ratio=real_seconds / prediction.seconds,
+    )

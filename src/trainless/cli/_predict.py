@@ -1,0 +1,222 @@
+"""``trainless predict``: predict a fine-tuning run's curves and times without training."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from .._constraints import InstanceOf, validate
+from .._io import ensure_writable_dir
+from ..dynamics import Engine, EpsDefinition, SDENoise
+from ..kernel import KernelConfig, KernelMethod
+from ..predict import PredictConfig, Prediction, predict
+from ..report import plot_prediction
+from ._common import add_format_argument, add_progress_argument, render_json, render_rows
+from ._finetune import (
+    FinetuneJob,
+    add_optimizer_arguments,
+    add_problem_arguments,
+    job_from_args,
+    load_problem,
+    problem_rows,
+)
+
+
+@dataclass(frozen=True)
+class PredictJob:
+    """What ``trainless predict`` runs: a configuration (the same fields as ``trainless finetune``; its
+    ``out`` is where the prediction is written) and how to predict it."""
+
+    problem: FinetuneJob = field(default_factory=lambda: FinetuneJob(out="runs/predict"))
+    predict: PredictConfig = field(default_factory=PredictConfig)
+
+    _constraints: ClassVar[dict] = {"problem": InstanceOf(FinetuneJob), "predict": InstanceOf(PredictConfig)}
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class PredictReport:
+    """Result of ``run_predict``: the prediction, the files written and the load time."""
+
+    job: PredictJob
+    prediction: Prediction
+    resolution: int | None
+    files: tuple[str, ...]
+    load_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job": {"problem": asdict(self.job.problem), "predict": self.job.predict.to_dict()},
+            "resolution": self.resolution,
+            "files": list(self.files),
+            "load_seconds": self.load_seconds,
+            "summary": summarize_prediction(self.prediction),
+        }
+
+
+def summarize_prediction(p: Prediction) -> dict[str, Any]:
+    """The figures a user reads first."""
+    return {
+        "status": p.status.value,
+        "message": p.message,
+        "engine": p.engine,
+        "kernel": p.kernel["method"],
+        "n": p.n,
+        "classes": p.classes,
+        "num_trainable": p.num_trainable,
+        "steps": p.steps,
+        "initial_loss": p.loss[0],
+        "final_loss": p.loss[-1],
+        "final_loss_band": [p.loss_low[-1], p.loss_high[-1]],
+        "initial_error": p.error[0],
+        "final_error": p.error[-1],
+        "eps_times": [e.to_dict() for e in p.eps_times],
+        "level_times": [lv.to_dict() for lv in p.level_times],
+        "final_weight_distance": p.weight_distance[-1],
+        "w0_norm": p.w0_norm,
+        "step_seconds": p.step_seconds,
+        "estimated_run_seconds": p.estimated_run_seconds,
+        "prediction_seconds": p.seconds,
+        "kernel_seconds": p.kernel_seconds,
+        "dynamics_seconds": p.dynamics_seconds,
+        "peak_rss_mib": p.peak_rss_mib,
+        "warnings": list(p.warnings),
+    }
+
+
+def run_predict(job: PredictJob) -> PredictReport:
+    """Load, predict, write ``prediction.json``, ``prediction.csv`` and ``prediction.png`` into the job's out."""
+    out = ensure_writable_dir(job.problem.out)
+    model, data, config, resolution, load_seconds = load_problem(job.problem)
+    pred = predict(
+        model,
+        data,
+        config,
+        job.predict,
+        trainable=job.problem.trainable,
+        head_start=job.problem.head_start,
+        device=job.problem.device,
+        progress=job.problem.progress,
+    )
+    json_path, csv_path = pred.save(out)
+    png_path = plot_prediction(pred, out / "prediction.png")
+    return PredictReport(job, pred, resolution, (str(json_path), str(csv_path), str(png_path)), load_seconds)
+
+
+def _steps(t: int | None) -> str:
+    return "-" if t is None else str(t)
+
+
+def eps_rows(p: Prediction) -> list[tuple[str, str]]:
+    """One row per eps: the predicted steps on the loss and on the error, with any status that is not
+    plainly "reached"."""
+    rows = []
+    for e in p.options.eps:
+        lt, et = p.eps_time(e, "loss"), p.eps_time(e, "error")
+        note = ""
+        for t in (lt, et):
+            if t.status.value != "reached":
+                note = f"  ({t.basis}: {t.status.message})"
+                break
+        rows.append((f"T_eps {e:g}", f"loss {_steps(lt.steps)}, error {_steps(et.steps)} steps{note}"))
+    return rows
+
+
+def render_predict(report: PredictReport, fmt: str) -> str:
+    if fmt == "json":
+        return render_json(report.to_dict())
+    p = report.prediction
+    s = summarize_prediction(p)
+    band = "" if p.loss_low[-1] == p.loss_high[-1] else f" (5-95%: {p.loss_low[-1]:.4g}-{p.loss_high[-1]:.4g})"
+    est = (
+        "not timed" if p.step_seconds is None else f"{p.estimated_run_seconds:.1f} s ({p.step_seconds:.3f} s per step)"
+    )
+    kdim = f", D'={p.kernel['dim']}" if p.kernel["dim"] else ""
+    rows = [
+        *problem_rows(report.job.problem, report.resolution, p.num_trainable, list(range(p.classes)), p.n, p.config),
+        ("prediction", f"engine {p.engine}, kernel {p.kernel['method']}{kdim}; eps as {p.options.eps_definition}"),
+        ("status", f"{s['status']}: {s['message']}"),
+        ("loss", f"{p.loss[0]:.4g} -> {p.loss[-1]:.4g} at step {p.steps}{band}"),
+        ("error", f"{p.error[0]:.3f} -> {p.error[-1]:.3f}"),
+        *eps_rows(p),
+        (
+            "loss levels",
+            ", ".join(f"{lv.level:g} L0 at {_steps(lv.steps)}" for lv in p.level_times) + " (steps; - : not reached)",
+        ),
+        ("||w_T - w0||", f"{p.weight_distance[-1]:.4g} (||w0|| = {p.w0_norm:.4g})"),
+        ("est. real run", est),
+        (
+            "prediction cost",
+            f"{p.seconds:.1f} s (kernel {p.kernel_seconds:.1f} s, dynamics {p.dynamics_seconds:.2f} s), "
+            f"peak {p.peak_rss_mib:.0f} MiB; loading {report.load_seconds:.1f} s",
+        ),
+        *(("warning", w) for w in p.warnings),
+        ("wrote", ", ".join(report.files)),
+    ]
+    return render_rows(rows)
+
+
+def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
+    d, k = PredictConfig(), KernelConfig()
+    g = p.add_argument_group("prediction")
+    g.add_argument("--kernel", choices=[m.value for m in KernelMethod], default=k.method, help="kernel method")
+    g.add_argument("--kernel-dim", type=int, default=k.dim, help=f"projection dimension D' (default {k.dim})")
+    g.add_argument("--kernel-memory", type=float, default=k.max_memory_mib, help="kernel memory budget, MiB")
+    g.add_argument("--engine", choices=[e.value for e in Engine], default=d.engine, help="dynamics engine")
+    g.add_argument("--batch-orders", type=int, default=d.batch_orders, help="SGD batch orders averaged")
+    g.add_argument("--sde-paths", type=int, default=d.sde_paths, help="SDE paths")
+    g.add_argument("--sde-noise", choices=[e.value for e in SDENoise], default=d.sde_noise)
+    g.add_argument(
+        "--eps",
+        type=float,
+        nargs="+",
+        default=list(d.eps),
+        help="epsilon-training-time thresholds (default: 0.01 0.05 0.1 0.2 0.4)",
+    )
+    g.add_argument("--eps-definition", choices=[e.value for e in EpsDefinition], default=d.eps_definition)
+    g.add_argument(
+        "--timing-steps", type=int, default=d.timing_steps, help="real optimizer steps timed (0: no estimate)"
+    )
+
+
+def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
+    return PredictConfig(
+        kernel=KernelConfig(method=a.kernel, dim=a.kernel_dim, max_memory_mib=a.kernel_memory),
+        engine=a.engine,
+        batch_orders=a.batch_orders,
+        sde_paths=a.sde_paths,
+        sde_noise=a.sde_noise,
+        eps=tuple(a.eps),
+        eps_definition=a.eps_definition,
+        timing_steps=a.timing_steps,
+    )
+
+
+def add_common(p: argparse.ArgumentParser, out: str) -> None:
+    add_problem_arguments(p)
+    add_optimizer_arguments(p)
+    add_prediction_arguments(p)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--out", default=out, help=f"output directory (default {out})")
+    add_format_argument(p)
+    add_progress_argument(p)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "predict",
+        help="predict the loss and error curves and training times without training",
+        description="Linearize the model at its pretrained weights, compute the empirical NTK on the training "
+        "set and run the linearized training in function space (Zancato et al. 2020, Algorithm 1). Takes the "
+        "same flags as `trainless finetune`. Writes prediction.json, prediction.csv and prediction.png.",
+    )
+    add_common(p, "runs/predict")
+    p.set_defaults(
+        handler=lambda a: render_predict(
+            run_predict(PredictJob(job_from_args(a), predict_config_from_args(a))), a.format
+        )
+    )
+    return p

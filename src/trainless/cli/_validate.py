@@ -1,0 +1,140 @@
+"""``trainless validate``: predict a configuration, really fine-tune it, and compare the two."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from .._constraints import InstanceOf, Interval, validate
+from .._io import ensure_writable_dir, write_json
+from ..bench import Comparison, compare
+from ..finetune import RunRecord, finetune
+from ..predict import PredictConfig, Prediction, predict
+from ..report import plot_prediction
+from ._common import render_json, render_rows
+from ._finetune import FinetuneJob, job_from_args, load_problem, problem_rows
+from ._predict import add_common, predict_config_from_args, summarize_prediction
+
+
+@dataclass(frozen=True)
+class ValidateJob:
+    """What ``trainless validate`` runs: the configuration, how to predict it, and the smoothing of the
+    real curves before timing them (a trailing moving average of ``smooth_window`` steps; 1: none)."""
+
+    problem: FinetuneJob = field(default_factory=lambda: FinetuneJob(out="runs/validate"))
+    predict: PredictConfig = field(default_factory=PredictConfig)
+    smooth_window: int = 1
+
+    _constraints: ClassVar[dict] = {
+        "problem": InstanceOf(FinetuneJob),
+        "predict": InstanceOf(PredictConfig),
+        "smooth_window": Interval(1, None, integer=True),
+    }
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class ValidateReport:
+    """Result of ``run_validate``."""
+
+    job: ValidateJob
+    prediction: Prediction
+    record: RunRecord
+    comparison: Comparison
+    resolution: int | None
+    files: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job": {
+                "problem": asdict(self.job.problem),
+                "predict": self.job.predict.to_dict(),
+                "smooth_window": self.job.smooth_window,
+            },
+            "resolution": self.resolution,
+            "files": list(self.files),
+            "prediction": summarize_prediction(self.prediction),
+            "comparison": self.comparison.to_dict(),
+        }
+
+
+def run_validate(job: ValidateJob) -> ValidateReport:
+    """Predict, then fine-tune the same model (same head init, seed and batch order; the prediction leaves
+    the weights as it found them), compare, and write prediction.*, run.json, curves.csv, validation.json
+    and validation.png into the job's out."""
+    out = ensure_writable_dir(job.problem.out)
+    model, data, config, resolution, _ = load_problem(job.problem)
+    common = {"trainable": job.problem.trainable, "head_start": job.problem.head_start, "device": job.problem.device}
+    pred = predict(model, data, config, job.predict, progress=job.problem.progress, **common)
+    record = finetune(model, data, config, progress=job.problem.progress, **common)
+    comparison = compare(pred, record, smooth_window=job.smooth_window)
+    files = [*pred.save(out), *record.save(out)]
+    write_json(out / "validation.json", comparison.to_dict())
+    files.append(out / "validation.json")
+    files.append(plot_prediction(pred, out / "validation.png", record=record))
+    return ValidateReport(job, pred, record, comparison, resolution, tuple(str(f) for f in files))
+
+
+def _steps(t: int | None) -> str:
+    return "-" if t is None else str(t)
+
+
+def render_validate(report: ValidateReport, fmt: str) -> str:
+    if fmt == "json":
+        return render_json(report.to_dict())
+    p, r, c = report.prediction, report.record, report.comparison
+    rows = [
+        *problem_rows(report.job.problem, report.resolution, p.num_trainable, list(r.class_labels), p.n, p.config),
+        ("prediction", f"engine {p.engine}, kernel {p.kernel['method']}; real curves smoothed over {c.smooth_window}"),
+        ("", "predicted vs real (relative error)"),
+    ]
+    for basis in ("loss", "error"):
+        for e in c.eps:
+            if e.basis != basis:
+                continue
+            rel = "-" if e.relative_error is None else f"{e.relative_error:.0%}"
+            rows.append((f"T_eps {e.eps:g} ({basis})", f"{_steps(e.predicted)} vs {_steps(e.real)} steps ({rel})"))
+    for lv in c.levels:
+        rows.append((f"loss <= {lv.level:g} L0", f"{_steps(lv.predicted)} vs {_steps(lv.real)} steps"))
+    mean = {k: "-" if v is None else f"{v:.0%}" for k, v in c.mean_relative_eps_error.items()}
+    rows += [
+        ("mean T_eps error", f"loss {mean['loss']}, error {mean['error']}"),
+        (
+            "final loss",
+            f"{c.final_loss_predicted:.4g} vs {c.final_loss_real:.4g} ({c.final_loss_relative_error:.0%} off)",
+        ),
+        ("final error", f"{c.final_error_predicted:.3f} vs {c.final_error_real:.3f}"),
+        ("||w_T - w0||", f"{p.weight_distance[-1]:.4g} vs {r.weight_distance[-1]:.4g}"),
+        (
+            "cost",
+            f"fine-tuning {c.real_seconds:.1f} s / prediction {c.prediction_seconds:.1f} s = {c.cost_ratio:.1f}x; "
+            f"estimated run {p.estimated_run_seconds or float('nan'):.1f} s vs measured {sum(r.step_seconds):.1f} s",
+        ),
+        *(("warning", w) for w in p.warnings),
+        ("wrote", ", ".join(report.files)),
+    ]
+    return render_rows(rows)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "validate",
+        help="predict a configuration, really fine-tune it, and compare",
+        description="Runs `trainless predict` and `trainless finetune` on the same configuration (same head "
+        "init, seed and batch order) and prints the predicted and real epsilon-training-times side by side, "
+        "the curves' gaps and the cost ratio. Writes everything both write, plus validation.json and "
+        "validation.png.",
+    )
+    add_common(p, "runs/validate")
+    p.add_argument(
+        "--smooth", type=int, default=1, help="moving-average window (steps) on the real curves (default 1: none)"
+    )
+    p.set_defaults(
+        handler=lambda a: render_validate(
+            run_validate(ValidateJob(job_from_args(a), predict_config_from_args(a), a.smooth)), a.format
+        )
+    )
+    return p

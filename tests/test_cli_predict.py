@@ -1,0 +1,81 @@
+"""`trainless predict` and `trainless validate`: parse, run, check fields; bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from trainless.cli import build_parser, main
+from trainless.cli._finetune import job_from_args
+from trainless.cli._predict import PredictJob, predict_config_from_args, render_predict, run_predict
+from trainless.cli._validate import ValidateJob, render_validate, run_validate
+
+TINY = ["--model", "tiny-cnn", "--data", "digits", "--classes", "3", "--per-class", "10", "--no-progress"]
+
+
+def test_predict_parse_run_fields(tmp_path):
+    args = build_parser().parse_args(
+        ["predict", *TINY, "--lr", "0.05", "--steps", "12", "--batch-size", "8", "--momentum", "0.9"]
+        + ["--kernel", "countsketch", "--kernel-dim", "512", "--eps", "0.1", "0.3", "--batch-orders", "3"]
+        + ["--timing-steps", "1", "--out", str(tmp_path / "p")]
+    )
+    job = PredictJob(job_from_args(args), predict_config_from_args(args))
+    assert job.predict.kernel.method == "countsketch" and job.predict.kernel.dim == 512
+    assert job.predict.eps == (0.1, 0.3) and job.problem.finetune.momentum == 0.9
+    report = run_predict(job)
+    p = report.prediction
+    assert p.steps == 12 and p.n == 30 and p.kernel["method"] == "countsketch" and p.kernel["dim"] == 512
+    assert len(p.eps_times) == 4 and p.config.batch_size == 8 and p.options.batch_orders == 3
+    assert sorted(os.listdir(tmp_path / "p")) == ["prediction.csv", "prediction.json", "prediction.png"]
+    with open(tmp_path / "p" / "prediction.png", "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    table = render_predict(report, "table")
+    assert "T_eps 0.1" in table and "est. real run" in table and "prediction cost" in table
+    summary = json.loads(render_predict(report, "json"))["summary"]
+    assert summary["final_loss"] == p.loss[-1] and summary["steps"] == 12
+    assert summary["estimated_run_seconds"] == pytest.approx(12 * p.step_seconds)
+
+
+def test_validate_runs_both_and_compares(tmp_path, capsys):
+    out = tmp_path / "v"
+    code = main(["validate", *TINY, "--lr", "0.05", "--steps", "10", "--timing-steps", "1", "--out", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "T_eps 0.1 (loss)" in text and "cost" in text
+    names = sorted(os.listdir(out))
+    assert names == sorted(
+        ["prediction.csv", "prediction.json", "run.json", "curves.csv", "validation.json", "validation.png"]
+    )
+    v = json.loads((out / "validation.json").read_text())
+    run = json.loads((out / "run.json").read_text())
+    pred = json.loads((out / "prediction.json").read_text())
+    assert v["final_loss_real"] == run["loss"][-1] and v["final_loss_predicted"] == pytest.approx(pred["loss"][-1])
+    assert pred["loss"][0] == pytest.approx(run["loss"][0], rel=1e-5)  # same head init, same f0
+    assert v["cost_ratio"] > 0 and len(v["eps"]) == 10
+
+
+def test_validate_json_fields(tmp_path):
+    args = build_parser().parse_args(["validate", *TINY, "--steps", "5", "--timing-steps", "0", "--out", str(tmp_path)])
+    report = run_validate(ValidateJob(job_from_args(args), predict_config_from_args(args), 3))
+    d = json.loads(render_validate(report, "json"))
+    assert d["comparison"]["smooth_window"] == 3 and d["prediction"]["estimated_run_seconds"] is None
+    assert report.comparison.steps == tuple(range(6))
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--eps", "1.5"], "eps must be in (0, 1)"),
+        (["--steps", "0"], "FinetuneConfig.steps must be an integer in [1, inf), got 0"),
+        (["--engine", "closed-form"], "engine 'closed-form' does not support loss 'ce'; use 'discrete'"),
+        (["--optimizer", "adamw"], "optimizer 'adamw' has no function-space dynamics"),
+        (["--kernel-memory", "0.01"], "max_memory_mib=0.01"),
+        (["--batch-orders", "0"], "PredictConfig.batch_orders"),
+    ],
+)
+def test_bad_input_exits_2_with_the_reason(tmp_path, capsys, argv, fragment):
+    assert main(["predict", *TINY, "--steps", "3", "--out", str(tmp_path / "x"), *argv]) == 2
+    assert fragment in capsys.readouterr().err
+    assert not (tmp_path / "x" / "prediction.json").exists()
