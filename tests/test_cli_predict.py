@@ -16,10 +16,10 @@ TINY = ["--model", "tiny-cnn", "--data", "digits", "--classes", "3", "--per-clas
 
 
 def test_predict_parse_run_fields(tmp_path):
+    optimizer = ["--lr", "0.05", "--steps", "12", "--batch-size", "8", "--momentum", "0.9"]
+    options = ["--kernel", "countsketch", "--kernel-dim", "512", "--eps", "0.1", "0.3", "--batch-orders", "3"]
     args = build_parser().parse_args(
-        ["predict", *TINY, "--lr", "0.05", "--steps", "12", "--batch-size", "8", "--momentum", "0.9"]
-        + ["--kernel", "countsketch", "--kernel-dim", "512", "--eps", "0.1", "0.3", "--batch-orders", "3"]
-        + ["--timing-steps", "1", "--out", str(tmp_path / "p")]
+        ["predict", *TINY, *optimizer, *options, "--timing-steps", "1", "--out", str(tmp_path / "p")]
     )
     job = PredictJob(job_from_args(args), predict_config_from_args(args))
     assert job.predict.kernel.method == "countsketch" and job.predict.kernel.dim == 512
