@@ -19,3 +19,17 @@ def test_default_finetune_job(tmp_path, capsys):
     loss = run["loss"]
     assert len(loss) == 151 and loss[-1] < loss[0]
     assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_default_predict_job(tmp_path, capsys):
+    # The README's quick start: the default prediction, with the real model and data.
+    assert main(["predict", "--out", str(tmp_path), "--format", "json", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary["status"] == "completed" and summary["n"] == 150 and summary["steps"] == 150
+    assert summary["kernel"] == "exact" and summary["num_trainable"] > 3_000_000
+    assert summary["final_loss"] < summary["initial_loss"] and summary["estimated_run_seconds"] > 0
+    pred = json.loads((tmp_path / "prediction.json").read_text())
+    assert len(pred["loss"]) == 151 and len(pred["eigenvalues"]) == 750
+    assert all(e["steps"] is not None for e in pred["eps_times"])
+    assert (tmp_path / "prediction.png").stat().st_size > 0
