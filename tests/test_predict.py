@@ -122,3 +122,25 @@ def test_large_predicted_distance_warns(digits16, tiny):
     pred = predict(tiny, digits16, FinetuneConfig(lr=0.5, steps=10), dataclasses.replace(FAST, distance_warning=1e-6))
     assert any("||w_T - w0||" in w for w in pred.warnings)
     assert math.isfinite(pred.weight_distance[-1]) and pred.weight_distance[-1] > 0
+
+
+def test_efficientnet_prediction_is_first_order_exact():
+    """The real pretrained network at 32 px on real digits (fast tier): f0 is the real run's, and the
+    linearization's error on the first GD step is second order in lr (its share of the step's loss drop
+    shrinks with lr), while ||w_1 - w0|| is first order and matches."""
+    from trainless import load_dataset
+
+    data = load_dataset("mnist5k", classes=3, per_class=4, seed=0, resolution=32)
+    rel = []
+    for lr in (4e-3, 1e-3):
+        config = FinetuneConfig(lr=lr, steps=1)
+        model = load_model("efficientnet-lite0", 3, resolution=32, seed=0)
+        pred = predict(model, data, config, dataclasses.replace(FAST, timing_steps=0, kernel=KernelConfig(tile=4)))
+        real = finetune(model, data, config)
+        assert pred.num_trainable > 3.3e6
+        assert pred.loss[0] == pytest.approx(real.loss[0], rel=1e-5)
+        assert pred.weight_distance[1] == pytest.approx(real.weight_distance[1], rel=1e-3)
+        drop = real.loss[0] - real.loss[1]
+        assert drop > 0
+        rel.append(abs((pred.loss[0] - pred.loss[1]) - drop) / drop)
+    assert rel[1] < rel[0] / 2, rel  # 4x smaller lr: about 4x smaller relative error

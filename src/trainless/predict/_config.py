@@ -45,7 +45,7 @@ class PredictConfig:
     levels: tuple[float, ...] = (0.5, 0.2, 0.1)
     distance_warning: float = 0.1
     distance_stride: int | None = None
-    timing_steps: int = 2
+    timing_steps: int = 3
 
     _constraints: ClassVar[dict] = {
         "kernel": InstanceOf(KernelConfig),
