@@ -144,3 +144,19 @@ def test_efficientnet_prediction_is_first_order_exact():
         assert drop > 0
         rel.append(abs((pred.loss[0] - pred.loss[1]) - drop) / drop)
     assert rel[1] < rel[0] / 2, rel  # 4x smaller lr: about 4x smaller relative error
+
+
+def test_one_linearization_serves_several_engines_and_learning_rates(digits16, tiny):
+    from trainless.predict import linearize, predict_from
+
+    cfg = FinetuneConfig(lr=0.05, steps=10)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    direct = predict(tiny, digits16, cfg, dataclasses.replace(FAST, engine="ode"))
+    reused = predict_from(lin, cfg, dataclasses.replace(FAST, engine="ode"))
+    torch.testing.assert_close(torch.tensor(reused.loss), torch.tensor(direct.loss), rtol=1e-6, atol=1e-8)
+    slower = predict_from(lin, dataclasses.replace(cfg, lr=0.01), FAST)
+    assert slower.loss[-1] > reused.loss[-1] and slower.estimated_run_seconds == pytest.approx(10 * lin.step_seconds)
+    other_batch = predict_from(lin, dataclasses.replace(cfg, batch_size=8), FAST)
+    assert other_batch.estimated_run_seconds is None and any("another batch size" in w for w in other_batch.warnings)
+    with pytest.raises(TrainlessError, match="weight decay needs J w0"):
+        predict_from(lin, dataclasses.replace(cfg, weight_decay=0.1), FAST)

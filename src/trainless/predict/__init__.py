@@ -1,16 +1,19 @@
 """Predict: Algorithm 1 end to end (f0, the kernel, the linearized dynamics) -> Prediction."""
 
 from ._config import DEFAULT_EPS, PredictConfig
-from ._predict import predict, preserved, time_optimizer_step
+from ._predict import Linearization, linearize, predict, predict_from, preserved, time_optimizer_step
 from ._result import LevelTime, Prediction, load_prediction
 
 __all__ = [
     "DEFAULT_EPS",
     "LevelTime",
+    "Linearization",
     "PredictConfig",
     "Prediction",
+    "linearize",
     "load_prediction",
     "predict",
+    "predict_from",
     "preserved",
     "time_optimizer_step",
 ]

@@ -7,7 +7,8 @@ import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
@@ -17,7 +18,7 @@ from ..data import ImageData, batch_schedule
 from ..dynamics import Engine, KernelOperator, SGDSchedule, epsilon_times, simulate
 from ..errors import TrainlessError
 from ..finetune import FinetuneConfig, check_problem, learning_rates, make_optimizer
-from ..kernel import KernelMethod, compute_kernel, jacobian_vector_product
+from ..kernel import KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from ..models import HeadStart, LoadedModel, select_trainable, warm_head
 from ._config import PredictConfig
 from ._result import LevelTime, Prediction
@@ -73,6 +74,109 @@ def _floats(t: torch.Tensor) -> tuple[float, ...]:
     return tuple(float(v) for v in t)
 
 
+@dataclass(frozen=True, eq=False)
+class Linearization:
+    """The network at w0 as the function-space dynamics see it (step 1 of Algorithm 1), reusable across
+    engines and hyper-parameters that keep the loss, the head start, the trained subset and the batch size.
+
+    kernel: Theta and f0 (:class:`~trainless.kernel.KernelResult`, float64). y: (N,) int64 labels (CPU).
+    jw0: (N, C) float64 J w0 (None unless asked for: weight decay needs it). w0_sq_norm: ||w0||^2 of the
+    trained parameters. step_seconds: median time of one real optimizer step on this hardware for the batch
+    size it was timed with (``timed_batch_size``; None when not timed). loss: the loss the head start used.
+    seconds / peak_rss_mib: the wall time and memory peak of this stage.
+    """
+
+    kernel: KernelResult
+    y: torch.Tensor
+    jw0: torch.Tensor | None
+    w0_sq_norm: float
+    step_seconds: float | None
+    timed_batch_size: int | None
+    loss: str
+    model: str
+    data: str
+    n: int
+    trainable: str
+    head_start: dict[str, Any]
+    seconds: float
+    peak_rss_mib: float
+
+
+def check_dynamics(config: FinetuneConfig, engine: Engine) -> None:
+    """The optimizer and engine checks, before any expensive work."""
+    if config.optimizer != "sgd":
+        raise TrainlessError(
+            f"optimizer {config.optimizer!r} has no function-space dynamics (its per-parameter scaling needs the "
+            "weights); predict supports optimizer='sgd' (with momentum, Nesterov, weight decay, schedules)"
+        )
+    loss = Loss(config.loss)
+    if not engine.supports(loss):
+        ok = ", ".join(repr(e.value) for e in Engine if e.supports(loss))
+        raise TrainlessError(f"engine {engine.value!r} does not support loss {loss.value!r}; use {ok}")
+    if engine is Engine.CLOSED_FORM and config.weight_decay > 0:
+        raise TrainlessError("engine 'closed-form' has no weight decay; use 'discrete', 'ode' or 'sde'")
+
+
+def linearize(
+    model: LoadedModel,
+    data: ImageData,
+    config: FinetuneConfig,
+    options: PredictConfig | None = None,
+    *,
+    trainable: str = "all",
+    head_start: HeadStart | None = None,
+    with_jw0: bool | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> Linearization:
+    """Step 1 of Algorithm 1: the head start, f0, Theta by ``options.kernel``, J w0 (when ``with_jw0``, or by
+    default when ``config.weight_decay`` > 0), and ``options.timing_steps`` real optimizer steps timed with
+    the config's batch size. The model's weights and requires_grad flags are restored before returning."""
+    options = options or PredictConfig()
+    if not isinstance(options, PredictConfig):
+        raise TrainlessError(f"options must be a PredictConfig, got {type(options).__name__}")
+    check_problem(model, data, config)
+    head_start = head_start or HeadStart()
+    with_jw0 = config.weight_decay > 0 if with_jw0 is None else with_jw0
+    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    start = time.perf_counter()
+    module = model.module.to(dev)
+    module.eval()
+    x, y = data.x.to(dev), data.y.to(dev)
+    with PeakMemory() as pm, preserved(module):
+        probe = warm_head(model, x, y, config.loss, head_start)
+        select_trainable(model, trainable)
+        params = [p for p in module.parameters() if p.requires_grad]
+        w0_sq = float(sum(float(p.detach().double().pow(2).sum()) for p in params))
+        kernel = compute_kernel(module, x, options.kernel, progress=progress)
+        jw0 = jacobian_vector_product(module, x) if with_jw0 else None
+        step_seconds = None
+        if options.timing_steps > 0:
+            first = None
+            if config.batch_size is not None:
+                first = batch_schedule(data.n, config.batch_size, 1, seed=config.seed)[0].to(dev)
+            step_seconds = time_optimizer_step(module, x, y, config, first, options.timing_steps)
+    head_info = asdict(head_start)
+    if probe is not None:
+        head_info["probe"] = asdict(probe)
+    return Linearization(
+        kernel=kernel,
+        y=data.y.cpu(),
+        jw0=jw0,
+        w0_sq_norm=w0_sq,
+        step_seconds=step_seconds,
+        timed_batch_size=config.batch_size,
+        loss=config.loss,
+        model=model.name,
+        data=data.name,
+        n=data.n,
+        trainable=trainable,
+        head_start=head_info,
+        seconds=time.perf_counter() - start,
+        peak_rss_mib=pm.peak_rss_mib,
+    )
+
+
 def predict(
     model: LoadedModel,
     data: ImageData,
@@ -89,13 +193,13 @@ def predict(
 
     1. f0 = f(X) and Theta = J J^T at w0 (the pretrained body and the head as ``head_start`` leaves it), by
        ``options.kernel`` (:func:`~trainless.kernel.compute_kernel`), w.r.t. the parameters ``trainable``
-       selects; J w0 when weight decay is on;
+       selects; J w0 when weight decay is on (:func:`linearize`);
     2. the linearized training f_t in function space by ``options.engine`` (exact discrete-time SGD by
        default; the paper's ODE / SDE, or the MSE closed form) with the config's optimizer, lr schedule and
-       batch orders;
+       batch orders (:func:`predict_from`);
     3. the loss and error curves, their epsilon-training-times, Theta's spectrum and the residual's
-       projections on it, the predicted ||w_t - w0||, and the wall-clock estimate from one real optimizer
-       step timed on this hardware.
+       projections on it, the predicted ||w_t - w0||, and the wall-clock estimate from real optimizer
+       steps timed on this hardware.
 
     The model's weights and requires_grad flags are restored before returning. Only ``optimizer='sgd'``
     has function-space dynamics. Returns a frozen :class:`Prediction`.
@@ -104,47 +208,38 @@ def predict(
     if not isinstance(options, PredictConfig):
         raise TrainlessError(f"options must be a PredictConfig, got {type(options).__name__}")
     check_problem(model, data, config)
-    if config.optimizer != "sgd":
-        raise TrainlessError(
-            f"optimizer {config.optimizer!r} has no function-space dynamics (its per-parameter scaling needs the "
-            "weights); predict supports optimizer='sgd' (with momentum, Nesterov, weight decay, schedules)"
-        )
+    check_dynamics(config, Engine(options.engine))
+    lin = linearize(
+        model, data, config, options, trainable=trainable, head_start=head_start, device=device, progress=progress
+    )
+    return predict_from(lin, config, options, progress=progress)
+
+
+def predict_from(
+    lin: Linearization, config: FinetuneConfig, options: PredictConfig | None = None, *, progress: bool = False
+) -> Prediction:
+    """Steps 2-3 of Algorithm 1 from a :class:`Linearization`: the dynamics by ``options.engine`` and the
+    figures. ``config`` may differ from the one linearized with in lr, schedule, steps, momentum and seed;
+    not in the loss when the head was probed, nor in the batch size for the wall-clock estimate."""
+    options = options or PredictConfig()
     engine = Engine(options.engine)
+    check_dynamics(config, engine)
+    config.check_against(lin.n)
+    if config.weight_decay > 0 and lin.jw0 is None:
+        raise TrainlessError("weight decay needs J w0: linearize with with_jw0=True")
+    if lin.head_start.get("kind") != "fresh" and config.loss != lin.loss:
+        raise TrainlessError(f"the head was probed with loss {lin.loss!r}; the config trains {config.loss!r}")
     loss = Loss(config.loss)
-    if not engine.supports(loss):
-        ok = ", ".join(repr(e.value) for e in Engine if e.supports(loss))
-        raise TrainlessError(f"engine {engine.value!r} does not support loss {loss.value!r}; use {ok}")
-    if engine is Engine.CLOSED_FORM and config.weight_decay > 0:
-        raise TrainlessError("engine 'closed-form' has no weight decay; use 'discrete', 'ode' or 'sde'")
-    head_start = head_start or HeadStart()
-    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     warnings: list[str] = []
-
-    start = time.perf_counter()
-    module = model.module.to(dev)
-    module.eval()
-    x, y = data.x.to(dev), data.y.to(dev)
+    kernel = lin.kernel
     with PeakMemory() as pm:
-        with preserved(module):
-            probe = warm_head(model, x, y, config.loss, head_start)
-            select_trainable(model, trainable)
-            params = [p for p in module.parameters() if p.requires_grad]
-            w0_sq = float(sum(float(p.detach().double().pow(2).sum()) for p in params))
-            kernel = compute_kernel(module, x, options.kernel, progress=progress)
-            jw0 = jacobian_vector_product(module, x) if config.weight_decay > 0 else None
-            orders = None
-            if config.batch_size is not None:
-                orders = tuple(
-                    tuple(batch_schedule(data.n, config.batch_size, config.steps, drop_last=config.drop_last, seed=s))
-                    for s in range(config.seed, config.seed + options.batch_orders)
-                )
-            step_seconds = None
-            if options.timing_steps > 0:
-                first = None if orders is None else orders[0][0].to(dev)
-                step_seconds = time_optimizer_step(module, x, y, config, first, options.timing_steps)
-
-        kernel_seconds = kernel.seconds
         t_dyn = time.perf_counter()
+        orders = None
+        if config.batch_size is not None and engine is Engine.DISCRETE:
+            orders = tuple(
+                tuple(batch_schedule(lin.n, config.batch_size, config.steps, drop_last=config.drop_last, seed=s))
+                for s in range(config.seed, config.seed + options.batch_orders)
+            )
         lrs = learning_rates(config)
         schedule = SGDSchedule(
             lr=lrs,
@@ -152,10 +247,10 @@ def predict(
             nesterov=config.nesterov,
             weight_decay=config.weight_decay,
             batch_size=config.batch_size,
-            batch_orders=orders if engine is Engine.DISCRETE else None,
+            batch_orders=orders,
         )
         op = KernelOperator(kernel.k_train_train)
-        y_cpu = data.y.cpu()
+        y_cpu = lin.y
         stride = options.distance_stride or max(1, config.steps // 50)
         traj = simulate(
             op,
@@ -164,8 +259,8 @@ def predict(
             schedule,
             loss=loss,
             engine=engine,
-            jw0=jw0,
-            w0_sq_norm=w0_sq,
+            jw0=lin.jw0,
+            w0_sq_norm=lin.w0_sq_norm,
             paths=options.sde_paths,
             noise=options.sde_noise,
             substeps=options.sde_substeps,
@@ -190,7 +285,7 @@ def predict(
         dynamics_seconds = time.perf_counter() - t_dyn
 
     dist = traj.distance.mean(0)
-    w0_norm = math.sqrt(w0_sq)
+    w0_norm = math.sqrt(lin.w0_sq_norm)
     final_dist = float(dist[-1])
     if math.isfinite(final_dist) and final_dist > options.distance_warning * w0_norm:
         warnings.append(
@@ -203,19 +298,19 @@ def predict(
         warnings.append(f"engine {engine.value!r} ignores the SGD noise of batch size {config.batch_size}")
     if engine is not Engine.DISCRETE and config.momentum > 0:
         warnings.append(f"engine {engine.value!r} models momentum {config.momentum} by the effective lr lr/(1-m)")
-    head_info = asdict(head_start)
-    if probe is not None:
-        head_info["probe"] = asdict(probe)
+    step_seconds = lin.step_seconds if lin.timed_batch_size == config.batch_size else None
+    if lin.step_seconds is not None and step_seconds is None:
+        warnings.append("no wall-clock estimate: the step was timed with another batch size")
     return Prediction(
         config=config,
         options=options,
-        model=model.name,
-        data=data.name,
-        n=data.n,
+        model=lin.model,
+        data=lin.data,
+        n=lin.n,
         classes=kernel.classes,
-        trainable=trainable,
+        trainable=lin.trainable,
         num_trainable=kernel.num_params,
-        head_start=head_info,
+        head_start=lin.head_start,
         engine=engine.value,
         loss=_floats(loss_mean),
         loss_low=_floats(loss_lo),
@@ -244,10 +339,10 @@ def predict(
         },
         step_seconds=step_seconds,
         estimated_run_seconds=None if step_seconds is None else step_seconds * config.steps,
-        seconds=time.perf_counter() - start,
-        kernel_seconds=kernel_seconds,
+        seconds=lin.seconds + dynamics_seconds,
+        kernel_seconds=kernel.seconds,
         dynamics_seconds=dynamics_seconds,
-        peak_rss_mib=pm.peak_rss_mib,
+        peak_rss_mib=max(lin.peak_rss_mib, pm.peak_rss_mib),
         w0_norm=w0_norm,
         status=traj.status,
         message=traj.message,
