@@ -88,7 +88,7 @@ class TupleOf:
     """A tuple whose items each satisfy ``item``: of exactly ``length`` items, or of at least one when
     ``length`` is None."""
 
-    item: Interval
+    item: Interval | OneOf
     length: int | None = None
 
     def describe(self) -> str:
@@ -134,3 +134,17 @@ def validate(obj: Any) -> None:
         c = constraints[f.name]
         if not c.ok(value):
             raise ConfigError(f"{cls.__name__}.{f.name} must be {c.describe()}, got {value!r}")
+
+
+# The fields that name a fine-tuning problem (a model, a seeded class subset of a dataset, what is trained),
+# shared by every config that carries them (the CLI's jobs, benchmark cases).
+PROBLEM_CONSTRAINTS: dict[str, Any] = {
+    "model": Pattern(r".+", "a model name or 'package.module:factory'"),
+    "data": Pattern(r".+", "a dataset name or 'package.module:factory'"),
+    "classes": Interval(2, None, integer=True),
+    "per_class": Interval(1, None, integer=True),
+    "resolution": Interval(8, None, integer=True, optional=True),
+    "data_seed": Interval(0, None, integer=True),
+    "seed": Interval(0, None, integer=True),
+    "trainable": Pattern(r"all|head|last-[1-9]\d*", "'all', 'head' or 'last-K' with K >= 1"),
+}

@@ -1,5 +1,24 @@
-"""Bench: predicted vs real fine-tuning, compared figure by figure."""
+"""Bench: predicted vs real fine-tuning, compared figure by figure, over suites of cases."""
 
+from ._baseline import extrapolate, steps_to_match
 from ._compare import Comparison, EpsComparison, LevelComparison, compare
+from ._run import CSV_COLUMNS, csv_rows, run_case, run_suite, summarize
+from ._suite import Case, Suite, load_suite, parse_suite
 
-__all__ = ["Comparison", "EpsComparison", "LevelComparison", "compare"]
+__all__ = [
+    "CSV_COLUMNS",
+    "Case",
+    "Comparison",
+    "EpsComparison",
+    "LevelComparison",
+    "Suite",
+    "compare",
+    "csv_rows",
+    "extrapolate",
+    "load_suite",
+    "parse_suite",
+    "run_case",
+    "run_suite",
+    "steps_to_match",
+    "summarize",
+]

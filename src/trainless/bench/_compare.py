@@ -49,8 +49,12 @@ class Comparison:
     ``error``), on the predicted expected curve and the real curve (smoothed by a trailing moving average of
     ``smooth_window`` steps; 1: none). levels: absolute checkpoints. final_loss_relative_error and
     final_error_abs_difference: at the last step. loss_max_abs_difference: the largest gap of the curves.
-    cost_ratio: real fine-tuning time (optimizer steps and evaluation) / prediction time.
+    curve: ``expected`` (the mean over batch orders / paths) or ``paired`` (the real run's batch order).
+    cost_ratio: real fine-tuning time (its optimizer steps; the harness's whole-set evaluations excluded)
+        / prediction time.
     """
+
+    curve: str
 
     steps: tuple[int, ...]
     eps: tuple[EpsComparison, ...]
@@ -85,9 +89,14 @@ def _time(curve: torch.Tensor, eps: float, steps: tuple[int, ...], definition: E
     return None if idx is None else steps[idx]
 
 
-def compare(prediction: Prediction, record: RunRecord, *, smooth_window: int = 1) -> Comparison:
+def compare(
+    prediction: Prediction, record: RunRecord, *, smooth_window: int = 1, curve: str = "expected"
+) -> Comparison:
     """Compare ``prediction`` with the real run ``record`` of the same configuration, on the real run's
-    evaluation steps. The eps list, its definition and the levels are the prediction's."""
+    evaluation steps. The eps list, its definition and the levels are the prediction's. ``curve``:
+    ``expected`` (the prediction's mean curve) or ``paired`` (its run with the real batch order)."""
+    if curve not in ("expected", "paired"):
+        raise TrainlessError(f"curve must be 'expected' or 'paired', got {curve!r}")
     if prediction.steps != record.config.steps:
         raise TrainlessError(
             f"the prediction covers {prediction.steps} steps and the real run {record.config.steps}: not the same run"
@@ -98,7 +107,10 @@ def compare(prediction: Prediction, record: RunRecord, *, smooth_window: int = 1
         raise TrainlessError(f"the real run did not complete ({record.message}); nothing to compare")
     steps = tuple(record.eval_steps)
     definition = EpsDefinition(prediction.options.eps_definition)
-    pred_loss, pred_err = _at(prediction.loss, steps), _at(prediction.error, steps)
+    if curve == "paired":
+        pred_loss, pred_err = _at(prediction.paired_loss, steps), _at(prediction.paired_error, steps)
+    else:
+        pred_loss, pred_err = _at(prediction.loss, steps), _at(prediction.error, steps)
     real_loss = smooth(torch.tensor(record.loss, dtype=torch.float64), smooth_window)
     real_err = smooth(torch.tensor(record.error, dtype=torch.float64), smooth_window)
     eps_rows = []
@@ -116,9 +128,10 @@ def compare(prediction: Prediction, record: RunRecord, *, smooth_window: int = 1
     for basis in ("loss", "error"):
         errs = [r.relative_error for r in eps_rows if r.basis == basis and r.relative_error is not None]
         means[basis] = sum(errs) / len(errs) if errs else None
-    real_seconds = sum(record.step_seconds) + record.eval_seconds
+    real_seconds = sum(record.step_seconds)
     fl_p, fl_r = float(pred_loss[-1]), float(record.loss[-1])
     return Comparison(
+        curve=curve,
         steps=steps,
         eps=tuple(eps_rows),
         levels=tuple(levels),

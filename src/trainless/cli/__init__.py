@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import TrainlessError
-from . import _finetune, _listing, _predict, _validate
+from . import _bench, _finetune, _listing, _predict, _validate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     _predict.add_parser(sub)
     _validate.add_parser(sub)
     _finetune.add_parser(sub)
+    _bench.add_parser(sub)
     _listing.add_parsers(sub)
     return parser
 

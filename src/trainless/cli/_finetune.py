@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from .._constraints import InstanceOf, Interval, OneOf, Pattern, validate
+from .._constraints import PROBLEM_CONSTRAINTS, InstanceOf, OneOf, Pattern, validate
 from .._io import ensure_writable_dir
 from ..data import ImageData, check_dataset_name, load_dataset
 from ..finetune import FinetuneConfig, RunRecord, finetune
@@ -41,14 +41,7 @@ class FinetuneJob:
     progress: bool = False
 
     _constraints: ClassVar[dict] = {
-        "model": Pattern(r".+", "a model name or 'package.module:factory'"),
-        "data": Pattern(r".+", "a dataset name or 'package.module:factory'"),
-        "classes": Interval(2, None, integer=True),
-        "per_class": Interval(1, None, integer=True),
-        "resolution": Interval(8, None, integer=True, optional=True),
-        "data_seed": Interval(0, None, integer=True),
-        "seed": Interval(0, None, integer=True),
-        "trainable": Pattern(r"all|head|last-[1-9]\d*", "'all', 'head' or 'last-K' with K >= 1"),
+        **PROBLEM_CONSTRAINTS,
         "head_start": InstanceOf(HeadStart),
         "finetune": InstanceOf(FinetuneConfig),
         "device": InstanceOf(str, optional=True),

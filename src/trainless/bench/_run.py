@@ -1,0 +1,264 @@
+"""Run a suite: each case predicted and really fine-tuned, cached, then pooled into a summary."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from .._io import ensure_writable_dir, write_json, write_text
+from ..data import load_dataset
+from ..dynamics import KernelOperator
+from ..finetune import FinetuneConfig, finetune
+from ..kernel import KernelConfig
+from ..models import HeadStart, default_resolution, load_model
+from ..predict import PredictConfig, linearize, predict_from
+from ._baseline import steps_to_match
+from ._compare import compare
+from ._suite import Case, Suite
+
+CSV_COLUMNS = [
+    "case_id",
+    "tag",
+    "model",
+    "data",
+    "resolution",
+    "n",
+    "classes",
+    "loss",
+    "head_start",
+    "regime",
+    "lr",
+    "batch_size",
+    "momentum",
+    "engine",
+    "curve",
+    "basis",
+    "eps",
+    "t_pred",
+    "t_real",
+    "rel_error",
+    "abs_error_steps",
+    "final_loss_pred",
+    "final_loss_real",
+    "cost_ratio",
+    "prediction_seconds",
+    "real_seconds",
+]
+
+
+def run_case(case: Case, *, device: str | None = None, progress: bool = False) -> dict[str, Any]:
+    """Predict and really fine-tune one case; return its result (JSON-ready): the case, the lr used,
+    lambda_max, the real record, one prediction per engine, the comparisons (and the paired one for
+    minibatch SGD with the discrete engine), the extrapolation baseline and the timings."""
+    t0 = time.perf_counter()
+    resolution = case.resolution if case.resolution is not None else default_resolution(case.model)
+    data = load_dataset(
+        case.data,
+        classes=case.classes,
+        per_class=case.per_class,
+        seed=case.data_seed,
+        resolution=resolution if resolution is not None else 64,
+    )
+    model = load_model(case.model, data.num_classes, resolution=resolution, seed=case.seed)
+    head = HeadStart(kind=case.head_start)
+    options = PredictConfig(
+        kernel=KernelConfig(method=case.kernel, dim=case.kernel_dim),
+        engine=case.engines[0],
+        batch_orders=case.batch_orders,
+        eps=case.eps,
+        timing_steps=3,
+    )
+    base = FinetuneConfig(
+        lr=case.lr or 1e-3,
+        steps=case.steps,
+        batch_size=case.batch_size or None,
+        momentum=case.momentum,
+        nesterov=case.nesterov,
+        weight_decay=case.weight_decay,
+        loss=case.loss,
+        schedule=case.schedule,
+        seed=case.seed,
+    )
+    lin = linearize(
+        model, data, base, options, trainable=case.trainable, head_start=head, device=device, progress=progress
+    )
+    lam_max = float(torch.linalg.eigvalsh(KernelOperator(lin.kernel.k_train_train)._mat)[-1])
+    lr = case.lr if case.lr is not None else case.lr_edge * 2.0 * data.n / lam_max  # type: ignore[operator]
+    config = dataclasses.replace(base, lr=lr)
+    predictions = {}
+    for engine in case.engines:
+        predictions[engine] = predict_from(lin, config, dataclasses.replace(options, engine=engine))
+    record = finetune(model, data, config, trainable=case.trainable, head_start=head, device=device, progress=progress)
+    comparisons = []
+    if record.status.value == "completed":
+        for engine, pred in predictions.items():
+            comparisons.append((engine, compare(pred, record, smooth_window=case.smooth)))
+            if engine == "discrete" and config.batch_size is not None:
+                comparisons.append(
+                    ("discrete-paired", compare(pred, record, smooth_window=case.smooth, curve="paired"))
+                )
+    baseline: dict[str, Any] = {}
+    if comparisons:
+        target = comparisons[0][1].mean_relative_eps_error["loss"]
+        if target is not None:
+            k, errs = steps_to_match(record.loss, case.eps, target)
+            baseline = {"target_rel_error": target, "steps_to_match": k, "errors_by_k": errs}
+    return {
+        "case": dataclasses.asdict(case),
+        "case_id": case.case_id,
+        "resolution": resolution,
+        "n": data.n,
+        "lr": lr,
+        "lambda_max": lam_max,
+        "edge_lr": 2.0 * data.n / lam_max,
+        "record": record.to_dict(),
+        "predictions": {e: p.to_dict() for e, p in predictions.items()},
+        "comparisons": [{"engine": e, **c.to_dict()} for e, c in comparisons],
+        "baseline": baseline,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _case_path(out: Path, case: Case) -> Path:
+    return out / "cases" / f"{case.case_id}.json"
+
+
+def csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (engine or curve, basis, eps) of a case result."""
+    case, rows = result["case"], []
+    for comp in result["comparisons"]:
+        for e in comp["eps"]:
+            rows.append(
+                {
+                    "case_id": result["case_id"],
+                    "tag": case["tag"],
+                    "model": case["model"],
+                    "data": case["data"],
+                    "resolution": result["resolution"],
+                    "n": result["n"],
+                    "classes": case["classes"],
+                    "loss": case["loss"],
+                    "head_start": case["head_start"],
+                    "regime": "gd" if case["batch_size"] == 0 else "sgd",
+                    "lr": result["lr"],
+                    "batch_size": case["batch_size"],
+                    "momentum": case["momentum"],
+                    "engine": comp["engine"],
+                    "curve": comp["curve"],
+                    "basis": e["basis"],
+                    "eps": e["eps"],
+                    "t_pred": e["predicted"],
+                    "t_real": e["real"],
+                    "rel_error": e["relative_error"],
+                    "abs_error_steps": None
+                    if e["predicted"] is None or e["real"] is None
+                    else abs(e["predicted"] - e["real"]),
+                    "final_loss_pred": comp["final_loss_predicted"],
+                    "final_loss_real": comp["final_loss_real"],
+                    "cost_ratio": comp["cost_ratio"],
+                    "prediction_seconds": comp["prediction_seconds"],
+                    "real_seconds": comp["real_seconds"],
+                }
+            )
+    return rows
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    pos = q * (len(s) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pooled figures for the default engine (each case's first) and kernel: relative T_eps errors on the
+    loss pooled over the eps grid and the cases, by regime; cost ratios; the absolute measures."""
+    rel: dict[str, list[float]] = {"gd": [], "sgd": []}
+    rel_error_basis: dict[str, list[float]] = {"gd": [], "sgd": []}
+    cost: dict[str, list[float]] = {"gd": [], "sgd": []}
+    levels, finals, matched, unmatched = [], [], [], 0
+    for r in results:
+        if not r["comparisons"]:
+            continue
+        regime = "gd" if r["case"]["batch_size"] == 0 else "sgd"
+        comp = r["comparisons"][0]
+        for e in comp["eps"]:
+            if e["relative_error"] is not None:
+                (rel if e["basis"] == "loss" else rel_error_basis)[regime].append(e["relative_error"])
+        cost[regime].append(comp["cost_ratio"])
+        for lv in comp["levels"]:
+            if lv["real"]:
+                levels.append(1.0 if lv["predicted"] is None else abs(lv["predicted"] - lv["real"]) / lv["real"])
+        finals.append(comp["final_loss_relative_error"])
+        k = r["baseline"].get("steps_to_match")
+        if k is None:
+            unmatched += 1
+        else:
+            matched.append(k)
+    return {
+        "cases": len(results),
+        "cases_compared": sum(1 for r in results if r["comparisons"]),
+        "gd_rel_error_median": _quantile(rel["gd"], 0.5),
+        "gd_rel_error_p95": _quantile(rel["gd"], 0.95),
+        "sgd_rel_error_median": _quantile(rel["sgd"], 0.5),
+        "sgd_rel_error_p95": _quantile(rel["sgd"], 0.95),
+        "gd_error_basis_rel_error_median": _quantile(rel_error_basis["gd"], 0.5),
+        "sgd_error_basis_rel_error_median": _quantile(rel_error_basis["sgd"], 0.5),
+        "cost_ratio_gd_median": _quantile(cost["gd"], 0.5),
+        "cost_ratio_sgd_median": _quantile(cost["sgd"], 0.5),
+        "abs_steps_rel_error_median": _quantile(levels, 0.5),
+        "final_loss_rel_error_median": _quantile(finals, 0.5),
+        "baseline_steps_to_match_median": _quantile([float(k) for k in matched], 0.5),
+        "baseline_never_matched": unmatched,
+    }
+
+
+def run_suite(
+    suite: Suite, out_dir: str | os.PathLike[str], *, device: str | None = None, progress: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run every case of ``suite`` not already cached under ``out_dir/cases`` (resumable), then write
+    ``results.csv`` and ``summary.json``. Returns the case results and the summary."""
+    out = ensure_writable_dir(out_dir)
+    ensure_writable_dir(out / "cases")
+    results = []
+    todo = [c for c in suite.cases if not _case_path(out, c).is_file()]
+    bar = tqdm(
+        total=len(suite.cases),
+        initial=len(suite.cases) - len(todo),
+        desc=f"suite {suite.name}",
+        unit="case",
+        disable=not progress,
+    )
+    try:
+        for case in suite.cases:
+            path = _case_path(out, case)
+            if path.is_file():
+                results.append(json.loads(path.read_text(encoding="utf-8")))
+                continue
+            result = run_case(case, device=device, progress=False)
+            write_json(path, result)
+            results.append(result)
+            bar.update(1)
+    finally:
+        bar.close()
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for r in results:
+        w.writerows(csv_rows(r))
+    write_text(out / "results.csv", buf.getvalue())
+    summary = {"suite": suite.name, **summarize(results)}
+    write_json(out / "summary.json", summary)
+    return results, summary

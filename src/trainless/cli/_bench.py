@@ -1,0 +1,95 @@
+"""``trainless bench``: run a suite of cases (predict + real fine-tune each), resumable, and report."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+from .._constraints import InstanceOf, OneOf, Pattern, validate
+from ..bench import load_suite, run_suite
+from ..report import write_bench_report
+from ._common import add_format_argument, add_progress_argument, render_json, render_rows, want_progress
+
+
+@dataclass(frozen=True)
+class BenchJob:
+    """What ``trainless bench`` runs: a suite file, the output directory (cases are cached under
+    ``out/cases`` and skipped when present), the device and whether to show progress."""
+
+    suite: str = "bench/suites/quick.toml"
+    out: str = "runs/bench"
+    device: str | None = None
+    progress: bool = False
+
+    _constraints: ClassVar[dict] = {
+        "suite": Pattern(r".+", "a suite TOML file"),
+        "out": Pattern(r".+", "a directory path"),
+        "device": InstanceOf(str, optional=True),
+        "progress": OneOf((False, True)),
+    }
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    job: BenchJob
+    summary: dict[str, Any]
+    files: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job": asdict(self.job), "summary": self.summary, "files": list(self.files)}
+
+
+def run_bench(job: BenchJob) -> BenchReport:
+    """Load the suite (its errors come before any work), run what is not cached, write results.csv,
+    summary.json, the figures and report.md."""
+    suite = load_suite(job.suite)
+    results, summary = run_suite(suite, job.out, device=job.device, progress=job.progress)
+    files = write_bench_report(results, summary, job.out)
+    out = [f"{job.out}/results.csv", f"{job.out}/summary.json", *(str(f) for f in files)]
+    return BenchReport(job, summary, tuple(out))
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0%}"
+
+
+def render_bench(report: BenchReport, fmt: str) -> str:
+    if fmt == "json":
+        return render_json(report.to_dict())
+    s = report.summary
+    ratio = {k: "-" if s[k] is None else f"{s[k]:.1f}x" for k in ("cost_ratio_gd_median", "cost_ratio_sgd_median")}
+    rows = [
+        ("suite", f"{s['suite']}: {s['cases_compared']} of {s['cases']} cases compared"),
+        ("GD T_eps error", f"median {_pct(s['gd_rel_error_median'])}, p95 {_pct(s['gd_rel_error_p95'])}"),
+        ("SGD T_eps error", f"median {_pct(s['sgd_rel_error_median'])}, p95 {_pct(s['sgd_rel_error_p95'])}"),
+        ("cost ratio", f"GD {ratio['cost_ratio_gd_median']}, SGD {ratio['cost_ratio_sgd_median']} (median)"),
+        ("loss levels", f"median relative error {_pct(s['abs_steps_rel_error_median'])}"),
+        ("final loss", f"median relative error {_pct(s['final_loss_rel_error_median'])}"),
+        ("wrote", ", ".join(report.files)),
+    ]
+    return render_rows(rows)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "bench",
+        help="run a benchmark suite: predicted vs real fine-tuning, case by case",
+        description="Run every case of a suite TOML file (see bench/suites/) as a prediction and a real "
+        "fine-tuning run; finished cases are cached in OUT/cases and skipped when run again. Writes "
+        "results.csv (one row per case, engine, basis and eps), summary.json, figures and report.md.",
+    )
+    p.add_argument("suite", help="the suite TOML file, e.g. bench/suites/quick.toml")
+    p.add_argument("--out", default="runs/bench", help="output directory (default runs/bench)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    add_format_argument(p)
+    add_progress_argument(p)
+    p.set_defaults(
+        handler=lambda a: render_bench(
+            run_bench(BenchJob(a.suite, a.out, a.device, want_progress(a.progress))), a.format
+        )
+    )
+    return p

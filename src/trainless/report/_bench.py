@@ -1,0 +1,214 @@
+"""Figures and a markdown report of a benchmark suite run (the paper's Fig. 1, 5, 6, Table 1, App. C)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from .._io import write_text, write_with
+from ..bench import csv_rows
+
+
+def _save(fig: Any, path: Path) -> Path:
+    try:
+        write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _default_rows(results: list[dict[str, Any]], basis: str = "loss") -> list[dict[str, Any]]:
+    """Rows of each case's default engine (its first comparison) on ``basis`` with both times known."""
+    out = []
+    for r in results:
+        if not r["comparisons"]:
+            continue
+        first = r["comparisons"][0]["engine"]
+        for row in csv_rows(r):
+            if row["engine"] == first and row["basis"] == basis and row["t_pred"] is not None and row["t_real"]:
+                out.append(row)
+    return out
+
+
+def _mean_ci(values: list[float]) -> tuple[float, float]:
+    m = sum(values) / len(values)
+    if len(values) < 2:
+        return m, 0.0
+    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+    return m, 1.96 * sd / math.sqrt(len(values))
+
+
+def plot_scatter(results: list[dict[str, Any]], path: Path) -> tuple[Path, dict[str, float]]:
+    """Predicted vs real T_eps (loss), +/-13% and +/-20% lines, a least-squares slope through the origin
+    per dataset (Fig. 1). Returns the path and the slopes."""
+    rows = _default_rows(results)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5), constrained_layout=True)
+    slopes: dict[str, float] = {}
+    for ax, regime in zip(axes, ("gd", "sgd"), strict=True):
+        by_data: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for row in rows:
+            if row["regime"] == regime:
+                by_data[row["data"]].append((row["t_real"], row["t_pred"]))
+        top = 1.0
+        for i, (name, pts) in enumerate(sorted(by_data.items())):
+            xs, ys = zip(*pts, strict=True)
+            slope = sum(x * y for x, y in pts) / sum(x * x for x in xs)
+            slopes[f"{regime}:{name}"] = slope
+            ax.scatter(xs, ys, s=12, color=f"C{i}", alpha=0.7, label=f"{name} (slope {slope:.2f})")
+            top = max(top, *xs, *ys)
+        for f, style in ((1.0, "-"), (1.13, "--"), (0.87, "--"), (1.2, ":"), (0.8, ":")):
+            ax.plot([0, top], [0, f * top], color="k", ls=style, lw=0.8)
+        ax.set_xlabel("real T_eps (steps)")
+        ax.set_ylabel("predicted T_eps (steps)")
+        ax.set_title(f"{regime.upper()}: eps in the grid; lines: exact, +/-13%, +/-20%")
+        ax.grid(True, alpha=0.3)
+        if by_data:
+            ax.legend(fontsize=8)
+    return _save(fig, path), slopes
+
+
+def plot_cost(results: list[dict[str, Any]], path: Path) -> Path:
+    """Real fine-tuning time / prediction time per case (Fig. 5)."""
+    fig, ax = plt.subplots(figsize=(8, 4), constrained_layout=True)
+    comps = [(r["case_id"], r["comparisons"][0]) for r in results if r["comparisons"]]
+    ax.bar(range(len(comps)), [c["cost_ratio"] for _, c in comps], color="C0")
+    ax.axhline(30, color="k", ls="--", lw=0.8, label="30x (the paper's low end)")
+    ax.set_xlabel("case")
+    ax.set_ylabel("real fine-tuning time / prediction time")
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_error_vs(results: list[dict[str, Any]], path: Path) -> Path:
+    """Mean relative T_eps error (loss) with 95% intervals against lr, batch size and N (Fig. 6)."""
+    rows = _default_rows(results)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
+    for ax, key, label in zip(
+        axes, ("lr", "batch_size", "n"), ("learning rate", "batch size (0: full)", "N"), strict=True
+    ):
+        groups: dict[float, list[float]] = defaultdict(list)
+        for row in rows:
+            groups[float(f"{row[key]:.3g}")].append(row["rel_error"])
+        xs = sorted(groups)
+        stats = [_mean_ci(groups[x]) for x in xs]
+        ax.errorbar(range(len(xs)), [m for m, _ in stats], yerr=[c for _, c in stats], fmt="o", capsize=3)
+        ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs], rotation=30)
+        ax.set_xlabel(label)
+        ax.set_ylabel("relative T_eps error")
+        ax.grid(True, alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_overlays(results: list[dict[str, Any]], path: Path, count: int = 4) -> Path:
+    """Predicted (every engine) and real loss curves for the first ``count`` compared cases (App. C)."""
+    chosen = [r for r in results if r["comparisons"]][:count]
+    fig, axes = plt.subplots(1, max(len(chosen), 1), figsize=(4.5 * max(len(chosen), 1), 4), constrained_layout=True)
+    axes = axes if hasattr(axes, "__len__") else [axes]
+    for ax, r in zip(axes, chosen, strict=False):
+        rec = r["record"]
+        ax.plot(rec["eval_steps"], rec["loss"], color="k", lw=2, label="real")
+        for i, (engine, pred) in enumerate(r["predictions"].items()):
+            ax.plot(range(len(pred["loss"])), pred["loss"], color=f"C{i}", label=engine)
+        c = r["case"]
+        ax.set_title(f"{c['data']} lr={r['lr']:.2g} B={c['batch_size'] or 'full'} m={c['momentum']}", fontsize=9)
+        ax.set_yscale("log")
+        ax.set_xlabel("optimizer step")
+        ax.legend(fontsize=7)
+        ax.grid(True, which="both", alpha=0.3)
+    return _save(fig, path)
+
+
+def _fmt(v: float | None, pct: bool = True) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.0%}" if pct else f"{v:.1f}"
+
+
+def table1(results: list[dict[str, Any]]) -> str:
+    """Mean absolute T_eps error in steps by dataset, tag and eps in {1%, 10%, 40%} (Table 1)."""
+    cells: dict[tuple[str, str, float], list[float]] = defaultdict(list)
+    for row in _default_rows(results):
+        if row["eps"] in (0.01, 0.1, 0.4):
+            cells[(row["data"], row["tag"] or row["regime"], row["eps"])].append(row["abs_error_steps"])
+    keys = sorted({(d, t) for d, t, _ in cells})
+    lines = ["| data | tag | eps 1% | eps 10% | eps 40% |", "| --- | --- | --- | --- | --- |"]
+    for d, t in keys:
+        vals = [cells.get((d, t, e)) for e in (0.01, 0.1, 0.4)]
+        lines.append(f"| {d} | {t} | " + " | ".join("-" if not v else f"{sum(v) / len(v):.1f}" for v in vals) + " |")
+    return "\n".join(lines)
+
+
+def ablation_table(results: list[dict[str, Any]]) -> str:
+    """Median and 95th-percentile relative T_eps error (loss) per engine / curve and regime."""
+    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in results:
+        for row in csv_rows(r):
+            if row["basis"] == "loss" and row["rel_error"] is not None:
+                groups[(row["engine"], row["regime"])].append(row["rel_error"])
+    lines = ["| engine / curve | regime | median | p95 | n |", "| --- | --- | --- | --- | --- |"]
+    for (engine, regime), v in sorted(groups.items()):
+        s = sorted(v)
+        p95 = s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
+        lines.append(f"| {engine} | {regime} | {s[len(s) // 2]:.0%} | {p95:.0%} | {len(s)} |")
+    return "\n".join(lines)
+
+
+def write_bench_report(
+    results: list[dict[str, Any]], summary: dict[str, Any], out_dir: str | os.PathLike[str]
+) -> list[Path]:
+    """Write the figures and ``report.md`` (summary, Table 1, the ablations, the figures) into ``out_dir``."""
+    out = Path(out_dir)
+    scatter, slopes = plot_scatter(results, out / "scatter.png")
+    files = [scatter, plot_cost(results, out / "cost_ratio.png"), plot_error_vs(results, out / "error_vs.png")]
+    files.append(plot_overlays(results, out / "overlays.png"))
+    s = summary
+    slope_text = ", ".join(f"{k} {v:.2f}" for k, v in slopes.items())
+    gd, sgd = (
+        " | ".join(
+            [_fmt(s[f"{r}_rel_error_median"]), _fmt(s[f"{r}_rel_error_p95"]), _fmt(s[f"cost_ratio_{r}_median"], False)]
+        )
+        + "x"
+        for r in ("gd", "sgd")
+    )
+    text = f"""# Suite `{s["suite"]}`: predicted vs real fine-tuning
+
+{s["cases_compared"]} of {s["cases"]} cases compared (a diverged real run has nothing to compare).
+Relative T_eps error on the loss, pooled over the eps grid and the cases (each case's default engine):
+
+| regime | median | 95th percentile | cost ratio (median) |
+| --- | --- | --- | --- |
+| GD | {gd} |
+| SGD | {sgd} |
+
+Absolute measures: steps to reach 50/20/10% of the initial loss, median relative error
+{_fmt(s["abs_steps_rel_error_median"])}; final loss, median relative error {_fmt(s["final_loss_rel_error_median"])}.
+Extrapolating the real curve from its first k steps matches trainless's mean T_eps error at a median
+k = {_fmt(s["baseline_steps_to_match_median"], False)} steps; in {s["baseline_never_matched"]} cases no k up to T
+did.
+
+Slopes of predicted vs real T_eps (least squares through the origin): {slope_text}
+
+## Mean absolute T_eps error in steps (Table 1)
+
+{table1(results)}
+
+## Engines and curves (ablation)
+
+{ablation_table(results)}
+
+![scatter](scatter.png)
+![cost](cost_ratio.png)
+![error vs](error_vs.png)
+![overlays](overlays.png)
+"""
+    write_text(out / "report.md", text)
+    files.append(out / "report.md")
+    return files

@@ -1,0 +1,114 @@
+"""Benchmark suites: parsing, a real (quick) suite run end to end, caching, the extrapolation baseline."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trainless.bench import extrapolate, load_suite, parse_suite, steps_to_match
+from trainless.cli import main
+from trainless.errors import ConfigError, TrainlessError
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = ROOT / "bench" / "suites" / "quick.toml"
+
+
+def test_grid_blocks_expand_as_products_over_defaults():
+    doc = {
+        "defaults": {"model": "tiny-cnn", "data": "digits", "steps": 5, "engines": ["discrete", "ode"]},
+        "grid": [{"lr": [0.1, 0.2], "data_seed": [0, 1, 2], "tag": "a"}, {"batch_size": [4], "lr": 0.1}],
+        "case": [{"lr": 0.1}, {"lr": 0.1}],  # a duplicate is kept once
+    }
+    suite = parse_suite(doc, "t")
+    assert len(suite.cases) == 6 + 1 + 1
+    assert {c.engines for c in suite.cases} == {("discrete", "ode")}
+    assert {c.lr for c in suite.cases if c.tag == "a"} == {0.1, 0.2}
+    assert len({c.case_id for c in suite.cases}) == 8
+
+
+@pytest.mark.parametrize(
+    ("doc", "fragment"),
+    [
+        ({"case": [{"lr": 0.1, "learning_rate": 1}]}, "unknown case field(s) ['learning_rate']"),
+        ({"case": [{"lr": 0.1, "lr_edge": 0.5}]}, "give exactly one of lr and lr_edge"),
+        ({"case": [{"lr": -1.0}]}, "Case.lr must be a number in (0, inf) or None, got -1.0"),
+        ({"case": [{"engines": ["euler"]}]}, "Case.engines"),
+        ({"grid": []}, "has no cases"),
+        ({"cases": []}, "unknown section(s) ['cases']"),
+    ],
+)
+def test_bad_suites_are_rejected_with_the_reason(doc, fragment):
+    with pytest.raises((TrainlessError, ConfigError)) as info:
+        parse_suite(doc, "bad")
+    assert fragment in str(info.value)
+
+
+def test_suite_files_load_and_bad_files_are_named(tmp_path):
+    assert len(load_suite(QUICK).cases) == 7
+    assert len(load_suite(ROOT / "bench" / "suites" / "paper.toml").cases) == 31
+    with pytest.raises(TrainlessError, match="does not exist"):
+        load_suite(tmp_path / "nope.toml")
+    (tmp_path / "bad.toml").write_text("[defaults\n")
+    with pytest.raises(TrainlessError, match="not valid TOML"):
+        load_suite(tmp_path / "bad.toml")
+
+
+def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
+    out = tmp_path / "quick"
+    assert main(["bench", str(QUICK), "--out", str(out), "--format", "json", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    for key in (
+        "cases",
+        "gd_rel_error_median",
+        "gd_rel_error_p95",
+        "sgd_rel_error_median",
+        "sgd_rel_error_p95",
+        "cost_ratio_gd_median",
+        "cost_ratio_sgd_median",
+        "abs_steps_rel_error_median",
+        "final_loss_rel_error_median",
+    ):
+        assert key in summary, key
+    assert summary["cases"] == summary["cases_compared"] == 7
+    assert json.loads((out / "summary.json").read_text()) == summary
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    cases = sorted((out / "cases").glob("*.json"))
+    assert len(cases) == 7
+    expected = 0
+    for path in cases:
+        r = json.loads(path.read_text())
+        expected += len(r["comparisons"]) * 2 * len(r["case"]["eps"])
+        assert r["predictions"].keys() == set(r["case"]["engines"])
+        assert r["record"]["loss"][0] == pytest.approx(r["predictions"][r["case"]["engines"][0]]["loss"][0], rel=1e-5)
+    assert len(rows) == expected
+    assert {r["engine"] for r in rows} >= {"discrete", "ode", "sde", "discrete-paired", "closed-form"}
+    edge = next(r for r in map(json.loads, (p.read_text() for p in cases)) if r["case"]["tag"] == "mse-edge")
+    assert edge["lr"] == pytest.approx(0.3 * edge["edge_lr"])
+    assert edge["edge_lr"] == pytest.approx(2 * edge["n"] / edge["lambda_max"])
+    for name in ("report.md", "scatter.png", "cost_ratio.png", "error_vs.png", "overlays.png"):
+        assert (out / name).stat().st_size > 0, name
+    stamps = {p.name: p.stat().st_mtime_ns for p in cases}
+    assert main(["bench", str(QUICK), "--out", str(out), "--no-progress"]) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in sorted((out / "cases").glob("*.json"))} == stamps  # cached
+
+
+def test_extrapolation_recovers_its_own_forms():
+    t = np.arange(151.0)
+    exp_curve = 0.2 + 1.5 * np.exp(-0.03 * t)
+    fit = extrapolate(exp_curve[:30], 150)
+    assert fit is not None and np.max(np.abs(fit - exp_curve)) < 1e-4
+    power_curve = 0.1 + 2.0 * (t + 1.0) ** -0.7
+    fit = extrapolate(power_curve[:30], 150)
+    assert fit is not None and np.max(np.abs(fit - power_curve)) < 1e-3
+    k, errors = steps_to_match(exp_curve, [0.01, 0.1, 0.4], 0.0)
+    assert k is not None and k <= 10 and errors[k] == 0.0
+    # A curve whose late phase is not in its first steps is not matched early.
+    kink = np.where(t < 50, 2.0 - 0.01 * t, 1.5 - 1.4 * (1 - np.exp(-0.05 * (t - 50))))
+    k2, _ = steps_to_match(kink, [0.01, 0.1], 0.02)
+    assert k2 is None or k2 > 50
+    assert extrapolate([1.0, math.nan, 0.5, 0.4], 10) is None
