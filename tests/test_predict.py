@@ -160,3 +160,17 @@ def test_one_linearization_serves_several_engines_and_learning_rates(digits16, t
     assert other_batch.estimated_run_seconds is None and any("another batch size" in w for w in other_batch.warnings)
     with pytest.raises(TrainlessError, match="weight decay needs J w0"):
         predict_from(lin, dataclasses.replace(cfg, weight_decay=0.1), FAST)
+
+
+def test_learning_rate_above_the_linearized_edge_warns(digits16, tiny):
+    from trainless.predict import linearize, predict_from
+
+    cfg = FinetuneConfig(lr=0.01, steps=30, loss="mse")
+    lin = linearize(tiny, digits16, cfg, FAST)
+    lam = max(predict_from(lin, cfg, FAST).eigenvalues)
+    edge = 2 * digits16.n / lam
+    below = predict_from(lin, dataclasses.replace(cfg, lr=0.5 * edge), FAST)
+    above = predict_from(lin, dataclasses.replace(cfg, lr=1.5 * edge), FAST)
+    assert not any("stability edge" in w for w in below.warnings)
+    assert any("stability edge" in w and "diverges" in w for w in above.warnings)
+    assert above.loss[-1] > above.loss[0] and any("does not train" in w for w in above.warnings)

@@ -292,6 +292,21 @@ def predict_from(
             f"the predicted ||w_T - w0|| = {final_dist:.3g} is {final_dist / w0_norm:.1%} of ||w0|| = {w0_norm:.3g} "
             f"(above {options.distance_warning:.0%}): the network may leave its linearization; trust the curves less"
         )
+    # Full-batch GD on the linearized model is stable iff lr < 2N / (lambda_max h), h the largest curvature of
+    # the loss in the logits: 1 for MSE, at most 1/2 for cross-entropy.
+    lam_max = max(float(spec.eigenvalues[0]), 0.0)
+    if lam_max > 0:
+        edge = 2.0 * lin.n / lam_max * (1.0 if loss is Loss.MSE else 2.0)
+        top_lr = max(lrs) / (1.0 - config.momentum)
+        if top_lr > edge:
+            warnings.append(
+                f"lr/(1-m) = {top_lr:.3g} is above the linearized model's stability edge "
+                f"{'2' if loss is Loss.MSE else '4'}N/lambda_max = {edge:.3g}: the prediction "
+                f"{'diverges' if loss is Loss.MSE else 'may oscillate'}, while real networks often stabilize "
+                "themselves there (edge of stability); lower the lr or read the prediction as a bound"
+            )
+    if loss_mean[-1] > loss_mean[0]:
+        warnings.append("the predicted loss ends above where it starts: the linearized run does not train")
     if kernel.method is KernelMethod.PSEUDO:
         warnings.append("the pseudo-NTK drops the class-to-class structure of Theta; its error is not bounded here")
     if engine in (Engine.ODE, Engine.CLOSED_FORM) and config.batch_size is not None:
