@@ -2,7 +2,7 @@
 
 from ._baseline import extrapolate, steps_to_match
 from ._compare import Comparison, EpsComparison, LevelComparison, compare
-from ._run import CSV_COLUMNS, csv_rows, run_case, run_suite, summarize
+from ._run import CSV_COLUMNS, csv_rows, quantile, run_case, run_suite, summarize
 from ._suite import Case, Suite, load_suite, parse_suite
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "extrapolate",
     "load_suite",
     "parse_suite",
+    "quantile",
     "run_case",
     "run_suite",
     "steps_to_match",

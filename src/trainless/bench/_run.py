@@ -173,7 +173,8 @@ def csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _quantile(values: list[float], q: float) -> float | None:
+def quantile(values: list[float], q: float) -> float | None:
+    """The q-quantile with linear interpolation between order statistics (numpy's default); None if empty."""
     if not values:
         return None
     s = sorted(values)
@@ -210,17 +211,17 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "cases": len(results),
         "cases_compared": sum(1 for r in results if r["comparisons"]),
-        "gd_rel_error_median": _quantile(rel["gd"], 0.5),
-        "gd_rel_error_p95": _quantile(rel["gd"], 0.95),
-        "sgd_rel_error_median": _quantile(rel["sgd"], 0.5),
-        "sgd_rel_error_p95": _quantile(rel["sgd"], 0.95),
-        "gd_error_basis_rel_error_median": _quantile(rel_error_basis["gd"], 0.5),
-        "sgd_error_basis_rel_error_median": _quantile(rel_error_basis["sgd"], 0.5),
-        "cost_ratio_gd_median": _quantile(cost["gd"], 0.5),
-        "cost_ratio_sgd_median": _quantile(cost["sgd"], 0.5),
-        "abs_steps_rel_error_median": _quantile(levels, 0.5),
-        "final_loss_rel_error_median": _quantile(finals, 0.5),
-        "baseline_steps_to_match_median": _quantile([float(k) for k in matched], 0.5),
+        "gd_rel_error_median": quantile(rel["gd"], 0.5),
+        "gd_rel_error_p95": quantile(rel["gd"], 0.95),
+        "sgd_rel_error_median": quantile(rel["sgd"], 0.5),
+        "sgd_rel_error_p95": quantile(rel["sgd"], 0.95),
+        "gd_error_basis_rel_error_median": quantile(rel_error_basis["gd"], 0.5),
+        "sgd_error_basis_rel_error_median": quantile(rel_error_basis["sgd"], 0.5),
+        "cost_ratio_gd_median": quantile(cost["gd"], 0.5),
+        "cost_ratio_sgd_median": quantile(cost["sgd"], 0.5),
+        "abs_steps_rel_error_median": quantile(levels, 0.5),
+        "final_loss_rel_error_median": quantile(finals, 0.5),
+        "baseline_steps_to_match_median": quantile([float(k) for k in matched], 0.5),
         "baseline_never_matched": unmatched,
     }
 

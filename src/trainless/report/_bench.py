@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from .._io import write_text, write_with
-from ..bench import csv_rows
+from ..bench import csv_rows, quantile
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -155,9 +155,7 @@ def ablation_table(results: list[dict[str, Any]]) -> str:
                 groups[(row["engine"], row["regime"])].append(row["rel_error"])
     lines = ["| engine / curve | regime | median | p95 | n |", "| --- | --- | --- | --- | --- |"]
     for (engine, regime), v in sorted(groups.items()):
-        s = sorted(v)
-        p95 = s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
-        lines.append(f"| {engine} | {regime} | {s[len(s) // 2]:.0%} | {p95:.0%} | {len(s)} |")
+        lines.append(f"| {engine} | {regime} | {_fmt(quantile(v, 0.5))} | {_fmt(quantile(v, 0.95))} | {len(v)} |")
     return "\n".join(lines)
 
 
