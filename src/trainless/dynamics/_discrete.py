@@ -49,7 +49,6 @@ def run_discrete(
     finals = torch.empty((p, *f0.shape), dtype=torch.float64)
     m, wd, nesterov = schedule.momentum, schedule.weight_decay, schedule.nesterov
     jw = jw0 if jw0 is not None else torch.zeros_like(f0)
-    full = torch.arange(n)
     bar = tqdm(total=p * steps, desc="linearized dynamics", unit="step", disable=not progress, leave=False)
 
     for k, order in enumerate(orders):
@@ -70,10 +69,15 @@ def run_discrete(
                 break
             if not bool(torch.isfinite(lv).all()):
                 break
-            batch = full if order is None else order[t]
-            e_b = loss_grad(loss, f[batch], y[batch]) / batch.numel()
-            g_f = op.matvec_cols(batch, e_b)
-            g_a = torch.zeros_like(alpha).index_add_(0, batch, e_b)
+            if order is None:
+                # Full batch: every column, so the product needs no gathered copy of Theta.
+                g_a = loss_grad(loss, f, y) / n
+                g_f = op.matvec(g_a)
+            else:
+                batch = order[t]
+                e_b = loss_grad(loss, f[batch], y[batch]) / batch.numel()
+                g_f = op.matvec_cols(batch, e_b)
+                g_a = torch.zeros_like(alpha).index_add_(0, batch, e_b)
             g_c = 0.0
             if wd:
                 g_f = g_f + wd * (jw + f - f0)
