@@ -174,3 +174,25 @@ def test_learning_rate_above_the_linearized_edge_warns(digits16, tiny):
     assert not any("stability edge" in w for w in below.warnings)
     assert any("stability edge" in w and "diverges" in w for w in above.warnings)
     assert above.loss[-1] > above.loss[0] and any("does not train" in w for w in above.warnings)
+
+
+def test_closed_loop_splices_real_steps_and_predicts_the_rest(digits16):
+    from trainless.predict import predict_closed_loop
+
+    cfg = FinetuneConfig(lr=0.02, steps=20, batch_size=16, schedule="cosine")
+    model = load_model("factories:linear16", 5, seed=0)
+    pred, observed = predict_closed_loop(model, digits16, cfg, 8, FAST)
+    real = finetune(load_model("factories:linear16", 5, seed=0), digits16, cfg)
+    # A linear model is its own linearization: the spliced paired curve is the real run.
+    assert pred.observed_steps == 8 and observed.steps_run == 8 and len(pred.loss) == 21
+    assert pred.loss[:8] == tuple(observed.loss[:8])
+    assert pred.loss[8] == pytest.approx(observed.loss[8], rel=1e-6)  # f at w_8, from the kernel's forward
+    torch.testing.assert_close(torch.tensor(pred.paired_loss), torch.tensor(real.loss), rtol=1e-4, atol=1e-6)
+    assert pred.lr == real.lr
+    assert all(math.isnan(d) for d in pred.weight_distance[9:])
+    with pytest.raises(TrainlessError, match="observed_steps must be an integer in"):
+        predict_closed_loop(model, digits16, cfg, 20, FAST)
+    with pytest.raises(TrainlessError, match="momentum"):
+        predict_closed_loop(model, digits16, dataclasses.replace(cfg, momentum=0.9), 5, FAST)
+    with pytest.raises(TrainlessError, match="stop_after must be"):
+        finetune(model, digits16, cfg, stop_after=0)

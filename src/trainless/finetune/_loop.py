@@ -115,6 +115,7 @@ def finetune(
     head_start: HeadStart | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
+    stop_after: int | None = None,
 ) -> RunRecord:
     """Fine-tune ``model`` on ``data`` with ``config`` and record the whole-train-set curves.
 
@@ -125,10 +126,15 @@ def finetune(
     :func:`~trainless.data.batch_schedule` (the DataLoader's order for ``config.seed``). The same model
     seed, data and config give the same curve.
 
+    stop_after: run only the first ``stop_after`` steps of the config's run (same lr schedule and batch
+    order as the whole run; the closed-loop predictor observes them), 1 <= stop_after <= steps.
+
     The model is updated in place. Returns a :class:`RunRecord`; a run whose loss becomes non-finite stops
     there with status DIVERGED.
     """
     check_problem(model, data, config)
+    if stop_after is not None and not (isinstance(stop_after, int) and 1 <= stop_after <= config.steps):
+        raise TrainlessError(f"stop_after must be an integer in [1, {config.steps}] (the steps), got {stop_after!r}")
     head_start = head_start or HeadStart()
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -160,9 +166,12 @@ def finetune(
         errors.append(err_t)
         dists.append(_distance(params, w0) if dist_t is None else dist_t)
 
-    bar = tqdm(total=config.steps, desc="fine-tuning", unit="step", disable=not progress, leave=False)
+    bar = tqdm(total=stop_after or config.steps, desc="fine-tuning", unit="step", disable=not progress, leave=False)
     try:
         for t, batch in enumerate(batches):
+            if stop_after is not None and t == stop_after:
+                message = f"stopped after {stop_after} of {config.steps} steps, as asked"
+                break
             due = t % config.eval_stride == 0
             if due and not full_batch:
                 e0 = time.perf_counter()

@@ -1,5 +1,6 @@
 """Predict: Algorithm 1 end to end (f0, the kernel, the linearized dynamics) -> Prediction."""
 
+from ._closed import predict_closed_loop
 from ._config import DEFAULT_EPS, PredictConfig
 from ._predict import Linearization, linearize, predict, predict_from, preserved, time_optimizer_step
 from ._result import LevelTime, Prediction, load_prediction
@@ -13,6 +14,7 @@ __all__ = [
     "linearize",
     "load_prediction",
     "predict",
+    "predict_closed_loop",
     "predict_from",
     "preserved",
     "time_optimizer_step",

@@ -216,15 +216,24 @@ def predict(
 
 
 def predict_from(
-    lin: Linearization, config: FinetuneConfig, options: PredictConfig | None = None, *, progress: bool = False
+    lin: Linearization,
+    config: FinetuneConfig,
+    options: PredictConfig | None = None,
+    *,
+    progress: bool = False,
+    start_step: int = 0,
 ) -> Prediction:
     """Steps 2-3 of Algorithm 1 from a :class:`Linearization`: the dynamics by ``options.engine`` and the
     figures. ``config`` may differ from the one linearized with in lr, schedule, steps, momentum and seed;
-    not in the loss when the head was probed, nor in the batch size for the wall-clock estimate."""
+    not in the loss when the head was probed, nor in the batch size for the wall-clock estimate.
+    start_step: the linearization was taken after this many of the config's steps; the prediction covers
+    steps start_step..T (lrs and batches of the whole run from there on), indexed from 0."""
     options = options or PredictConfig()
     engine = Engine(options.engine)
     check_dynamics(config, engine)
     config.check_against(lin.n)
+    if not 0 <= start_step < config.steps:
+        raise TrainlessError(f"start_step must be in [0, {config.steps - 1}], got {start_step}")
     if config.weight_decay > 0 and lin.jw0 is None:
         raise TrainlessError("weight decay needs J w0: linearize with with_jw0=True")
     if lin.head_start.get("kind") != "fresh" and config.loss != lin.loss:
@@ -237,10 +246,14 @@ def predict_from(
         orders = None
         if config.batch_size is not None and engine is Engine.DISCRETE:
             orders = tuple(
-                tuple(batch_schedule(lin.n, config.batch_size, config.steps, drop_last=config.drop_last, seed=s))
+                tuple(
+                    batch_schedule(lin.n, config.batch_size, config.steps, drop_last=config.drop_last, seed=s)[
+                        start_step:
+                    ]
+                )
                 for s in range(config.seed, config.seed + options.batch_orders)
             )
-        lrs = learning_rates(config)
+        lrs = learning_rates(config)[start_step:]
         schedule = SGDSchedule(
             lr=lrs,
             momentum=config.momentum,

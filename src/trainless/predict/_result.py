@@ -55,6 +55,7 @@ class Prediction:
     w0_norm: ||w0|| of the trained parameters.
     status, message: whether the linearized run stayed finite, and what to do if not.
     warnings: things the user should know before trusting the numbers.
+    observed_steps: 0 for a prediction from w0; k for a closed-loop prediction whose steps 0..k are real.
     """
 
     config: FinetuneConfig
@@ -95,6 +96,7 @@ class Prediction:
     status: TrajectoryStatus
     message: str
     warnings: tuple[str, ...]
+    observed_steps: int = 0
 
     @property
     def steps(self) -> int:

@@ -1,0 +1,107 @@
+"""Closed-loop prediction (the paper's Sec. 6 future direction): observe k real steps, re-linearize at w_k,
+predict the rest."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import torch
+
+from ..data import ImageData
+from ..dynamics import Engine, epsilon_times
+from ..errors import TrainlessError
+from ..finetune import FinetuneConfig, RunRecord, check_problem, finetune
+from ..models import HeadStart, LoadedModel
+from ._config import PredictConfig
+from ._predict import check_dynamics, linearize, predict_from
+from ._result import LevelTime, Prediction
+
+
+def predict_closed_loop(
+    model: LoadedModel,
+    data: ImageData,
+    config: FinetuneConfig,
+    observed_steps: int,
+    options: PredictConfig | None = None,
+    *,
+    trainable: str = "all",
+    head_start: HeadStart | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> tuple[Prediction, RunRecord]:
+    """Really run the first ``observed_steps`` = k steps of ``config`` (the model is updated in place, as by
+    :func:`~trainless.finetune.finetune`), linearize the network at w_k, and predict steps k..T with the
+    rest of the run's lr schedule and batch orders. Returns the spliced :class:`Prediction` (steps 0..k are
+    the real run's curves, band included; k..T predicted; ``observed_steps`` = k; ``seconds`` includes the
+    observed steps) and the record of the observed steps.
+
+    Time in optimizer steps. Momentum is refused for now: its buffer at w_k would have to enter the function
+    space as J buf_k. ``weight_distance`` is ||w_t - w0|| for t <= k and NaN after (the predicted part moves
+    from w_k; its distance from w_k is not reported here).
+    """
+    options = options or PredictConfig()
+    check_problem(model, data, config)
+    check_dynamics(config, Engine(options.engine))
+    if config.momentum > 0:
+        raise TrainlessError("closed-loop prediction does not carry a momentum buffer yet: use momentum=0")
+    k = observed_steps
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < config.steps:
+        raise TrainlessError(f"observed_steps must be an integer in [1, {config.steps - 1}], got {k!r}")
+    t0 = time.perf_counter()
+    observed = finetune(
+        model, data, config, trainable=trainable, head_start=head_start, device=device, progress=progress, stop_after=k
+    )
+    if observed.status.value != "completed":
+        raise TrainlessError(f"the observed steps diverged ({observed.message}); nothing to continue from")
+    observed_seconds = time.perf_counter() - t0
+    lin = linearize(
+        model,
+        data,
+        config,
+        options,
+        trainable=trainable,
+        head_start=HeadStart(),  # the head is already where the observed steps left it
+        device=device,
+        progress=progress,
+    )
+    rest = predict_from(lin, config, options, progress=progress, start_step=k)
+    real_loss, real_err = tuple(observed.loss[:-1]), tuple(observed.error[:-1])
+    if tuple(observed.eval_steps) != tuple(range(k + 1)):
+        raise TrainlessError("closed-loop prediction needs the observed steps evaluated at every step (eval_stride=1)")
+
+    def splice(head: tuple[float, ...], tail: tuple[float, ...]) -> tuple[float, ...]:
+        return head + tail
+
+    loss = splice(real_loss, rest.loss)
+    error = splice(real_err, rest.error)
+    times = epsilon_times(torch.tensor(loss), options.eps, basis="loss", definition=options.eps_definition)
+    times += epsilon_times(torch.tensor(error), options.eps, basis="error", definition=options.eps_definition)
+    levels = []
+    for level in options.levels:
+        hit = [t for t, v in enumerate(loss) if v <= level * loss[0]]
+        levels.append(LevelTime(level, hit[0] if hit else None))
+    nan_tail = (math.nan,) * (config.steps - k)
+    return (
+        dataclasses.replace(
+            rest,
+            loss=loss,
+            loss_low=splice(real_loss, rest.loss_low),
+            loss_high=splice(real_loss, rest.loss_high),
+            error=error,
+            error_low=splice(real_err, rest.error_low),
+            error_high=splice(real_err, rest.error_high),
+            paired_loss=splice(real_loss, rest.paired_loss),
+            paired_error=splice(real_err, rest.paired_error),
+            distance_steps=tuple(range(config.steps + 1)),
+            weight_distance=tuple(observed.weight_distance) + nan_tail,
+            paired_weight_distance=tuple(observed.weight_distance) + nan_tail,
+            lr=tuple(observed.lr) + rest.lr,
+            eps_times=times,
+            level_times=tuple(levels),
+            seconds=observed_seconds + rest.seconds,
+            observed_steps=k,
+        ),
+        observed,
+    )
