@@ -116,3 +116,20 @@ def test_module_entry_point():
 
     proc = subprocess.run([sys.executable, "-m", "trainless", "models"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and "efficientnet-lite0" in proc.stdout
+
+
+def test_one_seed_sets_the_head_init_and_the_batch_order():
+    import torch
+
+    from trainless import load_model
+    from trainless.cli._finetune import load_problem
+
+    job = job_from_args(build_parser().parse_args(["finetune", *TINY, "--seed", "7", "--batch-size", "4"]))
+    assert job.finetune.seed == 7 and not hasattr(job, "seed")
+    model, data, config, _, _ = load_problem(job)
+    same = load_model("tiny-cnn", data.num_classes, seed=7)
+    other = load_model("tiny-cnn", data.num_classes, seed=8)
+    head = dict(model.module.named_parameters())
+    assert all(torch.equal(p, head[k]) for k, p in same.module.named_parameters())
+    assert not all(torch.equal(p, head[k]) for k, p in other.module.named_parameters())
+    assert config.seed == 7

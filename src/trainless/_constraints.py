@@ -145,6 +145,5 @@ PROBLEM_CONSTRAINTS: dict[str, Any] = {
     "per_class": Interval(1, None, integer=True),
     "resolution": Interval(8, None, integer=True, optional=True),
     "data_seed": Interval(0, None, integer=True),
-    "seed": Interval(0, None, integer=True),
     "trainable": Pattern(r"all|head|last-[1-9]\d*", "'all', 'head' or 'last-K' with K >= 1"),
 }

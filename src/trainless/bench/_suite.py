@@ -68,6 +68,7 @@ class Case:
 
     _constraints: ClassVar[dict] = {
         **PROBLEM_CONSTRAINTS,
+        "seed": Interval(0, None, integer=True),
         "head_start": OneOf(("fresh", "linear-probe")),
         "lr": Interval(0, None, low_closed=False, optional=True),
         "lr_edge": Interval(0, None, low_closed=False, optional=True),

@@ -21,8 +21,8 @@ class FinetuneJob:
     """What ``trainless finetune`` runs: a model, a seeded class subset of a dataset, the hyper-parameters.
 
     model / data: built-in names or ``package.module:factory``; classes / per_class: the subset;
-    resolution: input px (None: the model's default); data_seed: seeds the subset; seed: seeds the head's
-    init and the batch order (``finetune.seed`` is set from it); trainable: ``all``, ``head`` or
+    resolution: input px (None: the model's default); data_seed: seeds the subset; ``finetune.seed`` seeds
+    both the head's init and the batch order (one seed, as ``--seed``); trainable: ``all``, ``head`` or
     ``last-K``; out: the output directory.
     """
 
@@ -32,7 +32,6 @@ class FinetuneJob:
     per_class: int = 30
     resolution: int | None = None
     data_seed: int = 0
-    seed: int = 0
     trainable: str = "all"
     head_start: HeadStart = field(default_factory=HeadStart)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
@@ -99,8 +98,8 @@ def summarize(r: RunRecord) -> dict[str, Any]:
 
 
 def load_problem(job: FinetuneJob) -> tuple[LoadedModel, ImageData, FinetuneConfig, int | None, float]:
-    """The job's model, data subset and optimizer config (its seed set from ``job.seed``), the resolution
-    used and the seconds loading took. Shared by every command that runs a configuration."""
+    """The job's model (head initialised from ``job.finetune.seed``), data subset and optimizer config, the
+    resolution used and the seconds loading took. Shared by every command that runs a configuration."""
     t0 = time.perf_counter()
     resolution = job.resolution if job.resolution is not None else default_resolution(job.model)
     data = load_dataset(
@@ -111,11 +110,8 @@ def load_problem(job: FinetuneJob) -> tuple[LoadedModel, ImageData, FinetuneConf
         resolution=resolution if resolution is not None else 64,
     )
     job.finetune.check_against(data.n)
-    model = load_model(job.model, data.num_classes, resolution=resolution, seed=job.seed)
-    config = job.finetune
-    if config.seed != job.seed:
-        config = FinetuneConfig.from_dict({**config.to_dict(), "seed": job.seed})
-    return model, data, config, resolution, time.perf_counter() - t0
+    model = load_model(job.model, data.num_classes, resolution=resolution, seed=job.finetune.seed)
+    return model, data, job.finetune, resolution, time.perf_counter() - t0
 
 
 def run_finetune(job: FinetuneJob) -> FinetuneReport:
@@ -272,7 +268,6 @@ def job_from_args(a: argparse.Namespace) -> FinetuneJob:
         per_class=a.per_class,
         resolution=a.resolution,
         data_seed=a.data_seed,
-        seed=a.seed,
         trainable=a.trainable,
         head_start=head,
         finetune=config,
