@@ -13,16 +13,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from .._io import write_text, write_with
+from .._io import write_text
 from ..bench import csv_rows, quantile
-
-
-def _save(fig: Any, path: Path) -> Path:
-    try:
-        write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    finally:
-        plt.close(fig)
-    return path
+from ._plots import save_png
 
 
 def _default_rows(results: list[dict[str, Any]], basis: str = "loss") -> list[dict[str, Any]]:
@@ -72,7 +65,7 @@ def plot_scatter(results: list[dict[str, Any]], path: Path) -> tuple[Path, dict[
         ax.grid(True, alpha=0.3)
         if by_data:
             ax.legend(fontsize=8)
-    return _save(fig, path), slopes
+    return save_png(fig, path), slopes
 
 
 def plot_cost(results: list[dict[str, Any]], path: Path) -> Path:
@@ -84,7 +77,7 @@ def plot_cost(results: list[dict[str, Any]], path: Path) -> Path:
     ax.set_xlabel("case")
     ax.set_ylabel("real fine-tuning time / prediction time")
     ax.legend()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_error_vs(results: list[dict[str, Any]], path: Path) -> Path:
@@ -104,7 +97,7 @@ def plot_error_vs(results: list[dict[str, Any]], path: Path) -> Path:
         ax.set_xlabel(label)
         ax.set_ylabel("relative T_eps error")
         ax.grid(True, alpha=0.3)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_overlays(results: list[dict[str, Any]], path: Path, count: int = 4) -> Path:
@@ -123,7 +116,7 @@ def plot_overlays(results: list[dict[str, Any]], path: Path, count: int = 4) -> 
         ax.set_xlabel("optimizer step")
         ax.legend(fontsize=7)
         ax.grid(True, which="both", alpha=0.3)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def _fmt(v: float | None, pct: bool = True) -> str:

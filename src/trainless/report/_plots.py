@@ -9,10 +9,29 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from .._io import write_with
-from ..finetune import RunRecord
+from ..finetune import FinetuneConfig, RunRecord
 from ..predict import Prediction
+
+
+def save_png(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Save ``fig`` as PNG at ``path`` atomically (temporary file, then moved into place) and close it."""
+    out = Path(path)
+    try:
+        write_with(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+    return out
+
+
+def _title(model: str, data: str, classes: int, n: int, cfg: FinetuneConfig) -> str:
+    batch = "full batch" if cfg.batch_size is None else f"batch {cfg.batch_size}"
+    return (
+        f"{model} on {data} ({classes} classes, N={n}); "
+        f"{cfg.optimizer} lr={cfg.lr:g} m={cfg.momentum:g} wd={cfg.weight_decay:g}, {batch}"
+    )
 
 
 def plot_run(record: RunRecord, path: str | os.PathLike[str]) -> Path:
@@ -30,17 +49,8 @@ def plot_run(record: RunRecord, path: str | os.PathLike[str]) -> Path:
     ax_err.set_ylabel("training error")
     ax_err.set_ylim(-0.02, 1.02)
     ax_err.grid(True, alpha=0.3)
-    batch = "full batch" if cfg.batch_size is None else f"batch {cfg.batch_size}"
-    fig.suptitle(
-        f"{record.model} on {record.data} ({len(record.class_labels)} classes, N={record.n}); "
-        f"{cfg.optimizer} lr={cfg.lr:g} m={cfg.momentum:g} wd={cfg.weight_decay:g}, {batch}"
-    )
-    out = Path(path)
-    try:
-        write_with(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    finally:
-        plt.close(fig)
-    return out
+    fig.suptitle(_title(record.model, record.data, len(record.class_labels), record.n, cfg))
+    return save_png(fig, path)
 
 
 def plot_prediction(prediction: Prediction, path: str | os.PathLike[str], record: RunRecord | None = None) -> Path:
@@ -79,14 +89,5 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike[str], record
     ax_spec.legend(loc="lower left", fontsize=8)
     ax_p.legend(loc="upper right", fontsize=8)
     ax_spec.set_title("where the residual lies in Theta's spectrum", fontsize=9)
-    batch = "full batch" if cfg.batch_size is None else f"batch {cfg.batch_size}"
-    fig.suptitle(
-        f"{p.model} on {p.data} ({p.classes} classes, N={p.n}); "
-        f"{cfg.optimizer} lr={cfg.lr:g} m={cfg.momentum:g} wd={cfg.weight_decay:g}, {batch}"
-    )
-    out = Path(path)
-    try:
-        write_with(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    finally:
-        plt.close(fig)
-    return out
+    fig.suptitle(_title(p.model, p.data, p.classes, p.n, cfg))
+    return save_png(fig, path)
