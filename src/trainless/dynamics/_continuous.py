@@ -19,12 +19,7 @@ from .._losses import Loss, batched_loss_and_error, loss_grad
 from ..errors import TrainlessError
 from ._operator import KernelOperator
 from ._schedule import SGDSchedule
-from ._trajectory import distance_grid
-
-
-def _distance(op: KernelOperator, alpha: torch.Tensor, c: torch.Tensor, jw: torch.Tensor, w0_sq: float) -> torch.Tensor:
-    sq = op.quad(alpha) + 2.0 * c * (alpha * jw).sum(dim=(-1, -2)) + c * c * w0_sq
-    return sq.clamp_min(0.0).sqrt()
+from ._trajectory import distance_grid, parameter_distance
 
 
 def run_ode(
@@ -74,7 +69,7 @@ def run_ode(
     alphas = states[:, m : 2 * m].view(-1, n, c_out)
     cs = states[:, -1]
     lv, ev = batched_loss_and_error(loss, fs, y)
-    dist = _distance(op, alphas, cs, jw, w0_sq_norm)
+    dist = parameter_distance(op, alphas, cs, jw, w0_sq_norm)
     grid = torch.arange(schedule.steps + 1)
     return lv.unsqueeze(0), ev.unsqueeze(0), grid, dist.unsqueeze(0), fs[-1:].clone()
 
@@ -143,7 +138,7 @@ def run_sde(
     for t in range(steps + 1):
         losses[:, t], errors[:, t] = batched_loss_and_error(loss, f, y)
         if gi < grid.numel() and int(grid[gi]) == t:
-            dists[:, gi] = float("nan") if noise == "diagonal" else _distance(op, alpha, c, jw, w0_sq_norm)
+            dists[:, gi] = float("nan") if noise == "diagonal" else parameter_distance(op, alpha, c, jw, w0_sq_norm)
             gi += 1
         if t == steps:
             break

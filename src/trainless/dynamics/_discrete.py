@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .._losses import Loss, batched_loss_and_error, loss_grad
 from ._operator import KernelOperator
 from ._schedule import SGDSchedule
-from ._trajectory import distance_grid
+from ._trajectory import distance_grid, parameter_distance
 
 
 def run_discrete(
@@ -62,8 +62,7 @@ def run_discrete(
             lv, ev = batched_loss_and_error(loss, f.unsqueeze(0), y)
             losses[k, t], errors[k, t] = lv[0], ev[0]
             if t in on_grid:
-                sq = float(op.quad(alpha)) + 2.0 * c * float((alpha * jw).sum()) + c * c * w0_sq_norm
-                dists[k, di] = max(sq, 0.0) ** 0.5
+                dists[k, di] = parameter_distance(op, alpha, c, jw, w0_sq_norm)
                 di += 1
             if t == steps:
                 break

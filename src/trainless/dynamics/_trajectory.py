@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from .._enums import DocEnum
+
+if TYPE_CHECKING:
+    from ._operator import KernelOperator
 
 
 class TrajectoryStatus(DocEnum):
@@ -57,3 +61,16 @@ def distance_grid(steps: int, stride: int) -> torch.Tensor:
     if grid[-1] != steps:
         grid.append(steps)
     return torch.tensor(grid, dtype=torch.int64)
+
+
+def parameter_distance(
+    op: KernelOperator, alpha: torch.Tensor, c: torch.Tensor | float, jw: torch.Tensor, w0_sq: float
+) -> torch.Tensor:
+    """||w - w0|| of the linearized model without the weights, for any batch of states (..., N, C).
+
+    Every update of torch.optim.SGD on f = f0 + J (w - w0) combines Jacobian rows and, with weight decay, w0,
+    so w - w0 = J^T alpha + c w0 and ||w - w0||^2 = alpha . Theta alpha + 2 c alpha . J w0 + c^2 ||w0||^2.
+    jw: (N, C) J w0; w0_sq: ||w0||^2. float64; round-off below 0 is clamped.
+    """
+    sq = op.quad(alpha) + 2.0 * c * (alpha * jw).sum(dim=(-1, -2)) + c * c * w0_sq
+    return sq.clamp_min(0.0).sqrt()
