@@ -12,12 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
 from tqdm.auto import tqdm
 
 from .._io import ensure_writable_dir, write_json, write_text
 from ..data import load_dataset
-from ..dynamics import KernelOperator
 from ..finetune import FinetuneConfig, finetune
 from ..kernel import KernelConfig
 from ..models import HeadStart, default_resolution, load_model
@@ -92,7 +90,7 @@ def run_case(case: Case, *, device: str | None = None, progress: bool = False) -
     lin = linearize(
         model, data, base, options, trainable=case.trainable, head_start=head, device=device, progress=progress
     )
-    lam_max = float(torch.linalg.eigvalsh(KernelOperator(lin.kernel.k_train_train)._mat)[-1])
+    lam_max = float(lin.operator.spectrum().eigenvalues[0])  # cached: the engines below reuse it
     lr = case.lr if case.lr is not None else case.lr_edge * 2.0 * data.n / lam_max  # type: ignore[operator]
     config = dataclasses.replace(base, lr=lr)
     predictions = {}

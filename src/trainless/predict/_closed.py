@@ -12,11 +12,11 @@ import torch
 from ..data import ImageData
 from ..dynamics import Engine, epsilon_times
 from ..errors import TrainlessError
-from ..finetune import FinetuneConfig, RunRecord, check_problem, finetune
+from ..finetune import FinetuneConfig, RunRecord, finetune
 from ..models import HeadStart, LoadedModel
 from ._config import PredictConfig
-from ._predict import check_dynamics, linearize, predict_from
-from ._result import LevelTime, Prediction
+from ._predict import check_dynamics, level_times, linearize, predict_from
+from ._result import Prediction
 
 
 def predict_closed_loop(
@@ -42,13 +42,17 @@ def predict_closed_loop(
     from w_k; its distance from w_k is not reported here).
     """
     options = options or PredictConfig()
-    check_problem(model, data, config)
     check_dynamics(config, Engine(options.engine))
     if config.momentum > 0:
         raise TrainlessError("closed-loop prediction does not carry a momentum buffer yet: use momentum=0")
     k = observed_steps
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < config.steps:
         raise TrainlessError(f"observed_steps must be an integer in [1, {config.steps - 1}], got {k!r}")
+    if config.eval_stride != 1:
+        raise TrainlessError(
+            f"closed-loop prediction needs the observed steps evaluated at every step (eval_stride=1), "
+            f"got eval_stride={config.eval_stride}"
+        )
     t0 = time.perf_counter()
     observed = finetune(
         model, data, config, trainable=trainable, head_start=head_start, device=device, progress=progress, stop_after=k
@@ -68,38 +72,30 @@ def predict_closed_loop(
     )
     rest = predict_from(lin, config, options, progress=progress, start_step=k)
     real_loss, real_err = tuple(observed.loss[:-1]), tuple(observed.error[:-1])
-    if tuple(observed.eval_steps) != tuple(range(k + 1)):
-        raise TrainlessError("closed-loop prediction needs the observed steps evaluated at every step (eval_stride=1)")
 
-    def splice(head: tuple[float, ...], tail: tuple[float, ...]) -> tuple[float, ...]:
-        return head + tail
-
-    loss = splice(real_loss, rest.loss)
-    error = splice(real_err, rest.error)
-    times = epsilon_times(torch.tensor(loss), options.eps, basis="loss", definition=options.eps_definition)
-    times += epsilon_times(torch.tensor(error), options.eps, basis="error", definition=options.eps_definition)
-    levels = []
-    for level in options.levels:
-        hit = [t for t, v in enumerate(loss) if v <= level * loss[0]]
-        levels.append(LevelTime(level, hit[0] if hit else None))
+    loss = real_loss + rest.loss
+    error = real_err + rest.error
+    loss_t = torch.tensor(loss, dtype=torch.float64)
+    times = epsilon_times(loss_t, options.eps, basis="loss", definition=options.eps_definition)
+    times += epsilon_times(error, options.eps, basis="error", definition=options.eps_definition)
     nan_tail = (math.nan,) * (config.steps - k)
     return (
         dataclasses.replace(
             rest,
             loss=loss,
-            loss_low=splice(real_loss, rest.loss_low),
-            loss_high=splice(real_loss, rest.loss_high),
+            loss_low=real_loss + rest.loss_low,
+            loss_high=real_loss + rest.loss_high,
             error=error,
-            error_low=splice(real_err, rest.error_low),
-            error_high=splice(real_err, rest.error_high),
-            paired_loss=splice(real_loss, rest.paired_loss),
-            paired_error=splice(real_err, rest.paired_error),
+            error_low=real_err + rest.error_low,
+            error_high=real_err + rest.error_high,
+            paired_loss=real_loss + rest.paired_loss,
+            paired_error=real_err + rest.paired_error,
             distance_steps=tuple(range(config.steps + 1)),
             weight_distance=tuple(observed.weight_distance) + nan_tail,
             paired_weight_distance=tuple(observed.weight_distance) + nan_tail,
             lr=tuple(observed.lr) + rest.lr,
             eps_times=times,
-            level_times=tuple(levels),
+            level_times=level_times(loss_t, options.levels),
             seconds=observed_seconds + rest.seconds,
             observed_steps=k,
         ),

@@ -70,6 +70,15 @@ def _quantiles(paths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.T
     return paths.mean(0), torch.quantile(paths, 0.05, dim=0), torch.quantile(paths, 0.95, dim=0)
 
 
+def level_times(loss: torch.Tensor, levels: tuple[float, ...]) -> tuple[LevelTime, ...]:
+    """For each level, the first step at which ``loss`` (L_0..L_T) is at or below level x L_0."""
+    out = []
+    for level in levels:
+        hit = torch.nonzero(loss <= level * loss[0]).flatten()
+        out.append(LevelTime(level, int(hit[0]) if hit.numel() else None))
+    return tuple(out)
+
+
 def _floats(t: torch.Tensor) -> tuple[float, ...]:
     return tuple(float(v) for v in t)
 
@@ -79,7 +88,9 @@ class Linearization:
     """The network at w0 as the function-space dynamics see it (step 1 of Algorithm 1), reusable across
     engines and hyper-parameters that keep the loss, the head start, the trained subset and the batch size.
 
-    kernel: Theta and f0 (:class:`~trainless.kernel.KernelResult`, float64). y: (N,) int64 labels (CPU).
+    kernel: Theta and f0 (:class:`~trainless.kernel.KernelResult`, float64); operator: Theta as a
+    :class:`~trainless.dynamics.KernelOperator`, whose spectrum is computed once for every engine that uses
+    it. y: (N,) int64 labels (CPU).
     jw0: (N, C) float64 J w0 (None unless asked for: weight decay needs it). w0_sq_norm: ||w0||^2 of the
     trained parameters. step_seconds: median time of one real optimizer step on this hardware for the batch
     size it was timed with (``timed_batch_size``; None when not timed). loss: the loss the head start used.
@@ -87,6 +98,7 @@ class Linearization:
     """
 
     kernel: KernelResult
+    operator: KernelOperator
     y: torch.Tensor
     jw0: torch.Tensor | None
     w0_sq_norm: float
@@ -161,6 +173,7 @@ def linearize(
         head_info["probe"] = asdict(probe)
     return Linearization(
         kernel=kernel,
+        operator=KernelOperator(kernel.k_train_train),
         y=data.y.cpu(),
         jw0=jw0,
         w0_sq_norm=w0_sq,
@@ -207,8 +220,7 @@ def predict(
     options = options or PredictConfig()
     if not isinstance(options, PredictConfig):
         raise TrainlessError(f"options must be a PredictConfig, got {type(options).__name__}")
-    check_problem(model, data, config)
-    check_dynamics(config, Engine(options.engine))
+    check_dynamics(config, Engine(options.engine))  # before linearize, which checks the problem itself
     lin = linearize(
         model, data, config, options, trainable=trainable, head_start=head_start, device=device, progress=progress
     )
@@ -262,7 +274,7 @@ def predict_from(
             batch_size=config.batch_size,
             batch_orders=orders,
         )
-        op = KernelOperator(kernel.k_train_train)
+        op = lin.operator
         y_cpu = lin.y
         stride = options.distance_stride or max(1, config.steps // 50)
         traj = simulate(
@@ -291,10 +303,7 @@ def predict_from(
         eps_list = options.eps
         times = epsilon_times(loss_mean, eps_list, basis="loss", definition=options.eps_definition)
         times += epsilon_times(err_mean, eps_list, basis="error", definition=options.eps_definition)
-        levels = []
-        for level in options.levels:
-            hit = torch.nonzero(loss_mean <= level * loss_mean[0]).flatten()
-            levels.append(LevelTime(level, int(hit[0]) if hit.numel() else None))
+        levels = level_times(loss_mean, options.levels)
         dynamics_seconds = time.perf_counter() - t_dyn
 
     dist = traj.distance.mean(0)
@@ -353,7 +362,7 @@ def predict_from(
         paired_weight_distance=_floats(traj.distance[0]),
         lr=lrs,
         eps_times=times,
-        level_times=tuple(levels),
+        level_times=levels,
         eigenvalues=_floats(spec.eigenvalues),
         projections_initial=_floats(proj0),
         projections_final=_floats(proj_final),
