@@ -15,10 +15,9 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from .._io import ensure_writable_dir, write_json, write_text
-from ..data import load_dataset
-from ..finetune import FinetuneConfig, finetune
+from ..finetune import FinetuneConfig, finetune, load_model_and_data
 from ..kernel import KernelConfig
-from ..models import HeadStart, default_resolution, load_model
+from ..models import HeadStart
 from ..predict import PredictConfig, linearize, predict_from
 from ._baseline import steps_to_match
 from ._compare import compare
@@ -59,15 +58,15 @@ def run_case(case: Case, *, device: str | None = None, progress: bool = False) -
     lambda_max, the real record, one prediction per engine, the comparisons (and the paired one for
     minibatch SGD with the discrete engine), the extrapolation baseline and the timings."""
     t0 = time.perf_counter()
-    resolution = case.resolution if case.resolution is not None else default_resolution(case.model)
-    data = load_dataset(
+    model, data, resolution = load_model_and_data(
+        case.model,
         case.data,
         classes=case.classes,
         per_class=case.per_class,
-        seed=case.data_seed,
-        resolution=resolution if resolution is not None else 64,
+        resolution=case.resolution,
+        data_seed=case.data_seed,
+        seed=case.seed,
     )
-    model = load_model(case.model, data.num_classes, resolution=resolution, seed=case.seed)
     head = HeadStart(kind=case.head_start)
     options = PredictConfig(
         kernel=KernelConfig(method=case.kernel, dim=case.kernel_dim),

@@ -9,9 +9,9 @@ from typing import Any, ClassVar
 
 from .._constraints import PROBLEM_CONSTRAINTS, InstanceOf, OneOf, Pattern, validate
 from .._io import ensure_writable_dir
-from ..data import ImageData, check_dataset_name, load_dataset
-from ..finetune import FinetuneConfig, RunRecord, finetune
-from ..models import HeadStart, LoadedModel, check_model_name, default_resolution, load_model
+from ..data import ImageData, check_dataset_name
+from ..finetune import FinetuneConfig, RunRecord, finetune, load_model_and_data
+from ..models import HeadStart, LoadedModel, check_model_name
 from ..report import plot_run
 from ._common import add_format_argument, add_progress_argument, render_json, render_rows, want_progress
 
@@ -101,16 +101,16 @@ def load_problem(job: FinetuneJob) -> tuple[LoadedModel, ImageData, FinetuneConf
     """The job's model (head initialised from ``job.finetune.seed``), data subset and optimizer config, the
     resolution used and the seconds loading took. Shared by every command that runs a configuration."""
     t0 = time.perf_counter()
-    resolution = job.resolution if job.resolution is not None else default_resolution(job.model)
-    data = load_dataset(
+    model, data, resolution = load_model_and_data(
+        job.model,
         job.data,
         classes=job.classes,
         per_class=job.per_class,
-        seed=job.data_seed,
-        resolution=resolution if resolution is not None else 64,
+        resolution=job.resolution,
+        data_seed=job.data_seed,
+        seed=job.finetune.seed,
     )
     job.finetune.check_against(data.n)
-    model = load_model(job.model, data.num_classes, resolution=resolution, seed=job.finetune.seed)
     return model, data, job.finetune, resolution, time.perf_counter() - t0
 
 

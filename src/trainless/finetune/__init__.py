@@ -2,6 +2,7 @@
 
 from ._config import FinetuneConfig
 from ._loop import check_problem, evaluate, finetune, learning_rates, make_optimizer, make_scheduler
+from ._problem import load_model_and_data
 from ._record import RunRecord, RunStatus, load_record
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "evaluate",
     "finetune",
     "learning_rates",
+    "load_model_and_data",
     "load_record",
     "make_optimizer",
     "make_scheduler",
