@@ -106,7 +106,8 @@ def run_predict(job: PredictJob) -> PredictReport:
     return PredictReport(job, pred, resolution, (str(json_path), str(csv_path), str(png_path)), load_seconds)
 
 
-def _steps(t: int | None) -> str:
+def format_steps(t: int | None) -> str:
+    """A step count for tables; '-' for a time that was not reached."""
     return "-" if t is None else str(t)
 
 
@@ -121,7 +122,7 @@ def eps_rows(p: Prediction) -> list[tuple[str, str]]:
             if t.status.value != "reached":
                 note = f"  ({t.basis}: {t.status.message})"
                 break
-        rows.append((f"T_eps {e:g}", f"loss {_steps(lt.steps)}, error {_steps(et.steps)} steps{note}"))
+        rows.append((f"T_eps {e:g}", f"loss {format_steps(lt.steps)}, error {format_steps(et.steps)} steps{note}"))
     return rows
 
 
@@ -144,7 +145,8 @@ def render_predict(report: PredictReport, fmt: str) -> str:
         *eps_rows(p),
         (
             "loss levels",
-            ", ".join(f"{lv.level:g} L0 at {_steps(lv.steps)}" for lv in p.level_times) + " (steps; - : not reached)",
+            ", ".join(f"{lv.level:g} L0 at {format_steps(lv.steps)}" for lv in p.level_times)
+            + " (steps; - : not reached)",
         ),
         ("||w_T - w0||", f"{p.weight_distance[-1]:.4g} (||w0|| = {p.w0_norm:.4g})"),
         ("est. real run", est),

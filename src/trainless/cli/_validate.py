@@ -14,7 +14,7 @@ from ..predict import PredictConfig, Prediction, predict
 from ..report import plot_prediction
 from ._common import render_json, render_rows
 from ._finetune import FinetuneJob, job_from_args, load_problem, problem_rows
-from ._predict import add_common, predict_config_from_args, summarize_prediction
+from ._predict import add_common, format_steps, predict_config_from_args, summarize_prediction
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,6 @@ def run_validate(job: ValidateJob) -> ValidateReport:
     return ValidateReport(job, pred, record, comparison, resolution, tuple(str(f) for f in files))
 
 
-def _steps(t: int | None) -> str:
-    return "-" if t is None else str(t)
-
-
 def render_validate(report: ValidateReport, fmt: str) -> str:
     if fmt == "json":
         return render_json(report.to_dict())
@@ -96,9 +92,11 @@ def render_validate(report: ValidateReport, fmt: str) -> str:
             if e.basis != basis:
                 continue
             rel = "-" if e.relative_error is None else f"{e.relative_error:.0%}"
-            rows.append((f"T_eps {e.eps:g} ({basis})", f"{_steps(e.predicted)} vs {_steps(e.real)} steps ({rel})"))
+            rows.append(
+                (f"T_eps {e.eps:g} ({basis})", f"{format_steps(e.predicted)} vs {format_steps(e.real)} steps ({rel})")
+            )
     for lv in c.levels:
-        rows.append((f"loss <= {lv.level:g} L0", f"{_steps(lv.predicted)} vs {_steps(lv.real)} steps"))
+        rows.append((f"loss <= {lv.level:g} L0", f"{format_steps(lv.predicted)} vs {format_steps(lv.real)} steps"))
     mean = {k: "-" if v is None else f"{v:.0%}" for k, v in c.mean_relative_eps_error.items()}
     rows += [
         ("mean T_eps error", f"loss {mean['loss']}, error {mean['error']}"),
