@@ -270,3 +270,53 @@ def test_epsilon_times_by_hand():
 def test_engine_docstrings_state_their_trade_off():
     for e in Engine:
         assert e.__doc__ and "Cost" in e.__doc__, e
+
+
+def test_kernel_updates_switch_the_kernel_at_the_given_steps():
+    # Reference: GD / SGD stepped by hand with Theta replaced at steps 3 and 7; every batch order uses the
+    # kernels the first (paired) order got, each asked for once.
+    from trainless._losses import loss_grad
+    from trainless.dynamics import KernelOperator, SGDSchedule, simulate
+
+    gen = torch.Generator().manual_seed(0)
+    n, c = 6, 3
+
+    def psd():
+        a = torch.randn(n * c, n * c, generator=gen, dtype=torch.float64)
+        return (a @ a.T / (n * c)).reshape(n, c, n, c).permute(0, 2, 1, 3).contiguous()
+
+    kernels = [psd(), psd(), psd()]
+    f0 = torch.randn(n, c, generator=gen, dtype=torch.float64)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    calls = []
+
+    def update(t, alpha):
+        calls.append((t, alpha.clone()))
+        return KernelOperator(kernels[1 if t == 3 else 2])
+
+    orders = tuple(
+        tuple(torch.randperm(n, generator=gen)[:2] for _ in range(10)) for _ in range(3)
+    )
+    for batch_orders in (None, orders):
+        calls.clear()
+        sched = SGDSchedule(lr=(0.3,) * 10, batch_size=None if batch_orders is None else 2, batch_orders=batch_orders)
+        traj = simulate(kernels[0], f0, y, sched, loss="ce", kernel_updates=(3, 7), update_kernel=update)
+        assert [t for t, _ in calls] == [3, 7]
+        for p, order in enumerate(batch_orders or (None,)):
+            f, alpha = f0.clone(), torch.zeros_like(f0)
+            for t in range(10):
+                k = kernels[0 if t < 3 else 1 if t < 7 else 2]
+                theta = k.permute(0, 2, 1, 3).reshape(n * c, n * c)
+                e = loss_grad("ce", f, y)
+                if order is None:
+                    g_a = e / n
+                else:
+                    g_a = torch.zeros_like(e)
+                    g_a[order[t]] = e[order[t]] / 2
+                if p == 0 and t in (3, 7):
+                    torch.testing.assert_close(calls[(3, 7).index(t)][1], alpha)
+                f = f - 0.3 * (theta @ g_a.reshape(-1)).reshape(n, c)
+                alpha = alpha - 0.3 * g_a
+            torch.testing.assert_close(traj.f_final[p], f, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(traj.alpha_final[p], alpha, rtol=1e-12, atol=1e-12)
+        assert torch.isnan(traj.distance[:, -1]).all() and torch.isfinite(traj.distance[:, 0]).all()

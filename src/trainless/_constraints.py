@@ -86,19 +86,21 @@ class Pattern:
 @dataclass(frozen=True)
 class TupleOf:
     """A tuple whose items each satisfy ``item``: of exactly ``length`` items, or of at least one when
-    ``length`` is None."""
+    ``length`` is None (of any size, the empty tuple included, when ``may_be_empty``)."""
 
     item: Interval | OneOf
     length: int | None = None
+    may_be_empty: bool = False
 
     def describe(self) -> str:
-        size = "one or more" if self.length is None else str(self.length)
+        size = ("zero or more" if self.may_be_empty else "one or more") if self.length is None else str(self.length)
         return f"a tuple of {size} items, each {self.item.describe()}"
 
     def ok(self, value: Any) -> bool:
         if not isinstance(value, tuple):
             return False
-        size_ok = len(value) >= 1 if self.length is None else len(value) == self.length
+        least = 0 if self.may_be_empty else 1
+        size_ok = len(value) >= least if self.length is None else len(value) == self.length
         return size_ok and all(self.item.ok(v) for v in value)
 
 

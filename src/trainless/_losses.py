@@ -51,6 +51,20 @@ def loss_grad(loss: Loss | str, logits: torch.Tensor, y: torch.Tensor) -> torch.
     return logits - onehot
 
 
+def loss_hessian(loss: Loss | str, logits: torch.Tensor) -> torch.Tensor:
+    """Per-sample curvature of the loss in the logits, d^2 l(f_i, y_i) / df_i^2, shape (..., N, C, C).
+
+    ``ce``: diag(p_i) - p_i p_i^T with p_i = softmax(f_i) (independent of the label; its largest eigenvalue
+    is at most 1/2, and 1/C at uniform p); ``mse``: the identity. Not divided by N.
+    """
+    loss = Loss(loss)
+    c = logits.shape[-1]
+    if loss is Loss.MSE:
+        return torch.eye(c, dtype=logits.dtype, device=logits.device).expand(*logits.shape, c).clone()
+    p = torch.softmax(logits, dim=-1)
+    return torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)
+
+
 def batched_loss_and_error(
     loss: Loss | str, logits: torch.Tensor, y: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -15,7 +15,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from .._io import ensure_writable_dir, write_json, write_text
-from ..finetune import FinetuneConfig, finetune, load_model_and_data
+from ..errors import TrainlessError
+from ..finetune import FinetuneConfig, RunRecord, finetune, load_model_and_data
 from ..kernel import KernelConfig
 from ..models import HeadStart
 from ..predict import PredictConfig, linearize, predict_from
@@ -53,10 +54,16 @@ CSV_COLUMNS = [
 ]
 
 
-def run_case(case: Case, *, device: str | None = None, progress: bool = False) -> dict[str, Any]:
+def run_case(
+    case: Case, *, device: str | None = None, progress: bool = False, record: RunRecord | None = None
+) -> dict[str, Any]:
     """Predict and really fine-tune one case; return its result (JSON-ready): the case, the lr used,
     lambda_max, the real record, one prediction per engine, the comparisons (and the paired one for
-    minibatch SGD with the discrete engine), the extrapolation baseline and the timings."""
+    minibatch SGD with the discrete engine), the extrapolation baseline and the timings.
+
+    record: the case's real run from an earlier result (``RunRecord.from_dict(result["record"])``): only
+    the predictions and comparisons are made again (after a change to the predictor); its config must be
+    the one the case gives now."""
     t0 = time.perf_counter()
     model, data, resolution = load_model_and_data(
         case.model,
@@ -92,10 +99,20 @@ def run_case(case: Case, *, device: str | None = None, progress: bool = False) -
     lam_max = float(lin.operator.spectrum().eigenvalues[0])  # cached: the engines below reuse it
     lr = case.lr if case.lr is not None else case.lr_edge * 2.0 * data.n / lam_max  # type: ignore[operator]
     config = dataclasses.replace(base, lr=lr)
+    if record is not None and record.config != config:
+        raise TrainlessError(
+            f"case {case.case_id}: the cached real run's config {record.config} is not the case's {config}; "
+            "delete the cached case to run it again"
+        )
     predictions = {}
     for engine in case.engines:
-        predictions[engine] = predict_from(lin, config, dataclasses.replace(options, engine=engine))
-    record = finetune(model, data, config, trainable=case.trainable, head_start=head, device=device, progress=progress)
+        predictions[engine] = predict_from(
+            lin, config, dataclasses.replace(options, engine=engine), model=model, data=data
+        )
+    if record is None:
+        record = finetune(
+            model, data, config, trainable=case.trainable, head_start=head, device=device, progress=progress
+        )
     comparisons = []
     if record.status.value == "completed":
         for engine, pred in predictions.items():
@@ -224,14 +241,22 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_suite(
-    suite: Suite, out_dir: str | os.PathLike[str], *, device: str | None = None, progress: bool = False
+    suite: Suite,
+    out_dir: str | os.PathLike[str],
+    *,
+    device: str | None = None,
+    progress: bool = False,
+    repredict: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run every case of ``suite`` not already cached under ``out_dir/cases`` (resumable), then write
-    ``results.csv`` and ``summary.json``. Returns the case results and the summary."""
+    ``results.csv`` and ``summary.json``. Returns the case results and the summary.
+
+    repredict: make the predictions of the cached cases again and compare them with their cached real
+    runs (no fine-tuning): for a changed predictor, at the cost of the predictions alone."""
     out = ensure_writable_dir(out_dir)
     ensure_writable_dir(out / "cases")
     results = []
-    todo = [c for c in suite.cases if not _case_path(out, c).is_file()]
+    todo = [c for c in suite.cases if repredict or not _case_path(out, c).is_file()]
     bar = tqdm(
         total=len(suite.cases),
         initial=len(suite.cases) - len(todo),
@@ -242,10 +267,12 @@ def run_suite(
     try:
         for case in suite.cases:
             path = _case_path(out, case)
-            if path.is_file():
-                results.append(json.loads(path.read_text(encoding="utf-8")))
+            cached = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+            if cached is not None and not repredict:
+                results.append(cached)
                 continue
-            result = run_case(case, device=device, progress=False)
+            record = RunRecord.from_dict(cached["record"]) if cached is not None else None
+            result = run_case(case, device=device, progress=False, record=record)
             write_json(path, result)
             results.append(result)
             bar.update(1)

@@ -15,18 +15,21 @@ from ._common import add_format_argument, add_progress_argument, render_json, re
 @dataclass(frozen=True)
 class BenchJob:
     """What ``trainless bench`` runs: a suite file, the output directory (cases are cached under
-    ``out/cases`` and skipped when present), the device and whether to show progress."""
+    ``out/cases`` and skipped when present), the device and whether to show progress. repredict: make the
+    cached cases' predictions again against their cached real runs (after a change to the predictor)."""
 
     suite: str = "bench/suites/quick.toml"
     out: str = "runs/bench"
     device: str | None = None
     progress: bool = False
+    repredict: bool = False
 
     _constraints: ClassVar[dict] = {
         "suite": Pattern(r".+", "a suite TOML file"),
         "out": Pattern(r".+", "a directory path"),
         "device": InstanceOf(str, optional=True),
         "progress": OneOf((False, True)),
+        "repredict": OneOf((False, True)),
     }
 
     def __post_init__(self) -> None:
@@ -47,7 +50,7 @@ def run_bench(job: BenchJob) -> BenchReport:
     """Load the suite (its errors come before any work), run what is not cached, write results.csv,
     summary.json, the figures and report.md."""
     suite = load_suite(job.suite)
-    results, summary = run_suite(suite, job.out, device=job.device, progress=job.progress)
+    results, summary = run_suite(suite, job.out, device=job.device, progress=job.progress, repredict=job.repredict)
     files = write_bench_report(results, summary, job.out)
     out = [f"{job.out}/results.csv", f"{job.out}/summary.json", *(str(f) for f in files)]
     return BenchReport(job, summary, tuple(out))
@@ -85,11 +88,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("suite", help="the suite TOML file, e.g. bench/suites/quick.toml")
     p.add_argument("--out", default="runs/bench", help="output directory (default runs/bench)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument(
+        "--repredict",
+        action="store_true",
+        help="make the cached cases' predictions again and compare them with their cached real runs (no training)",
+    )
     add_format_argument(p)
     add_progress_argument(p)
     p.set_defaults(
         handler=lambda a: render_bench(
-            run_bench(BenchJob(a.suite, a.out, a.device, want_progress(a.progress))), a.format
+            run_bench(BenchJob(a.suite, a.out, a.device, want_progress(a.progress), a.repredict)), a.format
         )
     )
     return p

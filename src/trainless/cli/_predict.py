@@ -83,8 +83,29 @@ def summarize_prediction(p: Prediction) -> dict[str, Any]:
         "kernel_seconds": p.kernel_seconds,
         "dynamics_seconds": p.dynamics_seconds,
         "peak_rss_mib": p.peak_rss_mib,
+        "sharpness": p.sharpness,
+        "edge_ratio": p.edge_ratio,
+        "endpoint": p.endpoint,
         "warnings": list(p.warnings),
     }
+
+
+def trust_rows(p: Prediction) -> list[tuple[str, str]]:
+    """The trust signals: the lr against the linearized stability edge, and the endpoint check."""
+    rows = [
+        ("stability", f"lr at {p.edge_ratio:.2f} x the linearized edge 2(1+m)/S0 (sharpness S0 = {p.sharpness:.4g})")
+    ]
+    e = p.endpoint
+    if e is not None:
+        flips = "" if not e["units"] else f"; {e['flip_fraction']:.2%} of {e['units']} activations switch piece"
+        rows.append(
+            (
+                "endpoint check",
+                f"real net at the predicted w_T: loss {e['loss_real']:.4g} vs predicted {e['loss_linear']:.4g}, "
+                f"output gap {e['output_gap']:.1%} of the predicted change{flips}",
+            )
+        )
+    return rows
 
 
 def run_predict(job: PredictJob) -> PredictReport:
@@ -149,6 +170,7 @@ def render_predict(report: PredictReport, fmt: str) -> str:
             + " (steps; - : not reached)",
         ),
         ("||w_T - w0||", f"{p.weight_distance[-1]:.4g} (||w0|| = {p.w0_norm:.4g})"),
+        *trust_rows(p),
         ("est. real run", est),
         (
             "prediction cost",
@@ -182,6 +204,12 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--timing-steps", type=int, default=d.timing_steps, help="real optimizer steps timed (0: no estimate)"
     )
+    g.add_argument(
+        "--no-endpoint-check",
+        dest="endpoint_check",
+        action="store_false",
+        help="skip evaluating the real network at the predicted final weights (a trust signal)",
+    )
 
 
 def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
@@ -194,6 +222,7 @@ def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
         eps=tuple(a.eps),
         eps_definition=a.eps_definition,
         timing_steps=a.timing_steps,
+        endpoint_check=a.endpoint_check,
     )
 
 

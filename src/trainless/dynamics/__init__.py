@@ -4,6 +4,7 @@ Engines (:class:`Engine`): exact discrete-time SGD, the paper's ODE (LSODA) and 
 the closed form for MSE. Time is counted in optimizer steps; continuous time is t = sum of lr / (1 - m).
 """
 
+from ._discrete import KernelUpdate
 from ._eps import EpsDefinition, EpsStatus, EpsTime, check_eps, epsilon_time, epsilon_times, smooth
 from ._operator import KernelOperator, Spectrum
 from ._schedule import SGDSchedule, constant_schedule
@@ -16,6 +17,7 @@ __all__ = [
     "EpsStatus",
     "EpsTime",
     "KernelOperator",
+    "KernelUpdate",
     "SDENoise",
     "SGDSchedule",
     "Spectrum",

@@ -19,7 +19,7 @@ from .._losses import Loss, batched_loss_and_error, loss_grad
 from ..errors import TrainlessError
 from ._operator import KernelOperator
 from ._schedule import SGDSchedule
-from ._trajectory import distance_grid, parameter_distance
+from ._trajectory import EngineOutput, distance_grid, parameter_distance
 
 
 def run_ode(
@@ -32,7 +32,7 @@ def run_ode(
     w0_sq_norm: float,
     rtol: float,
     atol: float,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> EngineOutput:
     """The deterministic part of eq. (1), df/dt = -(1/N) Theta grad_f l (+ weight decay), by LSODA
     (scipy.integrate.solve_ivp(method="LSODA"), the paper's integrator), evaluated at every step boundary.
 
@@ -71,7 +71,9 @@ def run_ode(
     lv, ev = batched_loss_and_error(loss, fs, y)
     dist = parameter_distance(op, alphas, cs, jw, w0_sq_norm)
     grid = torch.arange(schedule.steps + 1)
-    return lv.unsqueeze(0), ev.unsqueeze(0), grid, dist.unsqueeze(0), fs[-1:].clone()
+    return EngineOutput(
+        lv.unsqueeze(0), ev.unsqueeze(0), grid, dist.unsqueeze(0), fs[-1:].clone(), alphas[-1:].clone(), cs[-1:].clone()
+    )
 
 
 def _population_factor(n: int, b: int) -> float:
@@ -94,7 +96,7 @@ def run_sde(
     seed: int,
     distance_stride: int,
     progress: bool,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> EngineOutput:
     """Eq. (1) with its stochastic part, by Euler-Maruyama (App. A), ``paths`` independent paths.
 
     Over one optimizer step (time h = lr / (1 - m)), split into ``substeps`` steps dt = h / substeps:
@@ -175,12 +177,12 @@ def run_sde(
             f = f_new
         bar.update(1)
     bar.close()
-    return losses, errors, grid, dists, f.clone()
+    if noise == "diagonal":  # its noise has no weight-space image: the weights are not tracked
+        alpha = torch.full_like(alpha, float("nan"))
+    return EngineOutput(losses, errors, grid, dists, f.clone(), alpha.clone(), c.clone())
 
 
-def run_closed_form(
-    op: KernelOperator, f0: torch.Tensor, y: torch.Tensor, schedule: SGDSchedule
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def run_closed_form(op: KernelOperator, f0: torch.Tensor, y: torch.Tensor, schedule: SGDSchedule) -> EngineOutput:
     """MSE under gradient flow in closed form (eq. 4, Prop. 2), float64, via the eigen-decomposition of
     Theta = sum_k lambda_k v_k v_k^T:
 
@@ -206,4 +208,12 @@ def run_closed_form(
     pos = lam > lam.max() * 1e-12 if lam.numel() and float(lam.max()) > 0 else torch.zeros_like(lam, dtype=torch.bool)
     sq = ((1.0 - decay[:, pos]).pow(2) * (qk[pos].pow(2) / lam[pos])).sum(dim=1)
     grid = torch.arange(schedule.steps + 1)
-    return lv.unsqueeze(0), ev.unsqueeze(0), grid, sq.sqrt().unsqueeze(0), fs[-1:].clone()
+    # w_T - w0 = J^T alpha_T with alpha_T = -sum_{lambda_k > 0} (1 - exp(-lambda_k t_T / N)) q_k / lambda_k v_k.
+    coeff = torch.zeros_like(lam)
+    coeff[pos] = -(1.0 - decay[-1, pos]) * qk[pos] / lam[pos]
+    if spec.classes is None:
+        alpha = (spec.vectors @ coeff).view(1, n, c_out)
+    else:
+        alpha = spec.combine(coeff, n, c_out).unsqueeze(0)
+    zero = torch.zeros(1, dtype=torch.float64)
+    return EngineOutput(lv.unsqueeze(0), ev.unsqueeze(0), grid, sq.sqrt().unsqueeze(0), fs[-1:].clone(), alpha, zero)

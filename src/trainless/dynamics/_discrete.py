@@ -13,13 +13,18 @@ update is a combination of Jacobian rows and, with weight decay, of w0), so
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from tqdm.auto import tqdm
 
 from .._losses import Loss, batched_loss_and_error, loss_grad
 from ._operator import KernelOperator
 from ._schedule import SGDSchedule
-from ._trajectory import distance_grid, parameter_distance
+from ._trajectory import EngineOutput, distance_grid, parameter_distance
+
+KernelUpdate = Callable[[int, torch.Tensor], KernelOperator]
+"""``update_kernel(t, alpha) -> KernelOperator``: the kernel at the weights w0 + (J^T alpha so far)."""
 
 
 def run_discrete(
@@ -32,9 +37,17 @@ def run_discrete(
     w0_sq_norm: float,
     distance_stride: int,
     progress: bool,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    kernel_updates: tuple[int, ...] = (),
+    update_kernel: KernelUpdate | None = None,
+) -> EngineOutput:
     """Simulate every batch order (or the one full-batch run). Returns loss, error (P, T+1), distance steps
-    (S,), distance (P, S) and the final outputs (P, N, C), all float64."""
+    (S,), distance (P, S), the final outputs (P, N, C) and weight-space coordinates alpha (P, N, C), c (P,),
+    all float64.
+
+    kernel_updates, update_kernel: at each step t in ``kernel_updates`` the kernel is replaced by
+    ``update_kernel(t, alpha)``, alpha the first path's (the paired run's) accumulated coefficients since w0;
+    the other paths reuse the kernels the first path got. The outputs, momentum buffer and alpha carry on
+    through the change. The parameter distance is not tracked past the first update (NaN): J changed."""
     n = op.n
     steps = schedule.steps
     orders: list[tuple[torch.Tensor, ...] | None] = (
@@ -47,11 +60,16 @@ def run_discrete(
     errors = torch.full((p, steps + 1), float("nan"), dtype=torch.float64)
     dists = torch.full((p, grid.numel()), float("nan"), dtype=torch.float64)
     finals = torch.empty((p, *f0.shape), dtype=torch.float64)
+    alphas = torch.zeros((p, *f0.shape), dtype=torch.float64)
+    cs = torch.zeros(p, dtype=torch.float64)
     m, wd, nesterov = schedule.momentum, schedule.weight_decay, schedule.nesterov
     jw = jw0 if jw0 is not None else torch.zeros_like(f0)
     bar = tqdm(total=p * steps, desc="linearized dynamics", unit="step", disable=not progress, leave=False)
 
+    updated: dict[int, KernelOperator] = {}
+    base = op
     for k, order in enumerate(orders):
+        op = base
         f = f0.clone()
         alpha = torch.zeros_like(f0)
         c = 0.0
@@ -62,12 +80,17 @@ def run_discrete(
             lv, ev = batched_loss_and_error(loss, f.unsqueeze(0), y)
             losses[k, t], errors[k, t] = lv[0], ev[0]
             if t in on_grid:
-                dists[k, di] = parameter_distance(op, alpha, c, jw, w0_sq_norm)
+                if op is base:
+                    dists[k, di] = parameter_distance(op, alpha, c, jw, w0_sq_norm)
                 di += 1
             if t == steps:
                 break
             if not bool(torch.isfinite(lv).all()):
                 break
+            if t in kernel_updates and update_kernel is not None:
+                if t not in updated:
+                    updated[t] = update_kernel(t, alpha.clone())
+                op = updated[t]
             if order is None:
                 # Full batch: every column, so the product needs no gathered copy of Theta.
                 g_a = loss_grad(loss, f, y) / n
@@ -96,6 +119,6 @@ def run_discrete(
             alpha = alpha - lr * g_a
             c = c - lr * g_c
             bar.update(1)
-        finals[k] = f
+        finals[k], alphas[k], cs[k] = f, alpha, c
     bar.close()
-    return losses, errors, grid, dists, finals
+    return EngineOutput(losses, errors, grid, dists, finals, alphas, cs)

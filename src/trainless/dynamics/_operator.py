@@ -73,6 +73,12 @@ class KernelOperator:
             raise TrainlessError("the kernel contains NaN or inf")
         self._spectrum: Spectrum | None = None
 
+    @property
+    def matrix(self) -> torch.Tensor:
+        """The stored matrix, float64: Theta as (N C, N C) in sample-major order, or Theta_p (N, N) for the
+        pseudo-NTK. Do not modify it (the spectrum is cached)."""
+        return self._mat
+
     def check_outputs(self, f: torch.Tensor, what: str) -> None:
         if f.ndim != 2 or f.shape[0] != self.n or (self.c is not None and f.shape[1] != self.c):
             want = f"({self.n}, {'C' if self.c is None else self.c})"
@@ -107,6 +113,25 @@ class KernelOperator:
             return self._mat.T.unsqueeze(-1) * e.unsqueeze(1)
         # z[i, j, a] = sum_b Theta[j, a, i, b] e[i, b]
         return torch.einsum("jaib,ib->ija", self._k4, e)
+
+    def sharpness(self, hessian: torch.Tensor) -> float:
+        """The largest eigenvalue of the linearized loss's Hessian in weight space, (1/N) J^T H J, float64.
+
+        hessian: (N, C, C) per-sample curvature of the loss in the logits (``_losses.loss_hessian``), PSD.
+        The nonzero spectrum of (1/N) J^T H J is that of (1/N) H^(1/2) Theta H^(1/2), an (N C)^2 symmetric
+        matrix, so this costs one eigvalsh of that size. Full-batch GD with heavy-ball momentum m on the
+        quadratic model with this curvature is stable iff lr < 2 (1 + m) / sharpness.
+        """
+        h = hessian.detach().to(torch.float64).cpu()
+        n, c = self.n, h.shape[-1]
+        if h.shape != (n, c, c) or (self.c is not None and c != self.c):
+            raise TrainlessError(f"hessian must have shape ({n}, C, C) to match the kernel, got {tuple(h.shape)}")
+        evals, evecs = torch.linalg.eigh(h)
+        root = evecs @ torch.diag_embed(evals.clamp_min(0.0).sqrt()) @ evecs.transpose(-1, -2)  # (N, C, C)
+        mat = self._mat if not self.pseudo else torch.kron(self._mat, torch.eye(c, dtype=torch.float64))
+        blocks = mat.view(n, c, n, c)
+        scaled = torch.einsum("iab,ibjd,jde->iaje", root, blocks, root).reshape(n * c, n * c)
+        return float(torch.linalg.eigvalsh(scaled)[-1]) / n
 
     def spectrum(self) -> Spectrum:
         """Eigen-decomposition of the stored matrix (Theta, or Theta_p for the pseudo-NTK), float64, by

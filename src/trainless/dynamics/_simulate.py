@@ -8,7 +8,7 @@ from .._enums import DocEnum
 from .._losses import Loss
 from ..errors import TrainlessError
 from ._continuous import run_closed_form, run_ode, run_sde
-from ._discrete import run_discrete
+from ._discrete import KernelUpdate, run_discrete
 from ._operator import KernelOperator
 from ._schedule import SGDSchedule
 from ._trajectory import Trajectory, TrajectoryStatus
@@ -76,6 +76,8 @@ def simulate(
     rtol: float = 1e-8,
     atol: float = 1e-10,
     progress: bool = False,
+    kernel_updates: tuple[int, ...] = (),
+    update_kernel: KernelUpdate | None = None,
 ) -> Trajectory:
     """Train the linearized model f = f0 + J (w - w0) in function space and record its curves.
 
@@ -88,6 +90,11 @@ def simulate(
     paths, noise, substeps, seed: the SDE engine's number of paths, noise estimate, Euler-Maruyama substeps
         per optimizer step and random seed. distance_stride: ||w_t - w0|| every this many steps (it costs
         O(N^2 C^2) each). rtol, atol: LSODA's tolerances.
+    kernel_updates, update_kernel: discrete engine only, no weight decay: at each step t of
+        ``kernel_updates`` (1 <= t < T) the kernel becomes ``update_kernel(t, alpha)``, alpha (N, C) the
+        paired path's accumulated coefficients (w_t - w0 = J^T alpha while J is the first kernel's; the
+        caller that moves the weights tracks the increments). The outputs carry on in function space:
+        df = -lr Theta_t dl/df with Theta_t piecewise constant. ||w_t - w0|| is NaN after the first update.
     Returns a :class:`Trajectory` (float64).
     """
     engine = Engine(engine)
@@ -122,12 +129,36 @@ def simulate(
         if schedule.weight_decay > 0:
             raise TrainlessError("weight_decay > 0 needs w0_sq_norm = ||w0||^2 of the trained parameters")
         w0_sq_norm = 0.0
+    if kernel_updates:
+        if engine is not Engine.DISCRETE:
+            raise TrainlessError(f"kernel updates need the discrete engine, got engine {engine.value!r}")
+        if schedule.weight_decay > 0:
+            raise TrainlessError("kernel updates do not support weight decay (its J w0 term changes with J)")
+        if update_kernel is None:
+            raise TrainlessError("kernel_updates given without update_kernel")
+        bad = [
+            t for t in kernel_updates if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t < schedule.steps
+        ]
+        if bad:
+            raise TrainlessError(f"kernel update steps must be integers in [1, {schedule.steps - 1}], got {bad}")
     for name, v, lo in (("paths", paths, 1), ("substeps", substeps, 1), ("distance_stride", distance_stride, 1)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             raise TrainlessError(f"{name} must be an integer >= {lo}, got {v!r}")
 
     if engine is Engine.DISCRETE:
-        out = run_discrete(op, f0, y, schedule, loss, jw0, w0_sq_norm, distance_stride, progress)
+        out = run_discrete(
+            op,
+            f0,
+            y,
+            schedule,
+            loss,
+            jw0,
+            w0_sq_norm,
+            distance_stride,
+            progress,
+            kernel_updates=tuple(sorted(set(kernel_updates))),
+            update_kernel=update_kernel,
+        )
     elif engine is Engine.ODE:
         out = run_ode(op, f0, y, schedule, loss, jw0, w0_sq_norm, rtol, atol)
     elif engine is Engine.SDE:
@@ -136,7 +167,7 @@ def simulate(
         )
     else:
         out = run_closed_form(op, f0, y, schedule)
-    losses, errors, grid, dists, finals = out
+    losses, errors, grid, dists, finals = out.loss, out.error, out.distance_steps, out.distance, out.f_final
     finite = torch.isfinite(losses)
     if bool(finite.all()):
         status, message = TrajectoryStatus.COMPLETED, f"{schedule.steps} steps simulated"
@@ -151,6 +182,8 @@ def simulate(
         distance_steps=grid,
         distance=dists,
         f_final=finals,
+        alpha_final=out.alpha_final,
+        c_final=out.c_final,
         times=schedule.times(),
         status=status,
         message=message,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
@@ -33,6 +33,9 @@ class Trajectory:
     distance_steps: (S,) int64 steps at which the parameter distance was evaluated.
     distance: (P, S) float64, ||w_t - w0|| of the linearized model (NaN where the engine cannot track it).
     f_final: (P, N, C) float64, the outputs after the last step.
+    alpha_final, c_final: (P, N, C) and (P,) float64, the final weights' coordinates: every engine's update
+        combines Jacobian rows and w0, so w_T - w0 = J^T alpha_T + c_T w0 (one vector-Jacobian product
+        gives the weights; ``predict.endpoint_check`` evaluates the real network there).
     times: (T+1,) float64, the continuous time t_s = sum_{k<s} lr_k / (1 - m) of each step boundary.
     """
 
@@ -42,6 +45,8 @@ class Trajectory:
     distance_steps: torch.Tensor
     distance: torch.Tensor
     f_final: torch.Tensor
+    alpha_final: torch.Tensor
+    c_final: torch.Tensor
     times: torch.Tensor
     status: TrajectoryStatus
     message: str
@@ -53,6 +58,18 @@ class Trajectory:
     @property
     def paths(self) -> int:
         return int(self.loss.shape[0])
+
+
+class EngineOutput(NamedTuple):
+    """What each engine's runner returns (float64): see :class:`Trajectory` for the shapes."""
+
+    loss: torch.Tensor
+    error: torch.Tensor
+    distance_steps: torch.Tensor
+    distance: torch.Tensor
+    f_final: torch.Tensor
+    alpha_final: torch.Tensor
+    c_final: torch.Tensor
 
 
 def distance_grid(steps: int, stride: int) -> torch.Tensor:

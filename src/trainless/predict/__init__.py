@@ -2,15 +2,19 @@
 
 from ._closed import predict_closed_loop
 from ._config import DEFAULT_EPS, PredictConfig
-from ._predict import Linearization, linearize, predict, predict_from, preserved, time_optimizer_step
+from ._endpoint import EndpointCheck, endpoint_check
+from ._predict import Linearization, linearize, predict, predict_from, time_optimizer_step
+from ._preserve import preserved
 from ._result import LevelTime, Prediction, load_prediction
 
 __all__ = [
     "DEFAULT_EPS",
+    "EndpointCheck",
     "LevelTime",
     "Linearization",
     "PredictConfig",
     "Prediction",
+    "endpoint_check",
     "linearize",
     "load_prediction",
     "predict",

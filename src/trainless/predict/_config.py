@@ -32,6 +32,14 @@ class PredictConfig:
     distance_stride: evaluate ||w_t - w0|| every this many steps (None: about 50 points over the run).
     timing_steps: real optimizer steps timed (after one warm-up step) for the wall-clock estimate; the
         weights are restored afterwards. 0 skips the timing.
+    endpoint_check: evaluate the real network at the predicted final weights (one vector-Jacobian product
+        and two forward passes; :func:`~trainless.predict.endpoint_check`), a trust signal.
+    endpoint_warning: warn when the real network's outputs there differ from the linearized ones by more
+        than this fraction of the predicted output change.
+    kernel_updates: steps (of the predicted run) at which Theta is computed again at the weights the
+        linearized run has reached, the outputs carrying on in function space under the new kernel (the
+        discrete engine; one kernel and one vector-Jacobian product each). Empty: the paper's kernel
+        frozen at w0. Steps at or past T are ignored.
     """
 
     kernel: KernelConfig = field(default_factory=KernelConfig)
@@ -46,6 +54,9 @@ class PredictConfig:
     distance_warning: float = 0.1
     distance_stride: int | None = None
     timing_steps: int = 3
+    endpoint_check: bool = True
+    endpoint_warning: float = 0.5
+    kernel_updates: tuple[int, ...] = ()
 
     _constraints: ClassVar[dict] = {
         "kernel": InstanceOf(KernelConfig),
@@ -60,6 +71,9 @@ class PredictConfig:
         "distance_warning": Interval(0, None, low_closed=False),
         "distance_stride": Interval(1, None, integer=True, optional=True),
         "timing_steps": Interval(0, None, integer=True),
+        "endpoint_check": InstanceOf(bool),
+        "endpoint_warning": Interval(0, None, low_closed=False),
+        "kernel_updates": TupleOf(Interval(1, None, integer=True), may_be_empty=True),
     }
 
     def __post_init__(self) -> None:
@@ -68,10 +82,17 @@ class PredictConfig:
             check_eps(self.eps, self.eps_definition)
         except TrainlessError as exc:
             raise ConfigError(f"PredictConfig.eps: {exc}") from None
+        if self.kernel_updates and self.engine != Engine.DISCRETE.value:
+            raise ConfigError(f"PredictConfig.kernel_updates needs engine 'discrete', got engine {self.engine!r}")
+        if list(self.kernel_updates) != sorted(set(self.kernel_updates)):
+            raise ConfigError(
+                f"PredictConfig.kernel_updates must be increasing steps without repeats, got {self.kernel_updates}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["eps"], d["levels"] = list(self.eps), list(self.levels)
+        d["kernel_updates"] = list(self.kernel_updates)
         return d
 
     @classmethod
@@ -79,4 +100,5 @@ class PredictConfig:
         d = dict(d)
         d["kernel"] = KernelConfig(**d["kernel"])
         d["eps"], d["levels"] = tuple(d["eps"]), tuple(d["levels"])
+        d["kernel_updates"] = tuple(d.get("kernel_updates", ()))
         return cls(**d)

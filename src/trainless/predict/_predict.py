@@ -2,40 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 
-from .._losses import Loss, loss_grad, loss_value
+from .._losses import Loss, loss_grad, loss_hessian, loss_value
 from .._memory import PeakMemory
 from ..data import ImageData, batch_schedule
-from ..dynamics import Engine, KernelOperator, SGDSchedule, epsilon_times, simulate
+from ..dynamics import (
+    Engine,
+    KernelOperator,
+    KernelUpdate,
+    SGDSchedule,
+    Trajectory,
+    TrajectoryStatus,
+    epsilon_times,
+    simulate,
+)
 from ..errors import TrainlessError
 from ..finetune import FinetuneConfig, check_problem, learning_rates, make_optimizer
 from ..kernel import KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from ..models import HeadStart, LoadedModel, select_trainable, warm_head
 from ._config import PredictConfig
+from ._endpoint import WeightPath
+from ._preserve import preserved
 from ._result import LevelTime, Prediction
-
-
-@contextmanager
-def preserved(module: torch.nn.Module) -> Iterator[None]:
-    """Restore every parameter's value and requires_grad flag on exit (the user's model is left as given)."""
-    saved = [(p, p.detach().clone(), p.requires_grad) for p in module.parameters()]
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for p, value, flag in saved:
-                p.copy_(value)
-                p.requires_grad_(flag)
-                p.grad = None
 
 
 def time_optimizer_step(
@@ -95,6 +91,8 @@ class Linearization:
     trained parameters. step_seconds: median time of one real optimizer step on this hardware for the batch
     size it was timed with (``timed_batch_size``; None when not timed). loss: the loss the head start used.
     seconds / peak_rss_mib: the wall time and memory peak of this stage.
+    head_state: the head's state_dict after a head start that changed it (linear probing), so the endpoint
+    check can rebuild w0; None for a fresh head (the module's own).
     """
 
     kernel: KernelResult
@@ -112,6 +110,7 @@ class Linearization:
     head_start: dict[str, Any]
     seconds: float
     peak_rss_mib: float
+    head_state: dict[str, torch.Tensor] | None = None
 
 
 def check_dynamics(config: FinetuneConfig, engine: Engine) -> None:
@@ -157,6 +156,9 @@ def linearize(
     x, y = data.x.to(dev), data.y.to(dev)
     with PeakMemory() as pm, preserved(module):
         probe = warm_head(model, x, y, config.loss, head_start)
+        head_state = None
+        if probe is not None:
+            head_state = {k: v.detach().clone() for k, v in model.head_module().state_dict().items()}
         select_trainable(model, trainable)
         params = [p for p in module.parameters() if p.requires_grad]
         w0_sq = float(sum(float(p.detach().double().pow(2).sum()) for p in params))
@@ -187,6 +189,7 @@ def linearize(
         head_start=head_info,
         seconds=time.perf_counter() - start,
         peak_rss_mib=pm.peak_rss_mib,
+        head_state=head_state,
     )
 
 
@@ -224,7 +227,7 @@ def predict(
     lin = linearize(
         model, data, config, options, trainable=trainable, head_start=head_start, device=device, progress=progress
     )
-    return predict_from(lin, config, options, progress=progress)
+    return predict_from(lin, config, options, progress=progress, model=model, data=data)
 
 
 def predict_from(
@@ -234,12 +237,104 @@ def predict_from(
     *,
     progress: bool = False,
     start_step: int = 0,
+    model: LoadedModel | None = None,
+    data: ImageData | None = None,
 ) -> Prediction:
     """Steps 2-3 of Algorithm 1 from a :class:`Linearization`: the dynamics by ``options.engine`` and the
     figures. ``config`` may differ from the one linearized with in lr, schedule, steps, momentum and seed;
     not in the loss when the head was probed, nor in the batch size for the wall-clock estimate.
     start_step: the linearization was taken after this many of the config's steps; the prediction covers
-    steps start_step..T (lrs and batches of the whole run from there on), indexed from 0."""
+    steps start_step..T (lrs and batches of the whole run from there on), indexed from 0.
+    model, data: the model and data linearized (weights as they were then). When given, and
+    ``options.endpoint_check`` is on, the real network is evaluated at the predicted final weights
+    (:class:`~trainless.predict.EndpointCheck` in ``Prediction.endpoint``); ``options.kernel_updates`` needs
+    them: at those steps Theta is computed again at the weights the linearized run has reached (the
+    paired path's), and the outputs carry on under the new kernel (``Prediction.kernel_path``)."""
+    options = options or PredictConfig()
+    if not isinstance(options, PredictConfig):
+        raise TrainlessError(f"options must be a PredictConfig, got {type(options).__name__}")
+    updates = tuple(t for t in options.kernel_updates if t < config.steps - start_step)
+    if updates and (model is None or data is None):
+        raise TrainlessError("kernel updates compute Theta along the predicted path: pass model= and data=")
+    if model is None or data is None or not (options.endpoint_check or updates):
+        return _predict_trajectory(lin, config, options, progress=progress, start_step=start_step)[0]
+    t_path = time.perf_counter()
+    kernel_path: list[dict[str, float]] = []
+    kernel_seconds = 0.0
+    with preserved(model.module):
+        if lin.head_state is not None:
+            model.head_module().load_state_dict(lin.head_state)
+        path = WeightPath(model, data, lin.trainable)
+        theta0 = lin.operator.matrix
+        trace0 = float(theta0.diagonal().sum())
+
+        def update(t: int, alpha: torch.Tensor) -> KernelOperator:
+            nonlocal kernel_seconds
+            path.move_to(alpha)
+            result = compute_kernel(model.module, path.x, options.kernel)
+            kernel_seconds += result.seconds
+            op = KernelOperator(result.k_train_train)
+            theta = op.matrix
+            kernel_path.append(
+                {
+                    "step": t,
+                    "weight_distance": path.distance(),
+                    "trace_ratio": float(theta.diagonal().sum()) / trace0,
+                    "relative_change": float((theta - theta0).norm() / theta0.norm()),
+                    "seconds": result.seconds,
+                }
+            )
+            return op
+
+        pred, traj = _predict_trajectory(
+            lin, config, options, progress=progress, start_step=start_step, update_kernel=update if updates else None
+        )
+        check = None
+        alpha = traj.alpha_final[0]
+        completed = traj.status is TrajectoryStatus.COMPLETED and bool(torch.isfinite(alpha).all())
+        if completed and (options.endpoint_check or updates):
+            path.move_to(alpha, float(traj.c_final[0]))
+            check = path.check(config.loss, traj.f_final[0])
+            final_distance = path.distance()
+    warnings = list(pred.warnings)
+    dist, paired = list(pred.weight_distance), list(pred.paired_weight_distance)
+    if updates:
+        # The engine stops tracking ||w_t - w0|| once J changes; the moved weights give it at each update.
+        at = {row["step"]: row["weight_distance"] for row in kernel_path}
+        if check is not None:
+            at[config.steps - start_step] = final_distance
+        for i, s in enumerate(pred.distance_steps):
+            if s in at:
+                dist[i] = paired[i] = at[s]
+    if check is not None and options.endpoint_check and check.output_gap > options.endpoint_warning:
+        warnings.append(
+            f"at the predicted final weights the real network's outputs differ from the linearized ones by "
+            f"{check.output_gap:.0%} of the predicted change (real loss {check.loss_real:.3g} vs predicted "
+            f"{check.loss_linear:.3g}; {check.flip_fraction:.1%} of the activations switch piece): the run leaves "
+            "the linearization along its path; trust the late curve less"
+        )
+    extra = time.perf_counter() - t_path - pred.dynamics_seconds
+    return dataclasses.replace(
+        pred,
+        endpoint=check.to_dict() if check is not None and options.endpoint_check else None,
+        kernel_path=tuple(kernel_path),
+        weight_distance=tuple(dist),
+        paired_weight_distance=tuple(paired),
+        warnings=tuple(warnings),
+        seconds=pred.seconds + extra,
+        kernel_seconds=pred.kernel_seconds + kernel_seconds,
+    )
+
+
+def _predict_trajectory(
+    lin: Linearization,
+    config: FinetuneConfig,
+    options: PredictConfig | None,
+    *,
+    progress: bool,
+    start_step: int,
+    update_kernel: KernelUpdate | None = None,
+) -> tuple[Prediction, Trajectory]:
     options = options or PredictConfig()
     engine = Engine(options.engine)
     check_dynamics(config, engine)
@@ -292,6 +387,8 @@ def predict_from(
             seed=config.seed,
             distance_stride=stride,
             progress=progress,
+            kernel_updates=tuple(t for t in options.kernel_updates if t < schedule.steps) if update_kernel else (),
+            update_kernel=update_kernel,
         )
         loss_mean, loss_lo, loss_hi = _quantiles(traj.loss)
         err_mean, err_lo, err_hi = _quantiles(traj.error)
@@ -314,19 +411,18 @@ def predict_from(
             f"the predicted ||w_T - w0|| = {final_dist:.3g} is {final_dist / w0_norm:.1%} of ||w0|| = {w0_norm:.3g} "
             f"(above {options.distance_warning:.0%}): the network may leave its linearization; trust the curves less"
         )
-    # Full-batch GD on the linearized model is stable iff lr < 2N / (lambda_max h), h the largest curvature of
-    # the loss in the logits: 1 for MSE, at most 1/2 for cross-entropy.
-    lam_max = max(float(spec.eigenvalues[0]), 0.0)
-    if lam_max > 0:
-        edge = 2.0 * lin.n / lam_max * (1.0 if loss is Loss.MSE else 2.0)
-        top_lr = max(lrs) / (1.0 - config.momentum)
-        if top_lr > edge:
-            warnings.append(
-                f"lr/(1-m) = {top_lr:.3g} is above the linearized model's stability edge "
-                f"{'2' if loss is Loss.MSE else '4'}N/lambda_max = {edge:.3g}: the prediction "
-                f"{'diverges' if loss is Loss.MSE else 'may oscillate'}, while real networks often stabilize "
-                "themselves there (edge of stability); lower the lr or read the prediction as a bound"
-            )
+    # Full-batch heavy-ball GD on a quadratic of curvature S is stable iff lr < 2 (1 + m) / S; S is the
+    # linearized loss's sharpness at w0 (exact for MSE, the start of the run for cross-entropy).
+    sharp = op.sharpness(loss_hessian(loss, kernel.f0))
+    top_lr = max(lrs)
+    edge_ratio = top_lr * sharp / (2.0 * (1.0 + config.momentum)) if sharp > 0 else 0.0
+    if edge_ratio > 1.0:
+        warnings.append(
+            f"lr = {top_lr:.3g} is {edge_ratio:.2g}x the linearized loss's stability edge 2(1+m)/sharpness = "
+            f"{top_lr / edge_ratio:.3g} at w0: the prediction {'diverges' if loss is Loss.MSE else 'may oscillate'}"
+            ", while real networks often stabilize themselves there (edge of stability); lower the lr or read "
+            "the prediction as a bound"
+        )
     if loss_mean[-1] > loss_mean[0]:
         warnings.append("the predicted loss ends above where it starts: the linearized run does not train")
     if kernel.method is KernelMethod.PSEUDO:
@@ -384,4 +480,6 @@ def predict_from(
         status=traj.status,
         message=traj.message,
         warnings=tuple(warnings),
-    )
+        sharpness=sharp,
+        edge_ratio=edge_ratio,
+    ), traj

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,14 @@ class Prediction:
     status, message: whether the linearized run stayed finite, and what to do if not.
     warnings: things the user should know before trusting the numbers.
     observed_steps: 0 for a prediction from w0; k for a closed-loop prediction whose steps 0..k are real.
+    sharpness: the largest eigenvalue of the linearized loss's weight-space Hessian at w0, (1/N) J^T H J
+        with H the loss's curvature in the logits at f0 (float64; per unit lr). edge_ratio: the largest
+        lr of the run over the full-batch stability edge 2 (1 + m) / sharpness (1: at the edge).
+    endpoint: the real network at the predicted final weights (``EndpointCheck.to_dict()``: loss_linear,
+        loss_real, output_gap, units, flip_fraction, inactive_fraction, seconds); None when not checked.
+    kernel_path: one entry per kernel update (``PredictConfig.kernel_updates``): step, weight_distance
+        (||w - w0|| there), trace_ratio (tr Theta / tr Theta_0), relative_change (||Theta - Theta_0||_F /
+        ||Theta_0||_F) and seconds; empty for the frozen kernel.
     """
 
     config: FinetuneConfig
@@ -97,6 +106,10 @@ class Prediction:
     message: str
     warnings: tuple[str, ...]
     observed_steps: int = 0
+    sharpness: float = math.nan
+    edge_ratio: float = math.nan
+    endpoint: dict[str, Any] | None = None
+    kernel_path: tuple[dict[str, float], ...] = ()
 
     @property
     def steps(self) -> int:

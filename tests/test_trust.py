@@ -1,0 +1,166 @@
+"""The trust signals: the linearized loss's sharpness and the endpoint check."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+from problems import reference_kernel, tanh_mlp
+from torch.func import functional_call, jacrev
+
+from trainless import FinetuneConfig, load_model
+from trainless._losses import loss_hessian, loss_value
+from trainless.dynamics import KernelOperator
+from trainless.predict import PredictConfig, endpoint_check, linearize, predict_from
+
+FAST = PredictConfig(timing_steps=0, batch_orders=2)
+
+
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_sharpness_is_the_weight_space_hessian_of_the_linearized_loss(loss):
+    # Reference: (1/N) J^T H J built from the full Jacobian, its top eigenvalue by eigvalsh in float64.
+    model = tanh_mlp(d_in=5, hidden=7, c=3, seed=0)
+    x = torch.randn(12, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    kernel, f0 = reference_kernel(model, x)
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    jac = jacrev(lambda p: functional_call(model, p, (x,)))(params)
+    jmat = torch.cat([j.reshape(12 * 3, -1) for j in jac.values()], dim=1).double()
+    h = loss_hessian(loss, f0)
+    hmat = torch.block_diag(*h)
+    want = float(torch.linalg.eigvalsh(jmat.T @ hmat @ jmat / 12)[-1])
+    got = KernelOperator(kernel).sharpness(h)
+    assert got == pytest.approx(want, rel=1e-9)
+    if loss == "mse":
+        assert got == pytest.approx(float(torch.linalg.eigvalsh(kernel.permute(0, 2, 1, 3).reshape(36, 36))[-1]) / 12)
+
+
+def test_sharpness_of_the_pseudo_kernel_equals_its_kronecker_expansion():
+    torch.manual_seed(1)
+    a = torch.randn(6, 6, dtype=torch.float64)
+    kp = a @ a.T
+    full = torch.einsum("ij,ab->ijab", kp, torch.eye(4, dtype=torch.float64))
+    h = loss_hessian("ce", torch.randn(6, 4, dtype=torch.float64))
+    assert KernelOperator(kp).sharpness(h) == pytest.approx(KernelOperator(full).sharpness(h), rel=1e-12)
+
+
+def test_loss_hessian_matches_autograd():
+    f = torch.randn(4, 3, dtype=torch.float64)
+    y = torch.tensor([0, 2, 1, 1])
+    for loss in ("ce", "mse"):
+        h = loss_hessian(loss, f)
+        for i in range(4):
+            ref = torch.autograd.functional.hessian(
+                lambda v, loss=loss, i=i: loss_value(loss, v.unsqueeze(0), y[i : i + 1]), f[i]
+            )
+            torch.testing.assert_close(h[i], ref)
+
+
+def test_gd_diverges_just_above_the_sharpness_edge_and_not_below(digits16, tiny):
+    cfg = FinetuneConfig(lr=0.01, steps=200, loss="mse")
+    lin = linearize(tiny, digits16, cfg, FAST)
+    edge = 2.0 / predict_from(lin, cfg, FAST).sharpness
+    below = predict_from(lin, FinetuneConfig(lr=0.98 * edge, steps=200, loss="mse"), FAST)
+    above = predict_from(lin, FinetuneConfig(lr=1.02 * edge, steps=200, loss="mse"), FAST)
+    assert below.edge_ratio == pytest.approx(0.98) and above.edge_ratio == pytest.approx(1.02)
+    assert below.loss[-1] < below.loss[0] and not any("stability edge" in w for w in below.warnings)
+    assert not math.isfinite(above.loss[-1]) or above.loss[-1] > above.loss[0]
+    assert any("stability edge" in w for w in above.warnings)
+
+
+def test_endpoint_check_is_exact_for_a_linear_model(digits16):
+    # f = W x + b is its own linearization: the real network at the predicted weights gives the predicted outputs.
+    cfg = FinetuneConfig(lr=0.002, steps=30, batch_size=20, momentum=0.9, weight_decay=0.01)
+    model = load_model("factories:linear16", 5, seed=0)
+    before = [p.detach().clone() for p in model.module.parameters()]
+    lin = linearize(model, digits16, cfg, FAST)
+    pred = predict_from(lin, cfg, FAST, model=model, data=digits16)
+    check = pred.endpoint
+    assert check is not None
+    assert check["output_gap"] < 1e-4
+    assert check["loss_real"] == pytest.approx(check["loss_linear"], rel=1e-5)
+    assert check["loss_linear"] == pytest.approx(pred.paired_loss[-1], rel=1e-9)
+    assert pred.paired_loss[-1] < 0.5 * pred.paired_loss[0]
+    assert check["units"] == 0 and math.isnan(check["flip_fraction"])
+    for p, b in zip(model.module.parameters(), before, strict=True):
+        assert torch.equal(p, b)
+
+
+def test_endpoint_check_sees_a_relu_network_leave_its_linearization(digits16, tiny):
+    # At a tiny lr the endpoint is near w0: linear there, few units switch; at a large lr the gap is large.
+    small = FinetuneConfig(lr=1e-4, steps=20)
+    large = FinetuneConfig(lr=0.5, steps=20)
+    lin = linearize(tiny, digits16, small, FAST)
+    near = predict_from(lin, small, FAST, model=tiny, data=digits16).endpoint
+    far = predict_from(lin, large, FAST, model=tiny, data=digits16).endpoint
+    assert near is not None and far is not None
+    assert near["units"] > 0 and near["units"] == far["units"]
+    assert near["output_gap"] < 0.05 and near["flip_fraction"] < 0.01
+    assert far["output_gap"] > 10 * near["output_gap"] and far["flip_fraction"] > near["flip_fraction"]
+    assert 0 < near["inactive_fraction"] < 1
+
+
+def test_endpoint_check_direct_call_rebuilds_the_weights(digits16):
+    # alpha = 0 and c = 0: the endpoint is w0 itself.
+    model = load_model("factories:linear16", 5, seed=0)
+    f0 = model.module(digits16.x).double().detach()
+    check = endpoint_check(model, digits16, "all", "ce", f0 + 1.0, torch.zeros(60, 5, dtype=torch.float64), 0.0)
+    assert check.loss_real == pytest.approx(float(loss_value("ce", f0, digits16.y)), rel=1e-6)
+    assert check.output_gap == pytest.approx(1.0, rel=1e-6)
+
+
+def test_kernel_updates_change_nothing_for_a_linear_model(digits16):
+    # Theta of f = W x + b does not depend on the weights: re-evaluating it along the path is a no-op.
+    cfg = FinetuneConfig(lr=0.002, steps=30, batch_size=20, momentum=0.9)
+    model = load_model("factories:linear16", 5, seed=0)
+    lin = linearize(model, digits16, cfg, FAST)
+    frozen = predict_from(lin, cfg, FAST)
+    opts = dataclasses.replace(FAST, kernel_updates=(5, 12, 20))
+    moving = predict_from(lin, cfg, opts, model=model, data=digits16)
+    torch.testing.assert_close(torch.tensor(moving.loss), torch.tensor(frozen.loss), rtol=1e-5, atol=1e-7)
+    assert [row["step"] for row in moving.kernel_path] == [5, 12, 20]
+    assert all(abs(row["trace_ratio"] - 1) < 1e-5 and row["relative_change"] < 1e-5 for row in moving.kernel_path)
+    # the distances the moved weights give are the linearized ones
+    for row in moving.kernel_path:
+        i = moving.distance_steps.index(row["step"]) if row["step"] in moving.distance_steps else None
+        if i is not None:
+            assert row["weight_distance"] == pytest.approx(frozen.paired_weight_distance[i], rel=1e-4)
+    assert moving.paired_weight_distance[-1] == pytest.approx(frozen.paired_weight_distance[-1], rel=1e-4)
+
+
+def test_kernel_updates_change_nothing_when_only_the_head_trains(digits16, tiny):
+    # Trained alone, the head is linear in its weights: Theta = (features Gram + 1) x I stays put.
+    cfg = FinetuneConfig(lr=5.0, steps=20)
+    lin = linearize(tiny, digits16, cfg, FAST, trainable="head")
+    frozen = predict_from(lin, cfg, FAST)
+    moving = predict_from(lin, cfg, dataclasses.replace(FAST, kernel_updates=(4, 10)), model=tiny, data=digits16)
+    torch.testing.assert_close(torch.tensor(moving.loss), torch.tensor(frozen.loss), rtol=1e-5, atol=1e-7)
+    assert frozen.loss[-1] < 0.95 * frozen.loss[0]
+
+
+def test_kernel_updates_vanish_as_the_learning_rate_goes_to_zero(digits16, tiny):
+    # The kernel moves by O(lr t), so the curves part by a share of the predicted decrease that is O(lr).
+    gaps = []
+    for lr in (0.005, 0.0005):
+        cfg = FinetuneConfig(lr=lr, steps=20)
+        lin = linearize(tiny, digits16, cfg, FAST)
+        frozen = torch.tensor(predict_from(lin, cfg, FAST).loss)
+        opts = dataclasses.replace(FAST, kernel_updates=(5, 10, 15))
+        moving = torch.tensor(predict_from(lin, cfg, opts, model=tiny, data=digits16).loss)
+        gaps.append(float((moving - frozen).abs().max() / (frozen[0] - frozen[-1])))
+    assert gaps[0] > 1e-4  # the network is not linear: the updates do something at the larger lr
+    assert gaps[1] < 0.3 * gaps[0]
+
+
+def test_kernel_updates_need_the_model_and_the_discrete_engine(digits16, tiny):
+    from trainless.errors import ConfigError, TrainlessError
+
+    with pytest.raises(ConfigError, match="kernel_updates needs engine 'discrete'"):
+        PredictConfig(engine="ode", kernel_updates=(5,))
+    with pytest.raises(ConfigError, match="increasing"):
+        PredictConfig(kernel_updates=(5, 3))
+    cfg = FinetuneConfig(lr=0.01, steps=10)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    with pytest.raises(TrainlessError, match="pass model= and data="):
+        predict_from(lin, cfg, dataclasses.replace(FAST, kernel_updates=(5,)))
