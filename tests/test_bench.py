@@ -96,6 +96,29 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert main(["bench", str(QUICK), "--out", str(out), "--no-progress"]) == 0
     assert {p.name: p.stat().st_mtime_ns for p in sorted((out / "cases").glob("*.json"))} == stamps  # cached
 
+    capsys.readouterr()
+    # The suite with kernel updates, re-predicted: new case ids, the real runs reused, not run again.
+    updated = tmp_path / "quick_updates.toml"
+    updated.write_text(QUICK.read_text().replace("batch_orders = 4", "batch_orders = 4\nkernel_updates = [5, 10]"))
+
+    def run_of(r):
+        return json.dumps({k: v for k, v in r["case"].items() if k != "kernel_updates"}, sort_keys=True)
+
+    records = {run_of(r): r["record"] for r in map(json.loads, (p.read_text() for p in cases))}
+    assert main(["bench", str(updated), "--out", str(out), "--repredict", "--format", "json", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary["modes"]["discrete+updates"]["cases"] == 7
+    new = [p for p in (out / "cases").glob("*.json") if p.name not in stamps]
+    assert len(new) == 7
+    for r in map(json.loads, (p.read_text() for p in new)):
+        assert r["record"] == records[run_of(r)]  # reused: the same timings
+        upd = r["predictions"]["discrete+updates"]
+        assert [row["step"] for row in upd["kernel_path"]] == [5, 10]
+        assert upd["endpoint"] is not None and upd["loss"][:6] == r["predictions"]["discrete"]["loss"][:6]
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert {r["engine"] for r in rows} >= {"discrete", "discrete+updates"}
+    assert all(r["edge_ratio"] and r["output_gap"] for r in rows)
+
 
 def test_extrapolation_recovers_its_own_forms():
     t = np.arange(151.0)

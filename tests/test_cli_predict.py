@@ -38,6 +38,22 @@ def test_predict_parse_run_fields(tmp_path):
     assert summary["estimated_run_seconds"] == pytest.approx(12 * p.step_seconds)
 
 
+def test_predict_with_kernel_updates_reports_the_kernel_path_and_the_endpoint(tmp_path):
+    args = build_parser().parse_args(
+        ["predict", *TINY, "--lr", "0.05", "--steps", "30", "--kernel-updates", "auto", "--out", str(tmp_path)]
+    )
+    job = PredictJob(job_from_args(args), predict_config_from_args(args))
+    assert job.predict.kernel_updates == (2, 5, 10, 20)
+    report = run_predict(job)
+    p = report.prediction
+    assert [row["step"] for row in p.kernel_path] == [2, 5, 10, 20]
+    assert p.endpoint is not None and p.endpoint["units"] > 0
+    table = render_predict(report, "table")
+    assert "endpoint check" in table and "kernel updates" in table and "stability" in table
+    saved = json.loads((tmp_path / "prediction.json").read_text())
+    assert saved["kernel_path"][0]["step"] == 2 and saved["options"]["kernel_updates"] == [2, 5, 10, 20]
+
+
 def test_validate_runs_both_and_compares(tmp_path, capsys):
     out = tmp_path / "v"
     code = main(["validate", *TINY, "--lr", "0.05", "--steps", "10", "--timing-steps", "1", "--out", str(out)])
@@ -73,6 +89,9 @@ def test_validate_json_fields(tmp_path):
         (["--optimizer", "adamw"], "optimizer 'adamw' has no function-space dynamics"),
         (["--kernel-memory", "0.01"], "max_memory_mib=0.01"),
         (["--batch-orders", "0"], "PredictConfig.batch_orders"),
+        (["--kernel-updates", "two"], "--kernel-updates takes integer steps or 'auto', got 'two'"),
+        (["--kernel-updates", "2", "1"], "PredictConfig.kernel_updates must be increasing"),
+        (["--kernel-updates", "2", "--engine", "ode"], "kernel_updates needs engine 'discrete'"),
     ],
 )
 def test_bad_input_exits_2_with_the_reason(tmp_path, capsys, argv, fragment):

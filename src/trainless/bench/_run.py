@@ -51,7 +51,15 @@ CSV_COLUMNS = [
     "cost_ratio",
     "prediction_seconds",
     "real_seconds",
+    "edge_ratio",
+    "output_gap",
+    "flip_fraction",
+    "inactive_fraction",
+    "kernel_change",
 ]
+
+UPDATED = "discrete+updates"
+"""The key of the prediction with kernel updates along the predicted path (``Case.kernel_updates``)."""
 
 
 def run_case(
@@ -99,6 +107,8 @@ def run_case(
     lam_max = float(lin.operator.spectrum().eigenvalues[0])  # cached: the engines below reuse it
     lr = case.lr if case.lr is not None else case.lr_edge * 2.0 * data.n / lam_max  # type: ignore[operator]
     config = dataclasses.replace(base, lr=lr)
+    if record is not None and case.lr is None and math.isclose(record.config.lr, lr, rel_tol=1e-9):
+        config = dataclasses.replace(config, lr=record.config.lr)  # lambda_max's last bits may differ
     if record is not None and record.config != config:
         raise TrainlessError(
             f"case {case.case_id}: the cached real run's config {record.config} is not the case's {config}; "
@@ -108,6 +118,14 @@ def run_case(
     for engine in case.engines:
         predictions[engine] = predict_from(
             lin, config, dataclasses.replace(options, engine=engine), model=model, data=data
+        )
+    if case.kernel_updates:
+        predictions[UPDATED] = predict_from(
+            lin,
+            config,
+            dataclasses.replace(options, engine="discrete", kernel_updates=case.kernel_updates),
+            model=model,
+            data=data,
         )
     if record is None:
         record = finetune(
@@ -143,6 +161,11 @@ def run_case(
     }
 
 
+def _case_fields(d: dict[str, Any]) -> dict[str, Any]:
+    """A cached result's case dict as Case keyword arguments (JSON lists back to tuples)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
 def _case_path(out: Path, case: Case) -> Path:
     return out / "cases" / f"{case.case_id}.json"
 
@@ -151,6 +174,9 @@ def csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per (engine or curve, basis, eps) of a case result."""
     case, rows = result["case"], []
     for comp in result["comparisons"]:
+        pred = result["predictions"][comp["engine"].removesuffix("-paired")]
+        endpoint = pred.get("endpoint") or {}
+        kpath = pred.get("kernel_path") or []
         for e in comp["eps"]:
             rows.append(
                 {
@@ -182,6 +208,11 @@ def csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
                     "cost_ratio": comp["cost_ratio"],
                     "prediction_seconds": comp["prediction_seconds"],
                     "real_seconds": comp["real_seconds"],
+                    "edge_ratio": pred.get("edge_ratio"),
+                    "output_gap": endpoint.get("output_gap"),
+                    "flip_fraction": endpoint.get("flip_fraction"),
+                    "inactive_fraction": endpoint.get("inactive_fraction"),
+                    "kernel_change": kpath[-1]["relative_change"] if kpath else None,
                 }
             )
     return rows
@@ -197,18 +228,15 @@ def quantile(values: list[float], q: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
-def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pooled figures for the default engine (each case's first) and kernel: relative T_eps errors on the
-    loss pooled over the eps grid and the cases, by regime; cost ratios; the absolute measures."""
+def _figures(comps: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Pooled figures of (regime, comparison) pairs: relative T_eps errors on the loss over the eps grid by
+    regime, the error basis, cost ratios, the loss levels and the final loss."""
     rel: dict[str, list[float]] = {"gd": [], "sgd": []}
     rel_error_basis: dict[str, list[float]] = {"gd": [], "sgd": []}
     cost: dict[str, list[float]] = {"gd": [], "sgd": []}
-    levels, finals, matched, unmatched = [], [], [], 0
-    for r in results:
-        if not r["comparisons"]:
-            continue
-        regime = "gd" if r["case"]["batch_size"] == 0 else "sgd"
-        comp = r["comparisons"][0]
+    levels: list[float] = []
+    finals = []
+    for regime, comp in comps:
         for e in comp["eps"]:
             if e["relative_error"] is not None:
                 (rel if e["basis"] == "loss" else rel_error_basis)[regime].append(e["relative_error"])
@@ -217,14 +245,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
             if lv["real"]:
                 levels.append(1.0 if lv["predicted"] is None else abs(lv["predicted"] - lv["real"]) / lv["real"])
         finals.append(comp["final_loss_relative_error"])
-        k = r["baseline"].get("steps_to_match")
-        if k is None:
-            unmatched += 1
-        else:
-            matched.append(k)
     return {
-        "cases": len(results),
-        "cases_compared": sum(1 for r in results if r["comparisons"]),
         "gd_rel_error_median": quantile(rel["gd"], 0.5),
         "gd_rel_error_p95": quantile(rel["gd"], 0.95),
         "sgd_rel_error_median": quantile(rel["sgd"], 0.5),
@@ -235,8 +256,87 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
         "cost_ratio_sgd_median": quantile(cost["sgd"], 0.5),
         "abs_steps_rel_error_median": quantile(levels, 0.5),
         "final_loss_rel_error_median": quantile(finals, 0.5),
+    }
+
+
+BAD_CASE = 0.25
+"""A case whose largest relative T_eps error on the loss (default engine, over the eps grid) exceeds this
+is one the trust signal should flag (the fidelity issue's target)."""
+
+
+def trust_flags(prediction: dict[str, Any]) -> list[str]:
+    """The trust signal's flags raised by a prediction (a ``Prediction.to_dict()``): ``edge`` when the lr is
+    above the linearized stability edge 2(1+m)/sharpness, ``endpoint`` when the real network at the
+    predicted final weights departs from the linearized outputs by more than the prediction's
+    ``endpoint_warning`` share of the predicted change."""
+    flags = []
+    edge = prediction.get("edge_ratio")
+    if edge is not None and edge > 1.0:
+        flags.append("edge")
+    end = prediction.get("endpoint")
+    limit = prediction["options"].get("endpoint_warning", 0.5)
+    if end is not None and end["output_gap"] > limit:
+        flags.append("endpoint")
+    return flags
+
+
+def trust_table(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """How well the trust signal separates the cases: per case its flags and its largest relative T_eps
+    error (loss, default engine); the hit rate (the share of cases above ``BAD_CASE`` that are flagged),
+    and the error band of flagged and unflagged cases (median and 95th percentile of every case's
+    eps-pooled relative T_eps errors)."""
+    rows = []
+    pooled: dict[bool, list[float]] = {True: [], False: []}
+    for r in results:
+        if not r["comparisons"]:
+            continue
+        comp = r["comparisons"][0]
+        errs = [e["relative_error"] for e in comp["eps"] if e["basis"] == "loss" and e["relative_error"] is not None]
+        if not errs:
+            continue
+        flags = trust_flags(r["predictions"][comp["engine"]])
+        pooled[bool(flags)].extend(errs)
+        rows.append({"case_id": r["case_id"], "tag": r["case"]["tag"], "max_rel_error": max(errs), "flags": flags})
+    bad = [row for row in rows if row["max_rel_error"] > BAD_CASE]
+    return {
+        "bad_case_threshold": BAD_CASE,
+        "cases": len(rows),
+        "bad_cases": len(bad),
+        "flagged": sum(1 for row in rows if row["flags"]),
+        "hit_rate": sum(1 for row in bad if row["flags"]) / len(bad) if bad else None,
+        "false_alarms": sum(1 for row in rows if row["flags"] and row["max_rel_error"] <= BAD_CASE),
+        "band_unflagged": {"median": quantile(pooled[False], 0.5), "p95": quantile(pooled[False], 0.95)},
+        "band_flagged": {"median": quantile(pooled[True], 0.5), "p95": quantile(pooled[True], 0.95)},
+        "rows": rows,
+    }
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pooled figures for the default engine (each case's first) and kernel (see :func:`_figures`), the
+    extrapolation baseline, and under ``modes`` the same figures for every engine / curve compared."""
+    default: list[tuple[str, dict[str, Any]]] = []
+    modes: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    matched, unmatched = [], 0
+    for r in results:
+        if not r["comparisons"]:
+            continue
+        regime = "gd" if r["case"]["batch_size"] == 0 else "sgd"
+        default.append((regime, r["comparisons"][0]))
+        for comp in r["comparisons"]:
+            modes.setdefault(comp["engine"], []).append((regime, comp))
+        k = r["baseline"].get("steps_to_match")
+        if k is None:
+            unmatched += 1
+        else:
+            matched.append(k)
+    return {
+        "cases": len(results),
+        "cases_compared": len(default),
+        **_figures(default),
         "baseline_steps_to_match_median": quantile([float(k) for k in matched], 0.5),
         "baseline_never_matched": unmatched,
+        "modes": {mode: {"cases": len(comps), **_figures(comps)} for mode, comps in modes.items()},
+        "trust": trust_table(results),
     }
 
 
@@ -257,6 +357,13 @@ def run_suite(
     ensure_writable_dir(out / "cases")
     results = []
     todo = [c for c in suite.cases if repredict or not _case_path(out, c).is_file()]
+    runs: dict[str, dict[str, Any]] = {}
+    if repredict:
+        # Real runs by run key, from every cached result: a case whose prediction settings changed (a new
+        # case id) reuses the real run of its earlier version.
+        for path in sorted((out / "cases").glob("*.json")):
+            cached = json.loads(path.read_text(encoding="utf-8"))
+            runs.setdefault(Case(**_case_fields(cached["case"])).run_key, cached["record"])
     bar = tqdm(
         total=len(suite.cases),
         initial=len(suite.cases) - len(todo),
@@ -271,7 +378,12 @@ def run_suite(
             if cached is not None and not repredict:
                 results.append(cached)
                 continue
-            record = RunRecord.from_dict(cached["record"]) if cached is not None else None
+            if cached is not None:
+                record = RunRecord.from_dict(cached["record"])
+            elif repredict and case.run_key in runs:
+                record = RunRecord.from_dict(runs[case.run_key])
+            else:
+                record = None
             result = run_case(case, device=device, progress=False, record=record)
             write_json(path, result)
             results.append(result)

@@ -36,6 +36,8 @@ class Case:
     steps, batch_size (0: full batch), momentum, nesterov, weight_decay, loss, schedule: the optimizer.
     kernel, kernel_dim: how Theta is computed. engines: the engines compared; the first is the default that
         the summary reports. batch_orders: for minibatch SGD with the discrete engine.
+    kernel_updates: when not empty, one more prediction, ``discrete+updates``: the discrete engine with
+        Theta computed again at these steps along the predicted path (``PredictConfig.kernel_updates``).
     eps: the epsilon-training-time grid. smooth: trailing moving-average window on the real curves.
     tag: a free label (e.g. ``low`` / ``high`` lr) carried into the results.
     """
@@ -61,6 +63,7 @@ class Case:
     kernel: str = "exact"
     kernel_dim: int = 16384
     engines: tuple[str, ...] = ("discrete",)
+    kernel_updates: tuple[int, ...] = ()
     batch_orders: int = 16
     eps: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.4)
     smooth: int = 1
@@ -82,6 +85,7 @@ class Case:
         "kernel": OneOf(tuple(m.value for m in KernelMethod)),
         "kernel_dim": Interval(1, None, integer=True),
         "engines": TupleOf(OneOf(_ENGINES)),
+        "kernel_updates": TupleOf(Interval(1, None, integer=True), may_be_empty=True),
         "batch_orders": Interval(1, None, integer=True),
         "eps": TupleOf(Interval(0, 1, low_closed=False, high_closed=False)),
         "smooth": Interval(1, None, integer=True),
@@ -95,9 +99,19 @@ class Case:
 
     @property
     def case_id(self) -> str:
-        """A stable id from every field: the cache key of the case's result."""
-        blob = json.dumps(asdict(self), sort_keys=True)
-        return hashlib.sha1(blob.encode()).hexdigest()[:12]
+        """A stable id from every field: the cache key of the case's result. (Fields added later enter it
+        only when they differ from their default, so earlier results keep their ids.)"""
+        d = asdict(self)
+        if not self.kernel_updates:
+            d.pop("kernel_updates")
+        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def run_key(self) -> str:
+        """An id from the fields that decide the real run (not how it is predicted): cases with the same
+        run_key share their real run, so ``bench --repredict`` can reuse it."""
+        d = {k: v for k, v in asdict(self).items() if k not in _PREDICTION_FIELDS}
+        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
     def regime(self) -> str:
@@ -113,6 +127,9 @@ class Suite:
 
 
 _FIELDS = {f.name for f in fields(Case)}
+# lr_edge depends on the kernel (lambda_max), so "kernel" stays in the run key.
+_PREDICTION_FIELDS = {"engines", "kernel_updates", "batch_orders", "eps", "smooth", "tag"}
+_LIST_FIELDS = ("engines", "eps", "kernel_updates")  # list-valued fields: not grid axes
 
 
 def _case(values: dict[str, Any], where: str) -> Case:
@@ -120,7 +137,7 @@ def _case(values: dict[str, Any], where: str) -> Case:
     if unknown:
         raise TrainlessError(f"{where}: unknown case field(s) {sorted(unknown)}; known: {sorted(_FIELDS)}")
     v = dict(values)
-    for key in ("engines", "eps"):
+    for key in _LIST_FIELDS:
         if key in v and isinstance(v[key], list):
             v[key] = tuple(v[key])
     if "lr_edge" in v and "lr" not in v:
@@ -130,15 +147,15 @@ def _case(values: dict[str, Any], where: str) -> Case:
 
 def parse_suite(doc: dict[str, Any], name: str) -> Suite:
     """A suite from its TOML document: ``[defaults]`` for every case, then ``[[grid]]`` blocks whose
-    list-valued keys expand as a Cartesian product (``engines`` and ``eps`` are lists themselves and stay
-    whole), and ``[[case]]`` blocks of single cases. Duplicate cases are kept once."""
+    list-valued keys expand as a Cartesian product (``engines``, ``eps`` and ``kernel_updates`` are lists
+    themselves and stay whole), and ``[[case]]`` blocks of single cases. Duplicate cases are kept once."""
     defaults = doc.get("defaults", {})
     unknown = set(doc) - {"name", "defaults", "grid", "case", "description"}
     if unknown:
         raise TrainlessError(f"suite {name!r}: unknown section(s) {sorted(unknown)}")
     cases: dict[str, Case] = {}
     for i, block in enumerate(doc.get("grid", [])):
-        axes = {k: v for k, v in block.items() if isinstance(v, list) and k not in ("engines", "eps")}
+        axes = {k: v for k, v in block.items() if isinstance(v, list) and k not in _LIST_FIELDS}
         fixed = {k: v for k, v in block.items() if k not in axes}
         for combo in itertools.product(*axes.values()) if axes else [()]:
             values = {**defaults, **fixed, **dict(zip(axes, combo, strict=True))}

@@ -9,8 +9,9 @@ from typing import Any, ClassVar
 from .._constraints import InstanceOf, validate
 from .._io import ensure_writable_dir
 from ..dynamics import Engine, EpsDefinition, SDENoise
+from ..errors import ConfigError
 from ..kernel import KernelConfig, KernelMethod
-from ..predict import PredictConfig, Prediction, predict
+from ..predict import PredictConfig, Prediction, auto_kernel_updates, predict
 from ..report import plot_prediction
 from ._common import add_format_argument, add_progress_argument, render_json, render_rows
 from ._finetune import (
@@ -86,6 +87,7 @@ def summarize_prediction(p: Prediction) -> dict[str, Any]:
         "sharpness": p.sharpness,
         "edge_ratio": p.edge_ratio,
         "endpoint": p.endpoint,
+        "kernel_path": list(p.kernel_path),
         "warnings": list(p.warnings),
     }
 
@@ -105,6 +107,9 @@ def trust_rows(p: Prediction) -> list[tuple[str, str]]:
                 f"output gap {e['output_gap']:.1%} of the predicted change{flips}",
             )
         )
+    if p.kernel_path:
+        growth = ", ".join(f"step {row['step']}: x{row['trace_ratio']:.2f}" for row in p.kernel_path)
+        rows.append(("kernel updates", f"tr Theta / tr Theta_0 along the predicted path: {growth}"))
     return rows
 
 
@@ -205,11 +210,29 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         "--timing-steps", type=int, default=d.timing_steps, help="real optimizer steps timed (0: no estimate)"
     )
     g.add_argument(
+        "--kernel-updates",
+        nargs="+",
+        default=[],
+        metavar="STEP",
+        help="steps at which Theta is computed again along the predicted path (fidelity at a fresh head; one "
+        "kernel each), or 'auto' for T/15, T/6, T/3, 2T/3 (default: none, the kernel frozen at w0)",
+    )
+    g.add_argument(
         "--no-endpoint-check",
         dest="endpoint_check",
         action="store_false",
         help="skip evaluating the real network at the predicted final weights (a trust signal)",
     )
+
+
+def kernel_updates_from_args(values: list[str], steps: int) -> tuple[int, ...]:
+    """``--kernel-updates``: integers, or the single word ``auto`` (:func:`auto_kernel_updates`)."""
+    if values == ["auto"]:
+        return auto_kernel_updates(steps)
+    try:
+        return tuple(int(v) for v in values)
+    except ValueError:
+        raise ConfigError(f"--kernel-updates takes integer steps or 'auto', got {' '.join(values)!r}") from None
 
 
 def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
@@ -223,6 +246,7 @@ def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
         eps_definition=a.eps_definition,
         timing_steps=a.timing_steps,
         endpoint_check=a.endpoint_check,
+        kernel_updates=kernel_updates_from_args(a.kernel_updates, a.steps),
     )
 
 

@@ -1,7 +1,7 @@
 """Predict: Algorithm 1 end to end (f0, the kernel, the linearized dynamics) -> Prediction."""
 
 from ._closed import predict_closed_loop
-from ._config import DEFAULT_EPS, PredictConfig
+from ._config import DEFAULT_EPS, PredictConfig, auto_kernel_updates
 from ._endpoint import EndpointCheck, endpoint_check
 from ._predict import Linearization, linearize, predict, predict_from, time_optimizer_step
 from ._preserve import preserved
@@ -14,6 +14,7 @@ __all__ = [
     "Linearization",
     "PredictConfig",
     "Prediction",
+    "auto_kernel_updates",
     "endpoint_check",
     "linearize",
     "load_prediction",

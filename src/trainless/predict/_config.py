@@ -13,6 +13,16 @@ from ..kernel import KernelConfig
 DEFAULT_EPS = (0.01, 0.05, 0.1, 0.2, 0.4)
 
 
+AUTO_UPDATE_FRACTIONS = (1 / 15, 1 / 6, 1 / 3, 2 / 3)
+
+
+def auto_kernel_updates(steps: int) -> tuple[int, ...]:
+    """A kernel-update schedule for a run of ``steps`` steps: at T/15, T/6, T/3 and 2T/3 (10, 25, 50 and 100
+    for T = 150), about evenly spaced in log-time because the kernel moves fastest early. Steps outside
+    [1, T-1] are dropped."""
+    return tuple(sorted({round(steps * f) for f in AUTO_UPDATE_FRACTIONS if 1 <= round(steps * f) < steps}))
+
+
 @dataclass(frozen=True)
 class PredictConfig:
     """Options of :func:`~trainless.predict.predict` (the optimizer itself is a FinetuneConfig).
