@@ -164,3 +164,47 @@ def test_kernel_updates_need_the_model_and_the_discrete_engine(digits16, tiny):
     lin = linearize(tiny, digits16, cfg, FAST)
     with pytest.raises(TrainlessError, match="pass model= and data="):
         predict_from(lin, cfg, dataclasses.replace(FAST, kernel_updates=(5,)))
+
+
+def test_trust_flags_and_the_band_quoted(tmp_path):
+    import json
+
+    from trainless.predict import trust_flags, trust_summary
+
+    assert trust_flags(0.5, {"output_gap": 0.2}, 0.5) == []
+    assert trust_flags(1.5, {"output_gap": 0.7}, 0.5) == ["edge", "endpoint"]
+    assert trust_flags(None, None, 0.5) == []
+    bands = tmp_path / "bands.json"
+    bands.write_text(
+        json.dumps(
+            {
+                "suite": "s",
+                "frozen": {
+                    "flagged": {"median": 0.3, "p95": 0.9, "cases": 4},
+                    "unflagged": {"median": 0.05, "p95": 0.12, "cases": 9},
+                },
+            }
+        )
+    )
+    calm = trust_summary([], "frozen", bands)
+    assert calm["band"]["p95"] == 0.12 and "unflagged cases were within 12%" in calm["text"]
+    alarm = trust_summary(["edge"], "frozen", bands)
+    assert "stability edge" in alarm["text"] and "within 90%" in alarm["text"]
+    none = trust_summary([], "updates", bands)
+    assert none["band"] is None and "no benchmark band" in none["text"]
+    assert trust_summary([], "frozen", tmp_path / "missing.json")["band"] is None
+
+
+def test_every_prediction_carries_the_trust_signal(digits16, tiny):
+    cfg = FinetuneConfig(lr=0.01, steps=10)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    bare = predict_from(lin, cfg, FAST)
+    full = predict_from(lin, cfg, FAST, model=tiny, data=digits16)
+    assert bare.trust is not None and bare.trust["mode"] == "frozen" and bare.endpoint is None
+    assert full.trust is not None and full.trust["flags"] == trust_flags_of(full)
+
+
+def trust_flags_of(pred):
+    from trainless.predict import trust_flags
+
+    return trust_flags(pred.edge_ratio, pred.endpoint, pred.options.endpoint_warning)

@@ -19,7 +19,7 @@ from ..errors import TrainlessError
 from ..finetune import FinetuneConfig, RunRecord, finetune, load_model_and_data
 from ..kernel import KernelConfig
 from ..models import HeadStart
-from ..predict import PredictConfig, linearize, predict_from
+from ..predict import PredictConfig, linearize, predict_from, trust_flags
 from ._baseline import steps_to_match
 from ._compare import compare
 from ._suite import Case, Suite
@@ -264,37 +264,28 @@ BAD_CASE = 0.25
 is one the trust signal should flag (the fidelity issue's target)."""
 
 
-def trust_flags(prediction: dict[str, Any]) -> list[str]:
-    """The trust signal's flags raised by a prediction (a ``Prediction.to_dict()``): ``edge`` when the lr is
-    above the linearized stability edge 2(1+m)/sharpness, ``endpoint`` when the real network at the
-    predicted final weights departs from the linearized outputs by more than the prediction's
-    ``endpoint_warning`` share of the predicted change."""
-    flags = []
-    edge = prediction.get("edge_ratio")
-    if edge is not None and edge > 1.0:
-        flags.append("edge")
-    end = prediction.get("endpoint")
+def _flags(prediction: dict[str, Any]) -> list[str]:
     limit = prediction["options"].get("endpoint_warning", 0.5)
-    if end is not None and end["output_gap"] > limit:
-        flags.append("endpoint")
-    return flags
+    return trust_flags(prediction.get("edge_ratio"), prediction.get("endpoint"), limit)
 
 
-def trust_table(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """How well the trust signal separates the cases: per case its flags and its largest relative T_eps
-    error (loss, default engine); the hit rate (the share of cases above ``BAD_CASE`` that are flagged),
-    and the error band of flagged and unflagged cases (median and 95th percentile of every case's
-    eps-pooled relative T_eps errors)."""
+def trust_table(results: list[dict[str, Any]], engine: str | None = None) -> dict[str, Any]:
+    """How well the trust signal (:func:`~trainless.predict.trust_flags`) separates the cases, for the
+    predictions of ``engine`` (None: each case's default engine): per case its flags and its largest
+    relative T_eps error (loss); the hit rate (the share of cases above ``BAD_CASE`` that are flagged), and
+    the error band of flagged and unflagged cases (median and 95th percentile of every case's eps-pooled
+    relative T_eps errors, and their number of cases)."""
     rows = []
     pooled: dict[bool, list[float]] = {True: [], False: []}
     for r in results:
-        if not r["comparisons"]:
+        comps = [c for c in r["comparisons"] if engine is None or c["engine"] == engine][:1]
+        if not comps:
             continue
-        comp = r["comparisons"][0]
+        comp = comps[0]
         errs = [e["relative_error"] for e in comp["eps"] if e["basis"] == "loss" and e["relative_error"] is not None]
         if not errs:
             continue
-        flags = trust_flags(r["predictions"][comp["engine"]])
+        flags = _flags(r["predictions"][comp["engine"]])
         pooled[bool(flags)].extend(errs)
         rows.append({"case_id": r["case_id"], "tag": r["case"]["tag"], "max_rel_error": max(errs), "flags": flags})
     bad = [row for row in rows if row["max_rel_error"] > BAD_CASE]
@@ -305,8 +296,16 @@ def trust_table(results: list[dict[str, Any]]) -> dict[str, Any]:
         "flagged": sum(1 for row in rows if row["flags"]),
         "hit_rate": sum(1 for row in bad if row["flags"]) / len(bad) if bad else None,
         "false_alarms": sum(1 for row in rows if row["flags"] and row["max_rel_error"] <= BAD_CASE),
-        "band_unflagged": {"median": quantile(pooled[False], 0.5), "p95": quantile(pooled[False], 0.95)},
-        "band_flagged": {"median": quantile(pooled[True], 0.5), "p95": quantile(pooled[True], 0.95)},
+        "band_unflagged": {
+            "median": quantile(pooled[False], 0.5),
+            "p95": quantile(pooled[False], 0.95),
+            "cases": sum(1 for row in rows if not row["flags"]),
+        },
+        "band_flagged": {
+            "median": quantile(pooled[True], 0.5),
+            "p95": quantile(pooled[True], 0.95),
+            "cases": sum(1 for row in rows if row["flags"]),
+        },
         "rows": rows,
     }
 
@@ -337,6 +336,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
         "baseline_never_matched": unmatched,
         "modes": {mode: {"cases": len(comps), **_figures(comps)} for mode, comps in modes.items()},
         "trust": trust_table(results),
+        "trust_updates": trust_table(results, UPDATED),
     }
 
 

@@ -72,6 +72,15 @@ def render_bench(report: BenchReport, fmt: str) -> str:
         ("cost ratio", f"GD {ratio['cost_ratio_gd_median']}, SGD {ratio['cost_ratio_sgd_median']} (median)"),
         ("loss levels", f"median relative error {_pct(s['abs_steps_rel_error_median'])}"),
         ("final loss", f"median relative error {_pct(s['final_loss_rel_error_median'])}"),
+        *(
+            (
+                f"trust ({name})",
+                f"flags {t['flagged']} of {t['cases']} cases, {_pct(t['hit_rate'])} of the {t['bad_cases']} with "
+                f"an error above {t['bad_case_threshold']:.0%}; unflagged p95 {_pct(t['band_unflagged']['p95'])}",
+            )
+            for name, t in (("frozen", s.get("trust")), ("updates", s.get("trust_updates")))
+            if t and t["cases"]
+        ),
         ("wrote", ", ".join(report.files)),
     ]
     return render_rows(rows)

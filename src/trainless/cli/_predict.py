@@ -88,6 +88,7 @@ def summarize_prediction(p: Prediction) -> dict[str, Any]:
         "edge_ratio": p.edge_ratio,
         "endpoint": p.endpoint,
         "kernel_path": list(p.kernel_path),
+        "trust": p.trust,
         "warnings": list(p.warnings),
     }
 
@@ -107,6 +108,8 @@ def trust_rows(p: Prediction) -> list[tuple[str, str]]:
                 f"output gap {e['output_gap']:.1%} of the predicted change{flips}",
             )
         )
+    if p.trust is not None:
+        rows.append(("trust", p.trust["text"]))
     if p.kernel_path:
         growth = ", ".join(f"step {row['step']}: x{row['trace_ratio']:.2f}" for row in p.kernel_path)
         rows.append(("kernel updates", f"tr Theta / tr Theta_0 along the predicted path: {growth}"))

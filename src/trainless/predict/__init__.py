@@ -6,6 +6,7 @@ from ._endpoint import EndpointCheck, endpoint_check
 from ._predict import Linearization, linearize, predict, predict_from, time_optimizer_step
 from ._preserve import preserved
 from ._result import LevelTime, Prediction, load_prediction
+from ._trust import trust_flags, trust_summary
 
 __all__ = [
     "DEFAULT_EPS",
@@ -23,4 +24,6 @@ __all__ = [
     "predict_from",
     "preserved",
     "time_optimizer_step",
+    "trust_flags",
+    "trust_summary",
 ]

@@ -32,6 +32,7 @@ from ._config import PredictConfig
 from ._endpoint import WeightPath
 from ._preserve import preserved
 from ._result import LevelTime, Prediction
+from ._trust import trust_flags, trust_summary
 
 
 def time_optimizer_step(
@@ -257,7 +258,9 @@ def predict_from(
     if updates and (model is None or data is None):
         raise TrainlessError("kernel updates compute Theta along the predicted path: pass model= and data=")
     if model is None or data is None or not (options.endpoint_check or updates):
-        return _predict_trajectory(lin, config, options, progress=progress, start_step=start_step)[0]
+        pred = _predict_trajectory(lin, config, options, progress=progress, start_step=start_step)[0]
+        flags = trust_flags(pred.edge_ratio, None, options.endpoint_warning)
+        return dataclasses.replace(pred, trust=trust_summary(flags, "frozen"))
     t_path = time.perf_counter()
     kernel_path: list[dict[str, float]] = []
     kernel_seconds = 0.0
@@ -314,9 +317,12 @@ def predict_from(
             "the linearization along its path; trust the late curve less"
         )
     extra = time.perf_counter() - t_path - pred.dynamics_seconds
+    endpoint = check.to_dict() if check is not None and options.endpoint_check else None
+    flags = trust_flags(pred.edge_ratio, endpoint, options.endpoint_warning)
     return dataclasses.replace(
         pred,
-        endpoint=check.to_dict() if check is not None and options.endpoint_check else None,
+        trust=trust_summary(flags, "updates" if updates else "frozen"),
+        endpoint=endpoint,
         kernel_path=tuple(kernel_path),
         weight_distance=tuple(dist),
         paired_weight_distance=tuple(paired),

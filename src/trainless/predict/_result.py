@@ -65,6 +65,8 @@ class Prediction:
     kernel_path: one entry per kernel update (``PredictConfig.kernel_updates``): step, weight_distance
         (||w - w0|| there), trace_ratio (tr Theta / tr Theta_0), relative_change (||Theta - Theta_0||_F /
         ||Theta_0||_F) and seconds; empty for the frozen kernel.
+    trust: the trust signal: ``flags`` (``edge``, ``endpoint``), ``mode`` (``frozen`` | ``updates``), the
+        benchmark ``band`` of cases flagged alike (median and p95 relative T_eps error, cases) and ``text``.
     """
 
     config: FinetuneConfig
@@ -110,6 +112,7 @@ class Prediction:
     edge_ratio: float = math.nan
     endpoint: dict[str, Any] | None = None
     kernel_path: tuple[dict[str, float], ...] = ()
+    trust: dict[str, Any] | None = None
 
     @property
     def steps(self) -> int:

@@ -152,6 +152,54 @@ def ablation_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def modes_table(summary: dict[str, Any]) -> str:
+    """Every engine / curve compared, with the absolute measures next to the normalized T_eps errors."""
+    lines = [
+        "| mode | cases | GD median | GD p95 | SGD median | SGD p95 | levels median | final loss median | cost (GD) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for mode, f in sorted(summary.get("modes", {}).items()):
+        cells = [
+            _fmt(f[k])
+            for k in (
+                "gd_rel_error_median",
+                "gd_rel_error_p95",
+                "sgd_rel_error_median",
+                "sgd_rel_error_p95",
+                "abs_steps_rel_error_median",
+                "final_loss_rel_error_median",
+            )
+        ]
+        cost = "-" if f["cost_ratio_gd_median"] is None else f"{f['cost_ratio_gd_median']:.1f}x"
+        lines.append(f"| {mode} | {f['cases']} | " + " | ".join(cells) + f" | {cost} |")
+    return "\n".join(lines)
+
+
+def trust_text(t: dict[str, Any] | None) -> str:
+    """The trust signal's hit rate and the error bands of flagged and unflagged cases (a ``trust_table``)."""
+    if not t or not t["cases"]:
+        return "No case compared."
+    hit = "-" if t["hit_rate"] is None else f"{t['hit_rate']:.0%}"
+    lines = [
+        f"Of {t['cases']} cases, {t['bad_cases']} have a largest relative T_eps error above "
+        f"{t['bad_case_threshold']:.0%}; the signal flags {t['flagged']} cases, hit rate {hit} "
+        f"of the bad ones, {t['false_alarms']} false alarms.",
+        "",
+        "| cases | median | p95 |",
+        "| --- | --- | --- |",
+        f"| unflagged | {_fmt(t['band_unflagged']['median'])} | {_fmt(t['band_unflagged']['p95'])} |",
+        f"| flagged | {_fmt(t['band_flagged']['median'])} | {_fmt(t['band_flagged']['p95'])} |",
+        "",
+        "| case | tag | largest error | flags |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in sorted(t["rows"], key=lambda r: -r["max_rel_error"]):
+        lines.append(
+            f"| {row['case_id']} | {row['tag']} | {_fmt(row['max_rel_error'])} | {', '.join(row['flags']) or '-'} |"
+        )
+    return "\n".join(lines)
+
+
 def write_bench_report(
     results: list[dict[str, Any]], summary: dict[str, Any], out_dir: str | os.PathLike[str]
 ) -> list[Path]:
@@ -194,6 +242,23 @@ Slopes of predicted vs real T_eps (least squares through the origin): {slope_tex
 ## Engines and curves (ablation)
 
 {ablation_table(results)}
+
+## Modes: normalized and absolute measures
+
+{modes_table(s)}
+
+## Trust signal
+
+Flags: `edge` (lr above the linearized stability edge 2(1+m)/sharpness at w0), `endpoint` (the real network at
+the predicted final weights departs from the linearized outputs by more than half the predicted change).
+
+Frozen kernel (each case's default engine):
+
+{trust_text(s.get("trust"))}
+
+With kernel updates along the predicted path (`discrete+updates`):
+
+{trust_text(s.get("trust_updates"))}
 
 ![scatter](scatter.png)
 ![cost](cost_ratio.png)

@@ -1,0 +1,56 @@
+"""The trust signal: flags measurable at init, mapped to the error band the benchmark measured for them.
+
+The flags (:func:`trust_flags`) come from the prediction itself; the bands come from ``trust_bands.json``
+next to this file, written by ``benchmarks/trust_bands.py`` from a benchmark suite's ``summary.json`` (the
+relative T_eps errors of the suite's flagged and unflagged cases). Nothing here is fitted to a case: the
+thresholds are the linearized stability edge (1) and ``PredictConfig.endpoint_warning``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+BANDS_FILE = Path(__file__).with_name("trust_bands.json")
+
+
+def trust_flags(edge_ratio: float | None, endpoint: dict[str, Any] | None, endpoint_warning: float) -> list[str]:
+    """``edge`` when the lr is above the linearized loss's stability edge 2(1+m)/sharpness at w0;
+    ``endpoint`` when the real network at the predicted final weights departs from the linearized outputs by
+    more than ``endpoint_warning`` of the predicted output change."""
+    flags = []
+    if edge_ratio is not None and edge_ratio > 1.0:
+        flags.append("edge")
+    if endpoint is not None and endpoint["output_gap"] > endpoint_warning:
+        flags.append("endpoint")
+    return flags
+
+
+@cache
+def _bands(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def trust_summary(flags: list[str], mode: str, bands_file: Path = BANDS_FILE) -> dict[str, Any]:
+    """The flags, the benchmark band of cases flagged alike (``mode``: ``frozen`` or ``updates``, the
+    predictor the band was measured with; read from ``bands_file``), and a sentence for the user."""
+    bands = _bands(Path(bands_file))
+    key = "flagged" if flags else "unflagged"
+    band = None if bands is None else bands.get(mode, {}).get(key)
+    reasons = {
+        "edge": "the lr is above the linearized stability edge",
+        "endpoint": "the real network at the predicted final weights departs from the linearized model",
+    }
+    if band is None or band.get("p95") is None:
+        where = "no benchmark band is packaged for this mode"
+    else:
+        where = (
+            f"on the {bands['suite']} suite, {key} cases were within {band['p95']:.0%} "
+            f"(95th percentile of the relative T_eps error; median {band['median']:.0%}, {band['cases']} cases)"
+        )
+    lead = "flagged: " + "; ".join(reasons[f] for f in flags) if flags else "no flag"
+    return {"flags": list(flags), "mode": mode, "band": band, "text": f"{lead}; {where}"}
