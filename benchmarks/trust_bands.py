@@ -38,7 +38,8 @@ def main() -> None:
         }
         print(
             f"{mode}: {t['cases']} cases, {t['bad_cases']} above {t['bad_case_threshold']:.0%}, "
-            f"flagged {t['flagged']}, hit rate {t['hit_rate']}, unflagged {t['band_unflagged']}, flagged {t['band_flagged']}"
+            f"flagged {t['flagged']}, hit rate {t['hit_rate']}, "
+            f"unflagged {t['band_unflagged']}, flagged {t['band_flagged']}"
         )
     write_json(Path(a.out), bands)
     print(f"wrote {a.out}")
