@@ -175,6 +175,33 @@ def modes_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def regime_table(results: list[dict[str, Any]]) -> str:
+    """Per tag (the suite's regimes) and mode: median and p95 relative T_eps error on the loss, and the
+    median relative error of the final loss."""
+    errs: dict[tuple[str, str], list[float]] = defaultdict(list)
+    finals: dict[tuple[str, str], list[float]] = defaultdict(list)
+    cases: dict[tuple[str, str], int] = defaultdict(int)
+    for r in results:
+        for comp in r["comparisons"]:
+            key = (r["case"]["tag"], comp["engine"])
+            cases[key] += 1
+            finals[key].append(comp["final_loss_relative_error"])
+            errs[key].extend(
+                e["relative_error"] for e in comp["eps"] if e["basis"] == "loss" and e["relative_error"] is not None
+            )
+    lines = [
+        "| regime (tag) | mode | cases | median | p95 | final loss (median) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for key in sorted(cases):
+        tag, mode = key
+        lines.append(
+            f"| {tag or '-'} | {mode} | {cases[key]} | {_fmt(quantile(errs[key], 0.5))} | "
+            f"{_fmt(quantile(errs[key], 0.95))} | {_fmt(quantile(finals[key], 0.5))} |"
+        )
+    return "\n".join(lines)
+
+
 def trust_text(t: dict[str, Any] | None) -> str:
     """The trust signal's hit rate and the error bands of flagged and unflagged cases (a ``trust_table``)."""
     if not t or not t["cases"]:
@@ -246,6 +273,10 @@ Slopes of predicted vs real T_eps (least squares through the origin): {slope_tex
 ## Modes: normalized and absolute measures
 
 {modes_table(s)}
+
+## By regime
+
+{regime_table(results)}
 
 ## Trust signal
 

@@ -1,0 +1,120 @@
+"""Fidelity modes on the embedded default vs its real runs: the frozen kernel (the paper's), kernel updates
+along the predicted path (auto: T/15, T/6, T/3, 2T/3) and every 25 steps.
+
+Uses the real runs that `trainless validate` saved (same model, head init, data and seeds), so nothing is
+trained here. For each mode: the relative T_eps error on the loss at eps {1, 5, 10, 20, 40}% (the paper's
+normalized metric), the relative error of the steps to reach 50 / 20 / 10% of the initial loss, the final
+loss, the trust signal and the prediction's cost. Prints a table and writes
+benchmarks/results/fidelity_default.csv.
+
+    python benchmarks/fidelity_default.py --real benchmarks/results/validate/lr1e-3 benchmarks/results/validate/lr1e-4
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from trainless import FinetuneConfig
+from trainless._io import write_text
+from trainless.dynamics import epsilon_time
+from trainless.finetune import load_model_and_data
+from trainless.predict import PredictConfig, auto_kernel_updates, linearize, predict_from
+
+EPS = (0.01, 0.05, 0.1, 0.2, 0.4)
+LEVELS = (0.5, 0.2, 0.1)
+
+
+def eps_errors(pred: np.ndarray, real: np.ndarray) -> list[float]:
+    out = []
+    for e in EPS:
+        tr, tp = epsilon_time(real, e)[0], epsilon_time(pred, e)[0]
+        if tr:
+            out.append(1.0 if tp is None else abs(tp - tr) / tr)
+    return out
+
+
+def level_errors(pred: np.ndarray, real: np.ndarray) -> list[float]:
+    out = []
+    for level in LEVELS:
+        hr = np.nonzero(real <= level * real[0])[0]
+        hp = np.nonzero(pred <= level * pred[0])[0]
+        if len(hr) and hr[0] > 0:
+            out.append(1.0 if not len(hp) else abs(hp[0] - hr[0]) / hr[0])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--real", nargs="+", required=True, help="`trainless validate` output directories (run.json)")
+    ap.add_argument("--out", default="benchmarks/results/fidelity_default.csv")
+    a = ap.parse_args()
+    rows = []
+    for real_dir in a.real:
+        run = json.loads((Path(real_dir) / "run.json").read_text())
+        config = FinetuneConfig.from_dict(run["config"])
+        real = np.array(run["loss"])
+        classes = len(run["class_labels"])
+        model, data, _ = load_model_and_data(
+            run["model"],
+            run["data"],
+            classes=classes,
+            per_class=run["n"] // classes,
+            resolution=64,
+            data_seed=0,
+            seed=config.seed,
+        )
+        base = PredictConfig()
+        lin = linearize(model, data, config, base)
+        modes = {
+            "frozen": (),
+            "updates-auto": auto_kernel_updates(config.steps),
+            "updates-every-25": tuple(range(25, config.steps, 25)),
+        }
+        for mode, updates in modes.items():
+            opts = PredictConfig(kernel_updates=updates)
+            pred = predict_from(lin, config, opts, model=model, data=data)
+            loss = np.array(pred.loss)
+            errs, lv = eps_errors(loss, real), level_errors(loss, real)
+            row = {
+                "real": real_dir,
+                "lr": config.lr,
+                "mode": mode,
+                "kernel_updates": " ".join(map(str, updates)),
+                "eps_rel_error_mean": float(np.mean(errs)),
+                "eps_rel_error_max": float(np.max(errs)),
+                "level_rel_error_mean": float(np.mean(lv)) if lv else None,
+                "final_loss_pred": float(loss[-1]),
+                "final_loss_real": float(real[-1]),
+                "final_loss_rel_error": abs(float(loss[-1]) - float(real[-1])) / float(real[-1]),
+                "edge_ratio": pred.edge_ratio,
+                "output_gap": None if pred.endpoint is None else pred.endpoint["output_gap"],
+                "flags": " ".join(pred.trust["flags"]) if pred.trust else "",
+                "trace_ratio_last": pred.kernel_path[-1]["trace_ratio"] if pred.kernel_path else None,
+                "prediction_seconds": pred.seconds,
+                "real_seconds": float(sum(run["step_seconds"])),
+            }
+            rows.append(row)
+            print(
+                f"{real_dir} {mode:17s} T_eps mean {row['eps_rel_error_mean']:.1%} max {row['eps_rel_error_max']:.1%}"
+                f"  levels {row['level_rel_error_mean'] or 0:.1%}  final {row['final_loss_pred']:.3f} vs "
+                f"{row['final_loss_real']:.3f}  cost {row['prediction_seconds']:.0f} s "
+                f"vs real {row['real_seconds']:.0f} s"
+                f"  flags [{row['flags']}]",
+                flush=True,
+            )
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_text(Path(a.out), buf.getvalue())
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
