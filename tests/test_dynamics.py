@@ -290,13 +290,11 @@ def test_kernel_updates_switch_the_kernel_at_the_given_steps():
     y = torch.tensor([0, 1, 2, 0, 1, 2])
     calls = []
 
-    def update(t, alpha):
+    def update(t, alpha, f):
         calls.append((t, alpha.clone()))
         return KernelOperator(kernels[1 if t == 3 else 2])
 
-    orders = tuple(
-        tuple(torch.randperm(n, generator=gen)[:2] for _ in range(10)) for _ in range(3)
-    )
+    orders = tuple(tuple(torch.randperm(n, generator=gen)[:2] for _ in range(10)) for _ in range(3))
     for batch_orders in (None, orders):
         calls.clear()
         sched = SGDSchedule(lr=(0.3,) * 10, batch_size=None if batch_orders is None else 2, batch_orders=batch_orders)

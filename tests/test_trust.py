@@ -121,6 +121,7 @@ def test_kernel_updates_change_nothing_for_a_linear_model(digits16):
     torch.testing.assert_close(torch.tensor(moving.loss), torch.tensor(frozen.loss), rtol=1e-5, atol=1e-7)
     assert [row["step"] for row in moving.kernel_path] == [5, 12, 20]
     assert all(abs(row["trace_ratio"] - 1) < 1e-5 and row["relative_change"] < 1e-5 for row in moving.kernel_path)
+    assert all(0 < row["edge_ratio"] < 1 for row in moving.kernel_path)
     # the distances the moved weights give are the linearized ones
     for row in moving.kernel_path:
         i = moving.distance_steps.index(row["step"]) if row["step"] in moving.distance_steps else None

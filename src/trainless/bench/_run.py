@@ -266,7 +266,9 @@ is one the trust signal should flag (the fidelity issue's target)."""
 
 def _flags(prediction: dict[str, Any]) -> list[str]:
     limit = prediction["options"].get("endpoint_warning", 0.5)
-    return trust_flags(prediction.get("edge_ratio"), prediction.get("endpoint"), limit)
+    edges = [prediction.get("edge_ratio")] + [row.get("edge_ratio") for row in prediction.get("kernel_path") or []]
+    edge = max((e for e in edges if e is not None), default=None)
+    return trust_flags(edge, prediction.get("endpoint"), limit)
 
 
 def trust_table(results: list[dict[str, Any]], engine: str | None = None) -> dict[str, Any]:

@@ -23,8 +23,9 @@ from ._operator import KernelOperator
 from ._schedule import SGDSchedule
 from ._trajectory import EngineOutput, distance_grid, parameter_distance
 
-KernelUpdate = Callable[[int, torch.Tensor], KernelOperator]
-"""``update_kernel(t, alpha) -> KernelOperator``: the kernel at the weights w0 + (J^T alpha so far)."""
+KernelUpdate = Callable[[int, torch.Tensor, torch.Tensor], KernelOperator]
+"""``update_kernel(t, alpha, f) -> KernelOperator``: the kernel at the weights w0 + (J^T alpha so far);
+f (N, C) the outputs reached there."""
 
 
 def run_discrete(
@@ -45,7 +46,7 @@ def run_discrete(
     all float64.
 
     kernel_updates, update_kernel: at each step t in ``kernel_updates`` the kernel is replaced by
-    ``update_kernel(t, alpha)``, alpha the first path's (the paired run's) accumulated coefficients since w0;
+    ``update_kernel(t, alpha, f)``, alpha and f the first path's (the paired run's) accumulated coefficients since w0;
     the other paths reuse the kernels the first path got. The outputs, momentum buffer and alpha carry on
     through the change. The parameter distance is not tracked past the first update (NaN): J changed."""
     n = op.n
@@ -89,7 +90,7 @@ def run_discrete(
                 break
             if t in kernel_updates and update_kernel is not None:
                 if t not in updated:
-                    updated[t] = update_kernel(t, alpha.clone())
+                    updated[t] = update_kernel(t, alpha.clone(), f.clone())
                 op = updated[t]
             if order is None:
                 # Full batch: every column, so the product needs no gathered copy of Theta.

@@ -91,7 +91,7 @@ def simulate(
         per optimizer step and random seed. distance_stride: ||w_t - w0|| every this many steps (it costs
         O(N^2 C^2) each). rtol, atol: LSODA's tolerances.
     kernel_updates, update_kernel: discrete engine only, no weight decay: at each step t of
-        ``kernel_updates`` (1 <= t < T) the kernel becomes ``update_kernel(t, alpha)``, alpha (N, C) the
+        ``kernel_updates`` (1 <= t < T) the kernel becomes ``update_kernel(t, alpha, f)``, alpha (N, C) the
         paired path's accumulated coefficients (w_t - w0 = J^T alpha while J is the first kernel's; the
         caller that moves the weights tracks the increments). The outputs carry on in function space:
         df = -lr Theta_t dl/df with Theta_t piecewise constant. ||w_t - w0|| is NaN after the first update.

@@ -271,19 +271,25 @@ def predict_from(
         theta0 = lin.operator.matrix
         trace0 = float(theta0.diagonal().sum())
 
-        def update(t: int, alpha: torch.Tensor) -> KernelOperator:
+        lrs = learning_rates(config)[start_step:]
+
+        def update(t: int, alpha: torch.Tensor, f: torch.Tensor) -> KernelOperator:
             nonlocal kernel_seconds
             path.move_to(alpha)
             result = compute_kernel(model.module, path.x, options.kernel)
             kernel_seconds += result.seconds
             op = KernelOperator(result.k_train_train)
             theta = op.matrix
+            # The grown kernel can put the rest of the run past the stability edge (the real network then
+            # stabilizes itself; the linearized one diverges): the trust signal takes the largest ratio.
+            sharp = op.sharpness(loss_hessian(config.loss, f))
             kernel_path.append(
                 {
                     "step": t,
                     "weight_distance": path.distance(),
                     "trace_ratio": float(theta.diagonal().sum()) / trace0,
                     "relative_change": float((theta - theta0).norm() / theta0.norm()),
+                    "edge_ratio": max(lrs[t:]) * sharp / (2.0 * (1.0 + config.momentum)),
                     "seconds": result.seconds,
                 }
             )
@@ -318,7 +324,8 @@ def predict_from(
         )
     extra = time.perf_counter() - t_path - pred.dynamics_seconds
     endpoint = check.to_dict() if check is not None and options.endpoint_check else None
-    flags = trust_flags(pred.edge_ratio, endpoint, options.endpoint_warning)
+    edge = max([pred.edge_ratio, *(row["edge_ratio"] for row in kernel_path)])
+    flags = trust_flags(edge, endpoint, options.endpoint_warning)
     return dataclasses.replace(
         pred,
         trust=trust_summary(flags, "updates" if updates else "frozen"),

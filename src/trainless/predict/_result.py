@@ -64,7 +64,8 @@ class Prediction:
         loss_real, output_gap, units, flip_fraction, inactive_fraction, seconds); None when not checked.
     kernel_path: one entry per kernel update (``PredictConfig.kernel_updates``): step, weight_distance
         (||w - w0|| there), trace_ratio (tr Theta / tr Theta_0), relative_change (||Theta - Theta_0||_F /
-        ||Theta_0||_F) and seconds; empty for the frozen kernel.
+        ||Theta_0||_F), edge_ratio (the rest of the run's largest lr over the stability edge of the new
+        kernel at the outputs reached) and seconds; empty for the frozen kernel.
     trust: the trust signal: ``flags`` (``edge``, ``endpoint``), ``mode`` (``frozen`` | ``updates``), the
         benchmark ``band`` of cases flagged alike (median and p95 relative T_eps error, cases) and ``text``.
     """
