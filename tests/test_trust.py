@@ -209,3 +209,14 @@ def trust_flags_of(pred):
     from trainless.predict import trust_flags
 
     return trust_flags(pred.edge_ratio, pred.endpoint, pred.options.endpoint_warning)
+
+
+def test_kernel_updates_on_a_diverging_run_keep_the_last_kernel(digits16, tiny):
+    cfg = FinetuneConfig(lr=0.01, steps=60, loss="mse")
+    lin = linearize(tiny, digits16, cfg, FAST)
+    edge = 2.0 / predict_from(lin, cfg, FAST).sharpness
+    far = FinetuneConfig(lr=3 * edge, steps=60, loss="mse")
+    pred = predict_from(lin, far, dataclasses.replace(FAST, kernel_updates=(2, 30, 50)), model=tiny, data=digits16)
+    assert pred.status.value == "diverged" or pred.loss[-1] > 1e6 * pred.loss[0]
+    assert "edge" in pred.trust["flags"]
+    assert len(pred.kernel_path) >= 1 and math.isfinite(pred.kernel_path[0]["trace_ratio"])

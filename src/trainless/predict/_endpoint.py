@@ -23,6 +23,7 @@ from torch import nn
 
 from .._losses import Loss, loss_value
 from ..data import ImageData
+from ..errors import TrainlessError
 from ..models import LoadedModel, select_trainable
 from ._preserve import preserved
 
@@ -134,7 +135,9 @@ class WeightPath:
         self.f0, self.regions0 = _regions_and_outputs(module, self.x, chunk)
         self.applied: torch.Tensor | None = None
 
-    def move_to(self, alpha: torch.Tensor, c: float = 0.0) -> None:
+    def move_to(self, alpha: torch.Tensor, c: float = 0.0) -> bool:
+        """Move the weights; returns whether they are all finite there (a diverging linearized run can
+        take them past float32's range)."""
         delta = alpha if self.applied is None else alpha - self.applied
         self.applied = alpha.clone()
         step = [torch.zeros_like(p) for p in self.params]
@@ -150,6 +153,7 @@ class WeightPath:
                 p.add_(s)
                 if c:
                     p.add_(c * w)
+        return all(bool(torch.isfinite(p).all()) for p in self.params)
 
     def distance(self) -> float:
         """||w - w0|| of the trained parameters (float64)."""
@@ -203,5 +207,6 @@ def endpoint_check(
     t0 = time.perf_counter()
     with preserved(model.module):
         path = WeightPath(model, data, trainable, chunk=chunk)
-        path.move_to(alpha, c)
+        if not path.move_to(alpha, c):
+            raise TrainlessError("the predicted final weights are not finite: the linearized run diverges")
         return path.check(loss, f_linear, seconds=time.perf_counter() - t0)

@@ -273,12 +273,24 @@ def predict_from(
 
         lrs = learning_rates(config)[start_step:]
 
+        current = [lin.operator]
+
         def update(t: int, alpha: torch.Tensor, f: torch.Tensor) -> KernelOperator:
             nonlocal kernel_seconds
-            path.move_to(alpha)
-            result = compute_kernel(model.module, path.x, options.kernel)
+            nan = math.nan
+            diverged = {"step": t, "weight_distance": nan, "trace_ratio": nan, "relative_change": nan}
+            diverged |= {"edge_ratio": nan, "seconds": 0.0}
+            if not path.move_to(alpha):
+                # The linearized run is diverging: no kernel exists at these weights; keep the last one.
+                kernel_path.append(diverged)
+                return current[0]
+            try:
+                result = compute_kernel(model.module, path.x, options.kernel)
+                op = KernelOperator(result.k_train_train)
+            except TrainlessError:  # non-finite outputs or kernel at weights far out: diverging as well
+                kernel_path.append(diverged)
+                return current[0]
             kernel_seconds += result.seconds
-            op = KernelOperator(result.k_train_train)
             theta = op.matrix
             # The grown kernel can put the rest of the run past the stability edge (the real network then
             # stabilizes itself; the linearized one diverges): the trust signal takes the largest ratio.
@@ -293,6 +305,7 @@ def predict_from(
                     "seconds": result.seconds,
                 }
             )
+            current[0] = op
             return op
 
         pred, traj = _predict_trajectory(
@@ -301,8 +314,7 @@ def predict_from(
         check = None
         alpha = traj.alpha_final[0]
         completed = traj.status is TrajectoryStatus.COMPLETED and bool(torch.isfinite(alpha).all())
-        if completed and (options.endpoint_check or updates):
-            path.move_to(alpha, float(traj.c_final[0]))
+        if completed and (options.endpoint_check or updates) and path.move_to(alpha, float(traj.c_final[0])):
             check = path.check(config.loss, traj.f_final[0])
             final_distance = path.distance()
     warnings = list(pred.warnings)
@@ -324,7 +336,7 @@ def predict_from(
         )
     extra = time.perf_counter() - t_path - pred.dynamics_seconds
     endpoint = check.to_dict() if check is not None and options.endpoint_check else None
-    edge = max([pred.edge_ratio, *(row["edge_ratio"] for row in kernel_path)])
+    edge = max([pred.edge_ratio, *(row["edge_ratio"] for row in kernel_path if math.isfinite(row["edge_ratio"]))])
     flags = trust_flags(edge, endpoint, options.endpoint_warning)
     return dataclasses.replace(
         pred,
