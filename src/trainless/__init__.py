@@ -8,7 +8,8 @@ Public API (everything else is private and may change):
 - kernel: :func:`compute_kernel`, :class:`KernelConfig`, :class:`KernelMethod`, :class:`KernelResult`,
   :func:`jacobian_vector_product`
 - dynamics: :func:`simulate`, :class:`Engine`, :class:`SGDSchedule`, :class:`Trajectory`, :func:`epsilon_times`
-- prediction: :func:`predict`, :class:`PredictConfig`, :class:`Prediction`, :func:`load_prediction`
+- prediction: :func:`predict`, :class:`PredictConfig`, :class:`Prediction`, :func:`load_prediction`,
+  :func:`auto_kernel_updates`
 - losses: :class:`Loss`; errors: :class:`TrainlessError`, :class:`ConfigError`
 """
 
@@ -19,7 +20,7 @@ from .errors import ConfigError, TrainlessError
 from .finetune import FinetuneConfig, RunRecord, RunStatus, finetune, load_record
 from .kernel import KernelConfig, KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from .models import HeadStart, LoadedModel, list_models, load_model, select_trainable
-from .predict import PredictConfig, Prediction, load_prediction, predict
+from .predict import PredictConfig, Prediction, auto_kernel_updates, load_prediction, predict
 
 __version__ = "0.1.0"
 
@@ -42,6 +43,7 @@ __all__ = [
     "TrainlessError",
     "Trajectory",
     "__version__",
+    "auto_kernel_updates",
     "batch_schedule",
     "compute_kernel",
     "epsilon_times",
