@@ -120,8 +120,10 @@ def plot_overlays(results: list[dict[str, Any]], path: Path, count: int = 4) -> 
 
 
 def _fmt(v: float | None, pct: bool = True) -> str:
-    if v is None:
+    if v is None or not math.isfinite(v):
         return "-"
+    if pct and v > 99:  # a diverged prediction: its relative error says only that
+        return ">9999%"
     return f"{v:.0%}" if pct else f"{v:.1f}"
 
 
