@@ -1,5 +1,5 @@
 """Fidelity modes on the embedded default vs its real runs: the frozen kernel (the paper's), kernel updates
-along the predicted path (auto: T/15, T/6, T/3, 2T/3) and every 25 steps.
+along the predicted path (auto: T/15, T/6, T/3, 2T/3) and, with --every-25, every 25 steps.
 
 Uses the real runs that `trainless validate` saved (same model, head init, data and seeds), so nothing is
 trained here. For each mode: the relative T_eps error on the loss at eps {1, 5, 10, 20, 40}% (the paper's
@@ -53,6 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--real", nargs="+", required=True, help="`trainless validate` output directories (run.json)")
     ap.add_argument("--out", default="benchmarks/results/fidelity_default.csv")
+    ap.add_argument("--every-25", action="store_true", help="also kernel updates every 25 steps (one kernel each)")
     a = ap.parse_args()
     rows = []
     for real_dir in a.real:
@@ -71,11 +72,9 @@ def main() -> None:
         )
         base = PredictConfig()
         lin = linearize(model, data, config, base)
-        modes = {
-            "frozen": (),
-            "updates-auto": auto_kernel_updates(config.steps),
-            "updates-every-25": tuple(range(25, config.steps, 25)),
-        }
+        modes = {"frozen": (), "updates-auto": auto_kernel_updates(config.steps)}
+        if a.every_25:
+            modes["updates-every-25"] = tuple(range(25, config.steps, 25))
         for mode, updates in modes.items():
             opts = PredictConfig(kernel_updates=updates)
             pred = predict_from(lin, config, opts, model=model, data=data)
