@@ -97,6 +97,14 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert {p.name: p.stat().st_mtime_ns for p in sorted((out / "cases").glob("*.json"))} == stamps  # cached
 
     capsys.readouterr()
+    # A partial report of what is cached runs nothing.
+    partial = tmp_path / "partial"
+    (partial / "cases").mkdir(parents=True)
+    first = sorted(cases)[0]
+    (partial / "cases" / first.name).write_text(first.read_text())
+    assert main(["bench", str(QUICK), "--out", str(partial), "--cached-only", "--format", "json", "--no-progress"]) == 0
+    part = json.loads(capsys.readouterr().out)["summary"]
+    assert part["cases"] == 1 and part["suite_cases"] == 7 and len(list((partial / "cases").iterdir())) == 1
     # The suite with kernel updates, re-predicted: new case ids, the real runs reused, not run again.
     updated = tmp_path / "quick_updates.toml"
     updated.write_text(QUICK.read_text().replace("batch_orders = 4", "batch_orders = 4\nkernel_updates = [5, 10]"))

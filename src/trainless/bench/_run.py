@@ -349,12 +349,17 @@ def run_suite(
     device: str | None = None,
     progress: bool = False,
     repredict: bool = False,
+    cached_only: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run every case of ``suite`` not already cached under ``out_dir/cases`` (resumable), then write
     ``results.csv`` and ``summary.json``. Returns the case results and the summary.
 
     repredict: make the predictions of the cached cases again and compare them with their cached real
-    runs (no fine-tuning): for a changed predictor, at the cost of the predictions alone."""
+    runs (no fine-tuning): for a changed predictor, at the cost of the predictions alone.
+    cached_only: run nothing; summarize the cases already cached (a suite still running, or stopped); the
+    summary's ``suite_cases`` then says how many the suite has."""
+    if repredict and cached_only:
+        raise TrainlessError("repredict and cached_only exclude each other: one re-runs predictions, one runs nothing")
     out = ensure_writable_dir(out_dir)
     ensure_writable_dir(out / "cases")
     results = []
@@ -380,6 +385,8 @@ def run_suite(
             if cached is not None and not repredict:
                 results.append(cached)
                 continue
+            if cached_only:
+                continue
             if cached is not None:
                 record = RunRecord.from_dict(cached["record"])
             elif repredict and case.run_key in runs:
@@ -398,6 +405,6 @@ def run_suite(
     for r in results:
         w.writerows(csv_rows(r))
     write_text(out / "results.csv", buf.getvalue())
-    summary = {"suite": suite.name, **summarize(results)}
+    summary = {"suite": suite.name, "suite_cases": len(suite.cases), **summarize(results)}
     write_json(out / "summary.json", summary)
     return results, summary

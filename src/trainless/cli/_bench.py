@@ -16,13 +16,15 @@ from ._common import add_format_argument, add_progress_argument, render_json, re
 class BenchJob:
     """What ``trainless bench`` runs: a suite file, the output directory (cases are cached under
     ``out/cases`` and skipped when present), the device and whether to show progress. repredict: make the
-    cached cases' predictions again against their cached real runs (after a change to the predictor)."""
+    cached cases' predictions again against their cached real runs (after a change to the predictor).
+    cached_only: run nothing, report the cases cached so far."""
 
     suite: str = "bench/suites/quick.toml"
     out: str = "runs/bench"
     device: str | None = None
     progress: bool = False
     repredict: bool = False
+    cached_only: bool = False
 
     _constraints: ClassVar[dict] = {
         "suite": Pattern(r".+", "a suite TOML file"),
@@ -30,6 +32,7 @@ class BenchJob:
         "device": InstanceOf(str, optional=True),
         "progress": OneOf((False, True)),
         "repredict": OneOf((False, True)),
+        "cached_only": OneOf((False, True)),
     }
 
     def __post_init__(self) -> None:
@@ -50,7 +53,9 @@ def run_bench(job: BenchJob) -> BenchReport:
     """Load the suite (its errors come before any work), run what is not cached, write results.csv,
     summary.json, the figures and report.md."""
     suite = load_suite(job.suite)
-    results, summary = run_suite(suite, job.out, device=job.device, progress=job.progress, repredict=job.repredict)
+    results, summary = run_suite(
+        suite, job.out, device=job.device, progress=job.progress, repredict=job.repredict, cached_only=job.cached_only
+    )
     files = write_bench_report(results, summary, job.out)
     out = [f"{job.out}/results.csv", f"{job.out}/summary.json", *(str(f) for f in files)]
     return BenchReport(job, summary, tuple(out))
@@ -66,7 +71,10 @@ def render_bench(report: BenchReport, fmt: str) -> str:
     s = report.summary
     ratio = {k: "-" if s[k] is None else f"{s[k]:.1f}x" for k in ("cost_ratio_gd_median", "cost_ratio_sgd_median")}
     rows = [
-        ("suite", f"{s['suite']}: {s['cases_compared']} of {s['cases']} cases compared"),
+        (
+            "suite",
+            f"{s['suite']}: {s['cases_compared']} of {s['cases']} cases compared ({s['suite_cases']} in the suite)",
+        ),
         ("GD T_eps error", f"median {_pct(s['gd_rel_error_median'])}, p95 {_pct(s['gd_rel_error_p95'])}"),
         ("SGD T_eps error", f"median {_pct(s['sgd_rel_error_median'])}, p95 {_pct(s['sgd_rel_error_p95'])}"),
         ("cost ratio", f"GD {ratio['cost_ratio_gd_median']}, SGD {ratio['cost_ratio_sgd_median']} (median)"),
@@ -102,11 +110,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="store_true",
         help="make the cached cases' predictions again and compare them with their cached real runs (no training)",
     )
+    p.add_argument(
+        "--cached-only", action="store_true", help="run nothing: report the cases cached so far (a partial suite)"
+    )
     add_format_argument(p)
     add_progress_argument(p)
     p.set_defaults(
         handler=lambda a: render_bench(
-            run_bench(BenchJob(a.suite, a.out, a.device, want_progress(a.progress), a.repredict)), a.format
+            run_bench(BenchJob(a.suite, a.out, a.device, want_progress(a.progress), a.repredict, a.cached_only)),
+            a.format,
         )
     )
     return p

@@ -246,9 +246,12 @@ def write_bench_report(
         + "x"
         for r in ("gd", "sgd")
     )
+    total = s.get("suite_cases", s["cases"])
+    partial = " (a partial run: the others were not run yet)" if total > s["cases"] else ""
     text = f"""# Suite `{s["suite"]}`: predicted vs real fine-tuning
 
-{s["cases_compared"]} of {s["cases"]} cases compared (a diverged real run has nothing to compare).
+{s["cases_compared"]} of {s["cases"]} cases compared (a diverged real run has nothing to compare); the suite has
+{total} cases{partial}.
 Relative T_eps error on the loss, pooled over the eps grid and the cases (each case's default engine):
 
 | regime | median | 95th percentile | cost ratio (median) |
