@@ -334,6 +334,13 @@ def predict_from(
             f"{check.loss_linear:.3g}; {check.flip_fraction:.1%} of the activations switch piece): the run leaves "
             "the linearization along its path; trust the late curve less"
         )
+    over = [row for row in kernel_path if math.isfinite(row["edge_ratio"]) and row["edge_ratio"] > 1.0]
+    if over:
+        warnings.append(
+            f"the kernel grown along the predicted path puts the lr at {over[0]['edge_ratio']:.2g}x its stability "
+            f"edge from step {over[0]['step']} on: the rest of the prediction may oscillate or diverge while the "
+            "real network stabilizes itself; read it as a bound"
+        )
     extra = time.perf_counter() - t_path - pred.dynamics_seconds
     endpoint = check.to_dict() if check is not None and options.endpoint_check else None
     edge = max([pred.edge_ratio, *(row["edge_ratio"] for row in kernel_path if math.isfinite(row["edge_ratio"]))])
