@@ -19,7 +19,7 @@ from ..errors import TrainlessError
 from ..finetune import FinetuneConfig, RunRecord, finetune, load_model_and_data
 from ..kernel import KernelConfig
 from ..models import HeadStart
-from ..predict import PredictConfig, linearize, predict_from, trust_flags
+from ..predict import PredictConfig, largest_edge_ratio, linearize, predict_from, trust_flags
 from ._baseline import steps_to_match
 from ._compare import compare
 from ._suite import Case, Suite
@@ -266,8 +266,7 @@ is one the trust signal should flag (the fidelity issue's target)."""
 
 def _flags(prediction: dict[str, Any]) -> list[str]:
     limit = prediction["options"].get("endpoint_warning", 0.5)
-    edges = [prediction.get("edge_ratio")] + [row.get("edge_ratio") for row in prediction.get("kernel_path") or []]
-    edge = max((e for e in edges if e is not None), default=None)
+    edge = largest_edge_ratio(prediction.get("edge_ratio"), prediction.get("kernel_path") or ())
     return trust_flags(edge, prediction.get("endpoint"), limit)
 
 

@@ -167,24 +167,11 @@ def simulate(
         )
     else:
         out = run_closed_form(op, f0, y, schedule)
-    losses, errors, grid, dists, finals = out.loss, out.error, out.distance_steps, out.distance, out.f_final
-    finite = torch.isfinite(losses)
+    finite = torch.isfinite(out.loss)
     if bool(finite.all()):
         status, message = TrajectoryStatus.COMPLETED, f"{schedule.steps} steps simulated"
     else:
         first = int(torch.nonzero(~finite.all(dim=0)).flatten()[0])
         status = TrajectoryStatus.DIVERGED
         message = f"the linearized run diverges by step {first} at lr={max(schedule.lr):g}: lower the learning rate"
-    return Trajectory(
-        engine=engine.value,
-        loss=losses,
-        error=errors,
-        distance_steps=grid,
-        distance=dists,
-        f_final=finals,
-        alpha_final=out.alpha_final,
-        c_final=out.c_final,
-        times=schedule.times(),
-        status=status,
-        message=message,
-    )
+    return Trajectory(engine=engine.value, **out._asdict(), times=schedule.times(), status=status, message=message)

@@ -32,7 +32,7 @@ from ._config import PredictConfig
 from ._endpoint import WeightPath
 from ._preserve import preserved
 from ._result import LevelTime, Prediction
-from ._trust import trust_flags, trust_summary
+from ._trust import largest_edge_ratio, trust_flags, trust_summary
 
 
 def time_optimizer_step(
@@ -343,8 +343,7 @@ def predict_from(
         )
     extra = time.perf_counter() - t_path - pred.dynamics_seconds
     endpoint = check.to_dict() if check is not None and options.endpoint_check else None
-    edge = max([pred.edge_ratio, *(row["edge_ratio"] for row in kernel_path if math.isfinite(row["edge_ratio"]))])
-    flags = trust_flags(edge, endpoint, options.endpoint_warning)
+    flags = trust_flags(largest_edge_ratio(pred.edge_ratio, kernel_path), endpoint, options.endpoint_warning)
     return dataclasses.replace(
         pred,
         trust=trust_summary(flags, "updates" if updates else "frozen"),

@@ -9,6 +9,8 @@ thresholds are the linearized stability edge (1) and ``PredictConfig.endpoint_wa
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,13 @@ def trust_flags(edge_ratio: float | None, endpoint: dict[str, Any] | None, endpo
     if endpoint is not None and endpoint["output_gap"] > endpoint_warning:
         flags.append("endpoint")
     return flags
+
+
+def largest_edge_ratio(edge_ratio: float | None, kernel_path: Iterable[dict[str, Any]] = ()) -> float | None:
+    """The largest lr-over-stability-edge ratio of a prediction: at w0 and at each updated kernel (entries
+    of ``Prediction.kernel_path``; a diverged update's NaN, or a missing value, is skipped)."""
+    ratios = [edge_ratio, *(row.get("edge_ratio") for row in kernel_path)]
+    return max((r for r in ratios if r is not None and math.isfinite(r)), default=None)
 
 
 @cache
