@@ -105,17 +105,21 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert main(["bench", str(QUICK), "--out", str(partial), "--cached-only", "--format", "json", "--no-progress"]) == 0
     part = json.loads(capsys.readouterr().out)["summary"]
     assert part["cases"] == 1 and part["suite_cases"] == 7 and len(list((partial / "cases").iterdir())) == 1
-    # The suite with kernel updates, re-predicted: new case ids, the real runs reused, not run again.
+    # The suite with kernel updates and the kernel ablation, re-predicted: new case ids, the real runs
+    # reused, not run again.
     updated = tmp_path / "quick_updates.toml"
-    updated.write_text(QUICK.read_text().replace("batch_orders = 4", "batch_orders = 4\nkernel_updates = [5, 10]"))
+    extra = 'batch_orders = 4\nkernel_updates = [5, 10]\nkernels = ["exact", "pseudo"]'
+    updated.write_text(QUICK.read_text().replace("batch_orders = 4", extra))
 
     def run_of(r):
-        return json.dumps({k: v for k, v in r["case"].items() if k != "kernel_updates"}, sort_keys=True)
+        run = {k: v for k, v in r["case"].items() if k not in ("kernel_updates", "kernels")}
+        return json.dumps(run, sort_keys=True)
 
     records = {run_of(r): r["record"] for r in map(json.loads, (p.read_text() for p in cases))}
     assert main(["bench", str(updated), "--out", str(out), "--repredict", "--format", "json", "--no-progress"]) == 0
     summary = json.loads(capsys.readouterr().out)["summary"]
-    assert summary["modes"]["discrete+updates"]["cases"] == 7
+    for mode in ("discrete+updates", "discrete@exact", "discrete@pseudo"):
+        assert summary["modes"][mode]["cases"] == 7, mode
     new = [p for p in (out / "cases").glob("*.json") if p.name not in stamps]
     assert len(new) == 7
     for r in map(json.loads, (p.read_text() for p in new)):
@@ -123,8 +127,14 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
         upd = r["predictions"]["discrete+updates"]
         assert [row["step"] for row in upd["kernel_path"]] == [5, 10]
         assert upd["endpoint"] is not None and upd["loss"][:6] == r["predictions"]["discrete"]["loss"][:6]
+        # The ablation's exact kernel is the default prediction again; the pseudo-NTK is another kernel.
+        default, pseudo = r["predictions"]["discrete"], r["predictions"]["discrete@pseudo"]
+        assert r["predictions"]["discrete@exact"]["loss"] == pytest.approx(default["loss"], rel=1e-9)
+        assert pseudo["options"]["kernel"]["method"] == "pseudo"
+        assert pseudo["loss"][0] == pytest.approx(default["loss"][0], rel=1e-9)
+        assert pseudo["loss"][-1] != pytest.approx(default["loss"][-1], rel=1e-3)
     rows = list(csv.DictReader((out / "results.csv").open()))
-    assert {r["engine"] for r in rows} >= {"discrete", "discrete+updates"}
+    assert {r["engine"] for r in rows} >= {"discrete", "discrete+updates", "discrete@pseudo"}
     assert all(r["edge_ratio"] and r["output_gap"] for r in rows)
 
 

@@ -62,6 +62,11 @@ UPDATED = "discrete+updates"
 """The key of the prediction with kernel updates along the predicted path (``Case.kernel_updates``)."""
 
 
+def kernel_key(method: str) -> str:
+    """The key of the kernel ablation's prediction on Theta computed by ``method`` (``Case.kernels``)."""
+    return f"discrete@{method}"
+
+
 def run_case(
     case: Case, *, device: str | None = None, progress: bool = False, record: RunRecord | None = None
 ) -> dict[str, Any]:
@@ -127,6 +132,13 @@ def run_case(
             model=model,
             data=data,
         )
+    for method in case.kernels:
+        # Its own linearization (kernel, timing steps), so the cost ratio counts all a user would pay.
+        k_options = dataclasses.replace(
+            options, engine="discrete", kernel=KernelConfig(method=method, dim=case.kernel_dim)
+        )
+        k_lin = linearize(model, data, base, k_options, trainable=case.trainable, head_start=head, device=device)
+        predictions[kernel_key(method)] = predict_from(k_lin, config, k_options, model=model, data=data)
     if record is None:
         record = finetune(
             model, data, config, trainable=case.trainable, head_start=head, device=device, progress=progress

@@ -38,6 +38,9 @@ class Case:
         the summary reports. batch_orders: for minibatch SGD with the discrete engine.
     kernel_updates: when not empty, one more prediction, ``discrete+updates``: the discrete engine with
         Theta computed again at these steps along the predicted path (``PredictConfig.kernel_updates``).
+    kernels: the kernel ablation: one more prediction per method listed, ``discrete@METHOD``: the discrete
+        engine on Theta computed by that method (``kernel_dim`` for the projections), its own linearization
+        timed, so its cost ratio says what the cheaper kernel saves.
     eps: the epsilon-training-time grid. smooth: trailing moving-average window on the real curves.
     tag: a free label (e.g. ``low`` / ``high`` lr) carried into the results.
     """
@@ -64,6 +67,7 @@ class Case:
     kernel_dim: int = 16384
     engines: tuple[str, ...] = ("discrete",)
     kernel_updates: tuple[int, ...] = ()
+    kernels: tuple[str, ...] = ()
     batch_orders: int = 16
     eps: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.4)
     smooth: int = 1
@@ -86,6 +90,7 @@ class Case:
         "kernel_dim": Interval(1, None, integer=True),
         "engines": TupleOf(OneOf(_ENGINES)),
         "kernel_updates": TupleOf(Interval(1, None, integer=True), may_be_empty=True),
+        "kernels": TupleOf(OneOf(tuple(m.value for m in KernelMethod)), may_be_empty=True),
         "batch_orders": Interval(1, None, integer=True),
         "eps": TupleOf(Interval(0, 1, low_closed=False, high_closed=False)),
         "smooth": Interval(1, None, integer=True),
@@ -102,8 +107,9 @@ class Case:
         """A stable id from every field: the cache key of the case's result. (Fields added later enter it
         only when they differ from their default, so earlier results keep their ids.)"""
         d = asdict(self)
-        if not self.kernel_updates:
-            d.pop("kernel_updates")
+        for key in ("kernel_updates", "kernels"):
+            if not d[key]:
+                d.pop(key)
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
@@ -128,8 +134,8 @@ class Suite:
 
 _FIELDS = {f.name for f in fields(Case)}
 # lr_edge depends on the kernel (lambda_max), so "kernel" stays in the run key.
-_PREDICTION_FIELDS = {"engines", "kernel_updates", "batch_orders", "eps", "smooth", "tag"}
-_LIST_FIELDS = ("engines", "eps", "kernel_updates")  # list-valued fields: not grid axes
+_PREDICTION_FIELDS = {"engines", "kernel_updates", "kernels", "batch_orders", "eps", "smooth", "tag"}
+_LIST_FIELDS = ("engines", "eps", "kernel_updates", "kernels")  # list-valued fields: not grid axes
 
 
 def _case(values: dict[str, Any], where: str) -> Case:
@@ -147,8 +153,8 @@ def _case(values: dict[str, Any], where: str) -> Case:
 
 def parse_suite(doc: dict[str, Any], name: str) -> Suite:
     """A suite from its TOML document: ``[defaults]`` for every case, then ``[[grid]]`` blocks whose
-    list-valued keys expand as a Cartesian product (``engines``, ``eps`` and ``kernel_updates`` are lists
-    themselves and stay whole), and ``[[case]]`` blocks of single cases. Duplicate cases are kept once."""
+    list-valued keys expand as a Cartesian product (``engines``, ``eps``, ``kernel_updates`` and ``kernels``
+    are lists themselves and stay whole), and ``[[case]]`` blocks of single cases. Duplicate cases are kept once."""
     defaults = doc.get("defaults", {})
     unknown = set(doc) - {"name", "defaults", "grid", "case", "description"}
     if unknown:
