@@ -10,6 +10,7 @@ Public API (everything else is private and may change):
 - dynamics: :func:`simulate`, :class:`Engine`, :class:`SGDSchedule`, :class:`Trajectory`, :func:`epsilon_times`
 - prediction: :func:`predict`, :class:`PredictConfig`, :class:`Prediction`, :func:`load_prediction`,
   :func:`auto_kernel_updates`
+- linearized networks (Lee et al.): :func:`linearize`, :class:`LinearizedModel` (more in ``trainless.theory``)
 - losses: :class:`Loss`; errors: :class:`TrainlessError`, :class:`ConfigError`
 """
 
@@ -21,6 +22,7 @@ from .finetune import FinetuneConfig, RunRecord, RunStatus, finetune, load_recor
 from .kernel import KernelConfig, KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from .models import HeadStart, LoadedModel, list_models, load_model, select_trainable
 from .predict import PredictConfig, Prediction, auto_kernel_updates, load_prediction, predict
+from .theory import LinearizedModel, linearize
 
 __version__ = "0.1.0"
 
@@ -33,6 +35,7 @@ __all__ = [
     "KernelConfig",
     "KernelMethod",
     "KernelResult",
+    "LinearizedModel",
     "LoadedModel",
     "Loss",
     "PredictConfig",
@@ -50,6 +53,7 @@ __all__ = [
     "finetune",
     "from_tensors",
     "jacobian_vector_product",
+    "linearize",
     "list_datasets",
     "list_models",
     "load_dataset",

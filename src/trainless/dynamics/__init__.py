@@ -6,6 +6,7 @@ the closed form for MSE. Time is counted in optimizer steps; continuous time is 
 
 from ._discrete import KernelUpdate
 from ._eps import EpsDefinition, EpsStatus, EpsTime, check_eps, epsilon_time, epsilon_times, smooth
+from ._heldout import HeldOut
 from ._operator import KernelOperator, Spectrum
 from ._schedule import SGDSchedule, constant_schedule
 from ._simulate import Engine, SDENoise, simulate
@@ -16,6 +17,7 @@ __all__ = [
     "EpsDefinition",
     "EpsStatus",
     "EpsTime",
+    "HeldOut",
     "KernelOperator",
     "KernelUpdate",
     "SDENoise",

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from .._losses import Loss, batched_loss_and_error, loss_grad
 from ..errors import TrainlessError
+from ._heldout import HeldOut
 from ._operator import KernelOperator
 from ._schedule import SGDSchedule
 from ._trajectory import EngineOutput, distance_grid, parameter_distance
@@ -182,7 +183,9 @@ def run_sde(
     return EngineOutput(losses, errors, grid, dists, f.clone(), alpha.clone(), c.clone())
 
 
-def run_closed_form(op: KernelOperator, f0: torch.Tensor, y: torch.Tensor, schedule: SGDSchedule) -> EngineOutput:
+def run_closed_form(
+    op: KernelOperator, f0: torch.Tensor, y: torch.Tensor, schedule: SGDSchedule, held_out: HeldOut | None = None
+) -> EngineOutput:
     """MSE under gradient flow in closed form (eq. 4, Prop. 2), float64, via the eigen-decomposition of
     Theta = sum_k lambda_k v_k v_k^T:
 
@@ -192,6 +195,11 @@ def run_closed_form(op: KernelOperator, f0: torch.Tensor, y: torch.Tensor, sched
 
     The paper's L_t = (Y - f0)^T exp(-2 eta Theta t) (Y - f0) is the same with the sum-loss scaling (no 1/N,
     no 1/2). Eigenvalues below 0 (round-off in projected kernels) are treated as 0.
+
+    held_out: test points, f_test_t = f0_test + Theta(X_test, X) alpha_t with
+    alpha_t = -sum_{lambda_k > 0} (1 - exp(-lambda_k t / N)) q_k / lambda_k v_k: Lee et al. (2019) eq. (19),
+    f_t(x) = f0(x) - Theta(x, X) Theta^-1 (I - exp(-eta Theta t)) (f0(X) - Y), with eta t = t / N for the
+    mean loss and Theta^-1 the pseudo-inverse on the positive eigenvalues.
     """
     n, c_out = f0.shape
     onehot = torch.nn.functional.one_hot(y, c_out).to(torch.float64)
@@ -208,12 +216,26 @@ def run_closed_form(op: KernelOperator, f0: torch.Tensor, y: torch.Tensor, sched
     pos = lam > lam.max() * 1e-12 if lam.numel() and float(lam.max()) > 0 else torch.zeros_like(lam, dtype=torch.bool)
     sq = ((1.0 - decay[:, pos]).pow(2) * (qk[pos].pow(2) / lam[pos])).sum(dim=1)
     grid = torch.arange(schedule.steps + 1)
-    # w_T - w0 = J^T alpha_T with alpha_T = -sum_{lambda_k > 0} (1 - exp(-lambda_k t_T / N)) q_k / lambda_k v_k.
-    coeff = torch.zeros_like(lam)
-    coeff[pos] = -(1.0 - decay[-1, pos]) * qk[pos] / lam[pos]
+    # w_t - w0 = J^T alpha_t with alpha_t = -sum_{lambda_k > 0} (1 - exp(-lambda_k t / N)) q_k / lambda_k v_k.
+    coeff = torch.zeros_like(decay)
+    coeff[:, pos] = -(1.0 - decay[:, pos]) * qk[pos] / lam[pos]
     if spec.classes is None:
-        alpha = (spec.vectors @ coeff).view(1, n, c_out)
+        alphas = (coeff @ spec.vectors.T).view(-1, n, c_out)
     else:
-        alpha = spec.combine(coeff, n, c_out).unsqueeze(0)
+        alphas = torch.stack([spec.combine(row, n, c_out) for row in coeff])
+    test_loss = test_error = None
+    if held_out is not None:
+        tl, te = batched_loss_and_error(Loss.MSE, held_out.outputs(alphas), held_out.y_test)
+        test_loss, test_error = tl.unsqueeze(0), te.unsqueeze(0)
     zero = torch.zeros(1, dtype=torch.float64)
-    return EngineOutput(lv.unsqueeze(0), ev.unsqueeze(0), grid, sq.sqrt().unsqueeze(0), fs[-1:].clone(), alpha, zero)
+    return EngineOutput(
+        lv.unsqueeze(0),
+        ev.unsqueeze(0),
+        grid,
+        sq.sqrt().unsqueeze(0),
+        fs[-1:].clone(),
+        alphas[-1:].clone(),
+        zero,
+        test_loss,
+        test_error,
+    )

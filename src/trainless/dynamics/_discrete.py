@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._losses import Loss, batched_loss_and_error, loss_grad
+from ._heldout import HeldOut
 from ._operator import KernelOperator
 from ._schedule import SGDSchedule
 from ._trajectory import EngineOutput, distance_grid, parameter_distance
@@ -40,6 +41,7 @@ def run_discrete(
     progress: bool,
     kernel_updates: tuple[int, ...] = (),
     update_kernel: KernelUpdate | None = None,
+    held_out: HeldOut | None = None,
 ) -> EngineOutput:
     """Simulate every batch order (or the one full-batch run). Returns loss, error (P, T+1), distance steps
     (S,), distance (P, S), the final outputs (P, N, C) and weight-space coordinates alpha (P, N, C), c (P,),
@@ -48,7 +50,10 @@ def run_discrete(
     kernel_updates, update_kernel: at each step t in ``kernel_updates`` the kernel is replaced by
     ``update_kernel(t, alpha, f)``, alpha and f the first path's (the paired run's) accumulated coefficients since w0;
     the other paths reuse the kernels the first path got. The outputs, momentum buffer and alpha carry on
-    through the change. The parameter distance is not tracked past the first update (NaN): J changed."""
+    through the change. The parameter distance is not tracked past the first update (NaN): J changed.
+
+    held_out: test points whose linearized outputs f0_test + Theta(X_test, X) alpha_t + c_t J_test w0 are
+    evaluated at every step (test loss and error, (P, T+1)); not with kernel updates (J changes)."""
     n = op.n
     steps = schedule.steps
     orders: list[tuple[torch.Tensor, ...] | None] = (
@@ -63,6 +68,10 @@ def run_discrete(
     finals = torch.empty((p, *f0.shape), dtype=torch.float64)
     alphas = torch.zeros((p, *f0.shape), dtype=torch.float64)
     cs = torch.zeros(p, dtype=torch.float64)
+    test_losses = test_errors = None
+    if held_out is not None:
+        test_losses = torch.full((p, steps + 1), float("nan"), dtype=torch.float64)
+        test_errors = torch.full((p, steps + 1), float("nan"), dtype=torch.float64)
     m, wd, nesterov = schedule.momentum, schedule.weight_decay, schedule.nesterov
     jw = jw0 if jw0 is not None else torch.zeros_like(f0)
     bar = tqdm(total=p * steps, desc="linearized dynamics", unit="step", disable=not progress, leave=False)
@@ -80,6 +89,9 @@ def run_discrete(
         for t in range(steps + 1):
             lv, ev = batched_loss_and_error(loss, f.unsqueeze(0), y)
             losses[k, t], errors[k, t] = lv[0], ev[0]
+            if held_out is not None:
+                tl, te = batched_loss_and_error(loss, held_out.outputs(alpha, c).unsqueeze(0), held_out.y_test)
+                test_losses[k, t], test_errors[k, t] = tl[0], te[0]  # type: ignore[index]
             if t in on_grid:
                 if op is base:
                     dists[k, di] = parameter_distance(op, alpha, c, jw, w0_sq_norm)
@@ -122,4 +134,4 @@ def run_discrete(
             bar.update(1)
         finals[k], alphas[k], cs[k] = f, alpha, c
     bar.close()
-    return EngineOutput(losses, errors, grid, dists, finals, alphas, cs)
+    return EngineOutput(losses, errors, grid, dists, finals, alphas, cs, test_losses, test_errors)

@@ -9,6 +9,7 @@ from .._losses import Loss
 from ..errors import TrainlessError
 from ._continuous import run_closed_form, run_ode, run_sde
 from ._discrete import KernelUpdate, run_discrete
+from ._heldout import HeldOut
 from ._operator import KernelOperator
 from ._schedule import SGDSchedule
 from ._trajectory import Trajectory, TrajectoryStatus
@@ -78,6 +79,7 @@ def simulate(
     progress: bool = False,
     kernel_updates: tuple[int, ...] = (),
     update_kernel: KernelUpdate | None = None,
+    held_out: HeldOut | None = None,
 ) -> Trajectory:
     """Train the linearized model f = f0 + J (w - w0) in function space and record its curves.
 
@@ -95,6 +97,9 @@ def simulate(
         paired path's accumulated coefficients (w_t - w0 = J^T alpha while J is the first kernel's; the
         caller that moves the weights tracks the increments). The outputs carry on in function space:
         df = -lr Theta_t dl/df with Theta_t piecewise constant. ||w_t - w0|| is NaN after the first update.
+    held_out: test points (:class:`HeldOut`: Theta(X_test, X), f0_test, y_test): the trajectory's
+        ``test_loss`` / ``test_error`` are the linearized model's curves there (Lee et al. eq. 10; eq. 19 for
+        the closed form). Discrete and closed-form engines, without kernel updates.
     Returns a :class:`Trajectory` (float64).
     """
     engine = Engine(engine)
@@ -141,6 +146,18 @@ def simulate(
         ]
         if bad:
             raise TrainlessError(f"kernel update steps must be integers in [1, {schedule.steps - 1}], got {bad}")
+    if held_out is not None:
+        if not isinstance(held_out, HeldOut):
+            raise TrainlessError(f"held_out must be a HeldOut, got {type(held_out).__name__}")
+        if engine not in (Engine.DISCRETE, Engine.CLOSED_FORM):
+            raise TrainlessError(
+                f"held-out (test) points need the 'discrete' or 'closed-form' engine, got {engine.value!r}"
+            )
+        if kernel_updates:
+            raise TrainlessError("held-out (test) points do not support kernel updates (the test kernel changes too)")
+        held_out.check_against(n, c)
+        if schedule.weight_decay > 0 and held_out.jw0_test is None:
+            raise TrainlessError("weight_decay > 0 with held-out points needs held_out.jw0_test = J_test w0")
     for name, v, lo in (("paths", paths, 1), ("substeps", substeps, 1), ("distance_stride", distance_stride, 1)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             raise TrainlessError(f"{name} must be an integer >= {lo}, got {v!r}")
@@ -158,6 +175,7 @@ def simulate(
             progress,
             kernel_updates=tuple(sorted(set(kernel_updates))),
             update_kernel=update_kernel,
+            held_out=held_out,
         )
     elif engine is Engine.ODE:
         out = run_ode(op, f0, y, schedule, loss, jw0, w0_sq_norm, rtol, atol)
@@ -166,7 +184,7 @@ def simulate(
             op, f0, y, schedule, loss, jw0, w0_sq_norm, noise.value, paths, substeps, seed, distance_stride, progress
         )
     else:
-        out = run_closed_form(op, f0, y, schedule)
+        out = run_closed_form(op, f0, y, schedule, held_out)
     finite = torch.isfinite(out.loss)
     if bool(finite.all()):
         status, message = TrajectoryStatus.COMPLETED, f"{schedule.steps} steps simulated"

@@ -37,6 +37,8 @@ class Trajectory:
         combines Jacobian rows and w0, so w_T - w0 = J^T alpha_T + c_T w0 (one vector-Jacobian product
         gives the weights; ``predict.endpoint_check`` evaluates the real network there).
     times: (T+1,) float64, the continuous time t_s = sum_{k<s} lr_k / (1 - m) of each step boundary.
+    test_loss, test_error: (P, T+1) float64 on the held-out points (:class:`HeldOut`, Lee et al. eq. 10 /
+        19: the linearized model's outputs there follow from alpha_t), or None without held-out points.
     """
 
     engine: str
@@ -50,6 +52,8 @@ class Trajectory:
     times: torch.Tensor
     status: TrajectoryStatus
     message: str
+    test_loss: torch.Tensor | None = None
+    test_error: torch.Tensor | None = None
 
     @property
     def steps(self) -> int:
@@ -70,6 +74,8 @@ class EngineOutput(NamedTuple):
     f_final: torch.Tensor
     alpha_final: torch.Tensor
     c_final: torch.Tensor
+    test_loss: torch.Tensor | None = None
+    test_error: torch.Tensor | None = None
 
 
 def distance_grid(steps: int, stride: int) -> torch.Tensor:

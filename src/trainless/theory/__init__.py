@@ -1,0 +1,24 @@
+"""Theory the predictor rests on: linearized networks (Lee et al. 2019), and later the a priori bound
+(Golikov) and the early-time linear models (Hu et al.)."""
+
+from .linearized import (
+    GPPrediction,
+    GradientFlow,
+    LinearizedModel,
+    gradient_flow_mse,
+    head_nngp,
+    head_nngp_closed_form,
+    linearize,
+    ntk_gp,
+)
+
+__all__ = [
+    "GPPrediction",
+    "GradientFlow",
+    "LinearizedModel",
+    "gradient_flow_mse",
+    "head_nngp",
+    "head_nngp_closed_form",
+    "linearize",
+    "ntk_gp",
+]
