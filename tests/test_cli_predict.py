@@ -72,6 +72,21 @@ def test_validate_runs_both_and_compares(tmp_path, capsys):
     assert v["cost_ratio"] > 0 and len(v["eps"]) == 10
 
 
+def test_validate_with_held_out_data_compares_the_test_curves(tmp_path, capsys):
+    out = tmp_path / "v"
+    argv = ["validate", *TINY, "--lr", "0.05", "--steps", "8", "--timing-steps", "0", "--test-data", "5"]
+    assert main([*argv, "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "final test loss" in text and "on 15 held-out samples" in text
+    v = json.loads((out / "validation.json").read_text())
+    run = json.loads((out / "run.json").read_text())
+    pred = json.loads((out / "prediction.json").read_text())
+    assert run["test_n"] == pred["test_n"] == 15 and len(run["test_loss"]) == len(pred["test_loss"]) == 9
+    assert pred["test_loss"][0] == pytest.approx(run["test_loss"][0], rel=1e-5)  # the same f0 on the test set
+    assert v["test"]["final_loss_real"] == run["test_loss"][-1]
+    assert "test_loss" in (out / "curves.csv").read_text().splitlines()[0]
+
+
 def test_validate_json_fields(tmp_path):
     args = build_parser().parse_args(["validate", *TINY, "--steps", "5", "--timing-steps", "0", "--out", str(tmp_path)])
     report = run_validate(ValidateJob(job_from_args(args), predict_config_from_args(args), 3))
@@ -92,6 +107,9 @@ def test_validate_json_fields(tmp_path):
         (["--kernel-updates", "two"], "--kernel-updates takes integer steps or 'auto', got 'two'"),
         (["--kernel-updates", "2", "1"], "PredictConfig.kernel_updates must be increasing"),
         (["--kernel-updates", "2", "--engine", "ode"], "kernel_updates needs engine 'discrete'"),
+        (["--test-data", "0"], "FinetuneJob.test_data must be a number of test images per class"),
+        (["--test-data", "5", "--engine", "sde"], "test data needs the 'discrete' or 'closed-form' engine"),
+        (["--test-data", "1000"], "test per_class=1000 but class"),
     ],
 )
 def test_bad_input_exits_2_with_the_reason(tmp_path, capsys, argv, fragment):

@@ -196,3 +196,54 @@ def test_closed_loop_splices_real_steps_and_predicts_the_rest(digits16):
         predict_closed_loop(model, digits16, dataclasses.replace(cfg, momentum=0.9), 5, FAST)
     with pytest.raises(TrainlessError, match="stop_after must be"):
         finetune(model, digits16, cfg, stop_after=0)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        FinetuneConfig(lr=0.02, steps=25),
+        FinetuneConfig(lr=0.01, steps=25, batch_size=16, momentum=0.9, weight_decay=0.01),
+    ],
+    ids=["gd", "sgd-momentum-wd"],
+)
+def test_test_curves_of_a_linear_model_are_the_real_runs(digits16, config):
+    """Lee et al. eq. (10) on held-out points: for a linear model the predicted test curves are exact."""
+    from trainless import load_test_split
+
+    test = load_test_split(digits16, 6, seed=0)
+    assert not set(test.source_indices) & set(digits16.source_indices)
+    assert test.class_labels == digits16.class_labels and test.n == 30
+    # One batch order: the paired one (config.seed), so the mean curve is the real run's prediction.
+    options = dataclasses.replace(FAST, batch_orders=1)
+    pred = predict(load_model("factories:linear16", 5, seed=0), digits16, config, options, test_data=test)
+    real = finetune(load_model("factories:linear16", 5, seed=0), digits16, config, test_data=test)
+    assert pred.test_n == real.test_n == 30 and len(real.test_loss) == len(real.loss)
+    torch.testing.assert_close(torch.tensor(pred.test_loss), torch.tensor(real.test_loss), rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(torch.tensor(pred.test_error), torch.tensor(real.test_error))
+    assert real.test_loss[-1] < 0.8 * real.test_loss[0]
+    assert "test_loss" in pred.curves_csv().splitlines()[0] and "test_loss" in real.curves_csv().splitlines()[0]
+
+
+def test_test_data_is_checked_before_any_work(digits16, tiny):
+    from trainless import from_tensors, load_test_split
+
+    cfg = FinetuneConfig(lr=0.02, steps=3)
+    wrong = from_tensors(torch.zeros(4, 3, 8, 8), torch.zeros(4, dtype=torch.int64))
+    with pytest.raises(TrainlessError, match=r"sample shape and dtype \(3, 16, 16\)"):
+        predict(tiny, digits16, cfg, FAST, test_data=wrong)
+    other = from_tensors(torch.zeros(4, 3, 16, 16), torch.tensor([0, 2, 2, 7]))
+    with pytest.raises(TrainlessError, match=r"classes \[7\] that the training set \(0, 2, 3, 6, 8\)"):
+        finetune(tiny, digits16, cfg, test_data=other)
+    # A test set holding some of the classes is renumbered into the training set's numbering.
+    some = from_tensors(torch.zeros(4, 3, 16, 16), torch.tensor([2, 2, 8, 8]))
+    assert some.y.tolist() == [0, 0, 1, 1]
+    run = finetune(tiny, digits16, dataclasses.replace(cfg, steps=1), test_data=some)
+    assert run.test_n == 4
+    from trainless.finetune import check_test_data
+
+    assert check_test_data(tiny, digits16, some).y.tolist() == [1, 1, 4, 4]
+    test = load_test_split(digits16, 2)
+    with pytest.raises(TrainlessError, match="'discrete' or 'closed-form' engine"):
+        predict(tiny, digits16, cfg, dataclasses.replace(FAST, engine="ode"), test_data=test)
+    with pytest.raises(TrainlessError, match="has only"):
+        load_test_split(digits16, 10_000)

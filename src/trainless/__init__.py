@@ -3,7 +3,8 @@
 Public API (everything else is private and may change):
 
 - models: :func:`load_model`, :func:`select_trainable`, :class:`HeadStart`, :func:`list_models`
-- data: :func:`load_dataset`, :func:`from_tensors`, :func:`batch_schedule`, :func:`list_datasets`
+- data: :func:`load_dataset`, :func:`load_test_split`, :func:`from_tensors`, :func:`batch_schedule`,
+  :func:`list_datasets`
 - real fine-tuning: :class:`FinetuneConfig`, :func:`finetune`, :class:`RunRecord`, :func:`load_record`
 - kernel: :func:`compute_kernel`, :class:`KernelConfig`, :class:`KernelMethod`, :class:`KernelResult`,
   :func:`jacobian_vector_product`
@@ -15,7 +16,7 @@ Public API (everything else is private and may change):
 """
 
 from ._losses import Loss
-from .data import ImageData, batch_schedule, from_tensors, list_datasets, load_dataset
+from .data import ImageData, batch_schedule, from_tensors, list_datasets, load_dataset, load_test_split
 from .dynamics import Engine, SGDSchedule, Trajectory, epsilon_times, simulate
 from .errors import ConfigError, TrainlessError
 from .finetune import FinetuneConfig, RunRecord, RunStatus, finetune, load_record
@@ -60,6 +61,7 @@ __all__ = [
     "load_model",
     "load_prediction",
     "load_record",
+    "load_test_split",
     "predict",
     "select_trainable",
     "simulate",

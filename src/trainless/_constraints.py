@@ -71,15 +71,18 @@ class OneOf:
 
 @dataclass(frozen=True)
 class Pattern:
-    """A string matching a regular expression (full match)."""
+    """A string matching a regular expression (full match); or None when ``optional``."""
 
     regex: str
     meaning: str
+    optional: bool = False
 
     def describe(self) -> str:
-        return self.meaning
+        return self.meaning + (" or None" if self.optional else "")
 
     def ok(self, value: Any) -> bool:
+        if value is None:
+            return self.optional
         return isinstance(value, str) and re.fullmatch(self.regex, value) is not None
 
 

@@ -52,6 +52,8 @@ class Comparison:
     curve: ``expected`` (the mean over batch orders / paths) or ``paired`` (the real run's batch order).
     cost_ratio: real fine-tuning time (its optimizer steps; the harness's whole-set evaluations excluded)
         / prediction time.
+    test: on held-out points, when both have test curves: n, final_loss_predicted / _real,
+        final_error_predicted / _real, loss_max_abs_difference (over the common steps); else None.
     """
 
     curve: str
@@ -71,6 +73,7 @@ class Comparison:
     prediction_seconds: float
     real_seconds: float
     cost_ratio: float
+    test: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -130,6 +133,18 @@ def compare(
         means[basis] = sum(errs) / len(errs) if errs else None
     real_seconds = sum(record.step_seconds)
     fl_p, fl_r = float(pred_loss[-1]), float(record.loss[-1])
+    test = None
+    if prediction.test_loss and record.test_loss:
+        tl_p = _at(prediction.test_loss, steps)
+        tl_r = torch.tensor(record.test_loss, dtype=torch.float64)
+        test = {
+            "n": record.test_n,
+            "final_loss_predicted": float(tl_p[-1]),
+            "final_loss_real": float(tl_r[-1]),
+            "final_error_predicted": float(_at(prediction.test_error, steps)[-1]),
+            "final_error_real": float(record.test_error[-1]),
+            "loss_max_abs_difference": float((tl_p - tl_r).abs().max()),
+        }
     return Comparison(
         curve=curve,
         steps=steps,
@@ -147,4 +162,5 @@ def compare(
         prediction_seconds=prediction.seconds,
         real_seconds=real_seconds,
         cost_ratio=real_seconds / prediction.seconds,
+        test=test,
     )

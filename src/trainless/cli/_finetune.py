@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from .._constraints import PROBLEM_CONSTRAINTS, InstanceOf, OneOf, Pattern, validate
 from .._io import ensure_writable_dir
-from ..data import ImageData, check_dataset_name
+from ..data import ImageData, check_dataset_name, load_dataset, load_test_split
 from ..finetune import FinetuneConfig, RunRecord, finetune, load_model_and_data
 from ..models import HeadStart, LoadedModel, check_model_name
 from ..report import plot_run
@@ -24,6 +24,9 @@ class FinetuneJob:
     resolution: input px (None: the model's default); data_seed: seeds the subset; ``finetune.seed`` seeds
     both the head's init and the batch order (one seed, as ``--seed``); trainable: ``all``, ``head`` or
     ``last-K``; out: the output directory.
+    test_data: held-out data, ``K`` (K images per class of the same classes, drawn from the built-in
+    dataset outside the training subset, seeded by data_seed) or ``package.module:factory`` (the user's
+    test set; its labels in the same original numbering as the training data's); None: no test curves.
     """
 
     model: str = "efficientnet-lite0"
@@ -38,6 +41,7 @@ class FinetuneJob:
     device: str | None = None
     out: str = "runs/finetune"
     progress: bool = False
+    test_data: str | None = None
 
     _constraints: ClassVar[dict] = {
         **PROBLEM_CONSTRAINTS,
@@ -46,6 +50,11 @@ class FinetuneJob:
         "device": InstanceOf(str, optional=True),
         "out": Pattern(r".+", "a directory path"),
         "progress": OneOf((False, True)),
+        "test_data": Pattern(
+            r"[1-9]\d*|[A-Za-z_][\w.]*:[A-Za-z_]\w*",
+            "a number of test images per class, or package.module:factory",
+            optional=True,
+        ),
     }
 
     def __post_init__(self) -> None:
@@ -89,6 +98,9 @@ def summarize(r: RunRecord) -> dict[str, Any]:
         "initial_error": r.error[0],
         "final_error": r.final_error,
         "final_weight_distance": r.weight_distance[-1],
+        "test_n": r.test_n,
+        "final_test_loss": r.test_loss[-1] if r.test_loss else None,
+        "final_test_error": r.test_error[-1] if r.test_error else None,
         "median_step_seconds": r.median_step_seconds,
         "train_seconds": sum(r.step_seconds),
         "eval_seconds": r.eval_seconds,
@@ -114,6 +126,15 @@ def load_problem(job: FinetuneJob) -> tuple[LoadedModel, ImageData, FinetuneConf
     return model, data, job.finetune, resolution, time.perf_counter() - t0
 
 
+def load_test_data(job: FinetuneJob, data: ImageData) -> ImageData | None:
+    """The job's held-out data (``job.test_data``) for the training subset ``data``; None without it."""
+    if job.test_data is None:
+        return None
+    if job.test_data.isdigit():
+        return load_test_split(data, int(job.test_data), seed=job.data_seed)
+    return load_dataset(job.test_data, classes=None, per_class=None)
+
+
 def run_finetune(job: FinetuneJob) -> FinetuneReport:
     """Load, fine-tune, write ``run.json``, ``curves.csv`` and ``curves.png`` into ``job.out``."""
     out = ensure_writable_dir(job.out)
@@ -126,6 +147,7 @@ def run_finetune(job: FinetuneJob) -> FinetuneReport:
         head_start=job.head_start,
         device=job.device,
         progress=job.progress,
+        test_data=load_test_data(job, data),
     )
     json_path, csv_path = record.save(out)
     png_path = plot_run(record, out / "curves.png")
@@ -153,6 +175,16 @@ def problem_rows(
     ]
 
 
+def test_rows(n: int, loss: tuple[float, ...], error: tuple[float, ...]) -> list[tuple[str, str]]:
+    """The held-out curves' ends, when there are any."""
+    if not loss:
+        return []
+    return [
+        ("test loss", f"{loss[0]:.4g} -> {loss[-1]:.4g} on {n} held-out samples"),
+        ("test error", f"{error[0]:.3f} -> {error[-1]:.3f}"),
+    ]
+
+
 def render_finetune(report: FinetuneReport, fmt: str) -> str:
     if fmt == "json":
         return render_json(report.to_dict())
@@ -164,6 +196,7 @@ def render_finetune(report: FinetuneReport, fmt: str) -> str:
         ("loss", f"{s['initial_loss']:.4g} -> {s['final_loss']:.4g} at step {report.record.eval_steps[-1]}"),
         ("error", f"{s['initial_error']:.3f} -> {s['final_error']:.3f}"),
         ("||w_T - w_0||", f"{s['final_weight_distance']:.4g}"),
+        *test_rows(report.record.test_n, report.record.test_loss, report.record.test_error),
         (
             "step time",
             f"median {s['median_step_seconds']:.3f} s; optimizer steps {s['train_seconds']:.1f} s, "
@@ -200,6 +233,13 @@ def add_problem_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--data-seed", type=int, default=0, help="seed of the class subset (default 0)")
     g.add_argument("--seed", type=int, default=0, help="seed of the head init and batch order (default 0)")
     g.add_argument("--trainable", default="all", help="all | head | last-K (default all)")
+    g.add_argument(
+        "--test-data",
+        default=None,
+        metavar="K|FACTORY",
+        help="held-out data for test curves: K images per class of the same classes outside the training "
+        "subset (built-in datasets), or package.module:factory (default: none)",
+    )
     g.add_argument(
         "--head-start",
         choices=("fresh", "linear-probe"),
@@ -274,6 +314,7 @@ def job_from_args(a: argparse.Namespace) -> FinetuneJob:
         device=a.device,
         out=a.out,
         progress=want_progress(a.progress),
+        test_data=a.test_data,
     )
 
 

@@ -20,7 +20,9 @@ from ._finetune import (
     add_problem_arguments,
     job_from_args,
     load_problem,
+    load_test_data,
     problem_rows,
+    test_rows,
 )
 
 
@@ -77,6 +79,9 @@ def summarize_prediction(p: Prediction) -> dict[str, Any]:
         "eps_times": [e.to_dict() for e in p.eps_times],
         "level_times": [lv.to_dict() for lv in p.level_times],
         "final_weight_distance": p.weight_distance[-1],
+        "test_n": p.test_n,
+        "final_test_loss": p.test_loss[-1] if p.test_loss else None,
+        "final_test_error": p.test_error[-1] if p.test_error else None,
         "w0_norm": p.w0_norm,
         "step_seconds": p.step_seconds,
         "estimated_run_seconds": p.estimated_run_seconds,
@@ -129,6 +134,7 @@ def run_predict(job: PredictJob) -> PredictReport:
         head_start=job.problem.head_start,
         device=job.problem.device,
         progress=job.problem.progress,
+        test_data=load_test_data(job.problem, data),
     )
     json_path, csv_path = pred.save(out)
     png_path = plot_prediction(pred, out / "prediction.png")
@@ -178,6 +184,7 @@ def render_predict(report: PredictReport, fmt: str) -> str:
             + " (steps; - : not reached)",
         ),
         ("||w_T - w0||", f"{p.weight_distance[-1]:.4g} (||w0|| = {p.w0_norm:.4g})"),
+        *test_rows(p.test_n, p.test_loss, p.test_error),
         *trust_rows(p),
         ("est. real run", est),
         (

@@ -13,7 +13,7 @@ from ..finetune import RunRecord, finetune
 from ..predict import PredictConfig, Prediction, predict
 from ..report import plot_prediction
 from ._common import render_json, render_rows
-from ._finetune import FinetuneJob, job_from_args, load_problem, problem_rows
+from ._finetune import FinetuneJob, job_from_args, load_problem, load_test_data, problem_rows
 from ._predict import add_common, format_steps, predict_config_from_args, summarize_prediction
 
 
@@ -67,7 +67,12 @@ def run_validate(job: ValidateJob) -> ValidateReport:
     and validation.png into the job's out."""
     out = ensure_writable_dir(job.problem.out)
     model, data, config, resolution, _ = load_problem(job.problem)
-    common = {"trainable": job.problem.trainable, "head_start": job.problem.head_start, "device": job.problem.device}
+    common = {
+        "trainable": job.problem.trainable,
+        "head_start": job.problem.head_start,
+        "device": job.problem.device,
+        "test_data": load_test_data(job.problem, data),
+    }
     pred = predict(model, data, config, job.predict, progress=job.problem.progress, **common)
     record = finetune(model, data, config, progress=job.problem.progress, **common)
     comparison = compare(pred, record, smooth_window=job.smooth_window)
@@ -76,6 +81,20 @@ def run_validate(job: ValidateJob) -> ValidateReport:
     files.append(out / "validation.json")
     files.append(plot_prediction(pred, out / "validation.png", record=record))
     return ValidateReport(job, pred, record, comparison, resolution, tuple(str(f) for f in files))
+
+
+def test_comparison_rows(c: Comparison) -> list[tuple[str, str]]:
+    t = c.test
+    if t is None:
+        return []
+    return [
+        (
+            "final test loss",
+            f"{t['final_loss_predicted']:.4g} vs {t['final_loss_real']:.4g} on {t['n']} held-out samples "
+            f"(largest gap along the run {t['loss_max_abs_difference']:.3g})",
+        ),
+        ("final test error", f"{t['final_error_predicted']:.3f} vs {t['final_error_real']:.3f}"),
+    ]
 
 
 def render_validate(report: ValidateReport, fmt: str) -> str:
@@ -106,6 +125,7 @@ def render_validate(report: ValidateReport, fmt: str) -> str:
         ),
         ("final error", f"{c.final_error_predicted:.3f} vs {c.final_error_real:.3f}"),
         ("||w_T - w0||", f"{p.weight_distance[-1]:.4g} vs {r.weight_distance[-1]:.4g}"),
+        *test_comparison_rows(c),
         (
             "cost",
             f"fine-tuning {c.real_seconds:.1f} s / prediction {c.prediction_seconds:.1f} s = {c.cost_ratio:.1f}x; "

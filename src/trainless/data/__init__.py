@@ -11,6 +11,7 @@ from ._datasets import (
     from_tensors,
     list_datasets,
     load_dataset,
+    load_test_split,
     sample_classes,
     to_model_images,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "from_tensors",
     "list_datasets",
     "load_dataset",
+    "load_test_split",
     "sample_classes",
     "to_model_images",
 ]

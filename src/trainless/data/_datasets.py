@@ -196,6 +196,39 @@ def from_tensors(
     return ImageData(x_new, y_new, name, tuple(int(c) for c in class_labels), tuple(int(i) for i in idx))
 
 
+def load_test_split(
+    train: ImageData, per_class: int, *, seed: int = 0, resolution: int | None = None, normalize: bool = True
+) -> ImageData:
+    """Held-out samples for a built-in dataset's subset ``train``: ``per_class`` images of each of its
+    classes that ``train`` does not hold (seeded), prepared as ``train`` was (``resolution``: None takes
+    ``train``'s image size). Labels use ``train``'s class numbering."""
+    if train.name not in _BUILTIN:
+        raise TrainlessError(
+            f"a held-out split is drawn from a built-in dataset ({', '.join(_BUILTIN)}), not {train.name!r}: "
+            "pass the user's test data as its own factory"
+        )
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
+        raise TrainlessError(f"test per_class must be an integer >= 1, got {per_class!r}")
+    images, labels = _raw_builtin(train.name)
+    used = np.zeros(labels.size, dtype=bool)
+    used[list(train.source_indices)] = True
+    rng = np.random.default_rng(seed)
+    picked = []
+    for c in train.class_labels:
+        idx = np.flatnonzero((labels == c) & ~used)
+        if per_class > idx.size:
+            raise TrainlessError(
+                f"test per_class={per_class} but class {c} of {train.name!r} has only {idx.size} samples outside "
+                "the training set"
+            )
+        picked.append(np.sort(rng.choice(idx, size=per_class, replace=False)))
+    idx = np.concatenate(picked)
+    y = torch.as_tensor(np.searchsorted(np.asarray(train.class_labels), labels[idx]), dtype=torch.int64)
+    res = resolution if resolution is not None else int(train.x.shape[-1])
+    x = to_model_images(torch.from_numpy(images[idx]), res, normalize=normalize)
+    return ImageData(x, y, train.name, train.class_labels, tuple(int(i) for i in idx))
+
+
 def load_dataset(
     name: str = "mnist5k",
     *,

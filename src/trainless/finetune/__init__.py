@@ -1,7 +1,7 @@
 """Real fine-tuning: the ground truth for every prediction."""
 
 from ._config import FinetuneConfig
-from ._loop import check_problem, evaluate, finetune, learning_rates, make_optimizer, make_scheduler
+from ._loop import check_problem, check_test_data, evaluate, finetune, learning_rates, make_optimizer, make_scheduler
 from ._problem import load_model_and_data
 from ._record import RunRecord, RunStatus, load_record
 
@@ -10,6 +10,7 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "check_problem",
+    "check_test_data",
     "evaluate",
     "finetune",
     "learning_rates",

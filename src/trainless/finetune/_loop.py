@@ -106,6 +106,41 @@ def check_problem(model: LoadedModel, data: ImageData, config: FinetuneConfig) -
     check_finite_parameters(model.module, f"model {model.name!r}")
 
 
+def check_test_data(model: LoadedModel, data: ImageData, test_data: ImageData | None) -> ImageData | None:
+    """Held-out data must look like the training data: an ImageData, not empty, the same sample shape and
+    dtype, classes among the training set's, finite. Returns it with its labels in the training set's
+    numbering (a test set holding only some of the classes is renumbered by ``from_tensors``)."""
+    if test_data is None:
+        return None
+    if not isinstance(test_data, ImageData):
+        raise TrainlessError(
+            f"test_data must be an ImageData (trainless.load_test_split / from_tensors), got {type(test_data).__name__}"
+        )
+    if test_data.n == 0:
+        raise TrainlessError("the test set is empty (0 samples)")
+    if tuple(test_data.x.shape[1:]) != tuple(data.x.shape[1:]) or test_data.x.dtype != data.x.dtype:
+        raise TrainlessError(
+            f"test data must have the training data's sample shape and dtype {tuple(data.x.shape[1:])} "
+            f"{data.x.dtype}, got {tuple(test_data.x.shape[1:])} {test_data.x.dtype}"
+        )
+    y = test_data.y
+    if test_data.class_labels != data.class_labels:
+        unknown = sorted(set(test_data.class_labels) - set(data.class_labels))
+        if unknown:
+            raise TrainlessError(
+                f"the test set has classes {unknown} that the training set {data.class_labels} does not have"
+            )
+        where = {c: i for i, c in enumerate(data.class_labels)}
+        y = torch.tensor([where[test_data.class_labels[int(v)]] for v in test_data.y], dtype=torch.int64)
+    if int(y.max()) >= model.num_classes or int(y.min()) < 0:
+        raise TrainlessError(
+            f"test labels must lie in [0, {model.num_classes - 1}] for a {model.num_classes}-way head, "
+            f"got [{int(y.min())}, {int(y.max())}]"
+        )
+    check_finite_data(test_data.x, f"test dataset {test_data.name!r}")
+    return ImageData(test_data.x, y, test_data.name, data.class_labels, test_data.source_indices)
+
+
 def finetune(
     model: LoadedModel,
     data: ImageData,
@@ -116,6 +151,7 @@ def finetune(
     device: str | torch.device | None = None,
     progress: bool = False,
     stop_after: int | None = None,
+    test_data: ImageData | None = None,
 ) -> RunRecord:
     """Fine-tune ``model`` on ``data`` with ``config`` and record the whole-train-set curves.
 
@@ -129,10 +165,14 @@ def finetune(
     stop_after: run only the first ``stop_after`` steps of the config's run (same lr schedule and batch
     order as the whole run; the closed-loop predictor observes them), 1 <= stop_after <= steps.
 
+    test_data: held-out samples (same classes): their loss and error rate are recorded at the same steps
+    as the training curves (``RunRecord.test_loss`` / ``test_error``), outside the step timing.
+
     The model is updated in place. Returns a :class:`RunRecord`; a run whose loss becomes non-finite stops
     there with status DIVERGED.
     """
     check_problem(model, data, config)
+    check_test_data(model, data, test_data)
     if stop_after is not None and not (isinstance(stop_after, int) and 1 <= stop_after <= config.steps):
         raise TrainlessError(f"stop_after must be an integer in [1, {config.steps}] (the steps), got {stop_after!r}")
     head_start = head_start or HeadStart()
@@ -142,6 +182,9 @@ def finetune(
     module = model.module.to(dev)
     module.eval()
     x, y = data.x.to(dev), data.y.to(dev)
+    x_test = y_test = None
+    if test_data is not None:
+        x_test, y_test = test_data.x.to(dev), test_data.y.to(dev)
     probe = warm_head(model, x, y, config.loss, head_start)
     select_trainable(model, trainable)
     params = [p for p in module.parameters() if p.requires_grad]
@@ -155,6 +198,8 @@ def finetune(
     losses: list[float] = []
     errors: list[float] = []
     dists: list[float] = []
+    test_losses: list[float] = []
+    test_errors: list[float] = []
     lrs: list[float] = []
     step_seconds: list[float] = []
     eval_seconds = 0.0
@@ -166,6 +211,12 @@ def finetune(
         errors.append(err_t)
         dists.append(_distance(params, w0) if dist_t is None else dist_t)
 
+    def record_test() -> None:
+        # At w_t, before step t (full batch records the training loss after the step, from its forward).
+        tl, te = evaluate(module, x_test, y_test, config.loss, config.eval_batch_size)
+        test_losses.append(tl)
+        test_errors.append(te)
+
     bar = tqdm(total=stop_after or config.steps, desc="fine-tuning", unit="step", disable=not progress, leave=False)
     try:
         for t, batch in enumerate(batches):
@@ -173,6 +224,10 @@ def finetune(
                 message = f"stopped after {stop_after} of {config.steps} steps, as asked"
                 break
             due = t % config.eval_stride == 0
+            if due and x_test is not None:
+                e0 = time.perf_counter()
+                record_test()
+                eval_seconds += time.perf_counter() - e0
             if due and not full_batch:
                 e0 = time.perf_counter()
                 record(t, *evaluate(module, x, y, config.loss, config.eval_batch_size))
@@ -204,6 +259,8 @@ def finetune(
         if status is RunStatus.COMPLETED:
             e0 = time.perf_counter()
             record(len(step_seconds), *evaluate(module, x, y, config.loss, config.eval_batch_size))
+            if x_test is not None:
+                record_test()
             eval_seconds += time.perf_counter() - e0
             if not math.isfinite(losses[-1]):
                 status = RunStatus.DIVERGED
@@ -238,4 +295,7 @@ def finetune(
         peak_rss_mib=_peak_rss_mib(),
         status=status,
         message=message,
+        test_n=0 if test_data is None else test_data.n,
+        test_loss=tuple(test_losses),
+        test_error=tuple(test_errors),
     )

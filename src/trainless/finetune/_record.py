@@ -38,6 +38,8 @@ class RunRecord:
     batches: the sample indices of the batch of step t (into the training set), t = 0..steps_run-1.
     step_seconds: wall time of each optimizer step (forward, backward, update; evaluation excluded).
     peak_rss_mib: the process's peak resident memory at the end of the run (MiB).
+    test_n, test_loss, test_error: the held-out set's size and its mean loss and error rate at
+        ``eval_steps`` (at w_t, before step t); 0 and empty when the run had no test data.
     """
 
     config: FinetuneConfig
@@ -61,6 +63,9 @@ class RunRecord:
     peak_rss_mib: float
     status: RunStatus
     message: str
+    test_n: int = 0
+    test_loss: tuple[float, ...] = ()
+    test_error: tuple[float, ...] = ()
 
     @property
     def steps_run(self) -> int:
@@ -84,7 +89,7 @@ class RunRecord:
         d["config"] = self.config.to_dict()
         d["status"] = self.status.value
         d["class_labels"] = list(self.class_labels)
-        for key in ("eval_steps", "loss", "error", "weight_distance", "lr", "step_seconds"):
+        for key in ("eval_steps", "loss", "error", "weight_distance", "lr", "step_seconds", "test_loss", "test_error"):
             d[key] = list(d[key])
         d["batches"] = [list(b) for b in self.batches]
         return d
@@ -96,15 +101,22 @@ class RunRecord:
         d["status"] = RunStatus(d["status"])
         for key in ("class_labels", "eval_steps", "loss", "error", "weight_distance", "lr", "step_seconds"):
             d[key] = tuple(d[key])
+        for key in ("test_loss", "test_error"):  # absent from records written before test data existed
+            d[key] = tuple(d.get(key, ()))
         d["batches"] = tuple(tuple(b) for b in d["batches"])
         return cls(**d)
 
     def curves_csv(self) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["step", "loss", "error", "weight_distance"])
-        for row in zip(self.eval_steps, self.loss, self.error, self.weight_distance, strict=True):
-            w.writerow([row[0], *(repr(float(v)) for v in row[1:])])
+        cols = [self.loss, self.error, self.weight_distance]
+        header = ["step", "loss", "error", "weight_distance"]
+        if self.test_loss:
+            cols += [self.test_loss, self.test_error]
+            header += ["test_loss", "test_error"]
+        w.writerow(header)
+        for step, *row in zip(self.eval_steps, *cols, strict=True):
+            w.writerow([step, *(repr(float(v)) for v in row)])
         return buf.getvalue()
 
     def save(self, out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:

@@ -16,6 +16,7 @@ from .._memory import PeakMemory
 from ..data import ImageData, batch_schedule
 from ..dynamics import (
     Engine,
+    HeldOut,
     KernelOperator,
     KernelUpdate,
     SGDSchedule,
@@ -25,7 +26,7 @@ from ..dynamics import (
     simulate,
 )
 from ..errors import TrainlessError
-from ..finetune import FinetuneConfig, check_problem, learning_rates, make_optimizer
+from ..finetune import FinetuneConfig, check_problem, check_test_data, learning_rates, make_optimizer
 from ..kernel import KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from ..models import HeadStart, LoadedModel, select_trainable, warm_head
 from ._config import PredictConfig
@@ -94,6 +95,8 @@ class Linearization:
     seconds / peak_rss_mib: the wall time and memory peak of this stage.
     head_state: the head's state_dict after a head start that changed it (linear probing), so the endpoint
     check can rebuild w0; None for a fresh head (the module's own).
+    held_out: the test points (Theta(X_test, X), f0_test, y_test, and J_test w0 with weight decay), when
+    linearized with ``test_data``; None otherwise.
     """
 
     kernel: KernelResult
@@ -112,6 +115,7 @@ class Linearization:
     seconds: float
     peak_rss_mib: float
     head_state: dict[str, torch.Tensor] | None = None
+    held_out: HeldOut | None = None
 
 
 def check_dynamics(config: FinetuneConfig, engine: Engine) -> None:
@@ -140,14 +144,19 @@ def linearize(
     with_jw0: bool | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
+    test_data: ImageData | None = None,
 ) -> Linearization:
     """Step 1 of Algorithm 1: the head start, f0, Theta by ``options.kernel``, J w0 (when ``with_jw0``, or by
     default when ``config.weight_decay`` > 0), and ``options.timing_steps`` real optimizer steps timed with
-    the config's batch size. The model's weights and requires_grad flags are restored before returning."""
+    the config's batch size. The model's weights and requires_grad flags are restored before returning.
+
+    test_data: held-out samples: Theta is computed on the training and test points together, (N + M)^2
+    blocks (the kernel engine has one input set), and split into Theta(X, X) and Theta(X_test, X)."""
     options = options or PredictConfig()
     if not isinstance(options, PredictConfig):
         raise TrainlessError(f"options must be a PredictConfig, got {type(options).__name__}")
     check_problem(model, data, config)
+    test_data = check_test_data(model, data, test_data)
     head_start = head_start or HeadStart()
     with_jw0 = config.weight_decay > 0 if with_jw0 is None else with_jw0
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -163,8 +172,20 @@ def linearize(
         select_trainable(model, trainable)
         params = [p for p in module.parameters() if p.requires_grad]
         w0_sq = float(sum(float(p.detach().double().pow(2).sum()) for p in params))
-        kernel = compute_kernel(module, x, options.kernel, progress=progress)
-        jw0 = jacobian_vector_product(module, x) if with_jw0 else None
+        held_out = None
+        if test_data is None:
+            kernel = compute_kernel(module, x, options.kernel, progress=progress)
+            jw0 = jacobian_vector_product(module, x) if with_jw0 else None
+        else:
+            n = data.n
+            both = torch.cat([x, test_data.x.to(dev)])
+            joint = compute_kernel(module, both, options.kernel, progress=progress)
+            kernel = dataclasses.replace(joint, k_train_train=joint.k_train_train[:n, :n], f0=joint.f0[:n])
+            jw_both = jacobian_vector_product(module, both) if with_jw0 else None
+            jw0 = None if jw_both is None else jw_both[:n]
+            held_out = HeldOut.of(
+                joint.k_train_train[n:, :n], joint.f0[n:], test_data.y, None if jw_both is None else jw_both[n:]
+            )
         step_seconds = None
         if options.timing_steps > 0:
             first = None
@@ -191,6 +212,7 @@ def linearize(
         seconds=time.perf_counter() - start,
         peak_rss_mib=pm.peak_rss_mib,
         head_state=head_state,
+        held_out=held_out,
     )
 
 
@@ -204,6 +226,7 @@ def predict(
     head_start: HeadStart | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
+    test_data: ImageData | None = None,
 ) -> Prediction:
     """Predict the fine-tuning run ``finetune(model, data, config, trainable=..., head_start=...)`` would
     make, without training: Algorithm 1 of Zancato et al. (2020).
@@ -218,6 +241,10 @@ def predict(
        projections on it, the predicted ||w_t - w0||, and the wall-clock estimate from real optimizer
        steps timed on this hardware.
 
+    test_data: held-out samples of the same classes: the linearized model's loss and error on them
+    (``Prediction.test_loss`` / ``test_error``; Lee et al. eq. 10, eq. 19 for the MSE closed form), from
+    Theta(X_test, X). Discrete and closed-form engines, without kernel updates.
+
     The model's weights and requires_grad flags are restored before returning. Only ``optimizer='sgd'``
     has function-space dynamics. Returns a frozen :class:`Prediction`.
     """
@@ -225,8 +252,24 @@ def predict(
     if not isinstance(options, PredictConfig):
         raise TrainlessError(f"options must be a PredictConfig, got {type(options).__name__}")
     check_dynamics(config, Engine(options.engine))  # before linearize, which checks the problem itself
+    if test_data is not None:
+        if Engine(options.engine) not in (Engine.DISCRETE, Engine.CLOSED_FORM):
+            raise TrainlessError(
+                f"test data needs the 'discrete' or 'closed-form' engine (the weights' coordinates are tracked "
+                f"there), got engine {options.engine!r}"
+            )
+        if options.kernel_updates:
+            raise TrainlessError("test data does not support kernel updates yet (Theta(X_test, X) would change too)")
     lin = linearize(
-        model, data, config, options, trainable=trainable, head_start=head_start, device=device, progress=progress
+        model,
+        data,
+        config,
+        options,
+        trainable=trainable,
+        head_start=head_start,
+        device=device,
+        progress=progress,
+        test_data=test_data,
     )
     return predict_from(lin, config, options, progress=progress, model=model, data=data)
 
@@ -402,6 +445,11 @@ def _predict_trajectory(
         )
         op = lin.operator
         y_cpu = lin.y
+        held_out = lin.held_out
+        if held_out is not None and (update_kernel is not None or engine not in (Engine.DISCRETE, Engine.CLOSED_FORM)):
+            why = "kernel updates" if update_kernel is not None else f"engine {engine.value!r}"
+            warnings.append(f"no test curves: {why} does not carry the test points (use the discrete engine)")
+            held_out = None
         stride = options.distance_stride or max(1, config.steps // 50)
         traj = simulate(
             op,
@@ -420,6 +468,7 @@ def _predict_trajectory(
             progress=progress,
             kernel_updates=tuple(t for t in options.kernel_updates if t < schedule.steps) if update_kernel else (),
             update_kernel=update_kernel,
+            held_out=held_out,
         )
         loss_mean, loss_lo, loss_hi = _quantiles(traj.loss)
         err_mean, err_lo, err_hi = _quantiles(traj.error)
@@ -513,4 +562,7 @@ def _predict_trajectory(
         warnings=tuple(warnings),
         sharpness=sharp,
         edge_ratio=edge_ratio,
+        test_n=0 if held_out is None else held_out.m,
+        test_loss=() if traj.test_loss is None else _floats(traj.test_loss.mean(0)),
+        test_error=() if traj.test_error is None else _floats(traj.test_error.mean(0)),
     ), traj

@@ -68,6 +68,9 @@ class Prediction:
         kernel at the outputs reached) and seconds; empty for the frozen kernel.
     trust: the trust signal: ``flags`` (``edge``, ``endpoint``), ``mode`` (``frozen`` | ``updates``), the
         benchmark ``band`` of cases flagged alike (median and p95 relative T_eps error, cases) and ``text``.
+    test_n, test_loss, test_error: the held-out points (``predict(..., test_data=...)``) and the linearized
+        model's mean loss and error rate on them at steps 0..T (mean over batch orders; Lee et al. eq. 10,
+        eq. 19 for the closed form); 0 and empty without test data.
     """
 
     config: FinetuneConfig
@@ -114,6 +117,9 @@ class Prediction:
     endpoint: dict[str, Any] | None = None
     kernel_path: tuple[dict[str, float], ...] = ()
     trust: dict[str, Any] | None = None
+    test_n: int = 0
+    test_loss: tuple[float, ...] = ()
+    test_error: tuple[float, ...] = ()
 
     @property
     def steps(self) -> int:
@@ -159,6 +165,8 @@ class Prediction:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         cols = ["loss", "loss_low", "loss_high", "error", "error_low", "error_high", "paired_loss", "paired_error"]
+        if self.test_loss:
+            cols += ["test_loss", "test_error"]
         w.writerow(["step", *cols])
         for t in range(self.steps + 1):
             w.writerow([t, *(repr(float(getattr(self, c)[t])) for c in cols)])
