@@ -75,9 +75,11 @@ def test_validate_runs_both_and_compares(tmp_path, capsys):
 def test_validate_with_held_out_data_compares_the_test_curves(tmp_path, capsys):
     out = tmp_path / "v"
     argv = ["validate", *TINY, "--lr", "0.05", "--steps", "8", "--timing-steps", "0", "--test-data", "5"]
-    assert main([*argv, "--out", str(out)]) == 0
+    assert main([*argv, "--diagnose", "4", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "final test loss" in text and "on 15 held-out samples" in text
+    assert "final test loss" in text and "on 15 held-out samples" in text and "kernel drift" in text
+    lin = json.loads((out / "linearity.json").read_text())
+    assert lin["steps"] == [0, 4, 8] and lin["kernel_drift"][0] == 0 and lin["kernel_drift"][-1] > 0
     v = json.loads((out / "validation.json").read_text())
     run = json.loads((out / "run.json").read_text())
     pred = json.loads((out / "prediction.json").read_text())

@@ -86,9 +86,12 @@ def test_projection_is_unbiased_and_error_shrinks_like_inverse_sqrt_dim(method):
     errors = {}
     # D' well below D (783 parameters), where the 1/sqrt(D') law holds for every sketch.
     for dim in (8, 128):
-        errs = [relative_frobenius_error(
-            compute_kernel(model, x, KernelConfig(method=method, dim=dim, seed=s, factor=False)), exact)
-            for s in range(8)]
+        errs = [
+            relative_frobenius_error(
+                compute_kernel(model, x, KernelConfig(method=method, dim=dim, seed=s, factor=False)), exact
+            )
+            for s in range(8)
+        ]
         errors[dim] = math.sqrt(sum(e * e for e in errs) / len(errs))
     # 16x the dimension: error / 4 in expectation; allow the spread of 8 seeds.
     ratio = errors[8] / errors[128]
@@ -97,8 +100,13 @@ def test_projection_is_unbiased_and_error_shrinks_like_inverse_sqrt_dim(method):
     scale = expected_projection_error(exact, 128)
     assert 0.3 * scale < errors[128] < 2.0 * scale, (errors, scale)
     # Unbiased: the mean of many sketches approaches the exact kernel faster than one sketch does.
-    mean = sum(compute_kernel(model, x, KernelConfig(method=method, dim=8, seed=s, factor=False)).k_train_train
-               for s in range(24)) / 24
+    mean = (
+        sum(
+            compute_kernel(model, x, KernelConfig(method=method, dim=8, seed=s, factor=False)).k_train_train
+            for s in range(24)
+        )
+        / 24
+    )
     mean_err = float(torch.linalg.norm(mean - exact.k_train_train) / torch.linalg.norm(exact.k_train_train))
     assert mean_err < 0.5 * errors[8]
 
@@ -115,7 +123,7 @@ def test_kernel_matrix_layout_is_sample_major():
     model = problems.linear_model(c=2)
     x = torch.randn(3, 6, dtype=torch.float64)
     res = compute_kernel(model, x, KernelConfig(method="naive"))
-    j = torch.cat([torch.kron(torch.eye(2, dtype=torch.float64), x[i:i + 1]) for i in range(3)])
+    j = torch.cat([torch.kron(torch.eye(2, dtype=torch.float64), x[i : i + 1]) for i in range(3)])
     j = torch.cat([j, torch.eye(2, dtype=torch.float64).repeat(3, 1)], dim=1)
     torch.testing.assert_close(res.matrix(), j @ j.T)
 
@@ -134,8 +142,7 @@ def test_jvp_is_j_times_v():
     want = (j @ flat_v).reshape(4, 3)
     torch.testing.assert_close(jacobian_vector_product(model, x, v, tile=3), want, rtol=1e-10, atol=1e-12)
     flat_w = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
-    torch.testing.assert_close(jacobian_vector_product(model, x), (j @ flat_w).reshape(4, 3),
-                               rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(jacobian_vector_product(model, x), (j @ flat_w).reshape(4, 3), rtol=1e-10, atol=1e-12)
 
 
 def test_real_efficientnet_head_and_last_block_exact_vs_naive():
@@ -153,8 +160,15 @@ def test_real_efficientnet_head_and_last_block_exact_vs_naive():
 
 
 def test_all_methods_listed_and_documented():
-    assert {m.value for m in KernelMethod} >= {"exact", "naive", "tutorial", "pseudo", "countsketch",
-                                               "achlioptas", "gaussian"}
+    assert {m.value for m in KernelMethod} >= {
+        "exact",
+        "naive",
+        "tutorial",
+        "pseudo",
+        "countsketch",
+        "achlioptas",
+        "gaussian",
+    }
     docs = {m.__doc__ for m in KernelMethod}
     assert len(docs) == len(KernelMethod)  # each member has its own docstring
     for m in KernelMethod:
@@ -176,8 +190,9 @@ def test_bad_input():
     with pytest.raises(TrainlessError, match="no trainable parameters"):
         compute_kernel(frozen, x)
     with pytest.raises(TrainlessError, match="below one sample's Jacobian row"):
-        compute_kernel(problems.conv_zoo(), problems.images(), KernelConfig(method="countsketch", dim=8,
-                                                                            max_memory_mib=0.01))
+        compute_kernel(
+            problems.conv_zoo(), problems.images(), KernelConfig(method="countsketch", dim=8, max_memory_mib=0.01)
+        )
     with pytest.raises(TrainlessError, match="cannot hold the 12 x 12 Gram matrix"):
         compute_kernel(model, x, KernelConfig(method="exact", max_memory_mib=1e-4))
     with pytest.raises(TrainlessError, match="the model has C = 0 outputs"):
@@ -278,8 +293,16 @@ def test_depthwise_per_sample_paths_agree_with_autograd(size, stride, k):
     pad = k // 2
     out = torch.nn.functional.conv2d(x, w, stride=stride, padding=pad, groups=6)
     go = torch.randn(out.shape, generator=g, dtype=torch.float64)
-    want = torch.stack([torch.autograd.grad((torch.nn.functional.conv2d(x[i:i + 1], w, stride=stride, padding=pad,
-                                                                        groups=6) * go[i:i + 1]).sum(), w)[0]
-                        for i in range(3)])
+    want = torch.stack(
+        [
+            torch.autograd.grad(
+                (
+                    torch.nn.functional.conv2d(x[i : i + 1], w, stride=stride, padding=pad, groups=6) * go[i : i + 1]
+                ).sum(),
+                w,
+            )[0]
+            for i in range(3)
+        ]
+    )
     got = _conv2d_weight_per_sample(x, go, (6, 1, k, k), (stride, stride), (pad, pad), (1, 1), 6)
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)

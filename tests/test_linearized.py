@@ -257,3 +257,35 @@ def test_bad_input_is_named():
         gradient_flow_mse(k, f0, f0, [-1.0])
     with pytest.raises(TrainlessError, match="singular"):
         ntk_gp(torch.zeros(3, 3), torch.zeros(2, 3), torch.eye(3), torch.zeros(2, 3), torch.eye(2), torch.ones(3, 1))
+
+
+@pytest.mark.parametrize(
+    ("model", "trainable", "config"),
+    [
+        ("factories:linear16", "all", {"lr": 0.05, "steps": 12}),
+        ("tiny-cnn", "head", {"lr": 0.1, "steps": 12, "batch_size": 8, "momentum": 0.9}),
+        ("tiny-cnn", "all", {"lr": 0.1, "steps": 12}),
+    ],
+    ids=["linear-model", "readout-only", "cnn"],
+)
+def test_linearity_diagnostics_along_a_real_run(model, trainable, config):
+    """A linear model and readout-only training are their own linearizations: no kernel drift, no output
+    gap. A CNN trained whole drifts."""
+    from trainless import FinetuneConfig, finetune, load_dataset, load_model
+    from trainless.theory import LinearityProbe, diagnose_run
+
+    data = load_dataset("digits", classes=3, per_class=8, resolution=16)
+    cfg = FinetuneConfig(**config)
+    probe = LinearityProbe(data.x, stride=5, steps=cfg.steps)
+    record = finetune(load_model(model, 3, seed=0), data, cfg, trainable=trainable, observer=probe)
+    diag = diagnose_run(probe, record, data.y)
+    assert diag.steps == (0, 5, 10, 12)
+    assert diag.kernel_drift[0] == 0 and math.isnan(diag.output_gap[0])
+    # f from the probe equals the run's own outputs at w_T: the record's final loss.
+    assert float(loss_value("ce", probe.outputs[-1], data.y)) == pytest.approx(record.loss[-1], rel=1e-4)
+    if model == "tiny-cnn" and trainable == "all":
+        assert diag.max_kernel_drift > 1e-3 and diag.max_output_gap > 1e-3
+    else:
+        assert diag.max_kernel_drift < 1e-6, diag.kernel_drift  # float32 models: round-off only
+        assert diag.max_output_gap < 1e-3, diag.output_gap
+        assert max(abs(r - 1) for r in diag.trace_ratio) < 1e-6

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -12,6 +13,7 @@ from ..bench import Comparison, compare
 from ..finetune import RunRecord, finetune
 from ..predict import PredictConfig, Prediction, predict
 from ..report import plot_prediction
+from ..theory import LinearityDiagnostics, LinearityProbe, diagnose_run
 from ._common import render_json, render_rows
 from ._finetune import FinetuneJob, job_from_args, load_problem, load_test_data, problem_rows
 from ._predict import add_common, format_steps, predict_config_from_args, summarize_prediction
@@ -20,16 +22,21 @@ from ._predict import add_common, format_steps, predict_config_from_args, summar
 @dataclass(frozen=True)
 class ValidateJob:
     """What ``trainless validate`` runs: the configuration, how to predict it, and the smoothing of the
-    real curves before timing them (a trailing moving average of ``smooth_window`` steps; 1: none)."""
+    real curves before timing them (a trailing moving average of ``smooth_window`` steps; 1: none).
+    diagnose: every this many steps of the real run, measure how linear it stays (the kernel drift and the
+    output gap to its linearization, :class:`~trainless.theory.LinearityDiagnostics`; one kernel each);
+    0: off."""
 
     problem: FinetuneJob = field(default_factory=lambda: FinetuneJob(out="runs/validate"))
     predict: PredictConfig = field(default_factory=PredictConfig)
     smooth_window: int = 1
+    diagnose: int = 0
 
     _constraints: ClassVar[dict] = {
         "problem": InstanceOf(FinetuneJob),
         "predict": InstanceOf(PredictConfig),
         "smooth_window": Interval(1, None, integer=True),
+        "diagnose": Interval(0, None, integer=True),
     }
 
     def __post_init__(self) -> None:
@@ -46,6 +53,7 @@ class ValidateReport:
     comparison: Comparison
     resolution: int | None
     files: tuple[str, ...]
+    linearity: LinearityDiagnostics | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,7 +61,9 @@ class ValidateReport:
                 "problem": asdict(self.job.problem),
                 "predict": self.job.predict.to_dict(),
                 "smooth_window": self.job.smooth_window,
+                "diagnose": self.job.diagnose,
             },
+            "linearity": None if self.linearity is None else self.linearity.to_dict(),
             "resolution": self.resolution,
             "files": list(self.files),
             "prediction": summarize_prediction(self.prediction),
@@ -74,13 +84,20 @@ def run_validate(job: ValidateJob) -> ValidateReport:
         "test_data": load_test_data(job.problem, data),
     }
     pred = predict(model, data, config, job.predict, progress=job.problem.progress, **common)
-    record = finetune(model, data, config, progress=job.problem.progress, **common)
+    probe = None
+    if job.diagnose:
+        probe = LinearityProbe(data.x, job.diagnose, config.steps, job.predict.kernel)
+    record = finetune(model, data, config, progress=job.problem.progress, observer=probe, **common)
     comparison = compare(pred, record, smooth_window=job.smooth_window)
+    linearity = None if probe is None else diagnose_run(probe, record, data.y)
     files = [*pred.save(out), *record.save(out)]
     write_json(out / "validation.json", comparison.to_dict())
     files.append(out / "validation.json")
+    if linearity is not None:
+        write_json(out / "linearity.json", linearity.to_dict())
+        files.append(out / "linearity.json")
     files.append(plot_prediction(pred, out / "validation.png", record=record))
-    return ValidateReport(job, pred, record, comparison, resolution, tuple(str(f) for f in files))
+    return ValidateReport(job, pred, record, comparison, resolution, tuple(str(f) for f in files), linearity)
 
 
 def test_comparison_rows(c: Comparison) -> list[tuple[str, str]]:
@@ -94,6 +111,23 @@ def test_comparison_rows(c: Comparison) -> list[tuple[str, str]]:
             f"(largest gap along the run {t['loss_max_abs_difference']:.3g})",
         ),
         ("final test error", f"{t['final_error_predicted']:.3f} vs {t['final_error_real']:.3f}"),
+    ]
+
+
+def linearity_rows(d: LinearityDiagnostics | None) -> list[tuple[str, str]]:
+    if d is None:
+        return []
+    at = ", ".join(
+        f"{t}: {k:.3g} / {'-' if math.isnan(g) else f'{g:.3g}'}"
+        for t, k, g in zip(d.steps, d.kernel_drift, d.output_gap, strict=True)
+    )
+    return [
+        (
+            "linearity",
+            f"kernel drift ||Theta_t - Theta_0||/||Theta_0|| up to {d.max_kernel_drift:.3g}, output gap "
+            f"||f_t - f_lin_t||/||f_t - f_0|| up to {d.max_output_gap:.3g}",
+        ),
+        ("", f"by step (drift / gap): {at}"),
     ]
 
 
@@ -126,6 +160,7 @@ def render_validate(report: ValidateReport, fmt: str) -> str:
         ("final error", f"{c.final_error_predicted:.3f} vs {c.final_error_real:.3f}"),
         ("||w_T - w0||", f"{p.weight_distance[-1]:.4g} vs {r.weight_distance[-1]:.4g}"),
         *test_comparison_rows(c),
+        *linearity_rows(report.linearity),
         (
             "cost",
             f"fine-tuning {c.real_seconds:.1f} s / prediction {c.prediction_seconds:.1f} s = {c.cost_ratio:.1f}x; "
@@ -150,9 +185,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--smooth", type=int, default=1, help="moving-average window (steps) on the real curves (default 1: none)"
     )
+    p.add_argument(
+        "--diagnose",
+        type=int,
+        default=0,
+        metavar="STRIDE",
+        help="every STRIDE steps of the real run, measure its kernel drift and its gap to the linearized model "
+        "(Lee et al.; one kernel each; writes linearity.json) (default 0: off)",
+    )
     p.set_defaults(
         handler=lambda a: render_validate(
-            run_validate(ValidateJob(job_from_args(a), predict_config_from_args(a), a.smooth)), a.format
+            run_validate(ValidateJob(job_from_args(a), predict_config_from_args(a), a.smooth, a.diagnose)), a.format
         )
     )
     return p

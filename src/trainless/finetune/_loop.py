@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 
 import torch
@@ -152,6 +153,7 @@ def finetune(
     progress: bool = False,
     stop_after: int | None = None,
     test_data: ImageData | None = None,
+    observer: Callable[[int, torch.nn.Module], None] | None = None,
 ) -> RunRecord:
     """Fine-tune ``model`` on ``data`` with ``config`` and record the whole-train-set curves.
 
@@ -167,6 +169,9 @@ def finetune(
 
     test_data: held-out samples (same classes): their loss and error rate are recorded at the same steps
     as the training curves (``RunRecord.test_loss`` / ``test_error``), outside the step timing.
+    observer: called as ``observer(t, module)`` at w_t before every step t and once after the last (t = T
+    steps run), outside the step timing (e.g. a linearity probe computing the kernel along the run). It
+    must not change the weights.
 
     The model is updated in place. Returns a :class:`RunRecord`; a run whose loss becomes non-finite stops
     there with status DIVERGED.
@@ -224,6 +229,10 @@ def finetune(
                 message = f"stopped after {stop_after} of {config.steps} steps, as asked"
                 break
             due = t % config.eval_stride == 0
+            if observer is not None:
+                e0 = time.perf_counter()
+                observer(t, module)
+                eval_seconds += time.perf_counter() - e0
             if due and x_test is not None:
                 e0 = time.perf_counter()
                 record_test()
@@ -261,6 +270,8 @@ def finetune(
             record(len(step_seconds), *evaluate(module, x, y, config.loss, config.eval_batch_size))
             if x_test is not None:
                 record_test()
+            if observer is not None:
+                observer(len(step_seconds), module)
             eval_seconds += time.perf_counter() - e0
             if not math.isfinite(losses[-1]):
                 status = RunStatus.DIVERGED

@@ -4,7 +4,10 @@
 from .linearized import (
     GPPrediction,
     GradientFlow,
+    LinearityDiagnostics,
+    LinearityProbe,
     LinearizedModel,
+    diagnose_run,
     gradient_flow_mse,
     head_nngp,
     head_nngp_closed_form,
@@ -15,7 +18,10 @@ from .linearized import (
 __all__ = [
     "GPPrediction",
     "GradientFlow",
+    "LinearityDiagnostics",
+    "LinearityProbe",
     "LinearizedModel",
+    "diagnose_run",
     "gradient_flow_mse",
     "head_nngp",
     "head_nngp_closed_form",

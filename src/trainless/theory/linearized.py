@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -307,3 +308,134 @@ def head_nngp(model: object, x: torch.Tensor, *, heads: int = 64, seed: int = 0)
     finally:
         head.load_state_dict(saved)
     return acc / heads  # type: ignore[operator]
+
+
+@dataclass(frozen=True, eq=False)
+class LinearityDiagnostics:
+    """How linear a real training run stayed (Lee et al. Theorem 2.1 / G.1, eqs. 48, 57), float64.
+
+    steps: the probed steps t (w_t, before step t; the last is T). kernel_drift: ||Theta_t - Theta_0||_F /
+    ||Theta_0||_F (eq. 57's quantity, relative). output_gap: ||f_t - f_lin_t|| / ||f_t - f_0|| on the
+    training points, f_lin_t the linearized model trained with the same optimizer, learning rates and
+    batches (the exact discrete engine on Theta_0; NaN at t = 0). trace_ratio: tr Theta_t / tr Theta_0.
+    """
+
+    steps: tuple[int, ...]
+    kernel_drift: tuple[float, ...]
+    output_gap: tuple[float, ...]
+    trace_ratio: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(getattr(self, k)) for k in ("steps", "kernel_drift", "output_gap", "trace_ratio")}
+
+    @property
+    def max_kernel_drift(self) -> float:
+        return max(self.kernel_drift)
+
+    @property
+    def max_output_gap(self) -> float:
+        finite = [g for g in self.output_gap if math.isfinite(g)]
+        return max(finite) if finite else math.nan
+
+
+class LinearityProbe:
+    """Measures a real training run against its linearization: call it as ``probe(t, module)`` at w_t
+    (``finetune(..., observer=probe)`` does, before every step and after the last); every ``stride`` steps
+    and at the end it records f_t(X) and Theta_t by ``kernel`` (float64). Then :meth:`diagnostics` with the
+    run's optimizer schedule gives :class:`LinearityDiagnostics`. Cost: one kernel per probed step.
+
+    x: (N, ...) the training inputs; stride: steps between probes (>= 1); steps: the run's T (always
+    probed at the end).
+    """
+
+    def __init__(self, x: torch.Tensor, stride: int, steps: int, kernel: object | None = None) -> None:
+        from ..kernel import KernelConfig
+
+        for name, v in (("stride", stride), ("steps", steps)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise TrainlessError(f"{name} must be an integer >= 1 (steps), got {v!r}")
+        self.x, self.stride, self.total = x, stride, steps
+        self.kernel = kernel if kernel is not None else KernelConfig()
+        self.steps: list[int] = []
+        self.outputs: list[torch.Tensor] = []
+        self.kernels: list[torch.Tensor] = []
+        self.jw0: torch.Tensor | None = None
+        self.w0_sq = 0.0
+        self._last = -1
+
+    def __call__(self, t: int, module: nn.Module) -> None:
+        from ..kernel import compute_kernel, jacobian_vector_product
+
+        if t == self._last or not (t % self.stride == 0 or t == self.total or not self.steps):
+            return
+        x = self.x.to(next(module.parameters()).device)
+        res = compute_kernel(module, x, self.kernel)  # type: ignore[arg-type]
+        if not self.steps:
+            self.jw0 = jacobian_vector_product(module, x)
+            self.w0_sq = float(
+                sum(float(p.detach().double().pow(2).sum()) for p in module.parameters() if p.requires_grad)
+            )
+        self.steps.append(t)
+        self.outputs.append(res.f0)
+        self.kernels.append(res.k_train_train)
+        self._last = t
+
+    def diagnostics(self, y: torch.Tensor, schedule: object, loss: str) -> LinearityDiagnostics:
+        """Compare the probed run with the linearized model trained by ``schedule`` (an
+        :class:`~trainless.dynamics.SGDSchedule` of the real run: its lrs, momentum, weight decay and, for
+        minibatches, its one batch order) on ``loss`` with labels ``y`` (N,)."""
+        from ..dynamics import SGDSchedule, simulate
+
+        if len(self.steps) < 2:
+            raise TrainlessError(f"the probe saw {len(self.steps)} step(s); it needs the start and at least one more")
+        if not isinstance(schedule, SGDSchedule):
+            raise TrainlessError(f"schedule must be an SGDSchedule, got {type(schedule).__name__}")
+        k0, f0 = self.kernels[0], self.outputs[0]
+        norm0 = float(torch.linalg.vector_norm(k0))
+        drift, gap, trace = [], [], []
+        for t, f_t, k_t in zip(self.steps, self.outputs, self.kernels, strict=True):
+            drift.append(float(torch.linalg.vector_norm(k_t - k0)) / norm0)
+            trace.append(float(_trace(k_t) / _trace(k0)))
+            if t == 0:
+                gap.append(math.nan)
+                continue
+            part = SGDSchedule(
+                lr=schedule.lr[:t],
+                momentum=schedule.momentum,
+                nesterov=schedule.nesterov,
+                weight_decay=schedule.weight_decay,
+                batch_size=schedule.batch_size,
+                batch_orders=None if schedule.batch_orders is None else (schedule.batch_orders[0][:t],),
+            )
+            lin = simulate(k0, f0, y, part, loss=loss, jw0=self.jw0, w0_sq_norm=self.w0_sq, distance_stride=t)
+            moved = float(torch.linalg.vector_norm(f_t - f0))
+            off = float(torch.linalg.vector_norm(f_t - lin.f_final[0]))
+            gap.append(off / moved if moved > 0 else math.nan)
+        return LinearityDiagnostics(tuple(self.steps), tuple(drift), tuple(gap), tuple(trace))
+
+
+def diagnose_run(probe: LinearityProbe, record: object, y: torch.Tensor) -> LinearityDiagnostics:
+    """:meth:`LinearityProbe.diagnostics` for a :class:`~trainless.finetune.RunRecord` the probe observed:
+    the linearized model gets the run's own learning rates, optimizer and batches."""
+    from ..dynamics import SGDSchedule
+
+    cfg = record.config  # type: ignore[attr-defined]
+    batches = record.batches  # type: ignore[attr-defined]
+    orders = None
+    if cfg.batch_size is not None:
+        orders = (tuple(torch.tensor(b, dtype=torch.int64) for b in batches),)
+    schedule = SGDSchedule(
+        lr=tuple(record.lr),  # type: ignore[attr-defined]
+        momentum=cfg.momentum,
+        nesterov=cfg.nesterov,
+        weight_decay=cfg.weight_decay,
+        batch_size=cfg.batch_size,
+        batch_orders=orders,
+    )
+    return probe.diagnostics(y, schedule, cfg.loss)
+
+
+def _trace(k: torch.Tensor) -> float:
+    if k.ndim == 2:
+        return float(torch.diagonal(k).sum())
+    return float(torch.einsum("iiaa->", k))
