@@ -289,3 +289,39 @@ def test_linearity_diagnostics_along_a_real_run(model, trainable, config):
         assert diag.max_kernel_drift < 1e-6, diag.kernel_drift  # float32 models: round-off only
         assert diag.max_output_gap < 1e-3, diag.output_gap
         assert max(abs(r - 1) for r in diag.trace_ratio) < 1e-6
+
+
+def test_ntk_mlp_kernel_concentrates_as_width_grows():
+    """In the NTK parameterization the kernel at init converges to a deterministic limit: two random
+    initialisations disagree less at width 2048 than at width 32 (by about sqrt(64) = 8 in theory)."""
+    from trainless.kernel import compute_kernel
+    from trainless.theory import ntk_mlp
+
+    x = torch.randn(6, 5, generator=torch.Generator().manual_seed(0))
+
+    def spread(width: int) -> float:
+        ks = [compute_kernel(ntk_mlp(5, width, 2, seed=s), x).k_train_train for s in range(3)]
+        mean = sum(ks) / 3
+        return float(sum(torch.linalg.vector_norm(k - mean) for k in ks) / (3 * torch.linalg.vector_norm(mean)))
+
+    narrow, wide = spread(32), spread(2048)
+    assert wide < narrow / 3, (narrow, wide)
+    with pytest.raises(TrainlessError, match="width must be an integer >= 1"):
+        ntk_mlp(5, 0, 2)
+
+
+def test_nngp_ensemble_of_a_relu_net_matches_the_arc_cosine_kernel():
+    """One hidden ReLU layer in the NTK parameterization (sigma_w^2 = 2): K(x, x') =
+    E[relu(u) relu(v)] with (u, v) ~ N(0, (2/d) [[x.x, x.x'], [x.x', x'.x']]), the arc-cosine kernel
+    sqrt(S11 S22) (sin th + (pi - th) cos th) / (2 pi)."""
+    from trainless.theory import nngp_ensemble, ntk_mlp
+
+    x = torch.randn(5, 4, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    est = nngp_ensemble(lambda s: ntk_mlp(4, 512, 4, depth=1, seed=s).double(), x, members=100)
+    cov = 2.0 / 4 * (x @ x.T)
+    diag = cov.diagonal().sqrt()
+    cos = (cov / torch.outer(diag, diag)).clamp(-1, 1)
+    th = torch.arccos(cos)
+    exact = torch.outer(diag, diag) * (torch.sin(th) + (math.pi - th) * cos) / (2 * math.pi)
+    rel = float(torch.linalg.matrix_norm(est - exact) / torch.linalg.matrix_norm(exact))
+    assert rel < 0.1, rel

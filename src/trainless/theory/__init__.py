@@ -12,7 +12,9 @@ from .linearized import (
     head_nngp,
     head_nngp_closed_form,
     linearize,
+    nngp_ensemble,
     ntk_gp,
+    ntk_mlp,
 )
 
 __all__ = [
@@ -26,5 +28,7 @@ __all__ = [
     "head_nngp",
     "head_nngp_closed_form",
     "linearize",
+    "nngp_ensemble",
     "ntk_gp",
+    "ntk_mlp",
 ]

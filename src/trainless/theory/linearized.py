@@ -10,6 +10,7 @@ with rate eta is the same with eta t = t / N. Kernels and closed forms are float
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -282,6 +283,26 @@ def head_nngp_closed_form(features: torch.Tensor) -> torch.Tensor:
     return (phi @ phi.T + 1.0) / (3.0 * phi.shape[1])
 
 
+def nngp_ensemble(make: Callable[[int], nn.Module], x: torch.Tensor, *, members: int = 64) -> torch.Tensor:
+    """The NNGP kernel K(x, x') = E[f_c(x) f_c(x')] of a network built from scratch, estimated from an
+    ensemble: ``make(seed)`` builds one random initialisation (seeds 0..members-1), its outputs (N, C) on
+    ``x`` are averaged as f f^T / C over members and classes. (N, N) float64, unbiased, error
+    ~ 1/sqrt(members C). Lee et al. eq. (20)."""
+    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+        raise TrainlessError(f"members must be an integer >= 1, got {members!r}")
+    acc = None
+    with torch.no_grad():
+        for seed in range(members):
+            module = make(seed)
+            if not isinstance(module, nn.Module):
+                raise TrainlessError(f"make(seed) must return an nn.Module, got {type(module).__name__}")
+            _check_frozen_buffers(module)
+            f = module(x).double()
+            prod = f @ f.T / f.shape[1]
+            acc = prod if acc is None else acc + prod
+    return acc / members  # type: ignore[operator]
+
+
 def head_nngp(model: object, x: torch.Tensor, *, heads: int = 64, seed: int = 0) -> torch.Tensor:
     """The NNGP kernel K(x, x') = E[f_c(x) f_c(x')] of a network whose C-way head is freshly initialised,
     estimated from an ensemble of ``heads`` random heads (torch's default init, seeds seed..seed+heads-1) on
@@ -439,3 +460,41 @@ def _trace(k: torch.Tensor) -> float:
     if k.ndim == 2:
         return float(torch.diagonal(k).sum())
     return float(torch.einsum("iiaa->", k))
+
+
+class _Scale(nn.Module):
+    """x -> s x: the NTK parameterization's sigma_w / sqrt(fan_in), kept outside the nn.Linear so the
+    kernel engine's per-layer factorization sees the scaled input (the gradient is then exactly the NTK
+    parameterization's)."""
+
+    def __init__(self, s: float) -> None:
+        super().__init__()
+        self.s = s
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.s
+
+
+def ntk_mlp(
+    d_in: int, width: int, num_classes: int, *, depth: int = 2, sigma_w: float = math.sqrt(2.0), seed: int = 0
+) -> nn.Module:
+    """A bias-free ReLU MLP in the NTK parameterization (Lee et al. eq. 1 with sigma_b = 0):
+    h^{l+1} = (sigma_w / sqrt(n_l)) x^l W^{l+1}, W entries N(0, 1), ``depth`` hidden layers of ``width``,
+    a linear readout of ``num_classes``. Float32, eval mode. As width grows its NTK converges to a fixed
+    kernel and training with a fixed lr stays in the linear regime (drift ~ width^-1/2, eq. 57)."""
+    for name, v in (("d_in", d_in), ("width", width), ("num_classes", num_classes), ("depth", depth)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise TrainlessError(f"{name} must be an integer >= 1, got {v!r}")
+    g = torch.Generator().manual_seed(seed)
+    layers: list[nn.Module] = []
+    fan_in = d_in
+    for i in range(depth + 1):
+        out = num_classes if i == depth else width
+        lin = nn.Linear(fan_in, out, bias=False)
+        with torch.no_grad():
+            lin.weight.copy_(torch.randn(out, fan_in, generator=g))
+        layers += [_Scale(sigma_w / math.sqrt(fan_in)) if i < depth else _Scale(1.0 / math.sqrt(fan_in)), lin]
+        if i < depth:
+            layers.append(nn.ReLU())
+        fan_in = out
+    return nn.Sequential(*layers).eval()
