@@ -119,3 +119,27 @@ def test_bad_input_is_named():
         run_early_time(xs, ys, xs, ys, m=4, eta1=0.1, steps=2)
     assert piecewise_linear(0.5).dphi_at_zero == 1.0
     assert np.isfinite(constants(piecewise_linear(0.5)).zeta)
+
+
+def test_cli_early_parse_run_fields(tmp_path, capsys):
+    import json
+
+    from trainless.cli import main
+
+    out = tmp_path / "e"
+    argv = ["early", "--dims", "6", "10", "--widths", "8", "16", "--lr", "1", "--out", str(out), "--format", "json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [(r["d"], r["m"]) for r in report["runs"]] == [(6, 8), (6, 16), (10, 8), (10, 16)]
+    for r in report["runs"]:
+        assert r["n"] == 20 * r["d"] and r["kernel_distance"] > 0 and r["steps"] >= 1
+        assert r["horizon_theory"] == pytest.approx(r["d"] * math.log(r["d"]))
+    for name in ("early.json", "early_curves.png", "early_horizon.png"):
+        assert (out / name).stat().st_size > 0
+    assert main(["early", "--widths", "7", "--out", str(tmp_path / "x")]) == 2
+    assert "widths must be even" in capsys.readouterr().err
+    assert main(["early", "--data", "mnist5k", "--dims", "50", "--out", str(tmp_path / "x")]) == 2
+    assert "squares of resolutions" in capsys.readouterr().err
+    assert main(["early", "--lr", "0", "--out", str(tmp_path / "x")]) == 2
+    assert "EarlyJob.lr" in capsys.readouterr().err
+    assert not (tmp_path / "x" / "early.json").exists()

@@ -1,6 +1,7 @@
 """Reports: plots and tables of runs, predictions and benchmark suites."""
 
 from ._bench import write_bench_report
+from ._early import plot_early_curves, plot_early_horizons
 from ._plots import plot_prediction, plot_run
 
-__all__ = ["plot_prediction", "plot_run", "write_bench_report"]
+__all__ = ["plot_early_curves", "plot_early_horizons", "plot_prediction", "plot_run", "write_bench_report"]

@@ -363,14 +363,14 @@ def run_early_time(
     )
 
 
-def synthetic_task(n: int, d: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def synthetic_task(n: int, d: int, *, seed: int = 0, task_seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Isotropic Gaussian inputs x ~ N(0, I_d) (Tr(Sigma) = d) and a target with a linear and a nonlinear
     part: y = (z_1 + (z_2^2 - 1) / sqrt(2)) / sqrt(2), z_k = u_k . x for two fixed orthonormal directions, so
     E y = 0, E y^2 = 1 and the best linear model explains half of it: the network follows the linear model
-    early and leaves it when it starts fitting the quadratic part. Float64."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, d, generator=g, dtype=torch.float64)
-    q, _ = torch.linalg.qr(torch.randn(d, 2, generator=g, dtype=torch.float64))
+    early and leaves it when it starts fitting the quadratic part. ``task_seed`` fixes the two directions (the
+    task), ``seed`` the sample: a test set is the same task with another seed. Float64."""
+    q, _ = torch.linalg.qr(torch.randn(d, 2, generator=torch.Generator().manual_seed(task_seed), dtype=torch.float64))
+    x = torch.randn(n, d, generator=torch.Generator().manual_seed(1_000_003 + seed), dtype=torch.float64)
     z = x @ q
     y = (z[:, 0] + (z[:, 1] ** 2 - 1.0) / math.sqrt(2.0)) / math.sqrt(2.0)
     return x, y
@@ -387,3 +387,24 @@ def piecewise_linear_constants_closed_form(a: float) -> dict[str, float]:
     vartheta_0 = E[phi(g)] = (1 - a)/sqrt(2 pi), vartheta_2 = 0 (E[g^3; g > 0] = 2 E[g; g > 0])."""
     s = (1.0 - a) / math.sqrt(2.0 * math.pi)
     return {"zeta": (1.0 + a) / 2.0, "vartheta0": s, "vartheta1": s, "vartheta2": 0.0}
+
+
+def mnist_task(
+    resolution: int = 14, *, n_train: int = 4000, n_test: int = 1000, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """MNIST-5k as the theorem wants its inputs: images at ``resolution`` px flattened (d = resolution^2),
+    centred by the training mean and scaled so that Tr(Sigma) = d on the training split; targets +1 for
+    digits 0-4 and -1 for 5-9. A seeded split of the 5000 images into n_train + n_test. Float64."""
+    from ..data import load_dataset
+
+    if n_train < 1 or n_test < 1 or n_train + n_test > 5000:
+        raise TrainlessError(f"n_train + n_test must be at most 5000 (MNIST-5k), got {n_train} + {n_test}")
+    data = load_dataset("mnist5k", classes=None, per_class=None, resolution=resolution, normalize=False)
+    x = data.x[:, 0].reshape(data.n, -1).to(torch.float64)
+    labels = torch.tensor([data.class_labels[int(c)] for c in data.y])
+    y = torch.where(labels < 5, 1.0, -1.0).to(torch.float64)
+    order = torch.randperm(data.n, generator=torch.Generator().manual_seed(seed))
+    tr, te = order[:n_train], order[n_train : n_train + n_test]
+    mean = x[tr].mean(0)
+    scale = math.sqrt(x.shape[1] / float((x[tr] - mean).pow(2).sum(1).mean()))
+    return (x[tr] - mean) * scale, y[tr], (x[te] - mean) * scale, y[te]
