@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import math
 import statistics
 import time
@@ -77,6 +78,29 @@ def slope(widths: list[int], values: list[float]) -> float:
     return float(np.polyfit(np.log(widths), np.log(values), 1)[0])
 
 
+def plot(rows: list[dict], widths: list[int], med: dict[str, list[float]], n: int, steps: int, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for color, key, label in (("C1", "max_kernel_drift", "kernel drift"), ("C3", "max_output_gap", "output gap")):
+        ax.loglog([r["width"] for r in rows], [r[key] for r in rows], ".", color=color, alpha=0.4)
+        ax.loglog(widths, med[key], "-o", color=color, label=f"{label} (slope {slope(widths, med[key]):.2f})")
+    ref = [med["max_kernel_drift"][0] * (wd / widths[0]) ** -0.5 for wd in widths]
+    ax.loglog(widths, ref, "k--", lw=1, label="width^-1/2")
+    ax.set_xlabel("width")
+    ax.set_ylabel("max over the run")
+    ax.set_title(f"NTK MLP, GD on MNIST-5k (N={n}), {steps} steps")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = out / "width.png.tmp"
+    fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+    tmp.replace(out / "width.png")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--widths", type=int, nargs="+", default=[64, 128, 256, 512, 1024, 2048, 4096])
@@ -86,7 +110,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--stride", type=int, default=50)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--plot-only", action="store_true", help="redraw width.png from width.csv and width.json")
     a = ap.parse_args()
+    if a.plot_only:
+        summary = json.loads((a.out / "width.json").read_text())
+        with (a.out / "width.csv").open() as fh:
+            rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+        med = {k: summary[f"median_{k}"] for k in ("max_kernel_drift", "max_output_gap")}
+        plot(rows, summary["widths"], med, summary["n"], summary["steps"], a.out)
+        return
     torch.manual_seed(0)
     x, y = inputs(a.per_class, a.resolution)
     n = x.shape[0]
@@ -132,26 +164,7 @@ def main() -> None:
     w.writerows(rows)
     write_text(a.out / "width.csv", buf.getvalue())
     write_json(a.out / "width.json", summary)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for key, label in (("max_kernel_drift", "kernel drift"), ("max_output_gap", "output gap")):
-        ax.loglog([r["width"] for r in rows], [r[key] for r in rows], ".", alpha=0.4)
-        ax.loglog(a.widths, med[key], "-o", label=f"{label} (slope {slope(a.widths, med[key]):.2f})")
-    ref = [med["max_kernel_drift"][0] * (wd / a.widths[0]) ** -0.5 for wd in a.widths]
-    ax.loglog(a.widths, ref, "k--", lw=1, label="width^-1/2")
-    ax.set_xlabel("width")
-    ax.set_ylabel("max over the run")
-    ax.set_title(f"NTK MLP, GD on MNIST-5k (N={n}), {a.steps} steps")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    tmp = a.out / "width.png.tmp"
-    fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    tmp.replace(a.out / "width.png")
+    plot(rows, a.widths, med, n, a.steps, a.out)
 
 
 if __name__ == "__main__":
