@@ -1,5 +1,6 @@
-"""Theory the predictor rests on: linearized networks (Lee et al. 2019), and later the a priori bound
-(Golikov) and the early-time linear models (Hu et al.)."""
+"""Theory the predictor rests on: linearized networks (Lee et al. 2019, ``linearized``), the early-time
+linear models of a two-layer net (Hu et al. 2020, ``early_time``) and the a priori generalization bound for
+nearly-linear networks (Golikov 2024, ``golikov``)."""
 
 from .linearized import (
     GPPrediction,
