@@ -130,3 +130,22 @@ def test_bad_input_is_named(change, fragment):
     assert fragment in str(info.value)
     with pytest.raises(TrainlessError, match="alpha must be in"):
         t_star(1e-6, beta=0.1, s=0.5)
+
+
+def test_cli_bound_json_keys_and_errors(capsys):
+    import json
+
+    from trainless.cli import main
+
+    assert main(["bound", "--alpha", "0.5", "--m", "60000", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    for key in ("upsilon", "deviation", "bound", "t_star"):
+        assert key in d, key
+    assert d["t_star"] == pytest.approx(t_star(0.5, beta=0.01, s=0.5)) and d["t"] == d["t_star"]
+    assert d["bound"] == pytest.approx(d["upsilon"] + d["deviation"])
+    assert main(["bound", "--t", "1", "--alpha", "0.5"]) == 2
+    assert "exactly one of --t" in capsys.readouterr().err
+    assert main(["bound", "--t", "1", "--eps", "2"]) == 2
+    assert "eps must be in [0, 1]" in capsys.readouterr().err
+    assert main(["bound", "--t", "2"]) == 0
+    assert "bound" in capsys.readouterr().out

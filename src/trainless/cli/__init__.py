@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import TrainlessError
-from . import _bench, _early, _finetune, _listing, _predict, _validate
+from . import _bench, _bound, _early, _finetune, _listing, _predict, _validate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     _finetune.add_parser(sub)
     _bench.add_parser(sub)
     _early.add_parser(sub)
+    _bound.add_parser(sub)
     _listing.add_parsers(sub)
     return parser
 
