@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 from scipy import integrate
 
 from trainless.errors import TrainlessError
@@ -149,3 +150,31 @@ def test_cli_bound_json_keys_and_errors(capsys):
     assert "eps must be in [0, 1]" in capsys.readouterr().err
     assert main(["bound", "--t", "2"]) == 0
     assert "bound" in capsys.readouterr().out
+
+
+def test_experiment_quick_run_writes_rows_and_figures(tmp_path, capsys):
+    """The Sec. 6 harness end to end on one short setting: real MNIST-5k, whitened, a Leaky ReLU net trained."""
+    import json
+
+    from trainless.cli import main
+
+    out = tmp_path / "g"
+    assert main(["bound", "--experiment", "--quick", "--lr", "0.05", "--out", str(out), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert {(r["kappa"], r["p"]) for r in rows} == {(1, 16), (1, 32), (2, 16), (2, 32)}
+    for r in rows:
+        assert r["d"] == 49 and r["m"] == 4000 and 0 < r["s"] <= 1 and r["rho"] >= 1
+        assert r["bound"] >= r["train_margin_risk"] + r["upsilon"] and 0 <= r["test_risk"] <= 1
+    assert min(r["test_risk"] for r in rows) < 0.3  # where the bound is smallest, the net has learned
+    for name in ("golikov.csv", "golikov.json", "golikov_bounds.png", "golikov_assumption.png"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_whitening_refuses_rank_deficient_images():
+    from trainless.theory.golikov import binary_mnist
+
+    data = binary_mnist(7, n_train=500, n_test=100)
+    gram = data.x @ data.x.T / data.m
+    assert float((gram - torch.eye(49, dtype=torch.float64)).abs().max()) < 1e-8  # X~ X~^T = m I
+    with pytest.raises(TrainlessError, match="not full rank"):
+        binary_mnist(28, n_train=500, n_test=100)

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from scipy import special
 
 from ..errors import TrainlessError
@@ -238,3 +239,305 @@ def t_star(alpha: float, *, beta: float, s: float, L: int = 2) -> float:
         return float(special.hyp2f1(1.0, b, b + 1.0, z))
 
     return (beta ** (2 - L) * f(beta**L / s) - (alpha * s) ** b * f(alpha)) / (s * (L - 2))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The experiment of Sec. 6: binary MNIST (0-4 vs 5-9), downsampled, whitened; an L-layer bias-free Leaky ReLU
+# net of width 64 trained by GD with a small lr (approximating the gradient flow of eq. 4).
+
+
+@dataclass(frozen=True, eq=False)
+class WhitenedData:
+    """Inputs as columns (the paper's X in R^(d x m)), scaled into the unit ball by the training set's
+    largest norm, then whitened by the training set's Sigma_X^(-1/2) (also applied to the test set, the
+    paper's substitute for Sigma). y: +1 for digits 0-4, -1 for 5-9. s = ||Y X~^T|| / m. Float64."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    s: float
+    resolution: int
+
+    @property
+    def d(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def m(self) -> int:
+        return int(self.x.shape[1])
+
+
+def binary_mnist(resolution: int = 7, *, n_train: int = 4000, n_test: int = 1000, seed: int = 0) -> WhitenedData:
+    """MNIST-5k at ``resolution`` px, a seeded n_train / n_test split, unit-ball scaled and whitened.
+    Raises when Sigma_X is not full rank (pixels constant over the training set: whitening impossible)."""
+    from ..data import load_dataset
+
+    if n_train < 1 or n_test < 1 or n_train + n_test > 5000:
+        raise TrainlessError(f"n_train + n_test must be at most 5000 (MNIST-5k), got {n_train} + {n_test}")
+    data = load_dataset("mnist5k", classes=None, per_class=None, resolution=resolution, normalize=False)
+    x = data.x[:, 0].reshape(data.n, -1).to(torch.float64)
+    labels = torch.tensor([data.class_labels[int(c)] for c in data.y])
+    y = torch.where(labels < 5, 1.0, -1.0).to(torch.float64)
+    order = torch.randperm(data.n, generator=torch.Generator().manual_seed(seed))
+    tr, te = order[:n_train], order[n_train : n_train + n_test]
+    x = x / float(x[tr].norm(dim=1).max())
+    xt = x[tr].T  # (d, m)
+    sigma = xt @ xt.T / n_train
+    evals, evecs = torch.linalg.eigh(sigma)
+    if float(evals[0]) <= 1e-10 * float(evals[-1]):
+        raise TrainlessError(
+            f"MNIST at {resolution} px is not full rank over the {n_train} training images (smallest eigenvalue of "
+            f"Sigma_X {float(evals[0]):.3g}, largest {float(evals[-1]):.3g}): whitening is impossible; use a "
+            "lower resolution"
+        )
+    inv_root = evecs @ torch.diag(evals.rsqrt()) @ evecs.T
+    xw, xw_test = inv_root @ xt, inv_root @ x[te].T
+    s = float(torch.linalg.vector_norm(y[tr] @ xw.T)) / n_train
+    return WhitenedData(xw, y[tr], xw_test, y[te], s, resolution)
+
+
+def leaky_net_weights(
+    d: int, *, L: int, width: int, beta: float, rank_one_input: bool = False, seed: int = 0
+) -> list[torch.Tensor]:
+    """Torch's default init of bias-free nn.Linear layers d -> width -> ... -> 1 (seeded), each rescaled to
+    spectral norm beta; ``rank_one_input``: the input layer is beta u v^T instead (rho = 1). Float64."""
+    g = torch.Generator().manual_seed(seed)
+    dims = [d] + [width] * (L - 1) + [1]
+    ws = []
+    for i in range(L):
+        bound = 1.0 / math.sqrt(dims[i])
+        w = (torch.rand(dims[i + 1], dims[i], generator=g, dtype=torch.float64) * 2 - 1) * bound
+        if i == 0 and rank_one_input:
+            u = torch.randn(dims[1], 1, generator=g, dtype=torch.float64)
+            v = torch.randn(1, dims[0], generator=g, dtype=torch.float64)
+            w = u @ v
+        ws.append(w * (beta / float(torch.linalg.matrix_norm(w, 2))))
+    return ws
+
+
+def leaky_forward(ws: list[torch.Tensor], x: torch.Tensor, eps: float) -> torch.Tensor:
+    """f(x) = W_L phi(W_{L-1} ... phi(W_1 x)), phi(z) = z - eps min(0, z) (eq. 2-3); x (d, k) -> (k,)."""
+    h = x
+    for w in ws[:-1]:
+        z = w @ h
+        h = z - eps * torch.clamp(z, max=0.0)
+    return (ws[-1] @ h).reshape(-1)
+
+
+@dataclass(frozen=True, eq=False)
+class GolikovRun:
+    """One training run of the Sec. 6 experiment and the bound along it (float64).
+
+    times: gradient-flow times t = lr x steps at the checkpoints. train_loss: 1/(2m) ||Y - f||^2;
+    projected_loss: 1/(2m) ||(Y - f) X~^T||^2 (Assumption 5.1 asks it never exceeds its start);
+    train_margin_risk: fraction with y f < gamma (per gamma); test_risk: fraction with y f < 0 on the test
+    split. rho: ||W_1(0)||_F / ||W_1(0)||. bounds[gamma][kappa][p]: Theorem 5.2 at each checkpoint.
+    """
+
+    L: int
+    eps: float
+    beta: float
+    rho: float
+    s: float
+    d: int
+    m: int
+    times: tuple[float, ...]
+    train_loss: tuple[float, ...]
+    projected_loss: tuple[float, ...]
+    test_risk: tuple[float, ...]
+    train_margin_risk: dict[float, tuple[float, ...]]
+    bounds: dict[float, dict[int, dict[int, tuple[GolikovBound, ...]]]]
+
+
+def train_and_bound(
+    data: WhitenedData,
+    *,
+    L: int = 2,
+    eps: float = 0.001,
+    beta: float = 0.001,
+    width: int = 64,
+    lr: float = 0.001,
+    t_max: float = 15.0,
+    checkpoints: int = 60,
+    gammas: tuple[float, ...] = (1e-6,),
+    kappas: tuple[int, ...] = (1, 2),
+    precisions: tuple[int, ...] = (16, 32),
+    delta: float = 0.05,
+    rank_one_input: bool = False,
+    seed: int = 0,
+) -> GolikovRun:
+    """Train the Sec. 6 network by GD (lr small: gradient flow of eq. 4, time t = lr x steps) up to t_max and
+    evaluate, at ``checkpoints`` evenly spaced times, the risks and Theorem 5.2 for every gamma, kappa, p."""
+    ws = leaky_net_weights(data.d, L=L, width=width, beta=beta, rank_one_input=rank_one_input, seed=seed)
+    rho = float(torch.linalg.matrix_norm(ws[0]) / torch.linalg.matrix_norm(ws[0], 2))
+    params = [w.clone().requires_grad_(True) for w in ws]
+    steps = max(1, round(t_max / lr))
+    marks = {round(k * steps / checkpoints) for k in range(checkpoints + 1)}
+    times: list[float] = []
+    loss_c: list[float] = []
+    proj_c: list[float] = []
+    test_c: list[float] = []
+    margins: dict[float, list[float]] = {g: [] for g in gammas}
+    m = data.m
+    for step in range(steps + 1):
+        f = leaky_forward(params, data.x, eps)
+        r = data.y - f
+        loss = 0.5 * r.pow(2).sum() / m
+        if step in marks:
+            with torch.no_grad():
+                times.append(step * lr)
+                loss_c.append(float(loss))
+                proj_c.append(float(0.5 * (r @ data.x.T).pow(2).sum() / m))
+                test_c.append(float((data.y_test * leaky_forward(params, data.x_test, eps) < 0).double().mean()))
+                for g in gammas:
+                    margins[g].append(float((data.y * f < g).double().mean()))
+        if step == steps:
+            break
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p_, g_ in zip(params, grads, strict=True):
+                p_ -= lr * g_
+    bounds: dict[float, dict[int, dict[int, tuple[GolikovBound, ...]]]] = {}
+    for g in gammas:
+        bounds[g] = {}
+        for kappa in kappas:
+            bounds[g][kappa] = {}
+            for p in precisions:
+                bounds[g][kappa][p] = tuple(
+                    golikov_bound(
+                        L=L,
+                        d=data.d,
+                        m=m,
+                        beta=beta,
+                        eps=eps,
+                        kappa=kappa,
+                        p=p,
+                        delta=delta,
+                        rho=rho,
+                        gamma=g,
+                        s=data.s,
+                        t=t,
+                        train_margin_risk=risk,
+                    )
+                    for t, risk in zip(times, margins[g], strict=True)
+                )
+    return GolikovRun(
+        L=L,
+        eps=eps,
+        beta=beta,
+        rho=rho,
+        s=data.s,
+        d=data.d,
+        m=m,
+        times=tuple(times),
+        train_loss=tuple(loss_c),
+        projected_loss=tuple(proj_c),
+        test_risk=tuple(test_c),
+        train_margin_risk={g: tuple(v) for g, v in margins.items()},
+        bounds=bounds,
+    )
+
+
+@dataclass(frozen=True)
+class GolikovSetting:
+    """One setting of the Sec. 6 sweeps (the figure it stands for in ``figure``)."""
+
+    name: str
+    figure: str
+    L: int = 2
+    resolution: int = 7
+    beta: float = 0.001
+    eps: float = 0.001
+    rank_one_input: bool = False
+    t_alpha: float = 0.9  # train up to 1.3 t*_alpha of the linear net
+
+
+PAPER_SETTINGS = (
+    GolikovSetting("beta=0.001", "1, 2"),
+    GolikovSetting("beta=0.01", "1", beta=0.01),
+    GolikovSetting("beta=0.1", "1", beta=0.1),
+    GolikovSetting("eps=0.01", "3, 4", eps=0.01),
+    GolikovSetting("eps=0.01 rho=1", "3", eps=0.01, rank_one_input=True),
+    GolikovSetting("rho=1", "5, 6", rank_one_input=True),
+    GolikovSetting("14x14 rho=1", "5", resolution=14, rank_one_input=True),
+    GolikovSetting("L=3 beta=0.1 rho=1", "6", L=3, beta=0.1, rank_one_input=True),
+    GolikovSetting("eps=1 (ReLU)", "7", eps=1.0),
+    GolikovSetting("eps=1 beta=0.1", "7", eps=1.0, beta=0.1),
+)
+"""The sweeps of Sec. 6 on this machine (m = 4000): beta (Fig. 1), kappa (Fig. 2, every run), rho = 1 and
+precision (Fig. 3, p every run), the terms (Fig. 4), image size (Fig. 5), depth (Fig. 6; L = 3 at beta = 0.1, as
+at beta = 0.001 the deep linear net needs about beta^(2-L) / s time units to leave its saddle), and
+Assumption 5.1 along training (Fig. 7)."""
+
+
+def golikov_experiment(
+    settings: tuple[GolikovSetting, ...] = PAPER_SETTINGS,
+    *,
+    lr: float = 0.01,
+    checkpoints: int = 40,
+    qs: tuple[float, ...] = (1.0, 10.0, 100.0),
+    seed: int = 0,
+) -> list[tuple[GolikovSetting, GolikovRun]]:
+    """Run every setting (gamma = beta^2 / q for each q, as Fig. 1; kappa 1 and 2; p 16 and 32)."""
+    cache: dict[int, WhitenedData] = {}
+    out = []
+    for st in settings:
+        if st.resolution not in cache:
+            cache[st.resolution] = binary_mnist(st.resolution, seed=seed)
+        data = cache[st.resolution]
+        t_end = 1.3 * t_star(st.t_alpha, beta=st.beta, s=data.s, L=st.L)
+        run = train_and_bound(
+            data,
+            L=st.L,
+            eps=st.eps,
+            beta=st.beta,
+            lr=lr,
+            t_max=t_end,
+            checkpoints=checkpoints,
+            gammas=tuple(st.beta**2 / q for q in qs),
+            rank_one_input=st.rank_one_input,
+            seed=seed,
+        )
+        out.append((st, run))
+    return out
+
+
+def experiment_rows(results: list[tuple[GolikovSetting, GolikovRun]], paper_m: int = 60000) -> list[dict[str, Any]]:
+    """Per setting, kappa, p and gamma: the smallest bound along training and the risks there; and what the
+    bound would be with the paper's m (only Upsilon depends on m)."""
+    rows = []
+    for st, run in results:
+        holds = all(v <= run.projected_loss[0] * (1 + 1e-9) for v in run.projected_loss)
+        for g, by_kappa in run.bounds.items():
+            for kappa, by_p in by_kappa.items():
+                for p, seq in by_p.items():
+                    i = min(range(len(seq)), key=lambda k: seq[k].bound)
+                    b = seq[i]
+                    ups_paper = math.sqrt((kappa * p * run.d * math.log(2.0) + math.log(1.0 / b.delta)) / (2 * paper_m))
+                    rows.append(
+                        {
+                            "setting": st.name,
+                            "figure": st.figure,
+                            "L": run.L,
+                            "d": run.d,
+                            "m": run.m,
+                            "beta": run.beta,
+                            "eps": run.eps,
+                            "rho": run.rho,
+                            "s": run.s,
+                            "kappa": kappa,
+                            "p": p,
+                            "gamma": g,
+                            "t_best": run.times[i],
+                            "bound": b.bound,
+                            "upsilon": b.upsilon,
+                            "deviation": b.deviation,
+                            "train_margin_risk": b.train_margin_risk,
+                            "test_risk": run.test_risk[i],
+                            "non_vacuous": b.bound < 0.5,
+                            "bound_at_paper_m": b.train_margin_risk + ups_paper + b.deviation,
+                            "assumption_5_1_holds": holds,
+                        }
+                    )
+    return rows
