@@ -325,3 +325,33 @@ def test_nngp_ensemble_of_a_relu_net_matches_the_arc_cosine_kernel():
     exact = torch.outer(diag, diag) * (torch.sin(th) + (math.pi - th) * cos) / (2 * math.pi)
     rel = float(torch.linalg.matrix_norm(est - exact) / torch.linalg.matrix_norm(exact))
     assert rel < 0.1, rel
+
+
+def test_linearized_model_trained_by_gd_equals_the_closed_forms_on_train_and_test_points():
+    """MSE GD on the LinearizedModel in weight space: f_t - Y = (I - lr Theta / N)^t (f0 - Y) on the training
+    points and f_test_t = f0_test - Theta(x, X) Theta^+ (I - (I - lr Theta / N)^t) (f0 - Y) on test points (the
+    discrete-time eq. 15 / 19), and, at a small lr, eq. 19's gradient flow at t = lr x steps."""
+    module = tanh_mlp()
+    x, y, x_test, _ = _data(8, 5)
+    k, k_tx, f0, f0_test = _split_kernel(module, x, x_test)
+    targets = torch.nn.functional.one_hot(y, 3).double()
+    lin = linearize(module)
+    lr, steps, n = 0.05, 40, 8
+    opt = torch.optim.SGD(lin.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss_value("mse", lin(x), targets.argmax(1)).backward()
+        opt.step()
+    mat = k.permute(0, 2, 1, 3).reshape(24, 24)
+    tx = k_tx.permute(0, 2, 1, 3).reshape(15, 24)
+    step = torch.eye(24, dtype=torch.float64) - lr * mat / n
+    decay = torch.linalg.matrix_power(step, steps)
+    r0 = (f0 - targets).reshape(-1)
+    with torch.no_grad():
+        torch.testing.assert_close(lin(x).reshape(-1), targets.reshape(-1) + decay @ r0, rtol=1e-9, atol=1e-11)
+        want = f0_test.reshape(-1) - tx @ torch.linalg.pinv(mat, hermitian=True) @ (torch.eye(24) - decay) @ r0
+        torch.testing.assert_close(lin(x_test).reshape(-1), want, rtol=1e-8, atol=1e-10)
+        flow = gradient_flow_mse(k, f0, targets, [lr * steps], k_test_train=k_tx, f0_test=f0_test)
+        gap = float((flow.f_test[0] - lin(x_test)).abs().max())
+        moved = float((lin(x_test) - f0_test).abs().max())
+        assert gap < 0.02 * moved, (gap, moved)  # gradient flow vs GD at lr x lambda_max / N small
