@@ -178,3 +178,11 @@ def test_whitening_refuses_rank_deficient_images():
     assert float((gram - torch.eye(49, dtype=torch.float64)).abs().max()) < 1e-8  # X~ X~^T = m I
     with pytest.raises(TrainlessError, match="not full rank"):
         binary_mnist(28, n_train=500, n_test=100)
+
+
+def test_rank_one_input_layer_has_rho_one():
+    from trainless.theory.golikov import binary_mnist, train_and_bound
+
+    data = binary_mnist(7, n_train=300, n_test=50)
+    run = train_and_bound(data, beta=0.1, rank_one_input=True, lr=0.05, t_max=0.5, checkpoints=2, kappas=(2,))
+    assert run.rho == 1.0 and len(run.times) == 3

@@ -370,7 +370,8 @@ def train_and_bound(
     """Train the Sec. 6 network by GD (lr small: gradient flow of eq. 4, time t = lr x steps) up to t_max and
     evaluate, at ``checkpoints`` evenly spaced times, the risks and Theorem 5.2 for every gamma, kappa, p."""
     ws = leaky_net_weights(data.d, L=L, width=width, beta=beta, rank_one_input=rank_one_input, seed=seed)
-    rho = float(torch.linalg.matrix_norm(ws[0]) / torch.linalg.matrix_norm(ws[0], 2))
+    # ||W||_F >= ||W||; a rank-one layer gives 1 up to round-off, which must not fail the rho >= 1 check.
+    rho = max(1.0, float(torch.linalg.matrix_norm(ws[0]) / torch.linalg.matrix_norm(ws[0], 2)))
     params = [w.clone().requires_grad_(True) for w in ws]
     steps = max(1, round(t_max / lr))
     marks = {round(k * steps / checkpoints) for k in range(checkpoints + 1)}
