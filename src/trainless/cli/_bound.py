@@ -41,9 +41,10 @@ class ExperimentReport:
 
     rows: list[dict[str, Any]]
     files: tuple[str, ...]
+    skipped: tuple[dict[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "files": list(self.files)}
+        return {"rows": self.rows, "files": list(self.files), "skipped": list(self.skipped)}
 
 
 def run_experiment(out_dir: str, lr: float, quick: bool) -> ExperimentReport:
@@ -51,18 +52,22 @@ def run_experiment(out_dir: str, lr: float, quick: bool) -> ExperimentReport:
     figures into ``out_dir``."""
     out = ensure_writable_dir(out_dir)
     settings = PAPER_SETTINGS if not quick else (GolikovSetting("beta=0.1", "1", beta=0.1, t_alpha=0.5),)
-    results = golikov_experiment(settings, lr=lr, checkpoints=40 if not quick else 10)
+    skipped: list[tuple[GolikovSetting, str]] = []
+    results = golikov_experiment(settings, lr=lr, checkpoints=40 if not quick else 10, skipped=skipped)
+    if not results:
+        raise TrainlessError("no setting could be run: " + "; ".join(why for _, why in skipped))
     rows = experiment_rows(results)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
     write_text(out / "golikov.csv", buf.getvalue())
-    write_json(out / "golikov.json", {"lr": lr, "rows": rows})
+    left_out = [{"setting": st.name, "why": why} for st, why in skipped]
+    write_json(out / "golikov.json", {"lr": lr, "rows": rows, "skipped": left_out})
     files = [out / "golikov.csv", out / "golikov.json"]
     files.append(plot_golikov_bounds(results, out / "golikov_bounds.png"))
     files.append(plot_golikov_assumption(results, out / "golikov_assumption.png"))
-    return ExperimentReport(rows, tuple(str(f) for f in files))
+    return ExperimentReport(rows, tuple(str(f) for f in files), tuple(left_out))
 
 
 def render_experiment(report: ExperimentReport, fmt: str) -> str:
@@ -81,6 +86,7 @@ def render_experiment(report: ExperimentReport, fmt: str) -> str:
                 f"{'holds' if r['assumption_5_1_holds'] else 'fails'}",
             )
         )
+    rows += [("left out", f"{x['setting']}: {x['why']}") for x in report.skipped]
     rows.append(("wrote", ", ".join(report.files)))
     return render_rows(rows)
 

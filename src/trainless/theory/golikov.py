@@ -479,14 +479,23 @@ def golikov_experiment(
     checkpoints: int = 40,
     qs: tuple[float, ...] = (1.0, 10.0, 100.0),
     seed: int = 0,
+    skipped: list[tuple[GolikovSetting, str]] | None = None,
 ) -> list[tuple[GolikovSetting, GolikovRun]]:
-    """Run every setting (gamma = beta^2 / q for each q, as Fig. 1; kappa 1 and 2; p 16 and 32)."""
-    cache: dict[int, WhitenedData] = {}
+    """Run every setting (gamma = beta^2 / q for each q, as Fig. 1; kappa 1 and 2; p 16 and 32). A setting
+    whose data cannot be whitened (not full rank at its resolution) is left out and named in ``skipped``."""
+    cache: dict[int, WhitenedData | str] = {}
+    skipped = skipped if skipped is not None else []
     out = []
     for st in settings:
         if st.resolution not in cache:
-            cache[st.resolution] = binary_mnist(st.resolution, seed=seed)
+            try:
+                cache[st.resolution] = binary_mnist(st.resolution, seed=seed)
+            except TrainlessError as exc:
+                cache[st.resolution] = str(exc)
         data = cache[st.resolution]
+        if isinstance(data, str):
+            skipped.append((st, data))
+            continue
         t_end = 1.3 * t_star(st.t_alpha, beta=st.beta, s=data.s, L=st.L)
         run = train_and_bound(
             data,
