@@ -186,3 +186,26 @@ def test_rank_one_input_layer_has_rho_one():
     data = binary_mnist(7, n_train=300, n_test=50)
     run = train_and_bound(data, beta=0.1, rank_one_input=True, lr=0.05, t_max=0.5, checkpoints=2, kappas=(2,))
     assert run.rho == 1.0 and len(run.times) == 3
+
+
+def test_optimistic_bound_app_b(tmp_path, capsys):
+    """App. B: eq. (41) for the three proxies; at t = 0 every proxy is the net itself (no deviation), the
+    kappa = 2 proxy deviates least once the net moves, and the CLI writes its rows and figure."""
+    import json
+
+    from trainless.cli import main
+    from trainless.theory.golikov import binary_mnist, continuous_margin_risk, optimistic_bound_run
+
+    y = torch.tensor([1.0, -1.0, 1.0, 1.0])
+    assert continuous_margin_risk(y, torch.tensor([-1.0, -2.0, 0.05, 2.0]), 0.1) == pytest.approx((1 + 0 + 0.5 + 0) / 4)
+    data = binary_mnist(7, n_train=600, n_test=200)
+    run = optimistic_bound_run(data, eps=0.3, beta=0.1, lr=0.05, t_max=6.0, checkpoints=6)
+    assert all(run.deviation[p][0] < 1e-12 for p in ("kappa1", "kappa2"))
+    assert run.deviation["kappa2"][-1] < run.deviation["kappa1"][-1]
+    assert run.train_loss[-1] < run.train_loss[0]
+    out = tmp_path / "o"
+    argv = ["bound", "--optimistic", "0.3", "--lr", "0.1", "--t-max", "2", "--out", str(out), "--format", "json"]
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert {r["proxy"] for r in rows} == {"kappa1", "kappa2", "linear"}
+    assert (out / "golikov_optimistic.png").stat().st_size > 0

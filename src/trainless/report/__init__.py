@@ -2,7 +2,7 @@
 
 from ._bench import write_bench_report
 from ._early import plot_early_curves, plot_early_horizons
-from ._golikov import plot_golikov_assumption, plot_golikov_bounds
+from ._golikov import plot_golikov_assumption, plot_golikov_bounds, plot_golikov_optimistic
 from ._plots import plot_prediction, plot_run
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "plot_early_horizons",
     "plot_golikov_assumption",
     "plot_golikov_bounds",
+    "plot_golikov_optimistic",
     "plot_prediction",
     "plot_run",
     "write_bench_report",

@@ -49,3 +49,22 @@ def plot_golikov_assumption(results: list[tuple[GolikovSetting, GolikovRun]], pa
     ax.legend(fontsize=7)
     ax.grid(True, alpha=0.3)
     return save_png(fig, path)
+
+
+def plot_golikov_optimistic(runs: list, path: str | os.PathLike[str]) -> Path:
+    """App. B (Figs. 8-9): per eps, the optimistic bound of eq. (41) for the three proxies (largest gamma),
+    with the trained net's train and test risks and its train loss."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.4 * len(runs), 3.4), constrained_layout=True, squeeze=False)
+    for ax, run in zip(axes.flat, runs, strict=True):
+        g = max(next(iter(run.bound.values())))
+        for name, color in (("kappa1", "C2"), ("kappa2", "C0"), ("linear", "C7")):
+            ax.plot(run.times, run.bound[name][g], color=color, label=f"eq. 41, {name} proxy")
+        ax.plot(run.times, run.test_risk, "k-", lw=0.8, label="test risk")
+        ax.plot(run.times, run.train_risk, "k--", lw=0.8, label="train risk")
+        ax.plot(run.times, run.train_loss, "C4-", lw=0.8, label="train loss")
+        ax.axhline(0.5, color="k", lw=0.6, ls=":")
+        ax.set_ylim(0, 1.5)
+        ax.set_title(f"eps = {run.eps:g} (slope {1 - run.eps:g}), gamma = {g:g}", fontsize=9)
+        ax.set_xlabel("gradient-flow time t")
+    axes.flat[0].legend(fontsize=7)
+    return save_png(fig, path)

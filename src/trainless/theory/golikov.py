@@ -551,3 +551,110 @@ def experiment_rows(results: list[tuple[GolikovSetting, GolikovRun]], paper_m: i
                         }
                     )
     return rows
+
+
+def continuous_margin_risk(y: torch.Tensor, f: torch.Tensor, gamma: float) -> float:
+    """The continuous margin risk r^C_gamma (Sec. 4), averaged: 1 where y f < 0, 1 - y f / gamma where
+    0 <= y f <= gamma, 0 above; 1/gamma-Lipschitz in f, between the 0-1 risk and the margin risk."""
+    z = y * f
+    return float(torch.where(z < 0, torch.ones_like(z), torch.clamp(1.0 - z / gamma, min=0.0)).mean())
+
+
+@dataclass(frozen=True, eq=False)
+class OptimisticRun:
+    """App. B's "optimistic" bound (eq. 41) along training, float64: for each proxy g (``kappa1`` =
+    f^eps at the linear net's weights, ``kappa2`` = that plus the linear correction (f(X~) - g1(X~)) X~^+ x of
+    eq. 25, ``linear`` = the linear net itself) and each gamma,
+
+        R^_gamma[f] + (R^C_gamma[g] (test) - R^^C_gamma[g] (train)) + (E_test |f - g| + E^_train |f - g|) / gamma,
+
+    with the test split standing in for the distribution. times: gradient-flow times; train_risk / test_risk /
+    train_loss: of the trained net f; gap[proxy][gamma], deviation[proxy] (E_test + E^_train of |f - g|) and
+    bound[proxy][gamma] at each time."""
+
+    eps: float
+    times: tuple[float, ...]
+    train_risk: tuple[float, ...]
+    test_risk: tuple[float, ...]
+    train_loss: tuple[float, ...]
+    gap: dict[str, dict[float, tuple[float, ...]]]
+    deviation: dict[str, tuple[float, ...]]
+    bound: dict[str, dict[float, tuple[float, ...]]]
+
+
+PROXIES = ("kappa1", "kappa2", "linear")
+
+
+def optimistic_bound_run(
+    data: WhitenedData,
+    *,
+    eps: float = 0.1,
+    L: int = 2,
+    beta: float = 0.001,
+    width: int = 64,
+    lr: float = 0.01,
+    t_max: float = 20.0,
+    checkpoints: int = 40,
+    gammas: tuple[float, ...] = (0.01, 0.1),
+    seed: int = 0,
+) -> OptimisticRun:
+    """Train the Leaky ReLU net (negative slope 1 - eps) and the linear net (eps = 0) from the same weights by
+    the same GD, and evaluate eq. (41) for the three proxies at ``checkpoints`` times (App. B.1)."""
+    _check("eps", 0.0 <= eps <= 1.0, eps, "in [0, 1]")
+    ws = leaky_net_weights(data.d, L=L, width=width, beta=beta, seed=seed)
+    nets = {"f": [w.clone().requires_grad_(True) for w in ws], "lin": [w.clone().requires_grad_(True) for w in ws]}
+    slopes = {"f": eps, "lin": 0.0}
+    steps = max(1, round(t_max / lr))
+    marks = {round(k * steps / checkpoints) for k in range(checkpoints + 1)}
+    m = data.m
+    rec: dict[str, Any] = {"t": [], "risk": [], "test": [], "loss": []}
+    gap = {p: {g: [] for g in gammas} for p in PROXIES}
+    dev: dict[str, list[float]] = {p: [] for p in PROXIES}
+    bound = {p: {g: [] for g in gammas} for p in PROXIES}
+    for step in range(steps + 1):
+        if step in marks:
+            with torch.no_grad():
+                f_tr, f_te = leaky_forward(nets["f"], data.x, eps), leaky_forward(nets["f"], data.x_test, eps)
+                g1_tr = leaky_forward(nets["lin"], data.x, eps)
+                g1_te = leaky_forward(nets["lin"], data.x_test, eps)
+                corr = (f_tr - g1_tr) @ data.x.T / m  # (f(X~) - g1(X~)) X~^+, X~^+ = X~^T / m (X~ X~^T = m I)
+                proxies = {
+                    "kappa1": (g1_tr, g1_te),
+                    "kappa2": (g1_tr + corr @ data.x, g1_te + corr @ data.x_test),
+                    "linear": (leaky_forward(nets["lin"], data.x, 0.0), leaky_forward(nets["lin"], data.x_test, 0.0)),
+                }
+                rec["t"].append(step * lr)
+                rec["risk"].append(float((data.y * f_tr < 0).double().mean()))
+                rec["test"].append(float((data.y_test * f_te < 0).double().mean()))
+                rec["loss"].append(float(0.5 * (data.y - f_tr).pow(2).mean()))
+                for name, (g_tr, g_te) in proxies.items():
+                    d = float((f_te - g_te).abs().mean() + (f_tr - g_tr).abs().mean())
+                    dev[name].append(d)
+                    for g in gammas:
+                        margin = float((data.y * f_tr < g).double().mean())
+                        gp = continuous_margin_risk(data.y_test, g_te, g) - continuous_margin_risk(data.y, g_tr, g)
+                        gap[name][g].append(gp)
+                        bound[name][g].append(margin + gp + d / g)
+        if step == steps:
+            break
+        for key, params in nets.items():
+            f = leaky_forward(params, data.x, slopes[key])
+            loss = 0.5 * (data.y - f).pow(2).sum() / m
+            grads = torch.autograd.grad(loss, params)
+            with torch.no_grad():
+                for p_, g_ in zip(params, grads, strict=True):
+                    p_ -= lr * g_
+
+    def tup(v: dict) -> dict:
+        return {k: tuple(x) if isinstance(x, list) else tup(x) for k, x in v.items()}
+
+    return OptimisticRun(
+        eps=eps,
+        times=tuple(rec["t"]),
+        train_risk=tuple(rec["risk"]),
+        test_risk=tuple(rec["test"]),
+        train_loss=tuple(rec["loss"]),
+        gap=tup(gap),
+        deviation=tup(dev),
+        bound=tup(bound),
+    )
