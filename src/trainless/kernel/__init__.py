@@ -8,7 +8,7 @@ from ._compute import (
     expected_projection_error,
     relative_frobenius_error,
 )
-from ._engine import ParamLayout, jacobian_tile
+from ._engine import ParamLayout, jacobian_tile, module_of
 from ._jvp import jacobian_vector_product
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "expected_projection_error",
     "jacobian_tile",
     "jacobian_vector_product",
+    "module_of",
     "relative_frobenius_error",
 ]

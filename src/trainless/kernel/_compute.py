@@ -17,7 +17,7 @@ from .._memory import PeakMemory
 from ..data import check_finite_data
 from ..errors import TrainlessError
 from ..models import check_finite_parameters
-from ._engine import ColumnFormer, ParamLayout, jacobian_tile, naive_rows, vmap_rows
+from ._engine import ColumnFormer, ParamLayout, jacobian_tile, module_of, naive_rows, vmap_rows
 from ._factored import FactorStore, TileFormer, plan_factors
 from ._projections import CountSketch, DenseProjection
 from ._shard import Shard
@@ -163,13 +163,6 @@ class KernelResult:
         return self.k_train_train.permute(0, 2, 1, 3).reshape(n * c, n * c)
 
 
-def _module_of(model: object) -> nn.Module:
-    module = getattr(model, "module", model)
-    if not isinstance(module, nn.Module):
-        raise TrainlessError(f"model must be an nn.Module or a LoadedModel, got {type(model).__name__}")
-    return module
-
-
 def _mib(n_numbers: float, item: int) -> float:
     return n_numbers * item / 2**20
 
@@ -225,7 +218,7 @@ def compute_kernel(
     must call this with the same x and config.
     """
     config = config or KernelConfig()
-    module = _module_of(model)
+    module = module_of(model)
     method = KernelMethod(config.method)
     if x.ndim < 2 or x.shape[0] == 0:
         raise TrainlessError(f"x must have shape (N, ...) with N >= 1 samples, got shape {tuple(x.shape)}")

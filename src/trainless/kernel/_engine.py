@@ -12,6 +12,14 @@ from ..errors import TrainlessError
 from ._persample import OpRecord, PerSampleCapture, per_sample_grads
 
 
+def module_of(model: object) -> nn.Module:
+    """The ``nn.Module`` of ``model`` (an ``nn.Module`` or a :class:`~trainless.models.LoadedModel`)."""
+    module = getattr(model, "module", model)
+    if not isinstance(module, nn.Module):
+        raise TrainlessError(f"model must be an nn.Module or a LoadedModel, got {type(model).__name__}")
+    return module
+
+
 @dataclass(frozen=True)
 class ParamLayout:
     """The trained parameters in ``named_parameters()`` order and their column ranges in J.

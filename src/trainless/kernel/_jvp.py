@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from ..errors import TrainlessError
-from ._engine import ParamLayout
+from ._engine import ParamLayout, module_of
 
 
 def jacobian_vector_product(
@@ -20,9 +19,7 @@ def jacobian_vector_product(
     """
     from torch.func import functional_call, jvp
 
-    module = getattr(model, "module", model)
-    if not isinstance(module, nn.Module):
-        raise TrainlessError(f"model must be an nn.Module or a LoadedModel, got {type(model).__name__}")
+    module = module_of(model)
     layout = ParamLayout.of(module)
     primals = {n: p.detach() for n, p in zip(layout.names, layout.params, strict=True)}
     if v is None:

@@ -29,6 +29,7 @@ from scipy import integrate
 from torch import nn
 
 from ..errors import TrainlessError
+from ._mnist import binary_mnist_split
 
 
 @dataclass(frozen=True)
@@ -395,16 +396,7 @@ def mnist_task(
     """MNIST-5k as the theorem wants its inputs: images at ``resolution`` px flattened (d = resolution^2),
     centred by the training mean and scaled so that Tr(Sigma) = d on the training split; targets +1 for
     digits 0-4 and -1 for 5-9. A seeded split of the 5000 images into n_train + n_test. Float64."""
-    from ..data import load_dataset
-
-    if n_train < 1 or n_test < 1 or n_train + n_test > 5000:
-        raise TrainlessError(f"n_train + n_test must be at most 5000 (MNIST-5k), got {n_train} + {n_test}")
-    data = load_dataset("mnist5k", classes=None, per_class=None, resolution=resolution, normalize=False)
-    x = data.x[:, 0].reshape(data.n, -1).to(torch.float64)
-    labels = torch.tensor([data.class_labels[int(c)] for c in data.y])
-    y = torch.where(labels < 5, 1.0, -1.0).to(torch.float64)
-    order = torch.randperm(data.n, generator=torch.Generator().manual_seed(seed))
-    tr, te = order[:n_train], order[n_train : n_train + n_test]
+    x, y, tr, te = binary_mnist_split(resolution, n_train, n_test, seed)
     mean = x[tr].mean(0)
     scale = math.sqrt(x.shape[1] / float((x[tr] - mean).pow(2).sum(1).mean()))
     return (x[tr] - mean) * scale, y[tr], (x[te] - mean) * scale, y[te]

@@ -35,6 +35,7 @@ import torch
 from scipy import special
 
 from ..errors import TrainlessError
+from ._mnist import binary_mnist_split
 
 
 def upper_gamma(a: float, x: float) -> float:
@@ -271,16 +272,7 @@ class WhitenedData:
 def binary_mnist(resolution: int = 7, *, n_train: int = 4000, n_test: int = 1000, seed: int = 0) -> WhitenedData:
     """MNIST-5k at ``resolution`` px, a seeded n_train / n_test split, unit-ball scaled and whitened.
     Raises when Sigma_X is not full rank (pixels constant over the training set: whitening impossible)."""
-    from ..data import load_dataset
-
-    if n_train < 1 or n_test < 1 or n_train + n_test > 5000:
-        raise TrainlessError(f"n_train + n_test must be at most 5000 (MNIST-5k), got {n_train} + {n_test}")
-    data = load_dataset("mnist5k", classes=None, per_class=None, resolution=resolution, normalize=False)
-    x = data.x[:, 0].reshape(data.n, -1).to(torch.float64)
-    labels = torch.tensor([data.class_labels[int(c)] for c in data.y])
-    y = torch.where(labels < 5, 1.0, -1.0).to(torch.float64)
-    order = torch.randperm(data.n, generator=torch.Generator().manual_seed(seed))
-    tr, te = order[:n_train], order[n_train : n_train + n_test]
+    x, y, tr, te = binary_mnist_split(resolution, n_train, n_test, seed)
     x = x / float(x[tr].norm(dim=1).max())
     xt = x[tr].T  # (d, m)
     sigma = xt @ xt.T / n_train
@@ -350,6 +342,26 @@ class GolikovRun:
     bounds: dict[float, dict[int, dict[int, tuple[GolikovBound, ...]]]]
 
 
+def _checkpoint_steps(t_max: float, lr: float, checkpoints: int) -> tuple[int, set[int]]:
+    """The GD steps reaching gradient-flow time t_max at rate lr, and the steps of ``checkpoints`` evenly
+    spaced evaluations (0 and the last included)."""
+    steps = max(1, round(t_max / lr))
+    return steps, {round(k * steps / checkpoints) for k in range(checkpoints + 1)}
+
+
+def _square_loss(params: list[torch.Tensor], data: WhitenedData, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """f(X~) and the loss 1/(2m) ||Y - f(X~)||^2 of eq. (4)."""
+    f = leaky_forward(params, data.x, eps)
+    return f, 0.5 * (data.y - f).pow(2).sum() / data.m
+
+
+def _gd_step(params: list[torch.Tensor], loss: torch.Tensor, lr: float) -> None:
+    grads = torch.autograd.grad(loss, params)
+    with torch.no_grad():
+        for p_, g_ in zip(params, grads, strict=True):
+            p_ -= lr * g_
+
+
 def train_and_bound(
     data: WhitenedData,
     *,
@@ -373,8 +385,7 @@ def train_and_bound(
     # ||W||_F >= ||W||; a rank-one layer gives 1 up to round-off, which must not fail the rho >= 1 check.
     rho = max(1.0, float(torch.linalg.matrix_norm(ws[0]) / torch.linalg.matrix_norm(ws[0], 2)))
     params = [w.clone().requires_grad_(True) for w in ws]
-    steps = max(1, round(t_max / lr))
-    marks = {round(k * steps / checkpoints) for k in range(checkpoints + 1)}
+    steps, marks = _checkpoint_steps(t_max, lr, checkpoints)
     times: list[float] = []
     loss_c: list[float] = []
     proj_c: list[float] = []
@@ -382,9 +393,8 @@ def train_and_bound(
     margins: dict[float, list[float]] = {g: [] for g in gammas}
     m = data.m
     for step in range(steps + 1):
-        f = leaky_forward(params, data.x, eps)
+        f, loss = _square_loss(params, data, eps)
         r = data.y - f
-        loss = 0.5 * r.pow(2).sum() / m
         if step in marks:
             with torch.no_grad():
                 times.append(step * lr)
@@ -395,10 +405,7 @@ def train_and_bound(
                     margins[g].append(float((data.y * f < g).double().mean()))
         if step == steps:
             break
-        grads = torch.autograd.grad(loss, params)
-        with torch.no_grad():
-            for p_, g_ in zip(params, grads, strict=True):
-                p_ -= lr * g_
+        _gd_step(params, loss, lr)
     bounds: dict[float, dict[int, dict[int, tuple[GolikovBound, ...]]]] = {}
     for g in gammas:
         bounds[g] = {}
@@ -606,8 +613,7 @@ def optimistic_bound_run(
     ws = leaky_net_weights(data.d, L=L, width=width, beta=beta, seed=seed)
     nets = {"f": [w.clone().requires_grad_(True) for w in ws], "lin": [w.clone().requires_grad_(True) for w in ws]}
     slopes = {"f": eps, "lin": 0.0}
-    steps = max(1, round(t_max / lr))
-    marks = {round(k * steps / checkpoints) for k in range(checkpoints + 1)}
+    steps, marks = _checkpoint_steps(t_max, lr, checkpoints)
     m = data.m
     rec: dict[str, Any] = {"t": [], "risk": [], "test": [], "loss": []}
     gap = {p: {g: [] for g in gammas} for p in PROXIES}
@@ -629,23 +635,18 @@ def optimistic_bound_run(
                 rec["risk"].append(float((data.y * f_tr < 0).double().mean()))
                 rec["test"].append(float((data.y_test * f_te < 0).double().mean()))
                 rec["loss"].append(float(0.5 * (data.y - f_tr).pow(2).mean()))
+                margins = {g: float((data.y * f_tr < g).double().mean()) for g in gammas}
                 for name, (g_tr, g_te) in proxies.items():
                     d = float((f_te - g_te).abs().mean() + (f_tr - g_tr).abs().mean())
                     dev[name].append(d)
                     for g in gammas:
-                        margin = float((data.y * f_tr < g).double().mean())
                         gp = continuous_margin_risk(data.y_test, g_te, g) - continuous_margin_risk(data.y, g_tr, g)
                         gap[name][g].append(gp)
-                        bound[name][g].append(margin + gp + d / g)
+                        bound[name][g].append(margins[g] + gp + d / g)
         if step == steps:
             break
         for key, params in nets.items():
-            f = leaky_forward(params, data.x, slopes[key])
-            loss = 0.5 * (data.y - f).pow(2).sum() / m
-            grads = torch.autograd.grad(loss, params)
-            with torch.no_grad():
-                for p_, g_ in zip(params, grads, strict=True):
-                    p_ -= lr * g_
+            _gd_step(params, _square_loss(params, data, slopes[key])[1], lr)
 
     def tup(v: dict) -> dict:
         return {k: tuple(x) if isinstance(x, list) else tup(x) for k, x in v.items()}

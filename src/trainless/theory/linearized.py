@@ -19,13 +19,7 @@ from torch import nn
 from torch.func import functional_call, jvp
 
 from ..errors import TrainlessError
-
-
-def _module_of(model: object) -> nn.Module:
-    module = getattr(model, "module", model)
-    if not isinstance(module, nn.Module):
-        raise TrainlessError(f"model must be an nn.Module or a LoadedModel, got {type(model).__name__}")
-    return module
+from ..kernel import module_of
 
 
 def _check_frozen_buffers(module: nn.Module) -> None:
@@ -52,7 +46,7 @@ class LinearizedModel(nn.Module):
 
     def __init__(self, model: object) -> None:
         super().__init__()
-        module = _module_of(model)
+        module = module_of(model)
         _check_frozen_buffers(module)
         names = [n for n, p in module.named_parameters() if p.requires_grad]
         if not names:
@@ -314,21 +308,19 @@ def head_nngp(model: object, x: torch.Tensor, *, heads: int = 64, seed: int = 0)
     head_of = getattr(model, "head_module", None)
     if head_of is None:
         raise TrainlessError("head_nngp needs a LoadedModel (it re-initialises the model's head)")
-    module, head = _module_of(model), head_of()
-    _check_frozen_buffers(module)
+    module, head = module_of(model), head_of()
     saved = {k: v.detach().clone() for k, v in head.state_dict().items()}
-    acc = None
+
+    def fresh_head(h: int) -> nn.Module:
+        torch.manual_seed(seed + h)
+        head.reset_parameters()
+        return module
+
     try:
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):  # the caller's RNG stream is left as it was
-            for h in range(heads):
-                torch.manual_seed(seed + h)
-                head.reset_parameters()
-                f = module(x).double()
-                prod = f @ f.T / f.shape[1]
-                acc = prod if acc is None else acc + prod
+        with torch.random.fork_rng(devices=[]):  # the caller's RNG stream is left as it was
+            return nngp_ensemble(fresh_head, x, members=heads)
     finally:
         head.load_state_dict(saved)
-    return acc / heads  # type: ignore[operator]
 
 
 @dataclass(frozen=True, eq=False)
