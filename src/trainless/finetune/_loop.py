@@ -177,7 +177,7 @@ def finetune(
     there with status DIVERGED.
     """
     check_problem(model, data, config)
-    check_test_data(model, data, test_data)
+    test_data = check_test_data(model, data, test_data)
     if stop_after is not None and not (isinstance(stop_after, int) and 1 <= stop_after <= config.steps):
         raise TrainlessError(f"stop_after must be an integer in [1, {config.steps}] (the steps), got {stop_after!r}")
     head_start = head_start or HeadStart()
