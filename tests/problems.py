@@ -5,6 +5,7 @@ Every model here is float64 and in eval mode, so the kernels can be compared to 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -124,3 +125,27 @@ def train_linearized(
         opt.step()
     record()
     return losses, dists
+
+
+def power_law_modes(n: int, classes: int, c: float, s: float, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues and residual projections (un-normalized) of an N-sample kernel whose normalized spectrum
+    and projections are exact power laws: lambda_k / N = c k^-s, (v_k . dy)^2 / N = a k^-b, k = 1..N C."""
+    k = np.arange(1, n * classes + 1, dtype=np.float64)
+    return n * c * k**-s, n * a * k**-b
+
+
+def gaussian_power_law_task(n: int, dim: int, s: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Features x ~ N(0, diag(j^-s)), j = 1..dim, and noise-free targets y = x . beta with
+    beta_j ~ N(0, j^-1/2): the kernel x_i . x_j has the limit operator's eigenvalues j^-s exactly (N -> inf),
+    so Theta / N's top eigenvalues approach a power law as N grows. Returns X (n, dim), y (n,) float64."""
+    rng = np.random.default_rng(seed)
+    j = np.arange(1, dim + 1, dtype=np.float64)
+    beta = rng.standard_normal(dim) * j**-0.25
+    x = rng.standard_normal((n, dim)) * j ** (-s / 2)
+    return x, x @ beta
+
+
+def eig_desc(k: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues of a symmetric kernel matrix, descending, and (v_k . y)^2 (float64)."""
+    w, v = np.linalg.eigh(k)
+    return w[::-1].copy(), ((v[:, ::-1].T @ y) ** 2).copy()

@@ -13,6 +13,7 @@ from ._datasets import (
     load_dataset,
     load_test_split,
     sample_classes,
+    subset_per_class,
     to_model_images,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "load_dataset",
     "load_test_split",
     "sample_classes",
+    "subset_per_class",
     "to_model_images",
 ]

@@ -196,6 +196,18 @@ def from_tensors(
     return ImageData(x_new, y_new, name, tuple(int(c) for c in class_labels), tuple(int(i) for i in idx))
 
 
+def subset_per_class(data: ImageData, per_class: int, *, seed: int = 0) -> tuple[ImageData, np.ndarray]:
+    """A seeded subset of ``data`` with ``per_class`` samples of every class (all its classes kept), and the
+    subset's positions in ``data`` ((N0,) int64, ordered by class, then position). Labels keep ``data``'s
+    numbering."""
+    if isinstance(per_class, bool) or not isinstance(per_class, int):
+        raise TrainlessError(f"per_class must be an integer, got {per_class!r}")
+    pos = sample_classes(data.y.numpy(), None, per_class, seed, data.name)
+    t = torch.as_tensor(pos)
+    sub = ImageData(data.x[t], data.y[t], data.name, data.class_labels, tuple(data.source_indices[i] for i in pos))
+    return sub, pos
+
+
 def load_test_split(
     train: ImageData, per_class: int, *, seed: int = 0, resolution: int | None = None, normalize: bool = True
 ) -> ImageData:

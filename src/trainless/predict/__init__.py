@@ -3,7 +3,7 @@
 from ._closed import predict_closed_loop
 from ._config import DEFAULT_EPS, PredictConfig, auto_kernel_updates
 from ._endpoint import EndpointCheck, endpoint_check
-from ._predict import Linearization, linearize, predict, predict_from, time_optimizer_step
+from ._predict import Linearization, level_times, linearize, predict, predict_from, time_optimizer_step
 from ._preserve import preserved
 from ._result import LevelTime, Prediction, load_prediction
 from ._trust import largest_edge_ratio, trust_flags, trust_summary
@@ -18,6 +18,7 @@ __all__ = [
     "auto_kernel_updates",
     "endpoint_check",
     "largest_edge_ratio",
+    "level_times",
     "linearize",
     "load_prediction",
     "predict",

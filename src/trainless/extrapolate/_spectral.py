@@ -1,0 +1,250 @@
+"""App. D of Zancato et al. (2020): the spectrum and the residual projections of the N-sample kernel from an
+N0-sample subset, and the MSE loss curve they give. All float64 (numpy).
+
+Normalisation (the paper's "eigenvalues, once normalized by the dataset size, converge to a fixed limit"):
+with the mean loss of DESIGN.md, L = (1/N) sum_i 1/2 ||f(x_i) - y_i||^2, GD moves the residual along Theta's
+eigenvector v_k by the factor (1 - lr lambda_k / N) per step, so what carries over between dataset sizes is
+
+    mu_k = lambda_k / N            (eigenvalues of Theta / N, the empirical kernel operator), and
+    pi_k = (v_k . dy)^2 / N        (residual projections per sample; sum_k pi_k = ||dy||^2 / N),
+
+with dy = y - f0 the residual at w0 (one-hot targets). Then L_t = 1/2 sum_k pi_k g_k(t)^2 with g_k the
+residual factor of mode k (g_k(t) = (1 - lr mu_k)^t for GD at a constant lr; the paper's continuous form is
+L_t = sum_k p_k exp(-2 eta lambda_k t) in its sum-loss scaling). The paper's p'_k ~= p_k for k < k0 holds
+for these per-sample projections (a top eigenvector is v_k ~= phi_k(x_i) / sqrt(N), so (v_k . dy)^2 grows
+like N).
+
+Modes: for the full kernel (N C x N C) there are M = N C modes; for the pseudo-NTK Theta_p (x) I_C, M = N
+modes of Theta_p with pi_k summed over the C outputs. Either way M is proportional to N and ranks are
+counted from 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+
+from ..errors import TrainlessError
+
+#: fewest positive eigenvalues a power-law fit accepts
+MIN_FIT_POINTS = 8
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """mu_k = c k^-s for ranks k >= 1, fitted by least squares on log mu_k vs log k over ranks
+    ``first``..``last`` (inclusive) of the N0 spectrum. float64."""
+
+    c: float
+    s: float
+    first: int
+    last: int
+
+    def __call__(self, ranks: np.ndarray, exponent: float | None = None) -> np.ndarray:
+        """c k^-exponent (the fitted s by default) at the given ranks."""
+        s = self.s if exponent is None else exponent
+        return self.c * np.asarray(ranks, dtype=np.float64) ** (-s)
+
+
+def _as_vector(values: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1 or v.size == 0:
+        raise TrainlessError(f"{what} must be a non-empty 1-D sequence, got shape {v.shape}")
+    if not np.isfinite(v).all():
+        raise TrainlessError(f"{what} contains NaN or inf")
+    return v
+
+
+def default_fit_window(modes: int) -> tuple[int, int]:
+    """Ranks 1..M0/2: the upper half of the subset's spectrum. Its lower half bends down, the finite-N0
+    effect of Fig. 4 (right) (the last eigenvalues of a Gram matrix of N0 points fall below the limit
+    operator's), and a fit over it would flatten s further."""
+    return 1, max(1, modes // 2)
+
+
+def fit_power_law(eigenvalues: Sequence[float] | np.ndarray, window: tuple[int, int] | None = None) -> PowerLaw:
+    """Fit mu_k = c k^-s to normalized eigenvalues (descending, float64) over the ranks ``window`` = (first,
+    last), 1-based inclusive (default :func:`default_fit_window`).
+
+    Raises TrainlessError if an eigenvalue in the window is not positive (a power law cannot pass through
+    it; drop the tail of a projected kernel, or narrow the window) or if fewer than ``MIN_FIT_POINTS`` ranks
+    are in it.
+    """
+    mu = _as_vector(eigenvalues, "eigenvalues")
+    if np.any(np.diff(mu) > 1e-12 * max(abs(mu[0]), 1e-300)):
+        raise TrainlessError("eigenvalues must be sorted in descending order")
+    first, last = window if window is not None else default_fit_window(mu.size)
+    if not (1 <= first <= last <= mu.size):
+        raise TrainlessError(f"fit window must satisfy 1 <= first <= last <= {mu.size}, got ({first}, {last})")
+    if last - first + 1 < MIN_FIT_POINTS:
+        raise TrainlessError(
+            f"a power-law fit needs at least {MIN_FIT_POINTS} eigenvalues, the window ({first}, {last}) has "
+            f"{last - first + 1}: use a larger subset (N0) or a wider window"
+        )
+    sel = mu[first - 1 : last]
+    if np.any(sel <= 0):
+        bad = int(np.argmax(sel <= 0)) + first
+        raise TrainlessError(
+            f"the spectrum has a non-positive eigenvalue ({sel[bad - first]:.3g} at rank {bad}) inside the fit "
+            f"window ({first}, {last}): a power law needs positive eigenvalues"
+        )
+    logk = np.log(np.arange(first, last + 1, dtype=np.float64))
+    slope, intercept = np.polyfit(logk, np.log(sel), 1)
+    return PowerLaw(c=float(math.exp(intercept)), s=float(-slope), first=first, last=last)
+
+
+def corrected_exponent(s: float, n0: int, n: int, alpha: float) -> float:
+    """The exponent of App. D's corrected power law at N samples.
+
+    The seed prints lambda_hat_k = c k^(-s+alpha) (N0/N - 1), a superscript run into the line. Read as
+    lambda_hat_k = c k^(-s + alpha (N0/N - 1)) = c k^-(s + alpha (1 - N0/N)): the slope fitted on N0 samples
+    steepens by up to alpha as N grows (the paper: s from a small subset is smaller than on a larger one),
+    not at all at N = N0, and c is kept. The other reading (a factor N0/N - 1 < 0) would make every
+    eigenvalue negative. The paper's alpha in [0.1, 0.2]."""
+    return s + alpha * (1.0 - n0 / n)
+
+
+def extrapolated_eigenvalues(law: PowerLaw, n0: int, n: int, modes: int, alpha: float) -> np.ndarray:
+    """mu_hat_k = c k^-(s + alpha (1 - N0/N)) for k = 1..modes: (modes,) float64."""
+    return law(np.arange(1, modes + 1), corrected_exponent(law.s, n0, n, alpha))
+
+
+@dataclass(frozen=True)
+class ProjectionTail:
+    """pi_hat_k = pi'_k for k < k0 and a k^-b for k >= k0, with pi_hat_{k0} = pi'_{k0} and
+    sum_k pi_hat_k = ||dy||^2 / N over the M modes (App. D)."""
+
+    k0: int
+    a: float
+    b: float
+    projections: np.ndarray
+
+
+def _tail_sum(b: float, k0: int, modes: int) -> float:
+    k = np.arange(k0, modes + 1, dtype=np.float64)
+    return float(np.sum((k / k0) ** (-b)))
+
+
+def tail_projections(
+    projections: Sequence[float] | np.ndarray, k0: int, total: float, modes: int, anchor_window: float = 0.0
+) -> ProjectionTail:
+    """App. D's rule for the residual projections on the N-sample kernel's eigenvectors.
+
+    projections: pi'_k, the subset's normalized projections (M0 of them, by descending eigenvalue).
+    k0: the rank (1-based) from which the tail is a power law; 1 <= k0 < M0 (the paper: 100).
+    total: ||dy||^2 / N on all N samples (known from forward passes: labels and f0).
+    modes: M, the number of modes at N samples (>= M0).
+    anchor_window: 0 takes the paper's anchor pi_hat_{k0} = pi'_{k0}, one squared coefficient, as noisy as
+        a chi-square with one degree of freedom (Fig. 11, right); w > 0 takes the mean of pi'_k over the
+        ranks k0 (1 - w) .. k0 (1 + w) instead (relative noise ~ 1 / sqrt(w k0); bias under 7% for a tail
+        slope b <= 2 at w = 0.25).
+    The tail sum sum_{k=k0}^{M} (k / k0)^-b is strictly decreasing in b, from +inf to 1, so b is unique; it
+    exists iff the remainder R = total - sum_{k<k0} pi'_k exceeds the anchor (b may come out negative: a tail
+    that grows, which says the subset saw too little of the residual). When R is at most the anchor, the
+    subset's top modes already hold the whole residual (up to sampling noise in ``total``): the tail is set
+    to the anchor at k0 and zero after it (b = inf), and the sum exceeds ``total`` by anchor - R. Returns
+    a :class:`ProjectionTail`.
+    """
+    p = _as_vector(projections, "projections")
+    m0 = p.size
+    if isinstance(k0, bool) or not isinstance(k0, int) or not 1 <= k0 < m0:
+        raise TrainlessError(f"k0 must be an integer in [1, {m0 - 1}] (below the subset's {m0} modes), got {k0!r}")
+    if modes < m0:
+        raise TrainlessError(f"the larger dataset's modes ({modes}) must be at least the subset's ({m0})")
+    if np.any(p < 0):
+        raise TrainlessError("projections must be >= 0 (squared coefficients)")
+    if not (math.isfinite(total) and total > 0):
+        raise TrainlessError(f"the residual total ||dy||^2 / N must be finite and > 0, got {total!r}")
+    if not (math.isfinite(anchor_window) and 0 <= anchor_window < 1):
+        raise TrainlessError(f"anchor_window must be in [0, 1), got {anchor_window!r}")
+    if anchor_window > 0:
+        lo, hi = max(1, math.floor(k0 * (1 - anchor_window))), min(m0, math.ceil(k0 * (1 + anchor_window)))
+        anchor = float(p[lo - 1 : hi].mean())
+    else:
+        anchor = float(p[k0 - 1])
+    rest = total - float(p[: k0 - 1].sum())
+    if anchor <= 0:
+        raise TrainlessError(f"the projection at k0 = {k0} is 0: a power-law tail cannot start there; change k0")
+    k = np.arange(1, modes + 1, dtype=np.float64)
+    out = np.zeros(modes, dtype=np.float64)
+    out[: k0 - 1] = p[: k0 - 1]
+    if rest <= anchor:
+        out[k0 - 1] = anchor
+        return ProjectionTail(k0=k0, a=anchor, b=math.inf, projections=out)
+    target = rest / anchor
+
+    def gap(b: float) -> float:
+        return _tail_sum(b, k0, modes) - target
+
+    b_lo, b_hi = -1.0, 1.0
+    while gap(b_lo) < 0:
+        b_lo *= 2.0
+    while gap(b_hi) > 0:
+        b_hi *= 2.0
+    b = float(brentq(gap, b_lo, b_hi, xtol=1e-14, rtol=1e-14))
+    a = anchor * k0**b
+    out[k0 - 1 :] = a * k[k0 - 1 :] ** (-b)
+    return ProjectionTail(k0=k0, a=float(a), b=b, projections=out)
+
+
+def mse_mode_curve(
+    eigenvalues: np.ndarray,
+    projections: np.ndarray,
+    lr: Sequence[float],
+    momentum: float = 0.0,
+    nesterov: bool = False,
+) -> np.ndarray:
+    """The mean 1/2-MSE loss of full-batch torch.optim.SGD, mode by mode: (T+1,) float64.
+
+    eigenvalues: normalized mu_k (M,); projections: normalized pi_k (M,); lr: (T,) per step. Per mode, with
+    e the residual coefficient (e_0 = 1) and u the momentum buffer's image (u_0 = 0):
+    u_{t+1} = m u_t + mu e_t, e_{t+1} = e_t - lr_t u_{t+1} (Nesterov: e_t - lr_t (mu e_t + m u_{t+1})),
+    exact for the linearized model (DESIGN.md); L_t = 1/2 sum_k pi_k e_k(t)^2. For m = 0 and a constant lr,
+    e_k(t) = (1 - lr mu_k)^t.
+    """
+    mu = np.asarray(eigenvalues, dtype=np.float64)
+    pi = np.asarray(projections, dtype=np.float64)
+    e = np.ones_like(mu)
+    u = np.zeros_like(mu)
+    out = np.empty(len(lr) + 1, dtype=np.float64)
+    out[0] = 0.5 * float(pi.sum())
+    for t, step in enumerate(lr):
+        u = momentum * u + mu * e
+        e = e - step * ((mu * e + momentum * u) if nesterov else u)
+        out[t + 1] = 0.5 * float(pi @ (e * e))
+    return out
+
+
+def cumulative_share(projections: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Share of ||dy||^2 held by the top-k eigen-directions, k = 1..M: (M,) float64 in [0, 1]."""
+    p = np.asarray(projections, dtype=np.float64)
+    total = float(p.sum())
+    return np.cumsum(p) / total if total > 0 else np.zeros_like(p)
+
+
+def time_warp(curve_from: np.ndarray, curve_to: np.ndarray) -> np.ndarray:
+    """For each step t of ``curve_to``, the (fractional) step tau of ``curve_from`` at which that curve has
+    made the same relative progress: curve_from(tau) / curve_from(0) = curve_to(t) / curve_to(0), by linear
+    interpolation on the running minimum of curve_from (so the inverse is monotone); clamped to the ends
+    of curve_from. Both (T+1,) float64; returns (T+1,) float64."""
+    a = np.minimum.accumulate(np.asarray(curve_from, dtype=np.float64) / curve_from[0])
+    b = np.asarray(curve_to, dtype=np.float64) / curve_to[0]
+    j = np.searchsorted(-a, -b, side="left")  # first step of curve_from at or below each target
+    tau = np.empty_like(b)
+    start, end = j == 0, j >= a.size
+    mid = ~(start | end)
+    jm = j[mid]
+    tau[start] = 0.0
+    tau[end] = a.size - 1.0
+    tau[mid] = jm - 1 + (a[jm - 1] - b[mid]) / (a[jm - 1] - a[jm])
+    return tau
+
+
+def warp_curve(curve: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """curve evaluated at fractional steps tau (linear interpolation between steps)."""
+    c = np.asarray(curve, dtype=np.float64)
+    return np.interp(tau, np.arange(c.size, dtype=np.float64), c)
