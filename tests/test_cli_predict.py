@@ -9,7 +9,13 @@ import pytest
 
 from trainless.cli import build_parser, main
 from trainless.cli._finetune import job_from_args
-from trainless.cli._predict import PredictJob, predict_config_from_args, render_predict, run_predict
+from trainless.cli._predict import (
+    PredictJob,
+    predict_config_from_args,
+    predict_job_from_args,
+    render_predict,
+    run_predict,
+)
 from trainless.cli._validate import ValidateJob, render_validate, run_validate
 
 TINY = ["--model", "tiny-cnn", "--data", "digits", "--classes", "3", "--per-class", "10", "--no-progress"]
@@ -28,11 +34,14 @@ def test_predict_parse_run_fields(tmp_path):
     p = report.prediction
     assert p.steps == 12 and p.n == 30 and p.kernel["method"] == "countsketch" and p.kernel["dim"] == 512
     assert len(p.eps_times) == 4 and p.config.batch_size == 8 and p.options.batch_orders == 3
-    assert sorted(os.listdir(tmp_path / "p")) == ["prediction.csv", "prediction.json", "prediction.png"]
+    assert sorted(os.listdir(tmp_path / "p")) == ["prediction.csv", "prediction.json", "prediction.png", "spectral.png"]
     with open(tmp_path / "p" / "prediction.png", "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     table = render_predict(report, "table")
-    assert "T_eps 0.1" in table and "est. real run" in table and "prediction cost" in table
+    assert "T_eps 0.1" in table and "est. real run" in table and "prediction cost" in table and "per sample" in table
+    d = p.spectral
+    assert len(d["sample_steps"]) == 30 and len(d["pca"]) == 30 and len(d["share"]) == 90
+    assert d["share"][-1] == pytest.approx(1.0) and 1 <= d["modes_for_share"]["0.5"] <= d["modes_for_share"]["0.9"]
     summary = json.loads(render_predict(report, "json"))["summary"]
     assert summary["final_loss"] == p.loss[-1] and summary["steps"] == 12
     assert summary["estimated_run_seconds"] == pytest.approx(12 * p.step_seconds)
@@ -118,3 +127,38 @@ def test_bad_input_exits_2_with_the_reason(tmp_path, capsys, argv, fragment):
     assert main(["predict", *TINY, "--steps", "3", "--out", str(tmp_path / "x"), *argv]) == 2
     assert fragment in capsys.readouterr().err
     assert not (tmp_path / "x" / "prediction.json").exists()
+
+
+def test_predict_extrapolate_to_parse_run_fields(tmp_path):
+    optimizer = ["--lr", "0.05", "--steps", "15", "--loss", "mse", "--timing-steps", "0"]
+    extra = ["--extrapolate-to", "90", "--extrapolate-alpha", "0.1", "--out", str(tmp_path)]
+    args = build_parser().parse_args(["predict", *TINY, *optimizer, *extra])
+    job = predict_job_from_args(args)
+    assert (job.extrapolate_to, job.extrapolate_alpha, job.extrapolate_k0) == (90, 0.1, None)
+    report = run_predict(job)
+    e = report.extrapolation
+    assert (e.n0, e.n, e.spectral.alpha, e.spectral.k0) == (30, 90, 0.1, 9)
+    assert report.prediction.n == 30 and len(e.loss_curve) == 16
+    assert {"extrapolation.json", "extrapolation.png", "spectral.png"} <= set(os.listdir(tmp_path))
+    with open(tmp_path / "extrapolation.json") as fh:
+        saved = json.load(fh)
+    assert saved["n"] == 90 and len(saved["spectral"]["eigenvalues"]) == 270
+    table = render_predict(report, "table")
+    assert "extrapolated to" in table and "N = 90 from N0 = 30" in table
+    summary = json.loads(render_predict(report, "json"))["extrapolation"]
+    assert summary["final_loss"] == e.loss_curve[-1] and summary["exponent"] == pytest.approx(e.spectral.exponent)
+
+
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--extrapolate-to", "91"], "multiple of classes = 3"),
+        (["--extrapolate-to", "15"], "below the subset's N0 = 30"),
+        (["--extrapolate-to", "90", "--test-data", "5"], "not supported with --extrapolate-to"),
+        (["--extrapolate-to", "90", "--extrapolate-alpha", "-1"], "extrapolate_alpha"),
+    ],
+)
+def test_predict_extrapolate_bad_input_exits_2(tmp_path, capsys, flags, message):
+    code = main(["predict", *TINY, "--steps", "3", *flags, "--out", str(tmp_path / "x")])
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -13,16 +13,22 @@ import torch
 from problems import eig_desc, gaussian_power_law_task, power_law_modes
 
 from trainless import FinetuneConfig, load_dataset, load_model
-from trainless.dynamics import KernelOperator, SGDSchedule, epsilon_times, simulate
+from trainless.dynamics import (
+    KernelOperator,
+    SGDSchedule,
+    cumulative_share,
+    epsilon_times,
+    fit_power_law,
+    mode_factors,
+    mse_mode_curve,
+    simulate,
+)
 from trainless.errors import TrainlessError
 from trainless.extrapolate import (
     corrected_exponent,
-    cumulative_share,
     extrapolate,
     extrapolate_spectrum,
-    fit_power_law,
     minimum_subset,
-    mse_mode_curve,
     tail_projections,
     time_warp,
     warp_curve,
@@ -120,6 +126,8 @@ def test_modal_curve_is_the_discrete_engine(momentum, nesterov):
     proj = spec.project(onehot - f0).pow(2)
     modal = mse_mode_curve(spec.eigenvalues.numpy() / n, proj.numpy() / n, lrs, momentum, nesterov)
     np.testing.assert_allclose(modal, traj.loss[0].numpy(), rtol=1e-10)
+    e = mode_factors(spec.eigenvalues.numpy() / n, lrs, [0, 7, 25], momentum, nesterov)
+    np.testing.assert_allclose(0.5 * (e**2) @ (proj.numpy() / n), modal[[0, 7, 25]], rtol=1e-12)
 
 
 def test_time_warp_inverts_a_slowed_curve():

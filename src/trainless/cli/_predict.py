@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
-from .._constraints import InstanceOf, validate
-from .._io import ensure_writable_dir
+import numpy as np
+
+from .._constraints import InstanceOf, Interval, validate
+from .._io import ensure_writable_dir, write_json
 from ..dynamics import Engine, EpsDefinition, SDENoise
 from ..errors import ConfigError
+from ..extrapolate import DEFAULT_ALPHA, Extrapolation, extrapolate
 from ..kernel import KernelConfig, KernelMethod
 from ..predict import PredictConfig, Prediction, auto_kernel_updates, predict
-from ..report import plot_prediction
+from ..report import plot_extrapolation, plot_prediction, plot_spectral
 from ._common import add_format_argument, add_progress_argument, render_json, render_rows
 from ._finetune import (
     FinetuneJob,
@@ -29,15 +35,44 @@ from ._finetune import (
 @dataclass(frozen=True)
 class PredictJob:
     """What ``trainless predict`` runs: a configuration (the same fields as ``trainless finetune``; its
-    ``out`` is where the prediction is written) and how to predict it."""
+    ``out`` is where the prediction is written) and how to predict it.
+
+    extrapolate_to: None, or N: predict the run on N = classes x (N / classes) samples (drawn as the
+    problem's subset is, with per_class N / classes) from the kernel of a seeded subset of classes x per_class
+    of them (App. D; :func:`~trainless.extrapolate.extrapolate`); the prediction printed and written is then
+    the subset's, with full-batch steps. extrapolate_alpha, extrapolate_k0: the slope correction and the
+    projections' tail rank (None: M0 / 10)."""
 
     problem: FinetuneJob = field(default_factory=lambda: FinetuneJob(out="runs/predict"))
     predict: PredictConfig = field(default_factory=PredictConfig)
+    extrapolate_to: int | None = None
+    extrapolate_alpha: float = DEFAULT_ALPHA
+    extrapolate_k0: int | None = None
 
-    _constraints: ClassVar[dict] = {"problem": InstanceOf(FinetuneJob), "predict": InstanceOf(PredictConfig)}
+    _constraints: ClassVar[dict] = {
+        "problem": InstanceOf(FinetuneJob),
+        "predict": InstanceOf(PredictConfig),
+        "extrapolate_to": Interval(2, None, integer=True, optional=True),
+        "extrapolate_alpha": Interval(0, 1),
+        "extrapolate_k0": Interval(1, None, integer=True, optional=True),
+    }
 
     def __post_init__(self) -> None:
         validate(self)
+        if self.extrapolate_to is not None:
+            n0 = self.problem.classes * self.problem.per_class
+            if self.extrapolate_to % self.problem.classes:
+                raise ConfigError(
+                    f"PredictJob.extrapolate_to must be a multiple of classes = {self.problem.classes} (the same "
+                    f"number of samples per class), got {self.extrapolate_to}"
+                )
+            if self.extrapolate_to < n0:
+                raise ConfigError(
+                    f"PredictJob.extrapolate_to = {self.extrapolate_to} is below the subset's N0 = {n0} "
+                    f"(classes x per_class): extrapolation goes to a larger dataset"
+                )
+            if self.problem.test_data is not None:
+                raise ConfigError("PredictJob: --test-data is not supported with --extrapolate-to")
 
 
 @dataclass(frozen=True)
@@ -49,15 +84,52 @@ class PredictReport:
     resolution: int | None
     files: tuple[str, ...]
     load_seconds: float
+    extrapolation: Extrapolation | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "job": {"problem": asdict(self.job.problem), "predict": self.job.predict.to_dict()},
+        out = {
+            "job": {
+                "problem": asdict(self.job.problem),
+                "predict": self.job.predict.to_dict(),
+                "extrapolate_to": self.job.extrapolate_to,
+                "extrapolate_alpha": self.job.extrapolate_alpha,
+                "extrapolate_k0": self.job.extrapolate_k0,
+            },
             "resolution": self.resolution,
             "files": list(self.files),
             "load_seconds": self.load_seconds,
             "summary": summarize_prediction(self.prediction),
         }
+        if self.extrapolation is not None:
+            out["extrapolation"] = summarize_extrapolation(self.extrapolation)
+        return out
+
+
+def summarize_extrapolation(e: Extrapolation) -> dict[str, Any]:
+    """The extrapolation's figures without its per-mode arrays (those are in extrapolation.json)."""
+    s = e.spectral
+    return {
+        "n0": e.n0,
+        "n": e.n,
+        "loss": e.loss,
+        "initial_loss": e.loss_curve[0],
+        "final_loss": e.loss_curve[-1],
+        "final_loss_subset": e.loss_subset[-1],
+        "eps_times": [t.to_dict() for t in e.eps_times],
+        "eps_times_subset": [t.to_dict() for t in e.eps_times_subset],
+        "level_times": [t.to_dict() for t in e.level_times],
+        "power_law": {"c": s.c, "s": s.s, "fit_first": s.fit_first, "fit_last": s.fit_last},
+        "alpha": s.alpha,
+        "exponent": s.exponent,
+        "k0": s.k0,
+        "tail": {"a": s.tail_a, "b": s.tail_b if math.isfinite(s.tail_b) else None},
+        "residual_total": s.residual_total,
+        "residual_total_subset": s.residual_total_subset,
+        "seconds": e.seconds,
+        "kernel_seconds": e.kernel_seconds,
+        "forward_seconds": e.forward_seconds,
+        "warnings": list(e.warnings),
+    }
 
 
 def summarize_prediction(p: Prediction) -> dict[str, Any]:
@@ -122,8 +194,11 @@ def trust_rows(p: Prediction) -> list[tuple[str, str]]:
 
 
 def run_predict(job: PredictJob) -> PredictReport:
-    """Load, predict, write ``prediction.json``, ``prediction.csv`` and ``prediction.png`` into the job's out."""
+    """Load, predict, write ``prediction.json``, ``prediction.csv``, ``prediction.png`` and ``spectral.png``
+    into the job's out; with ``extrapolate_to``, also ``extrapolation.json`` and ``extrapolation.png``."""
     out = ensure_writable_dir(job.problem.out)
+    if job.extrapolate_to is not None:
+        return _run_extrapolation(job, out)
     model, data, config, resolution, load_seconds = load_problem(job.problem)
     pred = predict(
         model,
@@ -136,9 +211,83 @@ def run_predict(job: PredictJob) -> PredictReport:
         progress=job.problem.progress,
         test_data=load_test_data(job.problem, data),
     )
+    files = _write_prediction(pred, data.y.tolist(), out)
+    return PredictReport(job, pred, resolution, files, load_seconds)
+
+
+def _write_prediction(pred: Prediction, labels: list[int], out: Path) -> tuple[str, ...]:
     json_path, csv_path = pred.save(out)
     png_path = plot_prediction(pred, out / "prediction.png")
-    return PredictReport(job, pred, resolution, (str(json_path), str(csv_path), str(png_path)), load_seconds)
+    spectral_path = plot_spectral(pred, labels, out / "spectral.png")
+    return str(json_path), str(csv_path), str(png_path), str(spectral_path)
+
+
+def _run_extrapolation(job: PredictJob, out: Path) -> PredictReport:
+    n = int(job.extrapolate_to or 0)
+    larger = dataclasses.replace(job.problem, per_class=n // job.problem.classes)
+    model, data, config, resolution, load_seconds = load_problem(larger)
+    ext = extrapolate(
+        model,
+        data,
+        config,
+        job.problem.classes * job.problem.per_class,
+        job.predict,
+        alpha=job.extrapolate_alpha,
+        k0=job.extrapolate_k0,
+        seed=job.problem.data_seed,
+        trainable=job.problem.trainable,
+        head_start=job.problem.head_start,
+        device=job.problem.device,
+        progress=job.problem.progress,
+    )
+    files = _write_prediction(ext.subset_prediction, data.y[list(ext.subset_indices)].tolist(), out)
+    ext_json = out / "extrapolation.json"
+    write_json(ext_json, ext.to_dict())
+    ext_png = plot_extrapolation(ext, out / "extrapolation.png")
+    return PredictReport(
+        job, ext.subset_prediction, resolution, (*files, str(ext_json), str(ext_png)), load_seconds, ext
+    )
+
+
+def extrapolation_rows(e: Extrapolation) -> list[tuple[str, str]]:
+    s = e.spectral
+    eps = ", ".join(
+        f"{a.eps:g}: {format_steps(a.steps)} (N0: {format_steps(b.steps)})"
+        for a, b in zip(e.eps_times, e.eps_times_subset, strict=True)
+    )
+    tail = "zero (the subset's top modes hold the residual)" if not math.isfinite(s.tail_b) else f"b = {s.tail_b:.3g}"
+    return [
+        ("extrapolated to", f"N = {e.n} from N0 = {e.n0} (App. D; full-batch steps)"),
+        ("loss on N", f"{e.loss_curve[0]:.4g} -> {e.loss_curve[-1]:.4g} (on N0: {e.loss_subset[-1]:.4g})"),
+        ("T_eps on N", eps + " steps"),
+        (
+            "spectrum",
+            f"lambda_k / N ~ {s.c:.3g} k^-{s.s:.3f} on ranks {s.fit_first}-{s.fit_last} of N0; at N: "
+            f"k^-{s.exponent:.3f} (alpha = {s.alpha:g})",
+        ),
+        ("projections", f"subset's up to k0 = {s.k0}, then a power-law tail {tail}"),
+        (
+            "extrapolation cost",
+            f"{e.seconds:.1f} s (kernel on N0 {e.kernel_seconds:.1f} s, f0 on N {e.forward_seconds:.1f} s)",
+        ),
+        *(("warning", w) for w in e.warnings),
+    ]
+
+
+def spectral_rows(p: Prediction) -> list[tuple[str, str]]:
+    d = p.spectral
+    if d is None:
+        return []
+    law = "no fit" if d["power_law_s"] is None else f"lambda_k / N ~ k^-{d['power_law_s']:.3f}"
+    shares = ", ".join(f"{float(k):.0%} in {v}" for k, v in d["modes_for_share"].items())
+    done = [t for t in d["sample_steps"] if t is not None]
+    samples = f"{len(done)} of {p.n} samples fitted to 10% of their residual by step {p.steps}"
+    if done:
+        samples += f" (median step {int(np.median(done))})"
+    return [
+        ("spectrum", f"{law}; ||dy||^2: {shares} of {d['modes']} eigen-directions"),
+        ("per sample", f"{samples}; slowest: {', '.join(str(i) for i in d['slowest'][:5])}"),
+    ]
 
 
 def format_steps(t: int | None) -> str:
@@ -185,6 +334,7 @@ def render_predict(report: PredictReport, fmt: str) -> str:
         ),
         ("||w_T - w0||", f"{p.weight_distance[-1]:.4g} (||w0|| = {p.w0_norm:.4g})"),
         *test_rows(p.test_n, p.test_loss, p.test_error),
+        *spectral_rows(p),
         *trust_rows(p),
         ("est. real run", est),
         (
@@ -193,6 +343,7 @@ def render_predict(report: PredictReport, fmt: str) -> str:
             f"peak {p.peak_rss_mib:.0f} MiB; loading {report.load_seconds:.1f} s",
         ),
         *(("warning", w) for w in p.warnings),
+        *(extrapolation_rows(report.extrapolation) if report.extrapolation is not None else []),
         ("wrote", ", ".join(report.files)),
     ]
     return render_rows(rows)
@@ -279,9 +430,28 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "same flags as `trainless finetune`. Writes prediction.json, prediction.csv and prediction.png.",
     )
     add_common(p, "runs/predict")
-    p.set_defaults(
-        handler=lambda a: render_predict(
-            run_predict(PredictJob(job_from_args(a), predict_config_from_args(a))), a.format
-        )
+    g = p.add_argument_group("larger dataset (App. D)")
+    g.add_argument(
+        "--extrapolate-to",
+        type=int,
+        default=None,
+        metavar="N",
+        help="predict training on N samples (N / classes per class) from the kernel of classes x per_class of "
+        "them; writes extrapolation.json and extrapolation.png",
     )
+    g.add_argument(
+        "--extrapolate-alpha", type=float, default=DEFAULT_ALPHA, help="slope correction (the paper: 0.1-0.2)"
+    )
+    g.add_argument("--extrapolate-k0", type=int, default=None, help="projections' tail rank (default M0 / 10)")
+    p.set_defaults(handler=lambda a: render_predict(run_predict(predict_job_from_args(a)), a.format))
     return p
+
+
+def predict_job_from_args(a: argparse.Namespace) -> PredictJob:
+    return PredictJob(
+        job_from_args(a),
+        predict_config_from_args(a),
+        extrapolate_to=a.extrapolate_to,
+        extrapolate_alpha=a.extrapolate_alpha,
+        extrapolate_k0=a.extrapolate_k0,
+    )

@@ -7,12 +7,22 @@ the closed form for MSE. Time is counted in optimizer steps; continuous time is 
 from ._discrete import KernelUpdate
 from ._eps import EpsDefinition, EpsStatus, EpsTime, check_eps, epsilon_time, epsilon_times, smooth
 from ._heldout import HeldOut
+from ._modes import (
+    MIN_FIT_POINTS,
+    PowerLaw,
+    cumulative_share,
+    default_fit_window,
+    fit_power_law,
+    mode_factors,
+    mse_mode_curve,
+)
 from ._operator import KernelOperator, Spectrum
 from ._schedule import SGDSchedule, constant_schedule
 from ._simulate import Engine, SDENoise, simulate
 from ._trajectory import Trajectory, TrajectoryStatus
 
 __all__ = [
+    "MIN_FIT_POINTS",
     "Engine",
     "EpsDefinition",
     "EpsStatus",
@@ -20,6 +30,7 @@ __all__ = [
     "HeldOut",
     "KernelOperator",
     "KernelUpdate",
+    "PowerLaw",
     "SDENoise",
     "SGDSchedule",
     "Spectrum",
@@ -27,8 +38,13 @@ __all__ = [
     "TrajectoryStatus",
     "check_eps",
     "constant_schedule",
+    "cumulative_share",
+    "default_fit_window",
     "epsilon_time",
     "epsilon_times",
+    "fit_power_law",
+    "mode_factors",
+    "mse_mode_curve",
     "simulate",
     "smooth",
 ]

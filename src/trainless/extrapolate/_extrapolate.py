@@ -12,22 +12,14 @@ import torch
 
 from .._losses import Loss, loss_value
 from ..data import ImageData, subset_per_class
-from ..dynamics import epsilon_times
+from ..dynamics import MIN_FIT_POINTS, epsilon_times, fit_power_law, mse_mode_curve
 from ..errors import TrainlessError
 from ..finetune import FinetuneConfig, check_problem, learning_rates
 from ..models import HeadStart, LoadedModel
 from ..predict import PredictConfig, level_times, linearize, predict_from
 from ..predict._preserve import preserved
 from ._result import Extrapolation, SpectralExtrapolation
-from ._spectral import (
-    MIN_FIT_POINTS,
-    extrapolated_eigenvalues,
-    fit_power_law,
-    mse_mode_curve,
-    tail_projections,
-    time_warp,
-    warp_curve,
-)
+from ._spectral import extrapolated_eigenvalues, tail_projections, time_warp, warp_curve
 
 #: the paper's alpha in [0.1, 0.2]: its middle
 DEFAULT_ALPHA = 0.15
@@ -187,6 +179,8 @@ def extrapolate(
         )
     if options.kernel_updates:
         raise TrainlessError("the extrapolation uses the kernel at w0: kernel_updates must be empty")
+    if config.optimizer != "sgd":
+        raise TrainlessError(f"the extrapolation models optimizer='sgd', got {config.optimizer!r}")
     warnings: list[str] = []
     if config.batch_size is not None:
         warnings.append(
@@ -224,14 +218,14 @@ def extrapolate(
         anchor_window=anchor_window,
     )
     loss = Loss(config.loss)
+    subset_prediction = predict_from(lin, gd, options, model=model, data=sub)
+    subset_curve = np.asarray(subset_prediction.loss, dtype=np.float64)
     mse_subset = np.asarray(spectral.mse_loss_subset)
     mse = np.asarray(spectral.mse_loss)
     if loss is Loss.MSE:
-        subset_curve, curve = mse_subset, mse
+        curve = mse
         warp = np.arange(curve.size, dtype=np.float64)
     else:
-        pred = predict_from(lin, gd, dataclasses.replace(options, endpoint_check=False, timing_steps=0))
-        subset_curve = np.asarray(pred.loss, dtype=np.float64)
         warp = time_warp(mse_subset, mse)
         scale = _mean_loss(loss, f0_all, data.y) / subset_curve[0]
         curve = warp_curve(subset_curve, warp) * scale
@@ -258,6 +252,7 @@ def extrapolate(
         eps_times=epsilon_times(curve_t, eps, basis="loss", definition=options.eps_definition),
         level_times=level_times(curve_t, options.levels),
         spectral=spectral,
+        subset_prediction=subset_prediction,
         subset_indices=tuple(int(i) for i in positions),
         seconds=time.perf_counter() - start,
         kernel_seconds=lin.kernel.seconds,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..dynamics import EpsTime
-from ..predict import LevelTime
+from ..predict import LevelTime, Prediction
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class Extrapolation:
     eps_times_subset, eps_times: epsilon-training-times of the two curves.
     level_times: steps until the extrapolated loss reaches fractions of its initial value.
     spectral: the :class:`SpectralExtrapolation` behind it.
+    subset_prediction: the ordinary :class:`~trainless.predict.Prediction` on the subset (the config with
+        full-batch steps), whose loss is ``loss_subset``.
     subset_indices: the subset's positions in the larger dataset.
     seconds, kernel_seconds, forward_seconds: wall time of the whole extrapolation, of the subset's kernel,
         and of the forward passes on all N.
@@ -84,6 +87,7 @@ class Extrapolation:
     eps_times: tuple[EpsTime, ...]
     level_times: tuple[LevelTime, ...]
     spectral: SpectralExtrapolation
+    subset_prediction: Prediction
     subset_indices: tuple[int, ...]
     seconds: float
     kernel_seconds: float
@@ -106,7 +110,8 @@ class Extrapolation:
                 return [clean(x) for x in v]
             return v
 
-        out = asdict(self)
+        out = asdict(dataclasses.replace(self, subset_prediction=None))  # type: ignore[arg-type]
+        out["subset_prediction"] = self.subset_prediction.to_dict()
         for key in ("eps_times_subset", "eps_times"):
             out[key] = [t.to_dict() for t in getattr(self, key)]
         out["level_times"] = [t.to_dict() for t in self.level_times]

@@ -28,73 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
+from ..dynamics._modes import PowerLaw, as_vector
 from ..errors import TrainlessError
-
-#: fewest positive eigenvalues a power-law fit accepts
-MIN_FIT_POINTS = 8
-
-
-@dataclass(frozen=True)
-class PowerLaw:
-    """mu_k = c k^-s for ranks k >= 1, fitted by least squares on log mu_k vs log k over ranks
-    ``first``..``last`` (inclusive) of the N0 spectrum. float64."""
-
-    c: float
-    s: float
-    first: int
-    last: int
-
-    def __call__(self, ranks: np.ndarray, exponent: float | None = None) -> np.ndarray:
-        """c k^-exponent (the fitted s by default) at the given ranks."""
-        s = self.s if exponent is None else exponent
-        return self.c * np.asarray(ranks, dtype=np.float64) ** (-s)
-
-
-def _as_vector(values: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
-    v = np.asarray(values, dtype=np.float64)
-    if v.ndim != 1 or v.size == 0:
-        raise TrainlessError(f"{what} must be a non-empty 1-D sequence, got shape {v.shape}")
-    if not np.isfinite(v).all():
-        raise TrainlessError(f"{what} contains NaN or inf")
-    return v
-
-
-def default_fit_window(modes: int) -> tuple[int, int]:
-    """Ranks 1..M0/2: the upper half of the subset's spectrum. Its lower half bends down, the finite-N0
-    effect of Fig. 4 (right) (the last eigenvalues of a Gram matrix of N0 points fall below the limit
-    operator's), and a fit over it would flatten s further."""
-    return 1, max(1, modes // 2)
-
-
-def fit_power_law(eigenvalues: Sequence[float] | np.ndarray, window: tuple[int, int] | None = None) -> PowerLaw:
-    """Fit mu_k = c k^-s to normalized eigenvalues (descending, float64) over the ranks ``window`` = (first,
-    last), 1-based inclusive (default :func:`default_fit_window`).
-
-    Raises TrainlessError if an eigenvalue in the window is not positive (a power law cannot pass through
-    it; drop the tail of a projected kernel, or narrow the window) or if fewer than ``MIN_FIT_POINTS`` ranks
-    are in it.
-    """
-    mu = _as_vector(eigenvalues, "eigenvalues")
-    if np.any(np.diff(mu) > 1e-12 * max(abs(mu[0]), 1e-300)):
-        raise TrainlessError("eigenvalues must be sorted in descending order")
-    first, last = window if window is not None else default_fit_window(mu.size)
-    if not (1 <= first <= last <= mu.size):
-        raise TrainlessError(f"fit window must satisfy 1 <= first <= last <= {mu.size}, got ({first}, {last})")
-    if last - first + 1 < MIN_FIT_POINTS:
-        raise TrainlessError(
-            f"a power-law fit needs at least {MIN_FIT_POINTS} eigenvalues, the window ({first}, {last}) has "
-            f"{last - first + 1}: use a larger subset (N0) or a wider window"
-        )
-    sel = mu[first - 1 : last]
-    if np.any(sel <= 0):
-        bad = int(np.argmax(sel <= 0)) + first
-        raise TrainlessError(
-            f"the spectrum has a non-positive eigenvalue ({sel[bad - first]:.3g} at rank {bad}) inside the fit "
-            f"window ({first}, {last}): a power law needs positive eigenvalues"
-        )
-    logk = np.log(np.arange(first, last + 1, dtype=np.float64))
-    slope, intercept = np.polyfit(logk, np.log(sel), 1)
-    return PowerLaw(c=float(math.exp(intercept)), s=float(-slope), first=first, last=last)
 
 
 def corrected_exponent(s: float, n0: int, n: int, alpha: float) -> float:
@@ -149,7 +84,7 @@ def tail_projections(
     to the anchor at k0 and zero after it (b = inf), and the sum exceeds ``total`` by anchor - R. Returns
     a :class:`ProjectionTail`.
     """
-    p = _as_vector(projections, "projections")
+    p = as_vector(projections, "projections")
     m0 = p.size
     if isinstance(k0, bool) or not isinstance(k0, int) or not 1 <= k0 < m0:
         raise TrainlessError(f"k0 must be an integer in [1, {m0 - 1}] (below the subset's {m0} modes), got {k0!r}")
@@ -189,41 +124,6 @@ def tail_projections(
     a = anchor * k0**b
     out[k0 - 1 :] = a * k[k0 - 1 :] ** (-b)
     return ProjectionTail(k0=k0, a=float(a), b=b, projections=out)
-
-
-def mse_mode_curve(
-    eigenvalues: np.ndarray,
-    projections: np.ndarray,
-    lr: Sequence[float],
-    momentum: float = 0.0,
-    nesterov: bool = False,
-) -> np.ndarray:
-    """The mean 1/2-MSE loss of full-batch torch.optim.SGD, mode by mode: (T+1,) float64.
-
-    eigenvalues: normalized mu_k (M,); projections: normalized pi_k (M,); lr: (T,) per step. Per mode, with
-    e the residual coefficient (e_0 = 1) and u the momentum buffer's image (u_0 = 0):
-    u_{t+1} = m u_t + mu e_t, e_{t+1} = e_t - lr_t u_{t+1} (Nesterov: e_t - lr_t (mu e_t + m u_{t+1})),
-    exact for the linearized model (DESIGN.md); L_t = 1/2 sum_k pi_k e_k(t)^2. For m = 0 and a constant lr,
-    e_k(t) = (1 - lr mu_k)^t.
-    """
-    mu = np.asarray(eigenvalues, dtype=np.float64)
-    pi = np.asarray(projections, dtype=np.float64)
-    e = np.ones_like(mu)
-    u = np.zeros_like(mu)
-    out = np.empty(len(lr) + 1, dtype=np.float64)
-    out[0] = 0.5 * float(pi.sum())
-    for t, step in enumerate(lr):
-        u = momentum * u + mu * e
-        e = e - step * ((mu * e + momentum * u) if nesterov else u)
-        out[t + 1] = 0.5 * float(pi @ (e * e))
-    return out
-
-
-def cumulative_share(projections: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Share of ||dy||^2 held by the top-k eigen-directions, k = 1..M: (M,) float64 in [0, 1]."""
-    p = np.asarray(projections, dtype=np.float64)
-    total = float(p.sum())
-    return np.cumsum(p) / total if total > 0 else np.zeros_like(p)
 
 
 def time_warp(curve_from: np.ndarray, curve_to: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ from ..finetune import FinetuneConfig, check_problem, check_test_data, learning_
 from ..kernel import KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from ..models import HeadStart, LoadedModel, select_trainable, warm_head
 from ._config import PredictConfig
+from ._diagnosis import diagnose_spectrum
 from ._endpoint import WeightPath
 from ._preserve import preserved
 from ._result import LevelTime, Prediction
@@ -477,6 +478,7 @@ def _predict_trajectory(
         r_final = -loss_grad(loss, traj.f_final, y_cpu)
         proj0 = spec.project(r0).pow(2)
         proj_final = spec.project(r_final).pow(2).mean(0)
+        diagnosis = diagnose_spectrum(op, spec, kernel.f0, y_cpu, lrs, config.momentum, config.nesterov)
         eps_list = options.eps
         times = epsilon_times(loss_mean, eps_list, basis="loss", definition=options.eps_definition)
         times += epsilon_times(err_mean, eps_list, basis="error", definition=options.eps_definition)
@@ -542,6 +544,7 @@ def _predict_trajectory(
         eigenvalues=_floats(spec.eigenvalues),
         projections_initial=_floats(proj0),
         projections_final=_floats(proj_final),
+        spectral=diagnosis.to_dict(),
         kernel={
             "method": kernel.method.value,
             "dim": kernel.dim,

@@ -71,6 +71,9 @@ class Prediction:
     test_n, test_loss, test_error: the held-out points (``predict(..., test_data=...)``) and the linearized
         model's mean loss and error rate on them at steps 0..T (mean over batch orders; Lee et al. eq. 10,
         eq. 19 for the closed form); 0 and empty without test data.
+    spectral: why the run is slow (``SpectralDiagnosis.to_dict()``): the power-law fit of Theta's
+        spectrum, how many eigen-directions hold 50 / 90 / 99% of ||dy||^2, per-sample convergence steps and
+        the slowest samples, the gradients' top-two principal components per sample.
     """
 
     config: FinetuneConfig
@@ -120,6 +123,7 @@ class Prediction:
     test_n: int = 0
     test_loss: tuple[float, ...] = ()
     test_error: tuple[float, ...] = ()
+    spectral: dict[str, Any] | None = None
 
     @property
     def steps(self) -> int:
