@@ -1,48 +1,99 @@
-"""Package the trust signal's error bands from a benchmark suite's summary.
+"""Calibrate the trust signal on one benchmark suite, check it on another, and package its error bands.
 
-Reads SUMMARY (a `trainless bench` summary.json), takes the relative T_eps error bands of its flagged and
-unflagged cases for the frozen kernel (`trust`) and for kernel updates along the predicted path
-(`trust_updates`), prints them and writes src/trainless/predict/trust_bands.json, which every prediction
-quotes ("on the paper suite, unflagged cases were within X%"). Regenerate after the suite is re-run:
+The ``endpoint`` flag fires when the real network at the predicted final weights has more than R times the
+predicted final loss. R is calibrated per mode (``frozen`` kernel, kernel ``updates``) on the CALIBRATION
+suite's cases by a rule fixed before it is applied: among the cases whose largest relative T_eps error
+exceeds 25% (bad) and that the stability-edge flag does not already catch, take the smallest endpoint ratio
+r_bad; R is the geometric midpoint between r_bad and the largest ratio of a good case below it (the widest
+margin that still flags every such bad case). The same R is then applied, unchanged, to the VALIDATION
+suite (cases not used to choose R), and both suites' hit rates, false alarms and bands are reported. The
+calibration suite's bands, R and the validation figures go to src/trainless/predict/trust_bands.json, which
+every prediction reads; the full tables to benchmarks/results/trust_calibration.json.
 
-    python benchmarks/trust_bands.py bench/results/paper/summary.json
+    python benchmarks/trust_bands.py bench/results/paper bench/results/unseen
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from trainless._io import write_json
+from trainless.bench._run import BAD_CASE, UPDATED, trust_table
 from trainless.predict._trust import BANDS_FILE
+
+RESULTS = Path(__file__).resolve().parent / "results" / "trust_calibration.json"
+MODES = {"frozen": None, "updates": UPDATED}
+
+
+def load_cases(suite_dir: Path) -> list[dict]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((suite_dir / "cases").glob("*.json"))]
+
+
+def calibrate(table: dict) -> float | None:
+    """R from a table computed with no endpoint flag (threshold inf): the rule of the module docstring."""
+    rows = [r for r in table["rows"] if r["endpoint_ratio"] is not None]
+    bad = [r["endpoint_ratio"] for r in rows if r["max_rel_error"] > BAD_CASE and "edge" not in r["flags"]]
+    if not bad:
+        return None
+    r_bad = min(bad)
+    below = [r["endpoint_ratio"] for r in rows if r["max_rel_error"] <= BAD_CASE and r["endpoint_ratio"] < r_bad]
+    return math.sqrt(max(below) * r_bad) if below else r_bad * (1 - 1e-9)
+
+
+def brief(t: dict) -> dict:
+    return {
+        k: t[k] for k in ("cases", "bad_cases", "flagged", "hit_rate", "false_alarms", "band_unflagged", "band_flagged")
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("summary", help="a `trainless bench` summary.json")
-    ap.add_argument("--out", default=str(BANDS_FILE), help=f"where to write (default {BANDS_FILE})")
+    ap.add_argument("calibration", type=Path, help="a `trainless bench` output directory (with cases/)")
+    ap.add_argument("validation", type=Path, help="another suite's output directory, not used to choose R")
+    ap.add_argument("--out", default=str(BANDS_FILE), help=f"where to write the bands (default {BANDS_FILE})")
     a = ap.parse_args()
-    summary = json.loads(Path(a.summary).read_text(encoding="utf-8"))
-    bands: dict = {"suite": summary["suite"], "source": a.summary}
-    for mode, key in (("frozen", "trust"), ("updates", "trust_updates")):
-        t = summary.get(key)
-        if not t or not t["cases"]:
+    cal, val = load_cases(a.calibration), load_cases(a.validation)
+    bands: dict = {"suite": a.calibration.name, "validation_suite": a.validation.name, "bad_case_threshold": BAD_CASE}
+    report: dict = {}
+    for mode, engine in MODES.items():
+        ratio = calibrate(trust_table(cal, engine, threshold=math.inf))
+        if ratio is None:
             continue
-        bands[mode] = {
-            "flagged": t["band_flagged"],
-            "unflagged": t["band_unflagged"],
-            "hit_rate": t["hit_rate"],
-            "bad_cases": t["bad_cases"],
-            "false_alarms": t["false_alarms"],
+        t_cal, t_val = trust_table(cal, engine, threshold=ratio), trust_table(val, engine, threshold=ratio)
+        t_old = {
+            name: trust_table(c, engine, threshold=None) for name, c in (("calibration", cal), ("validation", val))
         }
-        print(
-            f"{mode}: {t['cases']} cases, {t['bad_cases']} above {t['bad_case_threshold']:.0%}, "
-            f"flagged {t['flagged']}, hit rate {t['hit_rate']}, "
-            f"unflagged {t['band_unflagged']}, flagged {t['band_flagged']}"
-        )
+        bands[mode] = {
+            "endpoint_ratio": ratio,
+            "flagged": t_cal["band_flagged"],
+            "unflagged": t_cal["band_unflagged"],
+            "hit_rate": t_cal["hit_rate"],
+            "bad_cases": t_cal["bad_cases"],
+            "false_alarms": t_cal["false_alarms"],
+            "validation": brief(t_val),
+        }
+        report[mode] = {
+            "endpoint_ratio": ratio,
+            "calibration": t_cal,
+            "validation": t_val,
+            "output_gap_rule": {k: brief(v) for k, v in t_old.items()},
+        }
+        for name, t in (
+            ("calibration", t_cal),
+            ("validation", t_val),
+            *(("gap rule " + k, v) for k, v in t_old.items()),
+        ):
+            print(
+                f"{mode:8s} {name:22s} R = {ratio:.3g}: {t['cases']} cases, {t['bad_cases']} bad, "
+                f"flagged {t['flagged']}, hit rate {t['hit_rate']}, false alarms {t['false_alarms']}, "
+                f"unflagged band {t['band_unflagged']}"
+            )
     write_json(Path(a.out), bands)
-    print(f"wrote {a.out}")
+    write_json(RESULTS, report)
+    print(f"wrote {a.out} and {RESULTS}")
 
 
 if __name__ == "__main__":

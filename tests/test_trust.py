@@ -196,6 +196,48 @@ def test_trust_flags_and_the_band_quoted(tmp_path):
     assert trust_summary([], "frozen", tmp_path / "missing.json")["band"] is None
 
 
+def test_endpoint_ratio_rule():
+    import math
+
+    from trainless.predict import endpoint_ratio, trust_flags
+
+    assert endpoint_ratio({"loss_real": 0.6, "loss_linear": 0.2}) == pytest.approx(3.0)
+    assert endpoint_ratio({"loss_real": 0.1, "loss_linear": 0.0}) == math.inf
+    assert endpoint_ratio({"loss_real": float("nan"), "loss_linear": 0.1}) == math.inf
+    assert endpoint_ratio(None) is None
+    end = {"loss_real": 0.6, "loss_linear": 0.2, "output_gap": 0.9}
+    # with a calibrated R the output gap no longer decides, the loss ratio does
+    assert trust_flags(0.5, end, 0.5, ratio_threshold=5.0) == []
+    assert trust_flags(0.5, end, 0.5, ratio_threshold=2.5) == ["endpoint"]
+    assert trust_flags(0.5, end, 0.5) == ["endpoint"]  # no R: the output-gap rule
+
+
+def test_calibration_rule_takes_the_margin_below_the_smallest_bad_ratio():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "trust_bands.py"
+    spec = importlib.util.spec_from_file_location("trust_bands", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def row(err, ratio, flags=()):
+        return {"max_rel_error": err, "endpoint_ratio": ratio, "flags": list(flags)}
+
+    table = {
+        "rows": [
+            row(0.1, 2.0),
+            row(0.1, 4.0),
+            row(0.5, 9.0),
+            row(0.3, 16.0),
+            row(0.9, 1.5, ["edge"]),  # caught by the edge flag: not used
+            row(0.1, 30.0),  # a good case above: a false alarm, not used
+        ]
+    }
+    assert mod.calibrate(table) == pytest.approx(6.0)  # sqrt(4 x 9)
+    assert mod.calibrate({"rows": [row(0.1, 2.0)]}) is None
+
+
 def test_every_prediction_carries_the_trust_signal(digits16, tiny):
     cfg = FinetuneConfig(lr=0.01, steps=10)
     lin = linearize(tiny, digits16, cfg, FAST)

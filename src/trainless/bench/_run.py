@@ -19,7 +19,15 @@ from ..errors import TrainlessError
 from ..finetune import FinetuneConfig, RunRecord, finetune, load_model_and_data
 from ..kernel import KernelConfig
 from ..models import HeadStart
-from ..predict import PredictConfig, largest_edge_ratio, linearize, predict_from, trust_flags
+from ..predict import (
+    PredictConfig,
+    endpoint_ratio,
+    endpoint_threshold,
+    largest_edge_ratio,
+    linearize,
+    predict_from,
+    trust_flags,
+)
 from ._baseline import steps_to_match
 from ._compare import compare
 from ._suite import Case, Suite
@@ -276,18 +284,28 @@ BAD_CASE = 0.25
 is one the trust signal should flag (the fidelity issue's target)."""
 
 
-def _flags(prediction: dict[str, Any]) -> list[str]:
+def trust_mode(engine: str) -> str:
+    """The trust band's mode of a prediction engine key: ``updates`` for kernel updates, else ``frozen``."""
+    return "updates" if engine == UPDATED else "frozen"
+
+
+def _flags(prediction: dict[str, Any], mode: str, threshold: float | str | None) -> list[str]:
     limit = prediction["options"].get("endpoint_warning", 0.5)
     edge = largest_edge_ratio(prediction.get("edge_ratio"), prediction.get("kernel_path") or ())
-    return trust_flags(edge, prediction.get("endpoint"), limit)
+    ratio = endpoint_threshold(mode) if threshold == "packaged" else threshold
+    return trust_flags(edge, prediction.get("endpoint"), limit, ratio)  # type: ignore[arg-type]
 
 
-def trust_table(results: list[dict[str, Any]], engine: str | None = None) -> dict[str, Any]:
+def trust_table(
+    results: list[dict[str, Any]], engine: str | None = None, threshold: float | str | None = "packaged"
+) -> dict[str, Any]:
     """How well the trust signal (:func:`~trainless.predict.trust_flags`) separates the cases, for the
-    predictions of ``engine`` (None: each case's default engine): per case its flags and its largest
-    relative T_eps error (loss); the hit rate (the share of cases above ``BAD_CASE`` that are flagged), and
-    the error band of flagged and unflagged cases (median and 95th percentile of every case's eps-pooled
-    relative T_eps errors, and their number of cases)."""
+    predictions of ``engine`` (None: each case's default engine): per case its flags, its largest relative
+    T_eps error (loss) and its endpoint-loss ratio; the hit rate (the share of cases above ``BAD_CASE``
+    that are flagged), and the error band of flagged and unflagged cases (median and 95th percentile of
+    every case's eps-pooled relative T_eps errors, and their number of cases). threshold: the endpoint
+    ratio R (``packaged``: the calibrated one in trust_bands.json for the engine's mode; None: the older
+    output-gap rule)."""
     rows = []
     pooled: dict[bool, list[float]] = {True: [], False: []}
     for r in results:
@@ -298,9 +316,19 @@ def trust_table(results: list[dict[str, Any]], engine: str | None = None) -> dic
         errs = [e["relative_error"] for e in comp["eps"] if e["basis"] == "loss" and e["relative_error"] is not None]
         if not errs:
             continue
-        flags = _flags(r["predictions"][comp["engine"]])
+        pred = r["predictions"][comp["engine"]]
+        flags = _flags(pred, trust_mode(comp["engine"]), threshold)
         pooled[bool(flags)].extend(errs)
-        rows.append({"case_id": r["case_id"], "tag": r["case"]["tag"], "max_rel_error": max(errs), "flags": flags})
+        rows.append(
+            {
+                "case_id": r["case_id"],
+                "tag": r["case"]["tag"],
+                "max_rel_error": max(errs),
+                "flags": flags,
+                "edge_ratio": largest_edge_ratio(pred.get("edge_ratio"), pred.get("kernel_path") or ()),
+                "endpoint_ratio": endpoint_ratio(pred.get("endpoint")),
+            }
+        )
     bad = [row for row in rows if row["max_rel_error"] > BAD_CASE]
     return {
         "bad_case_threshold": BAD_CASE,

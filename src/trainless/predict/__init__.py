@@ -6,7 +6,7 @@ from ._endpoint import EndpointCheck, endpoint_check
 from ._predict import Linearization, level_times, linearize, predict, predict_from, time_optimizer_step
 from ._preserve import preserved
 from ._result import LevelTime, Prediction, load_prediction
-from ._trust import largest_edge_ratio, trust_flags, trust_summary
+from ._trust import endpoint_ratio, endpoint_threshold, largest_edge_ratio, trust_flags, trust_summary
 
 __all__ = [
     "DEFAULT_EPS",
@@ -17,6 +17,8 @@ __all__ = [
     "Prediction",
     "auto_kernel_updates",
     "endpoint_check",
+    "endpoint_ratio",
+    "endpoint_threshold",
     "largest_edge_ratio",
     "level_times",
     "linearize",

@@ -34,7 +34,7 @@ from ._diagnosis import diagnose_spectrum
 from ._endpoint import WeightPath
 from ._preserve import preserved
 from ._result import LevelTime, Prediction
-from ._trust import largest_edge_ratio, trust_flags, trust_summary
+from ._trust import endpoint_threshold, largest_edge_ratio, trust_flags, trust_summary
 
 
 def time_optimizer_step(
@@ -303,7 +303,7 @@ def predict_from(
         raise TrainlessError("kernel updates compute Theta along the predicted path: pass model= and data=")
     if model is None or data is None or not (options.endpoint_check or updates):
         pred = _predict_trajectory(lin, config, options, progress=progress, start_step=start_step)[0]
-        flags = trust_flags(pred.edge_ratio, None, options.endpoint_warning)
+        flags = trust_flags(pred.edge_ratio, None, options.endpoint_warning, endpoint_threshold("frozen"))
         return dataclasses.replace(pred, trust=trust_summary(flags, "frozen"))
     t_path = time.perf_counter()
     kernel_path: list[dict[str, float]] = []
@@ -387,10 +387,12 @@ def predict_from(
         )
     extra = time.perf_counter() - t_path - pred.dynamics_seconds
     endpoint = check.to_dict() if check is not None and options.endpoint_check else None
-    flags = trust_flags(largest_edge_ratio(pred.edge_ratio, kernel_path), endpoint, options.endpoint_warning)
+    mode = "updates" if updates else "frozen"
+    edge = largest_edge_ratio(pred.edge_ratio, kernel_path)
+    flags = trust_flags(edge, endpoint, options.endpoint_warning, endpoint_threshold(mode))
     return dataclasses.replace(
         pred,
-        trust=trust_summary(flags, "updates" if updates else "frozen"),
+        trust=trust_summary(flags, mode),
         endpoint=endpoint,
         kernel_path=tuple(kernel_path),
         weight_distance=tuple(dist),

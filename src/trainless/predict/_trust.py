@@ -1,9 +1,14 @@
 """The trust signal: flags measurable at init, mapped to the error band the benchmark measured for them.
 
-The flags (:func:`trust_flags`) come from the prediction itself; the bands come from ``trust_bands.json``
-next to this file, written by ``benchmarks/trust_bands.py`` from a benchmark suite's ``summary.json`` (the
-relative T_eps errors of the suite's flagged and unflagged cases). Nothing here is fitted to a case: the
-thresholds are the linearized stability edge (1) and ``PredictConfig.endpoint_warning``.
+The flags (:func:`trust_flags`) come from the prediction itself; the bands and the endpoint threshold come
+from ``trust_bands.json`` next to this file, written by ``benchmarks/trust_bands.py`` from a calibration
+suite's cases (and checked there on a validation suite the threshold was not taken from):
+
+- ``edge``: the lr above the linearized stability edge (ratio > 1; no calibration);
+- ``endpoint``: the real network at the predicted final weights has a loss more than R times the predicted
+  final loss (R per mode, calibrated: the smallest such ratio among the calibration suite's bad cases that
+  ``edge`` does not flag). Without a calibrated R the older rule applies: the output gap there above
+  ``PredictConfig.endpoint_warning`` of the predicted change (safe but flags almost every fresh-head case).
 """
 
 from __future__ import annotations
@@ -18,16 +23,47 @@ from typing import Any
 BANDS_FILE = Path(__file__).with_name("trust_bands.json")
 
 
-def trust_flags(edge_ratio: float | None, endpoint: dict[str, Any] | None, endpoint_warning: float) -> list[str]:
+def endpoint_ratio(endpoint: dict[str, Any] | None) -> float | None:
+    """The real network's loss at the predicted final weights over the predicted final loss (None without an
+    endpoint check; inf when the prediction reaches 0 and the real network does not)."""
+    if endpoint is None:
+        return None
+    real, linear = float(endpoint["loss_real"]), float(endpoint["loss_linear"])
+    if not (math.isfinite(real) and math.isfinite(linear)):
+        return math.inf
+    if linear <= 0:
+        return math.inf if real > 0 else 1.0
+    return real / linear
+
+
+def trust_flags(
+    edge_ratio: float | None,
+    endpoint: dict[str, Any] | None,
+    endpoint_warning: float,
+    ratio_threshold: float | None = None,
+) -> list[str]:
     """``edge`` when the lr is above the linearized loss's stability edge 2(1+m)/sharpness at w0;
-    ``endpoint`` when the real network at the predicted final weights departs from the linearized outputs by
-    more than ``endpoint_warning`` of the predicted output change."""
+    ``endpoint`` when the real network at the predicted final weights has more than ``ratio_threshold`` x
+    the predicted final loss, or (no threshold given) departs from the linearized outputs by more than
+    ``endpoint_warning`` of the predicted output change."""
     flags = []
     if edge_ratio is not None and edge_ratio > 1.0:
         flags.append("edge")
-    if endpoint is not None and endpoint["output_gap"] > endpoint_warning:
-        flags.append("endpoint")
+    if endpoint is not None:
+        if ratio_threshold is not None:
+            ratio = endpoint_ratio(endpoint)
+            if ratio is not None and ratio > ratio_threshold:
+                flags.append("endpoint")
+        elif endpoint["output_gap"] > endpoint_warning:
+            flags.append("endpoint")
     return flags
+
+
+def endpoint_threshold(mode: str, bands_file: Path = BANDS_FILE) -> float | None:
+    """The calibrated endpoint-loss ratio R for ``mode`` (``frozen`` | ``updates``); None if none packaged."""
+    bands = _bands(Path(bands_file))
+    value = None if bands is None else bands.get(mode, {}).get("endpoint_ratio")
+    return None if value is None else float(value)
 
 
 def largest_edge_ratio(edge_ratio: float | None, kernel_path: Iterable[dict[str, Any]] = ()) -> float | None:
@@ -52,7 +88,7 @@ def trust_summary(flags: list[str], mode: str, bands_file: Path = BANDS_FILE) ->
     band = None if bands is None else bands.get(mode, {}).get(key)
     reasons = {
         "edge": "the lr is above the linearized stability edge",
-        "endpoint": "the real network at the predicted final weights departs from the linearized model",
+        "endpoint": "the real network at the predicted final weights does much worse than the linearized model",
     }
     if band is None or band.get("p95") is None:
         where = "no benchmark band is packaged for this mode"
