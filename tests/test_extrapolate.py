@@ -62,10 +62,16 @@ def test_corrected_exponent_reading():
     assert corrected_exponent(1.2, 100, 1000, 0.15) == pytest.approx(1.2 + 0.15 * 0.9)
     assert corrected_exponent(1.2, 100, 10**9, 0.15) < 1.2 + 0.15
     lam0, p0 = power_law_modes(50, 1, 2.0, 1.0, 1.0, 1.5)
-    r = extrapolate_spectrum(lam0, p0, 50, 200, 1.5 * float(p0.sum()) * 4, [0.1] * 5, alpha=0.2)
     k = np.arange(1, 201)
-    np.testing.assert_allclose(r.eigenvalues, 2.0 * k ** -(1.0 + 0.2 * 0.75), rtol=1e-10)
-    assert r.exponent == pytest.approx(1.15)
+    total = 1.5 * float(p0.sum()) * 4
+    paper = extrapolate_spectrum(lam0, p0, 50, 200, total, [0.1] * 5, alpha=0.2, keep_head=False)
+    np.testing.assert_allclose(paper.eigenvalues, 2.0 * k ** -(1.0 + 0.2 * 0.75), rtol=1e-10)
+    assert paper.exponent == pytest.approx(1.15) and (paper.fit_first, paper.fit_last) == (1, 25)
+    # default: the subset's head up to k0 = 5, the corrected slope pivoting at k0
+    r = extrapolate_spectrum(lam0, p0, 50, 200, total, [0.1] * 5, alpha=0.2)
+    assert r.k0 == 5 and (r.fit_first, r.fit_last) == (5, 25)
+    np.testing.assert_allclose(r.eigenvalues[:4], 2.0 / k[:4], rtol=1e-12)
+    np.testing.assert_allclose(r.eigenvalues[4:], 2.0 / 5 * (k[4:] / 5) ** -1.15, rtol=1e-10)
 
 
 def test_tail_meets_the_anchor_and_the_sum():
@@ -179,7 +185,7 @@ def test_model_level_mse_matches_the_subset_prediction(digits_all):
     model = load_model("tiny-cnn", 3, seed=3)
     cfg = FinetuneConfig(lr=0.05, steps=30, loss="mse")
     ext = extrapolate(model, digits_all, cfg, 24, FAST)
-    assert (ext.n0, ext.n, ext.loss) == (24, 120, "mse")
+    assert (ext.n0, ext.n, ext.loss) == (24, 120, "mse") and ext.estimated_run_seconds is None
     assert len(ext.loss_curve) == len(ext.loss_subset) == 31
     # the subset's curve is the exact discrete engine's prediction on that subset
     sub = dataclasses.replace(
@@ -198,7 +204,9 @@ def test_model_level_mse_matches_the_subset_prediction(digits_all):
 def test_model_level_cross_entropy_is_a_warp_of_the_subset_curve(digits_all):
     model = load_model("tiny-cnn", 3, seed=3)
     cfg = FinetuneConfig(lr=0.02, steps=30, loss="ce", batch_size=30, momentum=0.5)
-    ext = extrapolate(model, digits_all, cfg, 24, FAST)
+    ext = extrapolate(model, digits_all, cfg, 24, dataclasses.replace(FAST, timing_steps=1))
+    step = ext.subset_prediction.step_seconds
+    assert step > 0 and ext.estimated_run_seconds == pytest.approx(step * 120 / 24 * 30)
     warp = np.asarray(ext.warp)
     assert np.all(np.diff(ext.spectral.mse_loss) < 0)  # a monotone target progress gives a monotone warp
     assert warp[0] == 0 and np.all(np.diff(warp) >= 0) and np.all((warp >= 0) & (warp <= 30))

@@ -11,6 +11,7 @@ Public API (everything else is private and may change):
 - dynamics: :func:`simulate`, :class:`Engine`, :class:`SGDSchedule`, :class:`Trajectory`, :func:`epsilon_times`
 - prediction: :func:`predict`, :class:`PredictConfig`, :class:`Prediction`, :func:`load_prediction`,
   :func:`auto_kernel_updates`
+- larger datasets (App. D): :func:`extrapolate`, :class:`Extrapolation`
 - linearized networks (Lee et al.): :func:`linearize`, :class:`LinearizedModel` (more in ``trainless.theory``)
 - losses: :class:`Loss`; errors: :class:`TrainlessError`, :class:`ConfigError`
 """
@@ -19,6 +20,7 @@ from ._losses import Loss
 from .data import ImageData, batch_schedule, from_tensors, list_datasets, load_dataset, load_test_split
 from .dynamics import Engine, SGDSchedule, Trajectory, epsilon_times, simulate
 from .errors import ConfigError, TrainlessError
+from .extrapolate import Extrapolation, extrapolate
 from .finetune import FinetuneConfig, RunRecord, RunStatus, finetune, load_record
 from .kernel import KernelConfig, KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from .models import HeadStart, LoadedModel, list_models, load_model, select_trainable
@@ -30,6 +32,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "Engine",
+    "Extrapolation",
     "FinetuneConfig",
     "HeadStart",
     "ImageData",
@@ -51,6 +54,7 @@ __all__ = [
     "batch_schedule",
     "compute_kernel",
     "epsilon_times",
+    "extrapolate",
     "finetune",
     "from_tensors",
     "jacobian_vector_product",

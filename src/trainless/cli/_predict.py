@@ -128,6 +128,7 @@ def summarize_extrapolation(e: Extrapolation) -> dict[str, Any]:
         "seconds": e.seconds,
         "kernel_seconds": e.kernel_seconds,
         "forward_seconds": e.forward_seconds,
+        "estimated_run_seconds": e.estimated_run_seconds,
         "warnings": list(e.warnings),
     }
 

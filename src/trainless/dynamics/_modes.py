@@ -45,11 +45,11 @@ class PowerLaw:
         return self.c * np.asarray(ranks, dtype=np.float64) ** (-s)
 
 
-def default_fit_window(modes: int) -> tuple[int, int]:
-    """Ranks 1..M0/2: the upper half of the subset's spectrum. Its lower half bends down, the finite-N0
-    effect of Fig. 4 (right) (the last eigenvalues of a Gram matrix of N0 points fall below the limit
+def default_fit_window(modes: int, first: int = 1) -> tuple[int, int]:
+    """Ranks first..M/2: the upper half of the spectrum. Its lower half bends down, the finite-N effect of
+    Zancato et al. Fig. 4 (right) (the last eigenvalues of a Gram matrix of N points fall below the limit
     operator's), and a fit over it would flatten s further."""
-    return 1, max(1, modes // 2)
+    return min(first, max(1, modes // 2)), max(1, modes // 2)
 
 
 def fit_power_law(eigenvalues: Sequence[float] | np.ndarray, window: tuple[int, int] | None = None) -> PowerLaw:

@@ -12,7 +12,7 @@ import torch
 
 from .._losses import Loss, loss_value
 from ..data import ImageData, subset_per_class
-from ..dynamics import MIN_FIT_POINTS, epsilon_times, fit_power_law, mse_mode_curve
+from ..dynamics import MIN_FIT_POINTS, default_fit_window, epsilon_times, fit_power_law, mse_mode_curve
 from ..errors import TrainlessError
 from ..finetune import FinetuneConfig, check_problem, learning_rates
 from ..models import HeadStart, LoadedModel
@@ -47,6 +47,7 @@ def extrapolate_spectrum(
     k0: int | None = None,
     fit_window: tuple[int, int] | None = None,
     anchor_window: float = DEFAULT_ANCHOR_WINDOW,
+    keep_head: bool = True,
 ) -> SpectralExtrapolation:
     """App. D from numbers: the subset's spectrum to the N-sample spectrum, projections and MSE curve.
 
@@ -58,7 +59,11 @@ def extrapolate_spectrum(
     alpha: the slope correction (:func:`~trainless.extrapolate._spectral.corrected_exponent`);
     k0: the projections' tail rank (default :func:`default_k0`); anchor_window: the tail's anchor at k0
         (:func:`~trainless.extrapolate.tail_projections`; 0 is the paper's single projection);
-    fit_window: the power-law fit's ranks (default the upper half of the subset's spectrum).
+    fit_window: the power-law fit's ranks (default k0..M0/2 with the head kept, 1..M0/2 without: the
+        subset's last half bends down, the finite-N0 effect of Fig. 4, right).
+    keep_head: keep the subset's eigenvalues above k0 and pivot the corrected law at k0
+        (:func:`~trainless.extrapolate.extrapolated_eigenvalues`); False is the paper's rule (the law at
+        every rank).
     Everything is normalized by its own dataset size first (module docstring). float64.
     """
     lam0 = np.asarray(eigenvalues, dtype=np.float64)
@@ -75,19 +80,23 @@ def extrapolate_spectrum(
     modes = n * classes
     if not (math.isfinite(alpha) and alpha >= 0):
         raise TrainlessError(f"alpha must be finite and >= 0, got {alpha!r}")
-    if np.any(lam0[: max(1, m0 // 2)] <= 0) and fit_window is None:
+    k0 = default_k0(m0) if k0 is None else k0
+    if isinstance(k0, bool) or not isinstance(k0, int) or not 1 <= k0 < m0:
+        raise TrainlessError(f"k0 must be an integer in [1, {m0 - 1}] (below the subset's {m0} modes), got {k0!r}")
+    if fit_window is None:
+        fit_window = default_fit_window(m0, k0 if keep_head else 1)
+    if np.any(lam0[: fit_window[1]] <= 0):
         first_bad = int(np.argmax(lam0 <= 0)) + 1
         raise TrainlessError(
             f"the subset's spectrum has a non-positive eigenvalue ({lam0[first_bad - 1]:.3g}) at rank {first_bad}, "
-            f"inside the default fit window (1, {max(1, m0 // 2)}): the kernel is rank-deficient there (a projected "
-            "kernel with too small a dimension, or duplicated samples); pass a narrower fit_window"
+            f"up to the fit window's end {fit_window[1]}: the kernel is rank-deficient there (a projected kernel "
+            "with too small a dimension, or duplicated samples); pass a narrower fit_window"
         )
     if not math.isfinite(residual_total) or residual_total <= 0:
         raise TrainlessError(f"residual_total ||dy||^2 must be finite and > 0, got {residual_total!r}")
     mu0, pi0 = lam0 / n0, p0 / n0
     law = fit_power_law(mu0, fit_window)
-    mu = extrapolated_eigenvalues(law, n0, n, modes, alpha)
-    k0 = default_k0(m0) if k0 is None else k0
+    mu = extrapolated_eigenvalues(law, n0, n, modes, alpha, mu0[: k0 - 1] if keep_head else None)
     tail = tail_projections(pi0, k0, residual_total / n, modes, anchor_window)
     mse_subset = mse_mode_curve(np.clip(mu0, 0.0, None), pi0, lr, momentum, nesterov)
     mse = mse_mode_curve(mu, tail.projections, lr, momentum, nesterov)
@@ -102,6 +111,7 @@ def extrapolate_spectrum(
         alpha=float(alpha),
         exponent=law.s + alpha * (1.0 - n0 / n),
         k0=k0,
+        keep_head=keep_head,
         anchor_window=float(anchor_window),
         tail_a=tail.a,
         tail_b=tail.b,
@@ -125,9 +135,12 @@ def _check_sizes(n0: int, n: int) -> None:
 
 
 def minimum_subset(classes: int) -> int:
-    """The fewest samples a subset may have: the default fit window (upper half of N0 C modes) must hold
-    ``MIN_FIT_POINTS`` ranks, and k0 = M0 / 10 must be at least 1."""
-    return max(math.ceil(2 * MIN_FIT_POINTS / classes), math.ceil(10 / classes))
+    """The fewest samples a subset may have: the default fit window (ranks M0/10..M0/2 of the N0 C modes)
+    must hold ``MIN_FIT_POINTS`` ranks, and k0 = M0 / 10 must be at least 1."""
+    m0 = 1
+    while default_fit_window(m0, default_k0(m0))[1] - default_k0(m0) + 1 < MIN_FIT_POINTS:
+        m0 += 1
+    return math.ceil(m0 / classes)
 
 
 def extrapolate(
@@ -141,6 +154,7 @@ def extrapolate(
     k0: int | None = None,
     fit_window: tuple[int, int] | None = None,
     anchor_window: float = DEFAULT_ANCHOR_WINDOW,
+    keep_head: bool = True,
     seed: int = 0,
     trainable: str = "all",
     head_start: HeadStart | None = None,
@@ -216,6 +230,7 @@ def extrapolate(
         k0=k0,
         fit_window=fit_window,
         anchor_window=anchor_window,
+        keep_head=keep_head,
     )
     loss = Loss(config.loss)
     subset_prediction = predict_from(lin, gd, options, model=model, data=sub)
@@ -258,6 +273,9 @@ def extrapolate(
         kernel_seconds=lin.kernel.seconds,
         forward_seconds=forward_seconds,
         warnings=tuple(warnings),
+        estimated_run_seconds=None
+        if subset_prediction.step_seconds is None
+        else subset_prediction.step_seconds * n / sub.n * config.steps,
     )
 
 

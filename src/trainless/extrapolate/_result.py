@@ -22,7 +22,8 @@ class SpectralExtrapolation:
         fit_first..fit_last; alpha: the slope correction; exponent: s + alpha (1 - N0/N), the exponent used
         at N samples.
     k0, tail_a, tail_b: the projections' rule pi_hat_k = pi'_k (k < k0), tail_a k^-tail_b (k >= k0);
-        anchor_window: how the tail's value at k0 was taken (0: the paper's single projection).
+        anchor_window: how the tail's value at k0 was taken (0: the paper's single projection);
+        keep_head: whether the subset's eigenvalues above k0 were kept (False: the paper's law at every rank).
     eigenvalues_subset, projections_subset: mu'_k = lambda'_k / N0 and pi'_k = (v'_k . dy)^2 / N0 (M0 each).
     eigenvalues, projections: mu_hat_k and pi_hat_k at N samples (M each).
     residual_total_subset, residual_total: ||dy||^2 / N0 and ||dy||^2 / N (dy = onehot - f0), the mean
@@ -41,6 +42,7 @@ class SpectralExtrapolation:
     alpha: float
     exponent: float
     k0: int
+    keep_head: bool
     anchor_window: float
     tail_a: float
     tail_b: float
@@ -75,6 +77,8 @@ class Extrapolation:
     seconds, kernel_seconds, forward_seconds: wall time of the whole extrapolation, of the subset's kernel,
         and of the forward passes on all N.
     warnings: what the user should know before trusting the numbers.
+    estimated_run_seconds: T full-batch steps on N, from one real full-batch step timed on the subset scaled
+        by N / N0 (a step's cost is about linear in the batch); None when not timed.
     """
 
     loss: str
@@ -93,6 +97,7 @@ class Extrapolation:
     kernel_seconds: float
     forward_seconds: float
     warnings: tuple[str, ...]
+    estimated_run_seconds: float | None = None
 
     @property
     def steps(self) -> int:
