@@ -1,5 +1,6 @@
 """Fidelity modes on the embedded default vs its real runs: the frozen kernel (the paper's), kernel updates
-along the predicted path (auto: T/15, T/6, T/3, 2T/3) and, with --every-25, every 25 steps.
+along the predicted path (auto: T/15, T/6, T/3, 2T/3), with --every-25 every 25 steps, and with
+--sketch-dims the auto updates computed by CountSketch (cheaper updates; the kernel at w0 stays exact).
 
 Uses the real runs that `trainless validate` saved (same model, head init, data and seeds), so nothing is
 trained here. For each mode: the relative T_eps error on the loss at eps {1, 5, 10, 20, 40}% (the paper's
@@ -8,6 +9,8 @@ loss, the trust signal and the prediction's cost. Prints a table and writes
 benchmarks/results/fidelity_default.csv.
 
     python benchmarks/fidelity_default.py --real benchmarks/results/validate/lr1e-3 benchmarks/results/validate/lr1e-4
+    python benchmarks/fidelity_default.py --real benchmarks/results/validate/lr1e-3 --sketch-dims 4096 16384 \
+        --out benchmarks/results/fidelity_sketch.csv
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from trainless import FinetuneConfig
 from trainless._io import write_text
 from trainless.dynamics import epsilon_time
 from trainless.finetune import load_model_and_data
+from trainless.kernel import KernelConfig
 from trainless.predict import PredictConfig, auto_kernel_updates, linearize, predict_from
 
 EPS = (0.01, 0.05, 0.1, 0.2, 0.4)
@@ -54,6 +58,13 @@ def main() -> None:
     ap.add_argument("--real", nargs="+", required=True, help="`trainless validate` output directories (run.json)")
     ap.add_argument("--out", default="benchmarks/results/fidelity_default.csv")
     ap.add_argument("--every-25", action="store_true", help="also kernel updates every 25 steps (one kernel each)")
+    ap.add_argument(
+        "--sketch-dims",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also the auto updates with CountSketch update kernels of these dimensions (the kernel at w0 exact)",
+    )
     a = ap.parse_args()
     rows = []
     for real_dir in a.real:
@@ -72,11 +83,14 @@ def main() -> None:
         )
         base = PredictConfig()
         lin = linearize(model, data, config, base)
-        modes = {"frozen": (), "updates-auto": auto_kernel_updates(config.steps)}
+        auto = auto_kernel_updates(config.steps)
+        modes = {"frozen": ((), None), "updates-auto": (auto, None)}
         if a.every_25:
-            modes["updates-every-25"] = tuple(range(25, config.steps, 25))
-        for mode, updates in modes.items():
-            opts = PredictConfig(kernel_updates=updates)
+            modes["updates-every-25"] = (tuple(range(25, config.steps, 25)), None)
+        for dim in a.sketch_dims:
+            modes[f"updates-auto@countsketch{dim}"] = (auto, KernelConfig(method="countsketch", dim=dim))
+        for mode, (updates, update_kernel) in modes.items():
+            opts = PredictConfig(kernel_updates=updates, update_kernel=update_kernel)
             pred = predict_from(lin, config, opts, model=model, data=data)
             loss = np.array(pred.loss)
             errs, lv = eps_errors(loss, real), level_errors(loss, real)
@@ -96,6 +110,7 @@ def main() -> None:
                 "flags": " ".join(pred.trust["flags"]) if pred.trust else "",
                 "trace_ratio_last": pred.kernel_path[-1]["trace_ratio"] if pred.kernel_path else None,
                 "prediction_seconds": pred.seconds,
+                "update_kernel_seconds": sum(row["seconds"] for row in pred.kernel_path),
                 "real_seconds": float(sum(run["step_seconds"])),
             }
             rows.append(row)

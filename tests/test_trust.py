@@ -154,6 +154,34 @@ def test_kernel_updates_vanish_as_the_learning_rate_goes_to_zero(digits16, tiny)
     assert gaps[1] < 0.3 * gaps[0]
 
 
+def test_projected_update_kernels_approach_the_exact_ones_as_the_dimension_grows(digits16, tiny):
+    from trainless.kernel import KernelConfig
+
+    cfg = FinetuneConfig(lr=0.05, steps=20)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    opts = dataclasses.replace(FAST, kernel_updates=(5, 10, 15))
+    exact = predict_from(lin, cfg, opts, model=tiny, data=digits16)
+    gaps = []
+    for dim in (64, 4096):
+        sketch = dataclasses.replace(opts, update_kernel=KernelConfig(method="countsketch", dim=dim, factor=False))
+        pred = predict_from(lin, cfg, sketch, model=tiny, data=digits16)
+        assert pred.kernel_path[0]["seconds"] > 0 and len(pred.kernel_path) == 3
+        pairs = zip(pred.kernel_path, exact.kernel_path, strict=True)
+        gaps.append(max(abs(a["relative_change"] - b["relative_change"]) for a, b in pairs))
+        assert pred.loss[:6] == exact.loss[:6]  # the kernel at w0 is the exact one: identical up to step 5
+    assert gaps[0] > 0 and gaps[1] < gaps[0]
+
+
+def test_update_kernel_layout_must_match(digits16):
+    from trainless.errors import ConfigError
+    from trainless.kernel import KernelConfig
+
+    with pytest.raises(ConfigError, match="pseudo exactly when kernel is"):
+        PredictConfig(kernel_updates=(5,), update_kernel=KernelConfig(method="pseudo"))
+    cfg = PredictConfig(kernel_updates=(5,), update_kernel=KernelConfig(method="countsketch", dim=128))
+    assert PredictConfig.from_dict(cfg.to_dict()) == cfg
+
+
 def test_kernel_updates_need_the_model_and_the_discrete_engine(digits16, tiny):
     from trainless.errors import ConfigError, TrainlessError
 

@@ -268,6 +268,12 @@ def extrapolation_rows(e: Extrapolation) -> list[tuple[str, str]]:
         ),
         ("projections", f"subset's up to k0 = {s.k0}, then a power-law tail {tail}"),
         (
+            "est. real run on N",
+            "not timed"
+            if e.estimated_run_seconds is None
+            else f"{e.estimated_run_seconds:.1f} s (a full-batch step on N0 timed here, scaled by N / N0)",
+        ),
+        (
             "extrapolation cost",
             f"{e.seconds:.1f} s (kernel on N0 {e.kernel_seconds:.1f} s, f0 on N {e.forward_seconds:.1f} s)",
         ),
@@ -380,6 +386,13 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         "kernel each), or 'auto' for T/15, T/6, T/3, 2T/3 (default: none, the kernel frozen at w0)",
     )
     g.add_argument(
+        "--update-kernel",
+        choices=[m.value for m in KernelMethod],
+        default=None,
+        help="kernel method of the kernel updates (default: --kernel's); e.g. countsketch for cheaper updates",
+    )
+    g.add_argument("--update-kernel-dim", type=int, default=k.dim, help="projection dimension of the updates")
+    g.add_argument(
         "--no-endpoint-check",
         dest="endpoint_check",
         action="store_false",
@@ -409,6 +422,9 @@ def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
         timing_steps=a.timing_steps,
         endpoint_check=a.endpoint_check,
         kernel_updates=kernel_updates_from_args(a.kernel_updates, a.steps),
+        update_kernel=None
+        if a.update_kernel is None
+        else KernelConfig(method=a.update_kernel, dim=a.update_kernel_dim, max_memory_mib=a.kernel_memory),
     )
 
 

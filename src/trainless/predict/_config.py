@@ -50,6 +50,9 @@ class PredictConfig:
         linearized run has reached, the outputs carrying on in function space under the new kernel (the
         discrete engine; one kernel and one vector-Jacobian product each). Empty: the paper's kernel
         frozen at w0. Steps at or past T are ignored.
+    update_kernel: how those updated kernels are computed (None: as ``kernel``). A projected method here
+        (``countsketch``) keeps the kernel at w0 exact and makes each update cheaper; it must be pseudo
+        exactly when ``kernel`` is (the engine switches between kernels of one layout).
     """
 
     kernel: KernelConfig = field(default_factory=KernelConfig)
@@ -67,6 +70,7 @@ class PredictConfig:
     endpoint_check: bool = True
     endpoint_warning: float = 0.5
     kernel_updates: tuple[int, ...] = ()
+    update_kernel: KernelConfig | None = None
 
     _constraints: ClassVar[dict] = {
         "kernel": InstanceOf(KernelConfig),
@@ -84,6 +88,7 @@ class PredictConfig:
         "endpoint_check": InstanceOf(bool),
         "endpoint_warning": Interval(0, None, low_closed=False),
         "kernel_updates": TupleOf(Interval(1, None, integer=True), may_be_empty=True),
+        "update_kernel": InstanceOf(KernelConfig, optional=True),
     }
 
     def __post_init__(self) -> None:
@@ -94,6 +99,13 @@ class PredictConfig:
             raise ConfigError(f"PredictConfig.eps: {exc}") from None
         if self.kernel_updates and self.engine != Engine.DISCRETE.value:
             raise ConfigError(f"PredictConfig.kernel_updates needs engine 'discrete', got engine {self.engine!r}")
+        if self.update_kernel is not None and (self.update_kernel.method == "pseudo") != (
+            self.kernel.method == "pseudo"
+        ):
+            raise ConfigError(
+                f"PredictConfig.update_kernel must be pseudo exactly when kernel is (kernel {self.kernel.method!r}, "
+                f"update_kernel {self.update_kernel.method!r}): the engine switches between kernels of one layout"
+            )
         if list(self.kernel_updates) != sorted(set(self.kernel_updates)):
             raise ConfigError(
                 f"PredictConfig.kernel_updates must be increasing steps without repeats, got {self.kernel_updates}"
@@ -109,6 +121,8 @@ class PredictConfig:
     def from_dict(cls, d: dict[str, Any]) -> PredictConfig:
         d = dict(d)
         d["kernel"] = KernelConfig(**d["kernel"])
+        if d.get("update_kernel") is not None:
+            d["update_kernel"] = KernelConfig(**d["update_kernel"])
         d["eps"], d["levels"] = tuple(d["eps"]), tuple(d["levels"])
         d["kernel_updates"] = tuple(d.get("kernel_updates", ()))
         return cls(**d)
