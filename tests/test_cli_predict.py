@@ -144,7 +144,7 @@ def test_predict_extrapolate_to_parse_run_fields(tmp_path):
         saved = json.load(fh)
     assert saved["n"] == 90 and len(saved["spectral"]["eigenvalues"]) == 270
     table = render_predict(report, "table")
-    assert "extrapolated to" in table and "N = 90 from N0 = 30" in table
+    assert "extrapolated to" in table and "N = 90 from N0 = 30" in table and "est. real run on N" in table
     summary = json.loads(render_predict(report, "json"))["extrapolation"]
     assert summary["final_loss"] == e.loss_curve[-1] and summary["exponent"] == pytest.approx(e.spectral.exponent)
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..dynamics import KernelOperator, Spectrum, cumulative_share, fit_power_law, mode_factors
+from ..dynamics import KernelOperator, Spectrum, cumulative_share, default_fit_window, fit_power_law, mode_factors
 from ..errors import TrainlessError
 
 #: shares of ||dy||^2 whose mode counts are reported
@@ -29,8 +29,8 @@ class SpectralDiagnosis:
     """Theta's spectrum and the residual dy = onehot - f0 in it, float64 values. Time in optimizer steps.
 
     power_law_c, power_law_s, fit_first, fit_last: mu_k = c k^-s fitted to lambda_k / N over ranks
-        fit_first..fit_last (the upper half; NaN when the spectrum is not positive there, e.g. a projected
-        kernel whose dimension is below N C).
+        fit_first..fit_last (M/10..M/2: the top few sit off any power law, the lower half bends; NaN when
+        the spectrum is not positive there, e.g. a projected kernel whose dimension is below N C).
     share: (M,) the cumulative share of ||dy||^2 in the top-k eigen-directions, k = 1..M.
     modes_for_share: {share: the fewest top eigen-directions holding that share of ||dy||^2} for 50%,
         90%, 99%; modes: M = N C.
@@ -118,7 +118,7 @@ def diagnose_spectrum(
     share = cumulative_share((q * q).numpy())
     modes_for = {f"{s:g}": int(np.searchsorted(share, s - 1e-12) + 1) for s in SHARES}
     try:
-        law = fit_power_law(mu)
+        law = fit_power_law(mu, default_fit_window(mu.size, max(1, mu.size // 10)))
         pl = (law.c, law.s, law.first, law.last)
     except TrainlessError:
         pl = (math.nan, math.nan, 0, 0)
