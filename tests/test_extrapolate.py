@@ -224,3 +224,7 @@ def test_model_level_bad_input(digits_all):
         extrapolate(model, digits_all, FinetuneConfig(steps=3), 121, FAST)
     with pytest.raises(TrainlessError, match="weight_decay"):
         extrapolate(model, digits_all, FinetuneConfig(steps=3, weight_decay=0.1), 30, FAST)
+    with pytest.raises(TrainlessError, match=r"k0 must be an integer in \[1, 89\]"):
+        extrapolate(model, digits_all, FinetuneConfig(steps=3), 30, FAST, k0=90)
+    with pytest.raises(TrainlessError, match="alpha"):
+        extrapolate(model, digits_all, FinetuneConfig(steps=3), 30, FAST, alpha=float("nan"))

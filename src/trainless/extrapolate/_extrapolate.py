@@ -195,6 +195,13 @@ def extrapolate(
         raise TrainlessError("the extrapolation uses the kernel at w0: kernel_updates must be empty")
     if config.optimizer != "sgd":
         raise TrainlessError(f"the extrapolation models optimizer='sgd', got {config.optimizer!r}")
+    m0 = (subset // classes) * classes * classes  # the subset's modes, known before its kernel
+    if k0 is not None and (isinstance(k0, bool) or not isinstance(k0, int) or not 1 <= k0 < m0):
+        raise TrainlessError(f"k0 must be an integer in [1, {m0 - 1}] (below the subset's {m0} modes), got {k0!r}")
+    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
+        raise TrainlessError(f"alpha must be finite and >= 0, got {alpha!r}")
+    if not (isinstance(anchor_window, (int, float)) and 0 <= anchor_window < 1):
+        raise TrainlessError(f"anchor_window must be in [0, 1), got {anchor_window!r}")
     warnings: list[str] = []
     if config.batch_size is not None:
         warnings.append(
