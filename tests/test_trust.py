@@ -290,3 +290,26 @@ def test_kernel_updates_on_a_diverging_run_keep_the_last_kernel(digits16, tiny):
     assert pred.status.value == "diverged" or pred.loss[-1] > 1e6 * pred.loss[0]
     assert "edge" in pred.trust["flags"]
     assert len(pred.kernel_path) >= 1 and math.isfinite(pred.kernel_path[0]["trace_ratio"])
+
+
+def test_edge_cap_scales_an_updated_kernel_to_the_edge_and_is_a_no_op_below_it(digits16, tiny):
+    cfg = FinetuneConfig(lr=0.01, steps=40, loss="mse")
+    lin = linearize(tiny, digits16, cfg, FAST)
+    edge = 2.0 / predict_from(lin, cfg, FAST).sharpness
+    opts = dataclasses.replace(FAST, kernel_updates=(5, 20))
+    # well below the edge: the cap changes nothing
+    low = FinetuneConfig(lr=0.2 * edge, steps=40, loss="mse")
+    plain = predict_from(lin, low, opts, model=tiny, data=digits16)
+    capped = predict_from(lin, low, dataclasses.replace(opts, edge_cap=True), model=tiny, data=digits16)
+    assert capped.loss == plain.loss and all(row["scale"] == 1.0 for row in capped.kernel_path)
+    # updates computed on inputs 3x larger (a kernel ~9x larger at the first update, past the edge): the
+    # capped run stays bounded while the uncapped one diverges; the raw ratio is kept for the trust signal
+    big = dataclasses.replace(digits16, x=3.0 * digits16.x)
+    mid = FinetuneConfig(lr=0.5 * edge, steps=40, loss="mse")
+    free = predict_from(lin, mid, opts, model=tiny, data=big)
+    held = predict_from(lin, mid, dataclasses.replace(opts, edge_cap=True), model=tiny, data=big)
+    first = held.kernel_path[0]
+    assert first["edge_ratio"] > 1 and first["scale"] == pytest.approx(1 / first["edge_ratio"])
+    assert math.isfinite(held.loss[-1]) and held.loss[-1] < 10 * held.loss[0]
+    assert not (math.isfinite(free.loss[-1]) and free.loss[-1] < 10 * free.loss[0])
+    assert "edge" in held.trust["flags"]

@@ -53,6 +53,10 @@ class PredictConfig:
     update_kernel: how those updated kernels are computed (None: as ``kernel``). A projected method here
         (``countsketch``) keeps the kernel at w0 exact and makes each update cheaper; it must be pseudo
         exactly when ``kernel`` is (the engine switches between kernels of one layout).
+    edge_cap: when an updated kernel puts the rest of the run past the linearized stability edge
+        (edge ratio r > 1), use that kernel scaled by 1 / r, so its sharpness sits at the edge, as a real
+        network's does at the edge of stability (Cohen et al. 2021), instead of letting the linearized run
+        diverge. The kernel path records the raw ratio (the trust signal still flags it) and the scale.
     """
 
     kernel: KernelConfig = field(default_factory=KernelConfig)
@@ -71,6 +75,7 @@ class PredictConfig:
     endpoint_warning: float = 0.5
     kernel_updates: tuple[int, ...] = ()
     update_kernel: KernelConfig | None = None
+    edge_cap: bool = False
 
     _constraints: ClassVar[dict] = {
         "kernel": InstanceOf(KernelConfig),
@@ -89,6 +94,7 @@ class PredictConfig:
         "endpoint_warning": Interval(0, None, low_closed=False),
         "kernel_updates": TupleOf(Interval(1, None, integer=True), may_be_empty=True),
         "update_kernel": InstanceOf(KernelConfig, optional=True),
+        "edge_cap": InstanceOf(bool),
     }
 
     def __post_init__(self) -> None:

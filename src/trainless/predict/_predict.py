@@ -323,7 +323,7 @@ def predict_from(
             nonlocal kernel_seconds
             nan = math.nan
             diverged = {"step": t, "weight_distance": nan, "trace_ratio": nan, "relative_change": nan}
-            diverged |= {"edge_ratio": nan, "seconds": 0.0}
+            diverged |= {"edge_ratio": nan, "scale": nan, "seconds": 0.0}
             if not path.move_to(alpha):
                 # The linearized run is diverging: no kernel exists at these weights; keep the last one.
                 kernel_path.append(diverged)
@@ -339,13 +339,21 @@ def predict_from(
             # The grown kernel can put the rest of the run past the stability edge (the real network then
             # stabilizes itself; the linearized one diverges): the trust signal takes the largest ratio.
             sharp = op.sharpness(loss_hessian(config.loss, f))
+            ratio = max(lrs[t:]) * sharp / (2.0 * (1.0 + config.momentum))
+            scale = 1.0
+            if options.edge_cap and ratio > 1.0:
+                # Edge of stability (Cohen et al. 2021): a real network whose sharpness grows past 2(1+m)/lr
+                # does not diverge; its sharpness hovers at that edge. Scale the new kernel down to it.
+                scale = 1.0 / ratio
+                op = KernelOperator(result.k_train_train * scale)
             kernel_path.append(
                 {
                     "step": t,
                     "weight_distance": path.distance(),
                     "trace_ratio": float(theta.diagonal().sum()) / trace0,
                     "relative_change": float((theta - theta0).norm() / theta0.norm()),
-                    "edge_ratio": max(lrs[t:]) * sharp / (2.0 * (1.0 + config.momentum)),
+                    "edge_ratio": ratio,
+                    "scale": scale,
                     "seconds": result.seconds,
                 }
             )
