@@ -12,31 +12,18 @@ the relative error of the loss at T. Nothing is trained.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 from pathlib import Path
 
 import numpy as np
+from fidelity_default import eps_errors, write_rows  # the sibling script (benchmarks/ is on sys.path)
 
 from trainless import FinetuneConfig
-from trainless._io import write_text
-from trainless.dynamics import epsilon_time
 from trainless.finetune import load_model_and_data
 from trainless.kernel import KernelConfig
 from trainless.predict import PredictConfig, linearize, predict_from
 
-EPS = (0.01, 0.05, 0.1, 0.2, 0.4)
 OUT = Path(__file__).resolve().parent / "results" / "edge_cap.csv"
-
-
-def eps_errors(pred: np.ndarray, real: np.ndarray) -> list[float]:
-    out = []
-    for e in EPS:
-        tr, tp = epsilon_time(real, e)[0], epsilon_time(pred, e)[0]
-        if tr:
-            out.append(1.0 if tp is None else abs(tp - tr) / tr)
-    return out
 
 
 def main() -> None:
@@ -88,12 +75,7 @@ def main() -> None:
                 f"({row['final_loss_rel_error']:.0%})  edge ratios [{row['edge_ratios']}] scales [{row['scales']}]",
                 flush=True,
             )
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    write_text(a.out, buf.getvalue())
-    print(f"wrote {a.out}")
+    write_rows(rows, a.out)
 
 
 if __name__ == "__main__":

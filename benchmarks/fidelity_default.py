@@ -122,12 +122,17 @@ def main() -> None:
                 f"  flags [{row['flags']}]",
                 flush=True,
             )
+    write_rows(rows, Path(a.out))
+
+
+def write_rows(rows: list[dict], path: Path) -> None:
+    """The rows as CSV at ``path`` (atomically)."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    write_text(Path(a.out), buf.getvalue())
-    print(f"wrote {a.out}")
+    write_text(path, buf.getvalue())
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
