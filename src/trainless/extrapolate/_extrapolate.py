@@ -19,7 +19,14 @@ from ..models import HeadStart, LoadedModel
 from ..predict import PredictConfig, level_times, linearize, predict_from
 from ..predict._preserve import preserved
 from ._result import Extrapolation, SpectralExtrapolation
-from ._spectral import extrapolated_eigenvalues, tail_projections, time_warp, warp_curve
+from ._spectral import (
+    check_options,
+    corrected_exponent,
+    extrapolated_eigenvalues,
+    tail_projections,
+    time_warp,
+    warp_curve,
+)
 
 #: the paper's alpha in [0.1, 0.2]: its middle
 DEFAULT_ALPHA = 0.15
@@ -78,11 +85,8 @@ def extrapolate_spectrum(
         raise TrainlessError(f"the subset's {m0} modes are not a multiple of its N0 = {n0} samples")
     classes = m0 // n0
     modes = n * classes
-    if not (math.isfinite(alpha) and alpha >= 0):
-        raise TrainlessError(f"alpha must be finite and >= 0, got {alpha!r}")
+    check_options(m0, k0, alpha, anchor_window)
     k0 = default_k0(m0) if k0 is None else k0
-    if isinstance(k0, bool) or not isinstance(k0, int) or not 1 <= k0 < m0:
-        raise TrainlessError(f"k0 must be an integer in [1, {m0 - 1}] (below the subset's {m0} modes), got {k0!r}")
     if fit_window is None:
         fit_window = default_fit_window(m0, k0 if keep_head else 1)
     if np.any(lam0[: fit_window[1]] <= 0):
@@ -109,7 +113,7 @@ def extrapolate_spectrum(
         fit_first=law.first,
         fit_last=law.last,
         alpha=float(alpha),
-        exponent=law.s + alpha * (1.0 - n0 / n),
+        exponent=corrected_exponent(law.s, n0, n, alpha),
         k0=k0,
         keep_head=keep_head,
         anchor_window=float(anchor_window),
@@ -195,13 +199,7 @@ def extrapolate(
         raise TrainlessError("the extrapolation uses the kernel at w0: kernel_updates must be empty")
     if config.optimizer != "sgd":
         raise TrainlessError(f"the extrapolation models optimizer='sgd', got {config.optimizer!r}")
-    m0 = (subset // classes) * classes * classes  # the subset's modes, known before its kernel
-    if k0 is not None and (isinstance(k0, bool) or not isinstance(k0, int) or not 1 <= k0 < m0):
-        raise TrainlessError(f"k0 must be an integer in [1, {m0 - 1}] (below the subset's {m0} modes), got {k0!r}")
-    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
-        raise TrainlessError(f"alpha must be finite and >= 0, got {alpha!r}")
-    if not (isinstance(anchor_window, (int, float)) and 0 <= anchor_window < 1):
-        raise TrainlessError(f"anchor_window must be in [0, 1), got {anchor_window!r}")
+    check_options((subset // classes) * classes * classes, k0, alpha, anchor_window)  # M0, before the kernel
     warnings: list[str] = []
     if config.batch_size is not None:
         warnings.append(

@@ -66,6 +66,19 @@ def extrapolated_eigenvalues(
     return out
 
 
+def check_options(modes_subset: int, k0: int | None = None, alpha: float = 0.0, anchor_window: float = 0.0) -> None:
+    """The extrapolation's options against a subset of ``modes_subset`` = M0 modes: k0 (None: the default)
+    an integer in [1, M0), alpha finite and >= 0, anchor_window in [0, 1). Raises TrainlessError naming the
+    value; called before any kernel is computed."""
+    m0 = modes_subset
+    if k0 is not None and (isinstance(k0, bool) or not isinstance(k0, int) or not 1 <= k0 < m0):
+        raise TrainlessError(f"k0 must be an integer in [1, {m0 - 1}] (below the subset's {m0} modes), got {k0!r}")
+    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
+        raise TrainlessError(f"alpha must be finite and >= 0, got {alpha!r}")
+    if not (isinstance(anchor_window, (int, float)) and math.isfinite(anchor_window) and 0 <= anchor_window < 1):
+        raise TrainlessError(f"anchor_window must be in [0, 1), got {anchor_window!r}")
+
+
 @dataclass(frozen=True)
 class ProjectionTail:
     """pi_hat_k = pi'_k for k < k0 and a k^-b for k >= k0, with pi_hat_{k0} = pi'_{k0} and
@@ -104,16 +117,15 @@ def tail_projections(
     """
     p = as_vector(projections, "projections")
     m0 = p.size
-    if isinstance(k0, bool) or not isinstance(k0, int) or not 1 <= k0 < m0:
-        raise TrainlessError(f"k0 must be an integer in [1, {m0 - 1}] (below the subset's {m0} modes), got {k0!r}")
+    if k0 is None:  # check_options reads None as "the default"; here k0 is required
+        raise TrainlessError(f"k0 must be an integer in [1, {m0 - 1}] (below the subset's {m0} modes), got None")
+    check_options(m0, k0, anchor_window=anchor_window)
     if modes < m0:
         raise TrainlessError(f"the larger dataset's modes ({modes}) must be at least the subset's ({m0})")
     if np.any(p < 0):
         raise TrainlessError("projections must be >= 0 (squared coefficients)")
     if not (math.isfinite(total) and total > 0):
         raise TrainlessError(f"the residual total ||dy||^2 / N must be finite and > 0, got {total!r}")
-    if not (math.isfinite(anchor_window) and 0 <= anchor_window < 1):
-        raise TrainlessError(f"anchor_window must be in [0, 1), got {anchor_window!r}")
     if anchor_window > 0:
         lo, hi = max(1, math.floor(k0 * (1 - anchor_window))), min(m0, math.ceil(k0 * (1 + anchor_window)))
         anchor = float(p[lo - 1 : hi].mean())

@@ -93,8 +93,7 @@ def _pca(gram: np.ndarray) -> tuple[np.ndarray, float]:
         return np.zeros((n, 2)), math.nan
     kpca = KernelPCA(n_components=2, kernel="precomputed", eigen_solver="dense")
     coords = kpca.fit_transform(gram)
-    h = np.eye(n) - 1.0 / n
-    total = float(np.trace(h @ gram @ h))
+    total = float(np.trace(gram) - gram.sum() / n)  # tr(H K H), H = I - 11^T / n, without forming H
     return coords, float(kpca.eigenvalues_.sum() / total) if total > 0 else math.nan
 
 
