@@ -10,8 +10,6 @@ exp / power-law forms to the same k real points. Compared with the real run of t
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import time
 from pathlib import Path
@@ -19,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from trainless import FinetuneConfig, load_dataset, load_model
-from trainless._io import write_text
+from trainless._io import write_csv
 from trainless.bench import extrapolate
 from trainless.dynamics import epsilon_time
 from trainless.predict import PredictConfig, predict_closed_loop
@@ -94,13 +92,8 @@ def main() -> None:
             }
         )
         print(rows[-2], rows[-1], flush=True)
-    buf = io.StringIO()
     keys = ["method", "k", "mean_rel_error", "final_loss", "real_final_loss", "seconds", "observed_vs_saved_max_abs"]
-    w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    write_text(a.out, buf.getvalue())
-    print(buf.getvalue())
+    print(write_csv(a.out, rows, keys))
 
 
 if __name__ == "__main__":

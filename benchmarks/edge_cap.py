@@ -16,9 +16,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-from fidelity_default import eps_errors, write_rows  # the sibling script (benchmarks/ is on sys.path)
+from fidelity_default import eps_errors  # the sibling script (benchmarks/ is on sys.path)
 
 from trainless import FinetuneConfig
+from trainless._io import write_csv
 from trainless.finetune import load_model_and_data
 from trainless.kernel import KernelConfig
 from trainless.predict import PredictConfig, linearize, predict_from
@@ -75,7 +76,8 @@ def main() -> None:
                 f"({row['final_loss_rel_error']:.0%})  edge ratios [{row['edge_ratios']}] scales [{row['scales']}]",
                 flush=True,
             )
-    write_rows(rows, a.out)
+    write_csv(a.out, rows)
+    print(f"wrote {a.out}")
 
 
 if __name__ == "__main__":

@@ -16,15 +16,13 @@ benchmarks/results/fidelity_default.csv.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
 from trainless import FinetuneConfig
-from trainless._io import write_text
+from trainless._io import write_csv
 from trainless.dynamics import epsilon_time
 from trainless.finetune import load_model_and_data
 from trainless.kernel import KernelConfig
@@ -122,17 +120,8 @@ def main() -> None:
                 f"  flags [{row['flags']}]",
                 flush=True,
             )
-    write_rows(rows, Path(a.out))
-
-
-def write_rows(rows: list[dict], path: Path) -> None:
-    """The rows as CSV at ``path`` (atomically)."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    write_text(path, buf.getvalue())
-    print(f"wrote {path}")
+    write_csv(a.out, rows)
+    print(f"wrote {a.out}")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,6 @@ prints a table.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import subprocess
@@ -79,13 +77,9 @@ def main() -> None:
             flush=True,
         )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    from trainless._io import write_json, write_text
+    from trainless._io import write_csv, write_json
 
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    write_text(RESULTS / "finetune_timing.csv", buf.getvalue())
+    write_csv(RESULTS / "finetune_timing.csv", rows)
     write_json(RESULTS / "finetune_timing.json", rows)
 
 

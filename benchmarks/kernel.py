@@ -10,8 +10,6 @@ benchmarks/results/kernel.csv (one row per implementation x resolution x N) and 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import subprocess
@@ -224,14 +222,10 @@ def main() -> None:
 
 def write(rows: list[dict], path: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from trainless._io import write_text
+    from trainless._io import write_csv
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    write_text(path, buf.getvalue())
+    write_csv(path, rows, FIELDS)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,13 @@ on one machine (same seeds, same threads); timings are not.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from trainless._io import write_text
+from trainless._io import write_csv
 from trainless.bench import load_suite, run_case
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,11 +70,7 @@ def main() -> None:
                 f"predicted {r['pred_loss_max_rel_diff']:.2e}, T_eps rel error diff {r['rel_eps_error_max_abs_diff']}, "
                 f"cost ratio {r['cost_ratio_committed']:.1f}x -> {r['cost_ratio_fresh']:.1f}x"
             )
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    write_text(a.out, buf.getvalue())
+    write_csv(a.out, rows)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import math
 import statistics
@@ -26,7 +25,7 @@ import numpy as np
 import torch
 
 from trainless import load_dataset
-from trainless._io import write_json, write_text
+from trainless._io import write_csv, write_json
 from trainless._losses import loss_value
 from trainless.dynamics import KernelOperator, constant_schedule
 from trainless.kernel import compute_kernel
@@ -158,11 +157,7 @@ def main() -> None:
         f"{summary['slope_output_gap']:.3f} (theory -0.5)"
     )
     a.out.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    write_text(a.out / "width.csv", buf.getvalue())
+    write_csv(a.out / "width.csv", rows)
     write_json(a.out / "width.json", summary)
     plot(rows, a.widths, med, n, a.steps, a.out)
 

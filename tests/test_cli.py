@@ -110,6 +110,16 @@ def test_interrupted_write_leaves_nothing(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_write_csv_header_from_the_first_row_or_given(tmp_path):
+    from trainless._io import write_csv
+
+    rows = [{"a": 1, "b": 0.5}, {"a": 2, "b": None}]
+    text = write_csv(tmp_path / "x.csv", rows)
+    assert text == "a,b\n1,0.5\n2,\n" and (tmp_path / "x.csv").read_text() == text
+    assert write_csv(tmp_path / "y.csv", rows, ["b", "a"]) == "b,a\n0.5,1\n,2\n"
+    assert sorted(os.listdir(tmp_path)) == ["x.csv", "y.csv"]
+
+
 def test_module_entry_point():
     import subprocess
     import sys

@@ -6,10 +6,12 @@ An interrupted run therefore leaves either the previous file or the complete new
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,20 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, allow_nan=True) + "\n")
+
+
+def write_csv(
+    path: str | os.PathLike[str], rows: Iterable[dict[str, Any]], fieldnames: Sequence[str] | None = None
+) -> str:
+    """Write dict rows as CSV (a header, then one line per row; ``fieldnames`` default: the first row's keys),
+    atomically. Returns the text written."""
+    rows = list(rows)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(fieldnames if fieldnames is not None else rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_text(path, buf.getvalue())
+    return buf.getvalue()
 
 
 def write_with(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import math
 import os
@@ -14,7 +12,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .._io import ensure_writable_dir, write_json, write_text
+from .._io import ensure_writable_dir, write_csv, write_json
 from ..errors import TrainlessError
 from ..finetune import FinetuneConfig, RunRecord, finetune, load_model_and_data
 from ..kernel import KernelConfig
@@ -438,12 +436,7 @@ def run_suite(
             bar.update(1)
     finally:
         bar.close()
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for r in results:
-        w.writerows(csv_rows(r))
-    write_text(out / "results.csv", buf.getvalue())
+    write_csv(out / "results.csv", [row for r in results for row in csv_rows(r)], CSV_COLUMNS)
     summary = {"suite": suite.name, "suite_cases": len(suite.cases), **summarize(results)}
     write_json(out / "summary.json", summary)
     return results, summary

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 from dataclasses import dataclass
 from typing import Any
 
-from .._io import ensure_writable_dir, write_json, write_text
+from .._io import ensure_writable_dir, write_csv, write_json
 from ..errors import TrainlessError
 from ..report import plot_golikov_assumption, plot_golikov_bounds, plot_golikov_optimistic
 from ..theory.golikov import (
@@ -60,11 +58,7 @@ def run_experiment(out_dir: str, lr: float, quick: bool) -> ExperimentReport:
     if not results:
         raise TrainlessError("no setting could be run: " + "; ".join(why for _, why in skipped))
     rows = experiment_rows(results)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    write_text(out / "golikov.csv", buf.getvalue())
+    write_csv(out / "golikov.csv", rows)
     left_out = [{"setting": st.name, "why": why} for st, why in skipped]
     write_json(out / "golikov.json", {"lr": lr, "rows": rows, "skipped": left_out})
     files = [out / "golikov.csv", out / "golikov.json"]
