@@ -149,3 +149,13 @@ def eig_desc(k: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues of a symmetric kernel matrix, descending, and (v_k . y)^2 (float64)."""
     w, v = np.linalg.eigh(k)
     return w[::-1].copy(), ((v[:, ::-1].T @ y) ** 2).copy()
+
+
+def batch_coefficients(e: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
+    """One step's gradient coefficients in the outputs: e / N on every sample (full batch, ``batch`` None) or
+    e_B / |B| on the batch's rows and zero elsewhere; e (N, C) the per-sample dl/df."""
+    if batch is None:
+        return e / e.shape[0]
+    g = torch.zeros_like(e)
+    g[batch] = e[batch] / len(batch)
+    return g

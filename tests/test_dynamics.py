@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from problems import reference_kernel, tanh_mlp, train_linearized
+from problems import batch_coefficients, reference_kernel, tanh_mlp, train_linearized
 
 from trainless.data import batch_schedule
 from trainless.dynamics import (
@@ -290,7 +290,8 @@ def test_kernel_updates_switch_the_kernel_at_the_given_steps():
     y = torch.tensor([0, 1, 2, 0, 1, 2])
     calls = []
 
-    def update(t, alpha, f):
+    def update(t, alpha, f, segment):
+        assert segment is None  # no momentum
         calls.append((t, alpha.clone()))
         return KernelOperator(kernels[1 if t == 3 else 2])
 
@@ -306,11 +307,7 @@ def test_kernel_updates_switch_the_kernel_at_the_given_steps():
                 k = kernels[0 if t < 3 else 1 if t < 7 else 2]
                 theta = k.permute(0, 2, 1, 3).reshape(n * c, n * c)
                 e = loss_grad("ce", f, y)
-                if order is None:
-                    g_a = e / n
-                else:
-                    g_a = torch.zeros_like(e)
-                    g_a[order[t]] = e[order[t]] / 2
+                g_a = batch_coefficients(e, None if order is None else order[t])
                 if p == 0 and t in (3, 7):
                     torch.testing.assert_close(calls[(3, 7).index(t)][1], alpha)
                 f = f - 0.3 * (theta @ g_a.reshape(-1)).reshape(n, c)
@@ -318,3 +315,77 @@ def test_kernel_updates_switch_the_kernel_at_the_given_steps():
             torch.testing.assert_close(traj.f_final[p], f, rtol=1e-12, atol=1e-12)
             torch.testing.assert_close(traj.alpha_final[p], alpha, rtol=1e-12, atol=1e-12)
         assert torch.isnan(traj.distance[:, -1]).all() and torch.isfinite(traj.distance[:, 0]).all()
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_kernel_updates_carry_the_momentum_buffer_through_the_new_jacobian(nesterov):
+    # Reference: torch's momentum SGD in weight space on the piecewise-linear model f = f_k + J_k (w - w_k),
+    # J switching at steps 3 and 7 (explicit matrices; every batch order uses the same J_k). The engine runs
+    # in function space; the hook maps each path's weight-space buffer onto the new J.
+    from trainless._losses import loss_grad
+    from trainless.dynamics import KernelOperator, SGDSchedule, simulate
+
+    gen = torch.Generator().manual_seed(1)
+    n, c, d, steps, lr, m = 6, 3, 11, 10, 0.2, 0.9
+    jacs = [torch.randn(n * c, d, generator=gen, dtype=torch.float64) * s for s in (0.5, 0.9, 1.3)]
+
+    def kernel(j):
+        return (j @ j.T).reshape(n, c, n, c).permute(0, 2, 1, 3).contiguous()
+
+    f0 = torch.randn(n, c, generator=gen, dtype=torch.float64)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    orders = tuple(tuple(torch.randperm(n, generator=gen)[:3] for _ in range(steps)) for _ in range(3))
+    which = {3: 1, 7: 2}
+    buffers, segments = {}, []
+
+    alpha_at = {}
+
+    def update(t, alpha, f, segment):
+        assert segment is None or segment.path == 0  # None: no carry hook
+        alpha_at[t] = alpha
+        return KernelOperator(kernel(jacs[which[t]]))
+
+    def carry(t, segment):
+        segments.append((t, segment))
+        j_prev = jacs[which[t] - 1]
+        pull = j_prev.T @ segment.buffer.reshape(-1)
+        b = buffers.get(segment.path)
+        buffers[segment.path] = pull if b is None else segment.decay * b + pull
+        return (jacs[which[t]] @ buffers[segment.path]).reshape(n, c)
+
+    for batch_orders in (None, orders):
+        buffers.clear()
+        segments.clear()
+        sched = SGDSchedule(
+            lr=(lr,) * steps,
+            momentum=m,
+            nesterov=nesterov,
+            batch_size=None if batch_orders is None else 3,
+            batch_orders=batch_orders,
+        )
+        kw = dict(loss="ce", kernel_updates=(3, 7), update_kernel=update)
+        approx = simulate(KernelOperator(kernel(jacs[0])), f0, y, sched, **kw)
+        traj = simulate(KernelOperator(kernel(jacs[0])), f0, y, sched, carry_momentum=carry, **kw)
+        assert [(t, s.path) for t, s in segments] == [(t, p) for p in range(len(batch_orders or [0])) for t in (3, 7)]
+        for p, order in enumerate(batch_orders or (None,)):
+            w, buf, f_k, j = torch.zeros(d, dtype=torch.float64), None, f0.clone(), jacs[0]
+            w_k = w.clone()
+            for t in range(steps):
+                if t in which:
+                    f_k, w_k, j = f_k + (j @ (w - w_k)).reshape(n, c), w.clone(), jacs[which[t]]
+                f = f_k + (j @ (w - w_k)).reshape(n, c)
+                e = loss_grad("ce", f, y)
+                g_a = batch_coefficients(e, None if order is None else order[t])
+                g = j.T @ g_a.reshape(-1)
+                buf = g.clone() if buf is None else m * buf + g
+                w = w - lr * (g + m * buf if nesterov else buf)
+            f = f_k + (j @ (w - w_k)).reshape(n, c)
+            torch.testing.assert_close(traj.f_final[p], f, rtol=1e-11, atol=1e-11)
+            # the buffer kept as J_k B instead: the paths part (what the hook is for)
+            assert float((approx.f_final[p] - f).abs().max()) > 1e-3
+            if p == 0:
+                # the final weights from the last segment's rows and the buffer carried into it
+                w_t = (
+                    w_k + jacs[2].T @ (traj.alpha_final[0] - alpha_at[7]).reshape(-1) - traj.carry_final[0] * buffers[0]
+                )
+                torch.testing.assert_close(w_t, w, rtol=1e-11, atol=1e-11)

@@ -4,7 +4,7 @@ Engines (:class:`Engine`): exact discrete-time SGD, the paper's ODE (LSODA) and 
 the closed form for MSE. Time is counted in optimizer steps; continuous time is t = sum of lr / (1 - m).
 """
 
-from ._discrete import KernelUpdate
+from ._discrete import KernelUpdate, MomentumCarry, MomentumSegment
 from ._eps import EpsDefinition, EpsStatus, EpsTime, check_eps, epsilon_time, epsilon_times, smooth
 from ._heldout import HeldOut
 from ._modes import (
@@ -30,6 +30,8 @@ __all__ = [
     "HeldOut",
     "KernelOperator",
     "KernelUpdate",
+    "MomentumCarry",
+    "MomentumSegment",
     "PowerLaw",
     "SDENoise",
     "SGDSchedule",

@@ -14,6 +14,7 @@ update is a combination of Jacobian rows and, with weight decay, of w0), so
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from tqdm.auto import tqdm
@@ -24,9 +25,36 @@ from ._operator import KernelOperator
 from ._schedule import SGDSchedule
 from ._trajectory import EngineOutput, distance_grid, parameter_distance
 
-KernelUpdate = Callable[[int, torch.Tensor, torch.Tensor], KernelOperator]
-"""``update_kernel(t, alpha, f) -> KernelOperator``: the kernel at the weights w0 + (J^T alpha so far);
-f (N, C) the outputs reached there."""
+KernelUpdate = Callable[[int, torch.Tensor, torch.Tensor, "MomentumSegment | None"], KernelOperator]
+"""``update_kernel(t, alpha, f, segment) -> KernelOperator``: the kernel at the weights w0 + (J^T alpha so
+far); f (N, C) the outputs reached there. segment: the first path's :class:`MomentumSegment` when the
+momentum buffer is carried exactly (the weights moved by J_k^T (alpha - alpha_k) - segment.carry B), else
+None."""
+
+
+class MomentumSegment(NamedTuple):
+    """The momentum buffer's history over one kernel segment [t_k, t) of one path, as the weights see it.
+
+    With J piecewise constant (J_k from step t_k on), torch's buffer at step s of the segment is
+    buf_s = m^(s - t_k + 1) B + J_k^T b_s, B the weight-space buffer at the end of the previous segment and
+    b_s the coefficients of the gradients taken since t_k. At the segment's end:
+
+    path: the path (batch order) index. buffer: b (N, C) float64, in J_k's rows. decay: m^(t - t_k), so the
+    buffer now is decay B + J_k^T buffer. carry: sum_s lr_s gamma_s over the segment (gamma_s the factor of
+    B in step s's update: m^(s - t_k + 1), one more m with Nesterov), so the weights moved by
+    J_k^T (alpha_t - alpha_{t_k}) - carry B.
+    """
+
+    path: int
+    buffer: torch.Tensor
+    decay: float
+    carry: float
+
+
+MomentumCarry = Callable[[int, MomentumSegment], torch.Tensor]
+"""``carry_momentum(t, segment) -> u`` (N, C) float64: the new kernel's image J_new B of the weight-space
+momentum buffer B = decay B_prev + J_k^T segment.buffer, for the path ``segment.path``. Called at each kernel
+update, for every path, after ``update_kernel``; its caller keeps B per path."""
 
 
 def run_discrete(
@@ -42,6 +70,7 @@ def run_discrete(
     kernel_updates: tuple[int, ...] = (),
     update_kernel: KernelUpdate | None = None,
     held_out: HeldOut | None = None,
+    carry_momentum: MomentumCarry | None = None,
 ) -> EngineOutput:
     """Simulate every batch order (or the one full-batch run). Returns loss, error (P, T+1), distance steps
     (S,), distance (P, S), the final outputs (P, N, C) and weight-space coordinates alpha (P, N, C), c (P,),
@@ -49,8 +78,15 @@ def run_discrete(
 
     kernel_updates, update_kernel: at each step t in ``kernel_updates`` the kernel is replaced by
     ``update_kernel(t, alpha, f)``, alpha and f the first path's (the paired run's) accumulated coefficients since w0;
-    the other paths reuse the kernels the first path got. The outputs, momentum buffer and alpha carry on
-    through the change. The parameter distance is not tracked past the first update (NaN): J changed.
+    the other paths reuse the kernels the first path got. The outputs and alpha carry on through the change.
+    The parameter distance is not tracked past the first update (NaN): J changed.
+
+    carry_momentum: with momentum, the buffer's image in function space, J B, must follow J. Given, it is
+    called at each update for every path (:data:`MomentumCarry`) and its answer replaces the buffer; alpha
+    then collects only the current segment's Jacobian rows, and the segment's pull along the previous buffer
+    is returned as ``carry_final`` (P,) (0 before any update). The run is then exactly momentum SGD on the
+    piecewise-linear model f = f_k + J_k (w - w_k). Without it the function-space buffer keeps J_k B
+    (an approximation).
 
     held_out: test points whose linearized outputs f0_test + Theta(X_test, X) alpha_t + c_t J_test w0 are
     evaluated at every step (test loss and error, (P, T+1)); not with kernel updates (J changes)."""
@@ -68,6 +104,8 @@ def run_discrete(
     finals = torch.empty((p, *f0.shape), dtype=torch.float64)
     alphas = torch.zeros((p, *f0.shape), dtype=torch.float64)
     cs = torch.zeros(p, dtype=torch.float64)
+    carries = torch.zeros(p, dtype=torch.float64)
+    exact_carry = carry_momentum is not None and schedule.momentum > 0
     test_losses = test_errors = None
     if held_out is not None:
         test_losses = torch.full((p, steps + 1), float("nan"), dtype=torch.float64)
@@ -85,6 +123,9 @@ def run_discrete(
         c = 0.0
         u = ua = None
         uc = 0.0
+        # With exact_carry, ua holds only the current segment's buffer coefficients (b in MomentumSegment),
+        # decay = m^(steps since the update), carry = sum of lr_s gamma_s since the update.
+        decay, carry = 1.0, 0.0
         di = 0
         for t in range(steps + 1):
             lv, ev = batched_loss_and_error(loss, f.unsqueeze(0), y)
@@ -101,9 +142,14 @@ def run_discrete(
             if not bool(torch.isfinite(lv).all()):
                 break
             if t in kernel_updates and update_kernel is not None:
+                segment = MomentumSegment(k, ua.clone(), decay, carry) if exact_carry and ua is not None else None
                 if t not in updated:
-                    updated[t] = update_kernel(t, alpha.clone(), f.clone())
+                    updated[t] = update_kernel(t, alpha.clone(), f.clone(), segment)
                 op = updated[t]
+                if segment is not None and ua is not None:
+                    u = carry_momentum(t, segment).to(f)  # type: ignore[misc]
+                    ua = torch.zeros_like(ua)
+                    decay, carry = 1.0, 0.0
             if order is None:
                 # Full batch: every column, so the product needs no gathered copy of Theta.
                 g_a = loss_grad(loss, f, y) / n
@@ -128,10 +174,15 @@ def run_discrete(
                 else:
                     g_f, g_a, g_c = u, ua, uc
             lr = schedule.lr[t]
+            if exact_carry:
+                decay *= m
+                carry += lr * (m * decay if nesterov else decay)
             f = f - lr * g_f
             alpha = alpha - lr * g_a
             c = c - lr * g_c
             bar.update(1)
-        finals[k], alphas[k], cs[k] = f, alpha, c
+        finals[k], alphas[k], cs[k], carries[k] = f, alpha, c, carry
     bar.close()
-    return EngineOutput(losses, errors, grid, dists, finals, alphas, cs, test_losses, test_errors)
+    return EngineOutput(
+        losses, errors, grid, dists, finals, alphas, cs, test_losses, test_errors, carries if exact_carry else None
+    )

@@ -8,7 +8,7 @@ from .._enums import DocEnum
 from .._losses import Loss
 from ..errors import TrainlessError
 from ._continuous import run_closed_form, run_ode, run_sde
-from ._discrete import KernelUpdate, run_discrete
+from ._discrete import KernelUpdate, MomentumCarry, run_discrete
 from ._heldout import HeldOut
 from ._operator import KernelOperator
 from ._schedule import SGDSchedule
@@ -80,6 +80,7 @@ def simulate(
     kernel_updates: tuple[int, ...] = (),
     update_kernel: KernelUpdate | None = None,
     held_out: HeldOut | None = None,
+    carry_momentum: MomentumCarry | None = None,
 ) -> Trajectory:
     """Train the linearized model f = f0 + J (w - w0) in function space and record its curves.
 
@@ -97,6 +98,9 @@ def simulate(
         paired path's accumulated coefficients (w_t - w0 = J^T alpha while J is the first kernel's; the
         caller that moves the weights tracks the increments). The outputs carry on in function space:
         df = -lr Theta_t dl/df with Theta_t piecewise constant. ||w_t - w0|| is NaN after the first update.
+    carry_momentum: with kernel updates and momentum, the hook that maps each path's momentum buffer onto
+        the new Jacobian (:data:`~trainless.dynamics.MomentumCarry`); the trajectory's ``carry_final`` then
+        completes the final weights. Without it the function-space buffer carries over unchanged.
     held_out: test points (:class:`HeldOut`: Theta(X_test, X), f0_test, y_test): the trajectory's
         ``test_loss`` / ``test_error`` are the linearized model's curves there (Lee et al. eq. 10; eq. 19 for
         the closed form). Discrete and closed-form engines, without kernel updates.
@@ -141,6 +145,8 @@ def simulate(
             raise TrainlessError("kernel updates do not support weight decay (its J w0 term changes with J)")
         if update_kernel is None:
             raise TrainlessError("kernel_updates given without update_kernel")
+    elif carry_momentum is not None:
+        raise TrainlessError("carry_momentum given without kernel_updates")
         bad = [
             t for t in kernel_updates if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t < schedule.steps
         ]
@@ -176,6 +182,7 @@ def simulate(
             kernel_updates=tuple(sorted(set(kernel_updates))),
             update_kernel=update_kernel,
             held_out=held_out,
+            carry_momentum=carry_momentum,
         )
     elif engine is Engine.ODE:
         out = run_ode(op, f0, y, schedule, loss, jw0, w0_sq_norm, rtol, atol)

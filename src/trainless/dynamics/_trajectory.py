@@ -39,6 +39,10 @@ class Trajectory:
     times: (T+1,) float64, the continuous time t_s = sum_{k<s} lr_k / (1 - m) of each step boundary.
     test_loss, test_error: (P, T+1) float64 on the held-out points (:class:`HeldOut`, Lee et al. eq. 10 /
         19: the linearized model's outputs there follow from alpha_t), or None without held-out points.
+    carry_final: (P,) float64 with kernel updates under momentum and a ``carry_momentum`` hook: alpha_final
+        then holds the last segment's Jacobian rows only, and the weights at T are
+        w_last + J_last^T (alpha_T - alpha_last) - carry_final B (:class:`~trainless.dynamics.MomentumSegment`);
+        None otherwise.
     """
 
     engine: str
@@ -54,6 +58,7 @@ class Trajectory:
     message: str
     test_loss: torch.Tensor | None = None
     test_error: torch.Tensor | None = None
+    carry_final: torch.Tensor | None = None
 
     @property
     def steps(self) -> int:
@@ -76,6 +81,7 @@ class EngineOutput(NamedTuple):
     c_final: torch.Tensor
     test_loss: torch.Tensor | None = None
     test_error: torch.Tensor | None = None
+    carry_final: torch.Tensor | None = None
 
 
 def distance_grid(steps: int, stride: int) -> torch.Tensor:

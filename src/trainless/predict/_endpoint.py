@@ -24,6 +24,7 @@ from torch import nn
 from .._losses import Loss, loss_value
 from ..data import ImageData
 from ..errors import TrainlessError
+from ..kernel import jacobian_vector_product
 from ..models import LoadedModel, select_trainable
 from ._preserve import preserved
 
@@ -135,25 +136,50 @@ class WeightPath:
         self.f0, self.regions0 = _regions_and_outputs(module, self.x, chunk)
         self.applied: torch.Tensor | None = None
 
-    def move_to(self, alpha: torch.Tensor, c: float = 0.0) -> bool:
+    def move_to(self, alpha: torch.Tensor, c: float = 0.0, shift: list[torch.Tensor] | None = None) -> bool:
         """Move the weights; returns whether they are all finite there (a diverging linearized run can
-        take them past float32's range)."""
+        take them past float32's range). shift: a further weight-space step added as it is (the momentum
+        buffer's pull, :class:`~trainless.dynamics.MomentumSegment`), one tensor per trained parameter."""
         delta = alpha if self.applied is None else alpha - self.applied
         self.applied = alpha.clone()
+        step = self.vjp(delta)
+        with torch.no_grad():
+            for k, (p, s, w) in enumerate(zip(self.params, step, self.w0, strict=True)):
+                p.add_(s)
+                if c:
+                    p.add_(c * w)
+                if shift is not None:
+                    p.add_(shift[k])
+        return all(bool(torch.isfinite(p).all()) for p in self.params)
+
+    def vjp(self, cotangent: torch.Tensor) -> list[torch.Tensor]:
+        """J^T a at the current weights, one tensor per trained parameter (float32, as the weights); a: (N, C)."""
         step = [torch.zeros_like(p) for p in self.params]
-        a = delta.to(self.device, torch.float32)
+        a = cotangent.to(self.device, torch.float32)
         module = self.model.module
         for i in range(0, self.x.shape[0], self.chunk):
             out = module(self.x[i : i + self.chunk])
             grads = torch.autograd.grad(out, self.params, grad_outputs=a[i : i + self.chunk])
             for s, g in zip(step, grads, strict=True):
                 s.add_(g)
+        return step
+
+    def jvp(self, tangent: list[torch.Tensor]) -> torch.Tensor:
+        """J v at the current weights, (N, C) float64; v one tensor per trained parameter."""
+        names = [n for n, p in self.model.module.named_parameters() if p.requires_grad]
+        return jacobian_vector_product(
+            self.model.module, self.x, dict(zip(names, tangent, strict=True)), tile=self.chunk
+        )
+
+    def snapshot(self) -> list[torch.Tensor]:
+        """The trained parameters' current values (copies)."""
+        return [p.detach().clone() for p in self.params]
+
+    def load(self, weights: list[torch.Tensor]) -> None:
+        """Set the trained parameters to a :meth:`snapshot`."""
         with torch.no_grad():
-            for p, s, w in zip(self.params, step, self.w0, strict=True):
-                p.add_(s)
-                if c:
-                    p.add_(c * w)
-        return all(bool(torch.isfinite(p).all()) for p in self.params)
+            for p, w in zip(self.params, weights, strict=True):
+                p.copy_(w)
 
     def distance(self) -> float:
         """||w - w0|| of the trained parameters (float64)."""

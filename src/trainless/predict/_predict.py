@@ -19,6 +19,8 @@ from ..dynamics import (
     HeldOut,
     KernelOperator,
     KernelUpdate,
+    MomentumCarry,
+    MomentumSegment,
     SGDSchedule,
     Trajectory,
     TrajectoryStatus,
@@ -29,6 +31,7 @@ from ..errors import TrainlessError
 from ..finetune import FinetuneConfig, check_problem, check_test_data, learning_rates, make_optimizer
 from ..kernel import KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from ..models import HeadStart, LoadedModel, select_trainable, warm_head
+from ._carry import BufferCarry
 from ._config import PredictConfig
 from ._diagnosis import diagnose_spectrum
 from ._endpoint import WeightPath
@@ -319,12 +322,18 @@ def predict_from(
 
         current = [lin.operator]
 
-        def update(t: int, alpha: torch.Tensor, f: torch.Tensor) -> KernelOperator:
+        # With momentum the buffer is a weight-space vector that J maps into function space: it must follow J.
+        carry = BufferCarry(path) if config.momentum > 0 else None
+
+        def update(t: int, alpha: torch.Tensor, f: torch.Tensor, segment: MomentumSegment | None) -> KernelOperator:
             nonlocal kernel_seconds
             nan = math.nan
             diverged = {"step": t, "weight_distance": nan, "trace_ratio": nan, "relative_change": nan}
             diverged |= {"edge_ratio": nan, "scale": nan, "seconds": 0.0}
-            if not path.move_to(alpha):
+            moved = path.move_to(alpha, shift=carry.shift(segment.carry) if carry and segment else None)
+            if carry is not None:
+                carry.started(t)
+            if not moved:
                 # The linearized run is diverging: no kernel exists at these weights; keep the last one.
                 kernel_path.append(diverged)
                 return current[0]
@@ -361,12 +370,19 @@ def predict_from(
             return op
 
         pred, traj = _predict_trajectory(
-            lin, config, options, progress=progress, start_step=start_step, update_kernel=update if updates else None
+            lin,
+            config,
+            options,
+            progress=progress,
+            start_step=start_step,
+            update_kernel=update if updates else None,
+            carry_momentum=carry if updates else None,
         )
         check = None
         alpha = traj.alpha_final[0]
         completed = traj.status is TrajectoryStatus.COMPLETED and bool(torch.isfinite(alpha).all())
-        if completed and (options.endpoint_check or updates) and path.move_to(alpha, float(traj.c_final[0])):
+        shift = carry.shift(float(traj.carry_final[0])) if carry and traj.carry_final is not None else None
+        if completed and (options.endpoint_check or updates) and path.move_to(alpha, float(traj.c_final[0]), shift):
             check = path.check(config.loss, traj.f_final[0])
             final_distance = path.distance()
     warnings = list(pred.warnings)
@@ -419,6 +435,7 @@ def _predict_trajectory(
     progress: bool,
     start_step: int,
     update_kernel: KernelUpdate | None = None,
+    carry_momentum: MomentumCarry | None = None,
 ) -> tuple[Prediction, Trajectory]:
     options = options or PredictConfig()
     engine = Engine(options.engine)
@@ -480,6 +497,7 @@ def _predict_trajectory(
             kernel_updates=tuple(t for t in options.kernel_updates if t < schedule.steps) if update_kernel else (),
             update_kernel=update_kernel,
             held_out=held_out,
+            carry_momentum=carry_momentum if update_kernel else None,
         )
         loss_mean, loss_lo, loss_hi = _quantiles(traj.loss)
         err_mean, err_lo, err_hi = _quantiles(traj.error)
