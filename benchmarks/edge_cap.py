@@ -11,12 +11,11 @@ the relative error of the loss at T. Nothing is trained.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
-from fidelity_default import eps_errors  # the sibling script (benchmarks/ is on sys.path)
+from fidelity_default import case_arguments, eps_errors  # the sibling script (benchmarks/ is on sys.path)
 
 from trainless import FinetuneConfig
 from trainless._io import write_csv
@@ -28,10 +27,7 @@ OUT = Path(__file__).resolve().parent / "results" / "edge_cap.csv"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cases", nargs="+", type=Path)
-    ap.add_argument("--out", type=Path, default=OUT)
-    a = ap.parse_args()
+    a = case_arguments(__doc__, OUT)
     rows = []
     for path in a.cases:
         d = json.loads(path.read_text(encoding="utf-8"))

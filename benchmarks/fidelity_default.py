@@ -32,6 +32,14 @@ EPS = (0.01, 0.05, 0.1, 0.2, 0.4)
 LEVELS = (0.5, 0.2, 0.1)
 
 
+def case_arguments(doc: str | None, out: Path, nargs: str = "+") -> argparse.Namespace:
+    """The command line of the scripts that re-score cached bench cases: case files (``cases``) and ``--out``."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("cases", nargs=nargs, type=Path)
+    ap.add_argument("--out", type=Path, default=out)
+    return ap.parse_args()
+
+
 def eps_errors(pred: np.ndarray, real: np.ndarray) -> list[float]:
     out = []
     for e in EPS:

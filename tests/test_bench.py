@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainless.bench import extrapolate, load_suite, parse_suite, steps_to_match
+from trainless.bench import UPDATED, Case, extrapolate, load_suite, parse_suite, run_case, steps_to_match
 from trainless.cli import main
 from trainless.errors import ConfigError, TrainlessError
+from trainless.finetune import RunRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ROOT / "bench" / "suites" / "quick.toml"
@@ -136,6 +137,15 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert {r["engine"] for r in rows} >= {"discrete", "discrete+updates", "discrete@pseudo"}
     assert all(r["edge_ratio"] and r["output_gap"] for r in rows)
+    # One prediction of a cached case made again alone (benchmarks that re-score one mode use this).
+    r = json.loads(new[0].read_text())
+    cached = RunRecord.from_dict(r["record"])
+    again = run_case(
+        Case.from_dict(r["case"]), record=cached, only=frozenset({UPDATED}), overrides={"momentum_buffer": "exact"}
+    )
+    assert again["predictions"].keys() == {UPDATED} and [c["engine"] for c in again["comparisons"]] == [UPDATED]
+    assert again["predictions"][UPDATED]["loss"] == pytest.approx(r["predictions"][UPDATED]["loss"], rel=1e-9)
+    assert again["record"] == r["record"]
 
 
 def test_extrapolation_recovers_its_own_forms():

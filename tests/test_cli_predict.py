@@ -63,6 +63,17 @@ def test_predict_with_kernel_updates_reports_the_kernel_path_and_the_endpoint(tm
     assert saved["kernel_path"][0]["step"] == 2 and saved["options"]["kernel_updates"] == [2, 5, 10, 20]
 
 
+def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):
+    argv = ["predict", *TINY, "--lr", "0.005", "--momentum", "0.9", "--steps", "8", "--kernel-updates", "3", "6"]
+    args = build_parser().parse_args([*argv, "--momentum-buffer", "exact", "--out", str(tmp_path)])
+    job = PredictJob(job_from_args(args), predict_config_from_args(args))
+    assert job.predict.momentum_buffer == "exact"
+    p = run_predict(job).prediction
+    assert [row["step"] for row in p.kernel_path] == [3, 6] and all(row["carry_seconds"] > 0 for row in p.kernel_path)
+    default = build_parser().parse_args([*argv, "--out", str(tmp_path / "kept")])
+    assert predict_config_from_args(default).momentum_buffer == "kept"
+
+
 def test_validate_runs_both_and_compares(tmp_path, capsys):
     out = tmp_path / "v"
     code = main(["validate", *TINY, "--lr", "0.05", "--steps", "10", "--timing-steps", "1", "--out", str(out)])

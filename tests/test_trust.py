@@ -377,7 +377,7 @@ def test_kernel_updates_with_momentum_are_momentum_sgd_on_the_piecewise_linear_m
     cfg = FinetuneConfig(lr=0.02, steps=16, momentum=0.9, nesterov=nesterov, batch_size=batch_size)
     updates = (4, 9)
     lin = linearize(tiny, digits16, cfg, FAST)
-    opts = dataclasses.replace(FAST, kernel_updates=updates)
+    opts = dataclasses.replace(FAST, kernel_updates=updates, momentum_buffer="exact")
     pred = predict_from(lin, cfg, opts, model=tiny, data=digits16)
     if batch_size is None:
         orders, paths = [None], torch.tensor([pred.loss], dtype=torch.float64)
@@ -390,6 +390,9 @@ def test_kernel_updates_with_momentum_are_momentum_sgd_on_the_piecewise_linear_m
     ref, dist = _piecewise_momentum_reference(tiny, digits16, cfg, updates, orders)
     torch.testing.assert_close(paths, ref, rtol=2e-5, atol=1e-6)
     assert pred.paired_weight_distance[-1] == pytest.approx(dist, rel=1e-4)
-    # the updates matter here (the test would not see a wrong carry otherwise)
+    # the updates matter here, and the buffer kept as J_k B (the default, free) is off by far more than the
+    # tolerance: the test sees a wrong carry
     frozen = torch.tensor(predict_from(lin, cfg, FAST).paired_loss, dtype=torch.float64)
     assert float((frozen - paths[0]).abs().max()) > 100 * 1e-6
+    kept = predict_from(lin, cfg, dataclasses.replace(opts, momentum_buffer="kept"), model=tiny, data=digits16)
+    assert float((torch.tensor(kept.paired_loss, dtype=torch.float64) - ref[0]).abs().max()) > 100 * 1e-6

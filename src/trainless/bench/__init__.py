@@ -2,11 +2,12 @@
 
 from ._baseline import extrapolate, steps_to_match
 from ._compare import Comparison, EpsComparison, LevelComparison, compare
-from ._run import CSV_COLUMNS, csv_rows, quantile, run_case, run_suite, summarize
+from ._run import CSV_COLUMNS, UPDATED, csv_rows, quantile, run_case, run_suite, summarize
 from ._suite import Case, Suite, load_suite, parse_suite
 
 __all__ = [
     "CSV_COLUMNS",
+    "UPDATED",
     "Case",
     "Comparison",
     "EpsComparison",

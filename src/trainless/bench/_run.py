@@ -74,7 +74,13 @@ def kernel_key(method: str) -> str:
 
 
 def run_case(
-    case: Case, *, device: str | None = None, progress: bool = False, record: RunRecord | None = None
+    case: Case,
+    *,
+    device: str | None = None,
+    progress: bool = False,
+    record: RunRecord | None = None,
+    only: frozenset[str] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Predict and really fine-tune one case; return its result (JSON-ready): the case, the lr used,
     lambda_max, the real record, one prediction per engine, the comparisons (and the paired one for
@@ -82,7 +88,9 @@ def run_case(
 
     record: the case's real run from an earlier result (``RunRecord.from_dict(result["record"])``): only
     the predictions and comparisons are made again (after a change to the predictor); its config must be
-    the one the case gives now."""
+    the one the case gives now. only: make just these predictions (keys as in the result's ``predictions``:
+    an engine, ``discrete+updates``, ``discrete@<kernel>``); None: all the case asks for. overrides:
+    :class:`~trainless.predict.PredictConfig` fields to set for every prediction (e.g. ``momentum_buffer``)."""
     t0 = time.perf_counter()
     model, data, resolution = load_model_and_data(
         case.model,
@@ -100,6 +108,7 @@ def run_case(
         batch_orders=case.batch_orders,
         eps=case.eps,
         timing_steps=3,
+        **(overrides or {}),
     )
     base = FinetuneConfig(
         lr=case.lr or 1e-3,
@@ -127,10 +136,12 @@ def run_case(
         )
     predictions = {}
     for engine in case.engines:
+        if only is not None and engine not in only:
+            continue
         predictions[engine] = predict_from(
             lin, config, dataclasses.replace(options, engine=engine), model=model, data=data
         )
-    if case.kernel_updates:
+    if case.kernel_updates and (only is None or UPDATED in only):
         predictions[UPDATED] = predict_from(
             lin,
             config,
@@ -139,6 +150,8 @@ def run_case(
             data=data,
         )
     for method in case.kernels:
+        if only is not None and kernel_key(method) not in only:
+            continue
         # Its own linearization (kernel, timing steps), so the cost ratio counts all a user would pay.
         k_options = dataclasses.replace(
             options, engine="discrete", kernel=KernelConfig(method=method, dim=case.kernel_dim)

@@ -97,6 +97,11 @@ class Case:
         "tag": Pattern(r"[\w.+-]*", "letters, digits, '.', '+', '-' or '_'"),
     }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Case:
+        """A case from its ``dataclasses.asdict`` form (as a bench result stores it under ``case``)."""
+        return _case(d, "case")
+
     def __post_init__(self) -> None:
         validate(self)
         if (self.lr is None) == (self.lr_edge is None):

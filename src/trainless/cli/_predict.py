@@ -17,7 +17,7 @@ from ..dynamics import Engine, EpsDefinition, SDENoise
 from ..errors import ConfigError
 from ..extrapolate import DEFAULT_ALPHA, Extrapolation, extrapolate
 from ..kernel import KernelConfig, KernelMethod
-from ..predict import PredictConfig, Prediction, auto_kernel_updates, predict
+from ..predict import MomentumBuffer, PredictConfig, Prediction, auto_kernel_updates, predict
 from ..report import plot_extrapolation, plot_prediction, plot_spectral
 from ._common import add_format_argument, add_progress_argument, render_json, render_rows
 from ._finetune import (
@@ -393,6 +393,13 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--update-kernel-dim", type=int, default=k.dim, help="projection dimension of the updates")
     g.add_argument(
+        "--momentum-buffer",
+        choices=[m.value for m in MomentumBuffer],
+        default=d.momentum_buffer,
+        help="how kernel updates carry the momentum buffer: kept (free, approximate) or exact (one VJP and one "
+        "JVP per batch order and update)",
+    )
+    g.add_argument(
         "--no-endpoint-check",
         dest="endpoint_check",
         action="store_false",
@@ -425,6 +432,7 @@ def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
         update_kernel=None
         if a.update_kernel is None
         else KernelConfig(method=a.update_kernel, dim=a.update_kernel_dim, max_memory_mib=a.kernel_memory),
+        momentum_buffer=a.momentum_buffer,
     )
 
 

@@ -9,6 +9,8 @@ changes that image must be recomputed, J_{k+1} B: one vector-Jacobian product at
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 from ..dynamics import MomentumSegment
@@ -28,6 +30,7 @@ class BufferCarry:
         self.path = path
         self.starts: dict[int, list[torch.Tensor]] = {0: path.snapshot()}
         self.buffers: dict[int, list[torch.Tensor]] = {}
+        self.seconds: dict[int, float] = {}  # per update step, all paths
 
     def shift(self, carry: float) -> list[torch.Tensor] | None:
         """-carry B of the first path (its pull along the buffer it had at the segment's start; ``carry``
@@ -40,6 +43,7 @@ class BufferCarry:
         self.starts[t] = self.path.snapshot()
 
     def __call__(self, t: int, segment: MomentumSegment) -> torch.Tensor:
+        t0 = time.perf_counter()
         previous = max(s for s in self.starts if s < t)
         self.path.load(self.starts[previous])
         pull = self.path.vjp(segment.buffer)
@@ -48,4 +52,6 @@ class BufferCarry:
             pull if old is None else [segment.decay * b + g for b, g in zip(old, pull, strict=True)]
         )
         self.path.load(self.starts[t])
-        return self.path.jvp(self.buffers[segment.path])
+        u = self.path.jvp(self.buffers[segment.path])
+        self.seconds[t] = self.seconds.get(t, 0.0) + time.perf_counter() - t0
+        return u

@@ -32,7 +32,7 @@ from ..finetune import FinetuneConfig, check_problem, check_test_data, learning_
 from ..kernel import KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from ..models import HeadStart, LoadedModel, select_trainable, warm_head
 from ._carry import BufferCarry
-from ._config import PredictConfig
+from ._config import MomentumBuffer, PredictConfig
 from ._diagnosis import diagnose_spectrum
 from ._endpoint import WeightPath
 from ._preserve import preserved
@@ -323,7 +323,8 @@ def predict_from(
         current = [lin.operator]
 
         # With momentum the buffer is a weight-space vector that J maps into function space: it must follow J.
-        carry = BufferCarry(path) if config.momentum > 0 else None
+        exact = options.momentum_buffer == MomentumBuffer.EXACT.value
+        carry = BufferCarry(path) if config.momentum > 0 and exact else None
 
         def update(t: int, alpha: torch.Tensor, f: torch.Tensor, segment: MomentumSegment | None) -> KernelOperator:
             nonlocal kernel_seconds
@@ -385,6 +386,9 @@ def predict_from(
         if completed and (options.endpoint_check or updates) and path.move_to(alpha, float(traj.c_final[0]), shift):
             check = path.check(config.loss, traj.f_final[0])
             final_distance = path.distance()
+    if carry is not None:
+        for row in kernel_path:
+            row["carry_seconds"] = carry.seconds.get(int(row["step"]), 0.0)
     warnings = list(pred.warnings)
     dist, paired = list(pred.weight_distance), list(pred.paired_weight_distance)
     if updates:

@@ -65,7 +65,9 @@ class Prediction:
     kernel_path: one entry per kernel update (``PredictConfig.kernel_updates``): step, weight_distance
         (||w - w0|| there), trace_ratio (tr Theta / tr Theta_0), relative_change (||Theta - Theta_0||_F /
         ||Theta_0||_F), edge_ratio (the rest of the run's largest lr over the stability edge of the new
-        kernel at the outputs reached) and seconds; empty for the frozen kernel.
+        kernel at the outputs reached), scale (the edge cap's factor, 1 without it), seconds (the kernel's) and,
+        under momentum, carry_seconds (mapping every path's momentum buffer onto the new Jacobian); empty for
+        the frozen kernel.
     trust: the trust signal: ``flags`` (``edge``, ``endpoint``), ``mode`` (``frozen`` | ``updates``), the
         benchmark ``band`` of cases flagged alike (median and p95 relative T_eps error, cases) and ``text``.
     test_n, test_loss, test_error: the held-out points (``predict(..., test_data=...)``) and the linearized
