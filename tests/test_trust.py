@@ -121,6 +121,7 @@ def test_kernel_updates_change_nothing_for_a_linear_model(digits16):
     torch.testing.assert_close(torch.tensor(moving.loss), torch.tensor(frozen.loss), rtol=1e-5, atol=1e-7)
     assert [row["step"] for row in moving.kernel_path] == [5, 12, 20]
     assert all(abs(row["trace_ratio"] - 1) < 1e-5 and row["relative_change"] < 1e-5 for row in moving.kernel_path)
+    assert all(abs(row["residual_rate"] - 1) < 1e-5 for row in moving.kernel_path)
     assert all(0 < row["edge_ratio"] < 1 for row in moving.kernel_path)
     # the distances the moved weights give are the linearized ones
     for row in moving.kernel_path:
@@ -142,16 +143,19 @@ def test_kernel_updates_change_nothing_when_only_the_head_trains(digits16, tiny)
 
 def test_kernel_updates_vanish_as_the_learning_rate_goes_to_zero(digits16, tiny):
     # The kernel moves by O(lr t), so the curves part by a share of the predicted decrease that is O(lr).
-    gaps = []
+    gaps, rates = [], []
     for lr in (0.005, 0.0005):
         cfg = FinetuneConfig(lr=lr, steps=20)
         lin = linearize(tiny, digits16, cfg, FAST)
         frozen = torch.tensor(predict_from(lin, cfg, FAST).loss)
         opts = dataclasses.replace(FAST, kernel_updates=(5, 10, 15))
-        moving = torch.tensor(predict_from(lin, cfg, opts, model=tiny, data=digits16).loss)
+        pred = predict_from(lin, cfg, opts, model=tiny, data=digits16)
+        moving = torch.tensor(pred.loss)
         gaps.append(float((moving - frozen).abs().max() / (frozen[0] - frozen[-1])))
+        rates.append(max(abs(row["residual_rate"] - 1) for row in pred.kernel_path))
     assert gaps[0] > 1e-4  # the network is not linear: the updates do something at the larger lr
     assert gaps[1] < 0.3 * gaps[0]
+    assert rates[0] > 1e-4 and rates[1] < 0.3 * rates[0]  # so does the kernel's rate on the residual
 
 
 def test_projected_update_kernels_approach_the_exact_ones_as_the_dimension_grows(digits16, tiny):

@@ -189,8 +189,16 @@ def trust_rows(p: Prediction) -> list[tuple[str, str]]:
     if p.trust is not None:
         rows.append(("trust", p.trust["text"]))
     if p.kernel_path:
-        growth = ", ".join(f"step {row['step']}: x{row['trace_ratio']:.2f}" for row in p.kernel_path)
-        rows.append(("kernel updates", f"tr Theta / tr Theta_0 along the predicted path: {growth}"))
+        growth = ", ".join(
+            f"step {row['step']}: x{row['trace_ratio']:.2f} (x{row.get('residual_rate', math.nan):.2f})"
+            for row in p.kernel_path
+        )
+        rows.append(
+            (
+                "kernel updates",
+                f"tr Theta / tr Theta_0 along the predicted path (and its rate on the residual): {growth}",
+            )
+        )
     return rows
 
 

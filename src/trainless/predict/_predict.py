@@ -330,7 +330,7 @@ def predict_from(
             nonlocal kernel_seconds
             nan = math.nan
             diverged = {"step": t, "weight_distance": nan, "trace_ratio": nan, "relative_change": nan}
-            diverged |= {"edge_ratio": nan, "scale": nan, "seconds": 0.0}
+            diverged |= {"edge_ratio": nan, "scale": nan, "residual_rate": nan, "seconds": 0.0}
             moved = path.move_to(alpha, shift=carry.shift(segment.carry) if carry and segment else None)
             if carry is not None:
                 carry.started(t)
@@ -356,6 +356,12 @@ def predict_from(
                 # does not diverge; its sharpness hovers at that edge. Scale the new kernel down to it.
                 scale = 1.0 / ratio
                 op = KernelOperator(result.k_train_train * scale)
+            # How much faster the new kernel drives down what is left to fit than Theta_0 would: far above the
+            # trace ratio, its growth concentrates on the residual (the updated path feeds on itself; measured
+            # against the real network's kernels in benchmarks/oracle_kernels.py).
+            g = loss_grad(config.loss, f, lin.y)
+            g_theta0_g = float((g * lin.operator.matvec(g)).sum())
+            rate = float((g * op.matvec(g)).sum()) / g_theta0_g if g_theta0_g > 0 else nan
             kernel_path.append(
                 {
                     "step": t,
@@ -364,6 +370,7 @@ def predict_from(
                     "relative_change": float((theta - theta0).norm() / theta0.norm()),
                     "edge_ratio": ratio,
                     "scale": scale,
+                    "residual_rate": rate,
                     "seconds": result.seconds,
                 }
             )

@@ -65,7 +65,9 @@ class Prediction:
     kernel_path: one entry per kernel update (``PredictConfig.kernel_updates``): step, weight_distance
         (||w - w0|| there), trace_ratio (tr Theta / tr Theta_0), relative_change (||Theta - Theta_0||_F /
         ||Theta_0||_F), edge_ratio (the rest of the run's largest lr over the stability edge of the new
-        kernel at the outputs reached), scale (the edge cap's factor, 1 without it), seconds (the kernel's) and,
+        kernel at the outputs reached), scale (the edge cap's factor, 1 without it), residual_rate (g Theta g /
+        g Theta_0 g, g = dL/df at the predicted outputs there: how much faster the new kernel drives down what is
+        left to fit; far above trace_ratio, its growth concentrates on the residual), seconds (the kernel's) and,
         under momentum, carry_seconds (mapping every path's momentum buffer onto the new Jacobian); empty for
         the frozen kernel.
     trust: the trust signal: ``flags`` (``edge``, ``endpoint``), ``mode`` (``frozen`` | ``updates``), the
