@@ -77,9 +77,10 @@ def run_discrete(
     all float64.
 
     kernel_updates, update_kernel: at each step t in ``kernel_updates`` the kernel is replaced by
-    ``update_kernel(t, alpha, f)``, alpha and f the first path's (the paired run's) accumulated coefficients since w0;
-    the other paths reuse the kernels the first path got. The outputs and alpha carry on through the change.
-    The parameter distance is not tracked past the first update (NaN): J changed.
+    ``update_kernel(t, alpha, f, segment)`` (:data:`KernelUpdate`), alpha and f the first path's (the paired
+    run's) accumulated coefficients since w0; the other paths reuse the kernels the first path got. The
+    outputs and alpha carry on through the change. The parameter distance is not tracked past the first
+    update (NaN): J changed.
 
     carry_momentum: with momentum, the buffer's image in function space, J B, must follow J. Given, it is
     called at each update for every path (:data:`MomentumCarry`) and its answer replaces the buffer; alpha

@@ -94,10 +94,11 @@ def simulate(
         per optimizer step and random seed. distance_stride: ||w_t - w0|| every this many steps (it costs
         O(N^2 C^2) each). rtol, atol: LSODA's tolerances.
     kernel_updates, update_kernel: discrete engine only, no weight decay: at each step t of
-        ``kernel_updates`` (1 <= t < T) the kernel becomes ``update_kernel(t, alpha, f)``, alpha (N, C) the
-        paired path's accumulated coefficients (w_t - w0 = J^T alpha while J is the first kernel's; the
-        caller that moves the weights tracks the increments). The outputs carry on in function space:
-        df = -lr Theta_t dl/df with Theta_t piecewise constant. ||w_t - w0|| is NaN after the first update.
+        ``kernel_updates`` (1 <= t < T) the kernel becomes ``update_kernel(t, alpha, f, segment)``
+        (:data:`~trainless.dynamics.KernelUpdate`), alpha (N, C) the paired path's accumulated coefficients
+        (w_t - w0 = J^T alpha while J is the first kernel's; the caller that moves the weights tracks the
+        increments). The outputs carry on in function space: df = -lr Theta_t dl/df with Theta_t piecewise
+        constant. ||w_t - w0|| is NaN after the first update.
     carry_momentum: with kernel updates and momentum, the hook that maps each path's momentum buffer onto
         the new Jacobian (:data:`~trainless.dynamics.MomentumCarry`); the trajectory's ``carry_final`` then
         completes the final weights. Without it the function-space buffer carries over unchanged.
