@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
 import numpy as np
 
 from trainless import FinetuneConfig
 from trainless._io import write_csv
+from trainless.bench import UPDATED, Case, run_case
 from trainless.dynamics import epsilon_time
-from trainless.finetune import load_model_and_data
+from trainless.finetune import RunRecord, load_model_and_data
 from trainless.kernel import KernelConfig
 from trainless.predict import PredictConfig, auto_kernel_updates, linearize, predict_from
 
@@ -38,6 +40,33 @@ def case_arguments(doc: str | None, out: Path, nargs: str = "+") -> argparse.Nam
     ap.add_argument("cases", nargs=nargs, type=Path)
     ap.add_argument("--out", type=Path, default=out)
     return ap.parse_args()
+
+
+def comparison_scores(comparison: dict) -> dict[str, float]:
+    """From a bench comparison (``Comparison.to_dict()``): largest and median relative T_eps error on the loss,
+    median level error, and the loss at T (predicted, real, relative error)."""
+    eps = [r["relative_error"] for r in comparison["eps"] if r["basis"] == "loss" and r["relative_error"] is not None]
+    levels = [
+        abs(r["predicted"] - r["real"]) / r["real"] if r["predicted"] is not None else 1.0
+        for r in comparison["levels"]
+        if r["real"]
+    ]
+    return {
+        "eps_max": max(eps) if eps else float("nan"),
+        "eps_median": statistics.median(eps) if eps else float("nan"),
+        "levels_median": statistics.median(levels) if levels else float("nan"),
+        "final_loss_error": comparison["final_loss_relative_error"],
+        "final_loss_pred": comparison["final_loss_predicted"],
+        "final_loss_real": comparison["final_loss_real"],
+    }
+
+
+def repredict_updated(d: dict, overrides: dict | None = None) -> tuple[Case, dict, dict | None]:
+    """Make a cached bench case's kernel-updates prediction again (its real run from the cache): the case, the
+    new result and its kernel-updates comparison (None when the real run has nothing to compare)."""
+    case = Case.from_dict(d["case"])
+    result = run_case(case, record=RunRecord.from_dict(d["record"]), only=frozenset({UPDATED}), overrides=overrides)
+    return case, result, next((c for c in result["comparisons"] if c["engine"] == UPDATED), None)
 
 
 def eps_errors(pred: np.ndarray, real: np.ndarray) -> list[float]:

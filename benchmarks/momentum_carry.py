@@ -13,36 +13,20 @@ a regenerate check reproduced them bit for bit), and the cached frozen-kernel on
 from __future__ import annotations
 
 import json
-import statistics
 from pathlib import Path
 
-from fidelity_default import case_arguments  # the sibling script (benchmarks/ is on sys.path)
+from fidelity_default import (  # the sibling script (benchmarks/ is on sys.path)
+    case_arguments,
+    comparison_scores,
+    repredict_updated,
+)
 
 from trainless._io import write_csv
-from trainless.bench import UPDATED, Case, run_case
-from trainless.finetune import RunRecord
+from trainless.bench import UPDATED
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).resolve().parent / "results" / "momentum_carry.csv"
 SUITES = ("bench/results/paper", "bench/results/unseen")
-
-
-def scores(comparison: dict) -> dict[str, float]:
-    """Largest and median relative T_eps error on the loss, median level error, final-loss error."""
-    eps = [r["relative_error"] for r in comparison["eps"] if r["basis"] == "loss" and r["relative_error"] is not None]
-    levels = [
-        abs(r["predicted"] - r["real"]) / r["real"] if r["predicted"] is not None else 1.0
-        for r in comparison["levels"]
-        if r["real"]
-    ]
-    return {
-        "eps_max": max(eps) if eps else float("nan"),
-        "eps_median": statistics.median(eps) if eps else float("nan"),
-        "levels_median": statistics.median(levels) if levels else float("nan"),
-        "final_loss_error": comparison["final_loss_relative_error"],
-        "final_loss_pred": comparison["final_loss_predicted"],
-        "final_loss_real": comparison["final_loss_real"],
-    }
 
 
 def momentum_cases() -> list[Path]:
@@ -59,10 +43,7 @@ def main() -> None:
     rows = []
     for path in a.cases or momentum_cases():
         d = json.loads(path.read_text(encoding="utf-8"))
-        case = Case.from_dict(d["case"])
-        record = RunRecord.from_dict(d["record"])
-        result = run_case(case, record=record, only=frozenset({UPDATED}), overrides={"momentum_buffer": "exact"})
-        new = next(c for c in result["comparisons"] if c["engine"] == UPDATED)
+        case, result, new = repredict_updated(d, {"momentum_buffer": "exact"})
         cached = {c["engine"]: c for c in d["comparisons"]}
         pred = result["predictions"][UPDATED]
         for mode, comp in (
@@ -72,7 +53,7 @@ def main() -> None:
         ):
             row = {"case": path.stem, "suite": path.parent.parent.name, "tag": case.tag, "data": case.data}
             row |= {"batch_size": case.batch_size, "momentum": case.momentum, "lr": result["lr"], "mode": mode}
-            row |= scores(comp)
+            row |= comparison_scores(comp)
             row |= dict.fromkeys(("carry_seconds", "kernel_seconds", "prediction_seconds", "flags"), "")
             if mode == "updates, carried":
                 row["carry_seconds"] = sum(r.get("carry_seconds", 0.0) for r in pred["kernel_path"])

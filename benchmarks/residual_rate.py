@@ -17,11 +17,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+from fidelity_default import comparison_scores, repredict_updated  # the sibling script (benchmarks/ is on sys.path)
 from scipy.stats import spearmanr
 
 from trainless._io import write_csv
-from trainless.bench import UPDATED, Case, run_case
-from trainless.finetune import RunRecord
+from trainless.bench import UPDATED
 
 OUT = Path(__file__).resolve().parent / "results" / "residual_rate.csv"
 
@@ -37,13 +37,10 @@ def main() -> None:
             d = json.loads(path.read_text(encoding="utf-8"))
             if UPDATED not in d["predictions"] or d["record"]["status"] != "completed":
                 continue
-            case = Case.from_dict(d["case"])
-            result = run_case(case, record=RunRecord.from_dict(d["record"]), only=frozenset({UPDATED}))
-            comps = [c for c in result["comparisons"] if c["engine"] == UPDATED]
-            if not comps:
+            case, result, comp = repredict_updated(d)
+            if comp is None:
                 continue
-            comp, kp = comps[0], result["predictions"][UPDATED]["kernel_path"]
-            eps = [r["relative_error"] for r in comp["eps"] if r["basis"] == "loss" and r["relative_error"] is not None]
+            kp = result["predictions"][UPDATED]["kernel_path"]
             real = comp["final_loss_real"]
             row = {
                 "suite": directory.name,
@@ -52,7 +49,7 @@ def main() -> None:
                 "batch_size": case.batch_size,
                 "momentum": case.momentum,
                 "final_loss_signed_error": (comp["final_loss_predicted"] - real) / real,
-                "eps_max": max(eps) if eps else float("nan"),
+                "eps_max": comparison_scores(comp)["eps_max"],
                 "residual_rate": " ".join(f"{r['residual_rate']:.2f}" for r in kp),
                 "trace_ratio": " ".join(f"{r['trace_ratio']:.2f}" for r in kp),
                 "max_residual_rate": max((r["residual_rate"] for r in kp), default=float("nan")),
