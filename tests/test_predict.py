@@ -190,6 +190,15 @@ def test_closed_loop_splices_real_steps_and_predicts_the_rest(digits16):
     torch.testing.assert_close(torch.tensor(pred.paired_loss), torch.tensor(real.loss), rtol=1e-4, atol=1e-6)
     assert pred.lr == real.lr
     assert all(math.isnan(d) for d in pred.weight_distance[9:])
+    # Kernel updates are steps of the whole run, those after k used (from w_k); a linear model's kernel is
+    # constant, so the curve stays the real run's, and the endpoint check is made from w_k.
+    model = load_model("factories:linear16", 5, seed=0)
+    opts = dataclasses.replace(FAST, kernel_updates=(4, 12), endpoint_check=True)
+    upd, _ = predict_closed_loop(model, digits16, cfg, 8, opts)
+    assert [row["step"] for row in upd.kernel_path] == [12]
+    assert upd.kernel_path[0]["trace_ratio"] == pytest.approx(1.0, rel=1e-6)
+    torch.testing.assert_close(torch.tensor(upd.paired_loss), torch.tensor(real.loss), rtol=1e-4, atol=1e-6)
+    assert upd.endpoint is not None and upd.endpoint["loss_real"] == pytest.approx(real.loss[-1], rel=1e-4)
     with pytest.raises(TrainlessError, match="observed_steps must be an integer in"):
         predict_closed_loop(model, digits16, cfg, 20, FAST)
     with pytest.raises(TrainlessError, match="momentum"):
