@@ -69,6 +69,24 @@ def repredict_updated(d: dict, overrides: dict | None = None) -> tuple[Case, dic
     return case, result, next((c for c in result["comparisons"] if c["engine"] == UPDATED), None)
 
 
+def load_cached_case(d: dict):
+    """A cached bench case's (``cases/*.json``, loaded) case, real run's config, the kernel config of its
+    kernel-updates prediction, and the model and data as the case had them at w0 (same seeds)."""
+    case = Case.from_dict(d["case"])
+    config = FinetuneConfig.from_dict(d["record"]["config"])
+    kconf = KernelConfig(**d["predictions"][UPDATED]["options"]["kernel"])
+    model, data, _ = load_model_and_data(
+        case.model,
+        case.data,
+        classes=case.classes,
+        per_class=case.per_class,
+        resolution=d["resolution"],
+        data_seed=case.data_seed,
+        seed=config.seed,
+    )
+    return case, config, kconf, model, data
+
+
 def eps_errors(pred: np.ndarray, real: np.ndarray) -> list[float]:
     out = []
     for e in EPS:

@@ -27,14 +27,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from fidelity_default import case_arguments, eps_errors, level_errors  # the sibling script (benchmarks/ is on sys.path)
+from fidelity_default import (  # the sibling script (benchmarks/ is on sys.path)
+    case_arguments,
+    eps_errors,
+    level_errors,
+    load_cached_case,
+)
 
 from trainless._io import write_csv
 from trainless._losses import loss_grad
-from trainless.bench import Case
 from trainless.dynamics import KernelOperator, SGDSchedule, simulate
-from trainless.finetune import FinetuneConfig, finetune, learning_rates, load_model_and_data
-from trainless.kernel import KernelConfig, compute_kernel
+from trainless.finetune import finetune, learning_rates
+from trainless.kernel import compute_kernel
 from trainless.models import HeadStart
 from trainless.predict._endpoint import WeightPath
 from trainless.predict._preserve import preserved
@@ -118,22 +122,11 @@ def kernel_diagnostics(real, path, frozen_path, f_real, y, loss, updates) -> dic
 def one_case(path: Path, a_cache: Path | None) -> list[dict]:
     rows = []
     d = json.loads(path.read_text(encoding="utf-8"))
-    case = Case.from_dict(d["case"])
-    config = FinetuneConfig.from_dict(d["record"]["config"])
+    case, config, kconf, model, data = load_cached_case(d)
     if config.batch_size is not None or config.momentum:
         raise SystemExit(f"{path}: full-batch GD without momentum only")
     cached = d["predictions"]["discrete+updates"]
     updates = tuple(cached["options"]["kernel_updates"])
-    kconf = KernelConfig(**cached["options"]["kernel"])
-    model, data, _ = load_model_and_data(
-        case.model,
-        case.data,
-        classes=case.classes,
-        per_class=case.per_class,
-        resolution=d["resolution"],
-        data_seed=case.data_seed,
-        seed=config.seed,
-    )
     y = data.y
     sched = SGDSchedule(lr=learning_rates(config))
     path_kernels = path_kernels_of(model, data, case.trainable, kconf, config.loss, sched, updates)

@@ -17,6 +17,7 @@ from trainless.cli._predict import (
     run_predict,
 )
 from trainless.cli._validate import ValidateJob, render_validate, run_validate
+from trainless.errors import ConfigError
 
 TINY = ["--model", "tiny-cnn", "--data", "digits", "--classes", "3", "--per-class", "10", "--no-progress"]
 
@@ -72,6 +73,19 @@ def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):
     assert [row["step"] for row in p.kernel_path] == [3, 6] and all(row["carry_seconds"] > 0 for row in p.kernel_path)
     default = build_parser().parse_args([*argv, "--out", str(tmp_path / "kept")])
     assert predict_config_from_args(default).momentum_buffer == "kept"
+    assert predict_config_from_args(default).path_stride is None
+
+
+def test_predict_path_stride_flag(tmp_path):
+    argv = ["predict", *TINY, "--lr", "0.005", "--steps", "8", "--kernel-updates", "4", "--path-stride", "2"]
+    args = build_parser().parse_args([*argv, "--out", str(tmp_path)])
+    job = PredictJob(job_from_args(args), predict_config_from_args(args))
+    assert job.predict.path_stride == 2
+    p = run_predict(job).prediction
+    assert [row["step"] for row in p.kernel_path] == [4] and p.options.path_stride == 2
+    bad = build_parser().parse_args([*argv[:-1], "0", "--out", str(tmp_path / "bad")])
+    with pytest.raises(ConfigError, match="path_stride"):
+        predict_config_from_args(bad)
 
 
 def test_validate_runs_both_and_compares(tmp_path, capsys):

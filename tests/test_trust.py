@@ -13,6 +13,7 @@ from torch.func import functional_call, jacrev
 from trainless import FinetuneConfig, load_model
 from trainless._losses import loss_hessian, loss_value
 from trainless.dynamics import KernelOperator
+from trainless.errors import ConfigError
 from trainless.predict import PredictConfig, endpoint_check, linearize, predict_from
 
 FAST = PredictConfig(timing_steps=0, batch_orders=2)
@@ -119,6 +120,9 @@ def test_kernel_updates_change_nothing_for_a_linear_model(digits16):
     opts = dataclasses.replace(FAST, kernel_updates=(5, 12, 20))
     moving = predict_from(lin, cfg, opts, model=model, data=digits16)
     torch.testing.assert_close(torch.tensor(moving.loss), torch.tensor(frozen.loss), rtol=1e-5, atol=1e-7)
+    strided = predict_from(lin, cfg, dataclasses.replace(opts, path_stride=3), model=model, data=digits16)
+    torch.testing.assert_close(torch.tensor(strided.loss), torch.tensor(frozen.loss), rtol=1e-5, atol=1e-7)
+    assert [row["step"] for row in strided.kernel_path] == [5, 12, 20]  # weight moves add no kernel
     assert [row["step"] for row in moving.kernel_path] == [5, 12, 20]
     assert all(abs(row["trace_ratio"] - 1) < 1e-5 and row["relative_change"] < 1e-5 for row in moving.kernel_path)
     assert all(abs(row["residual_rate"] - 1) < 1e-5 for row in moving.kernel_path)
@@ -400,3 +404,54 @@ def test_kernel_updates_with_momentum_are_momentum_sgd_on_the_piecewise_linear_m
     assert float((frozen - paths[0]).abs().max()) > 100 * 1e-6
     kept = predict_from(lin, cfg, dataclasses.replace(opts, momentum_buffer="kept"), model=tiny, data=digits16)
     assert float((torch.tensor(kept.paired_loss, dtype=torch.float64) - ref[0]).abs().max()) > 100 * 1e-6
+
+
+def test_path_stride_moves_the_weights_through_the_jacobian_at_each_stride(digits16, tiny):
+    # Before the first kernel update the coefficients are the frozen run's; walking them by hand, each
+    # increment through the Jacobian at the weights reached every `stride` steps, gives the weights the
+    # update's kernel is taken at: the same kernel (its trace) as the prediction reports.
+    from trainless.dynamics import SGDSchedule, simulate
+    from trainless.kernel import compute_kernel
+    from trainless.predict._endpoint import WeightPath
+    from trainless.predict._preserve import preserved
+
+    cfg = FinetuneConfig(lr=0.05, steps=20)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    opts = dataclasses.replace(FAST, kernel_updates=(9, 15), path_stride=2)
+    pred = predict_from(lin, cfg, opts, model=tiny, data=digits16)
+    plain = predict_from(lin, cfg, dataclasses.replace(opts, path_stride=None), model=tiny, data=digits16)
+    wide = predict_from(lin, cfg, dataclasses.replace(opts, path_stride=20), model=tiny, data=digits16)
+    assert wide.loss == plain.loss  # no stride step before T: the plain updates
+    assert pred.loss[:10] == plain.loss[:10]  # Theta_0 until the first update either way
+    alphas = {}
+
+    def record(t, alpha, f, segment):
+        alphas[t] = alpha
+        return lin.operator
+
+    theta0 = lin.kernel.k_train_train
+    simulate(
+        theta0,
+        lin.kernel.f0,
+        lin.y,
+        SGDSchedule(lr=(0.05,) * 20),
+        loss="ce",
+        kernel_updates=(2, 4, 6, 8, 9),
+        update_kernel=record,
+    )
+    with preserved(tiny.module):
+        path = WeightPath(tiny, digits16, "all")
+        for t in (2, 4, 6, 8, 9):
+            path.move_to(alphas[t])
+        theta = compute_kernel(tiny.module, path.x, opts.kernel).k_train_train
+    trace = float(torch.einsum("iicc->", theta)) / float(torch.einsum("iicc->", theta0))
+    assert pred.kernel_path[0]["trace_ratio"] == pytest.approx(trace, rel=1e-6)
+    assert abs(pred.kernel_path[0]["trace_ratio"] - plain.kernel_path[0]["trace_ratio"]) > 1e-6
+    assert pred.loss[-1] != plain.loss[-1]
+
+
+def test_path_stride_refuses_the_exact_buffer():
+    with pytest.raises(ConfigError, match="path_stride=5 needs momentum_buffer 'kept'"):
+        PredictConfig(path_stride=5, momentum_buffer="exact")
+    with pytest.raises(ConfigError, match="path_stride"):
+        PredictConfig(path_stride=0)

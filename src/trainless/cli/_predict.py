@@ -408,6 +408,14 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         "JVP per batch order and update)",
     )
     g.add_argument(
+        "--path-stride",
+        type=int,
+        default=d.path_stride,
+        metavar="S",
+        help="with kernel updates, also move the path's weights every S steps through the Jacobian there (one "
+        "VJP each, about one GD step; the kernel stays the last one computed)",
+    )
+    g.add_argument(
         "--no-endpoint-check",
         dest="endpoint_check",
         action="store_false",
@@ -441,6 +449,7 @@ def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
         if a.update_kernel is None
         else KernelConfig(method=a.update_kernel, dim=a.update_kernel_dim, max_memory_mib=a.kernel_memory),
         momentum_buffer=a.momentum_buffer,
+        path_stride=a.path_stride,
     )
 
 

@@ -77,6 +77,12 @@ class PredictConfig:
         diverge. The kernel path records the raw ratio (the trust signal still flags it) and the scale.
     momentum_buffer: a :class:`MomentumBuffer` value: how kernel updates carry SGD's momentum buffer
         (``kept``: free, approximate; ``exact``: one VJP and one JVP per batch order and update).
+    path_stride: with kernel updates, also move the path's weights every this many steps between them: the
+        coefficients' increment goes through the Jacobian at the weights reached (one vector-Jacobian product
+        on the N samples, about one full-batch GD step's cost), while the kernel stays the last one computed.
+        The weights the next kernel is taken at then follow a Jacobian at most ``path_stride`` steps old
+        instead of one a whole segment old. None: the weights move only at the kernel updates. No effect
+        without kernel updates; not with ``momentum_buffer="exact"``.
     """
 
     kernel: KernelConfig = field(default_factory=KernelConfig)
@@ -97,6 +103,7 @@ class PredictConfig:
     update_kernel: KernelConfig | None = None
     edge_cap: bool = False
     momentum_buffer: str = "kept"
+    path_stride: int | None = None
 
     _constraints: ClassVar[dict] = {
         "kernel": InstanceOf(KernelConfig),
@@ -117,6 +124,7 @@ class PredictConfig:
         "update_kernel": InstanceOf(KernelConfig, optional=True),
         "edge_cap": InstanceOf(bool),
         "momentum_buffer": OneOf(tuple(e.value for e in MomentumBuffer)),
+        "path_stride": Interval(1, None, integer=True, optional=True),
     }
 
     def __post_init__(self) -> None:
@@ -133,6 +141,11 @@ class PredictConfig:
             raise ConfigError(
                 f"PredictConfig.update_kernel must be pseudo exactly when kernel is (kernel {self.kernel.method!r}, "
                 f"update_kernel {self.update_kernel.method!r}): the engine switches between kernels of one layout"
+            )
+        if self.path_stride is not None and self.momentum_buffer == MomentumBuffer.EXACT.value:
+            raise ConfigError(
+                f"PredictConfig.path_stride={self.path_stride} needs momentum_buffer 'kept': the exact buffer "
+                "carry is momentum SGD on a model whose Jacobian changes only at the kernel updates"
             )
         if list(self.kernel_updates) != sorted(set(self.kernel_updates)):
             raise ConfigError(

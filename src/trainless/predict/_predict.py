@@ -301,7 +301,8 @@ def predict_from(
     options = options or PredictConfig()
     if not isinstance(options, PredictConfig):
         raise TrainlessError(f"options must be a PredictConfig, got {type(options).__name__}")
-    updates = tuple(t for t in options.kernel_updates if t < config.steps - start_step)
+    steps_left = config.steps - start_step
+    updates = tuple(t for t in options.kernel_updates if t < steps_left)
     if updates and (model is None or data is None):
         raise TrainlessError("kernel updates compute Theta along the predicted path: pass model= and data=")
     if model is None or data is None or not (options.endpoint_check or updates):
@@ -326,8 +327,15 @@ def predict_from(
         exact = options.momentum_buffer == MomentumBuffer.EXACT.value
         carry = BufferCarry(path) if config.momentum > 0 and exact else None
 
+        # Steps where only the weights move (path_stride): the engine calls the hook there too.
+        stride = options.path_stride if updates else None
+        moves = () if stride is None else tuple(t for t in range(stride, steps_left, stride) if t not in updates)
+
         def update(t: int, alpha: torch.Tensor, f: torch.Tensor, segment: MomentumSegment | None) -> KernelOperator:
             nonlocal kernel_seconds
+            if t in moves:
+                path.move_to(alpha)  # a diverging run's non-finite weights: the next kernel update reports it
+                return current[0]
             nan = math.nan
             diverged = {"step": t, "weight_distance": nan, "trace_ratio": nan, "relative_change": nan}
             diverged |= {"edge_ratio": nan, "scale": nan, "residual_rate": nan, "seconds": 0.0}
@@ -385,6 +393,7 @@ def predict_from(
             start_step=start_step,
             update_kernel=update if updates else None,
             carry_momentum=carry if updates else None,
+            switch_steps=tuple(sorted(updates + moves)),
         )
         check = None
         alpha = traj.alpha_final[0]
@@ -447,7 +456,9 @@ def _predict_trajectory(
     start_step: int,
     update_kernel: KernelUpdate | None = None,
     carry_momentum: MomentumCarry | None = None,
+    switch_steps: tuple[int, ...] | None = None,
 ) -> tuple[Prediction, Trajectory]:
+    """switch_steps: the steps the engine calls ``update_kernel`` at (None: ``options.kernel_updates``)."""
     options = options or PredictConfig()
     engine = Engine(options.engine)
     check_dynamics(config, engine)
@@ -505,7 +516,11 @@ def _predict_trajectory(
             seed=config.seed,
             distance_stride=stride,
             progress=progress,
-            kernel_updates=tuple(t for t in options.kernel_updates if t < schedule.steps) if update_kernel else (),
+            kernel_updates=tuple(
+                t for t in (options.kernel_updates if switch_steps is None else switch_steps) if t < schedule.steps
+            )
+            if update_kernel
+            else (),
             update_kernel=update_kernel,
             held_out=held_out,
             carry_momentum=carry_momentum if update_kernel else None,
