@@ -7,30 +7,67 @@ update steps, kernel, batch orders and eps grid), and compared with the cached r
 does; next to it the cached kernel-updates prediction (``path_stride=None``, the default, whose code path is
 unchanged) and the cached frozen-kernel one. Nothing is trained; no constant is fitted.
 
+Per suite and mode it prints the bench's pooled figures (``summarize``'s: median / p95 of the relative T_eps
+errors on the loss, GD and SGD; median level and loss-at-T errors) and the trust table (packaged endpoint
+ratio of the updates mode). Per case the new comparison and the prediction's trust inputs are kept in the
+JSON next to the CSV (``--summary`` prints the figures again from it, nothing recomputed).
+
     python benchmarks/path_stride.py [CASE.json ...] [--stride 5] [--out CSV]   # default: every case of both suites
+    python benchmarks/path_stride.py --summary                                   # figures from the saved JSON
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
 
 from fidelity_default import comparison_scores, repredict_updated  # the sibling script (benchmarks/ is on sys.path)
 
-from trainless._io import write_csv
-from trainless.bench import UPDATED
+from trainless._io import write_csv, write_json
+from trainless.bench._run import UPDATED, _figures, trust_table
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).resolve().parent / "results" / "path_stride.csv"
 SUITES = ("bench/results/paper", "bench/results/unseen")
 
 
-def _medians(rows: list[dict]):
-    """key -> the median of rows[key] over the rows where it is not NaN."""
-    return lambda key: statistics.median(r[key] for r in rows if r[key] == r[key])
+KEEP = ("options", "edge_ratio", "kernel_path", "endpoint", "trust", "seconds")
+
+
+def summarize_saved(saved: dict) -> None:
+    """The bench's pooled figures and trust table per suite and mode, from the saved comparisons."""
+    for suite in SUITES:
+        name = Path(suite).name
+        entries = [e for e in saved.values() if e["suite"] == name]
+        for mode in ("frozen", "updates", "updates+stride"):
+            comps = [(e["regime"], e[mode]["comparison"]) for e in entries if e[mode] is not None]
+            if not comps:
+                continue
+            fig = _figures(comps)
+            results = [
+                {
+                    "case_id": e["case_id"],
+                    "case": {"tag": e["tag"]},
+                    "comparisons": [e[mode]["comparison"] | {"engine": ENGINE[mode]}],
+                    "predictions": {ENGINE[mode]: e[mode]["prediction"]},
+                }
+                for e in entries
+                if e[mode] is not None
+            ]
+            trust = trust_table(results, ENGINE[mode])
+            pct = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
+            print(
+                f"{name:7s} {mode:15s} cases {len(comps):2d}  GD {pct(fig['gd_rel_error_median'])} / "
+                f"{pct(fig['gd_rel_error_p95'])}  SGD {pct(fig['sgd_rel_error_median'])} / "
+                f"{pct(fig['sgd_rel_error_p95'])}  levels {pct(fig['abs_steps_rel_error_median'])}  loss at T "
+                f"{pct(fig['final_loss_rel_error_median'])}  trust: bad {trust['bad_cases']}, flagged "
+                f"{trust['flagged']}, hit rate {pct(trust['hit_rate'])}, false alarms {trust['false_alarms']}"
+            )
+
+
+ENGINE = {"frozen": "discrete", "updates": UPDATED, "updates+stride": UPDATED}
 
 
 def main() -> None:
@@ -38,9 +75,14 @@ def main() -> None:
     ap.add_argument("cases", nargs="*", type=Path)
     ap.add_argument("--stride", type=int, default=5)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--summary", action="store_true", help="print the figures from the saved JSON and stop")
     a = ap.parse_args()
+    saved_path = a.out.with_suffix(".json")
+    if a.summary:
+        summarize_saved(json.loads(saved_path.read_text(encoding="utf-8")))
+        return
     paths = a.cases or [p for suite in SUITES for p in sorted((ROOT / suite / "cases").glob("*.json"))]
-    rows = []
+    rows, saved = [], {}
     for path in paths:
         d = json.loads(path.read_text(encoding="utf-8"))
         cached = {c["engine"]: c for c in d["comparisons"]}
@@ -50,7 +92,22 @@ def main() -> None:
         case, result, new = repredict_updated(d, {"path_stride": a.stride})
         seconds = time.perf_counter() - t0
         pred = result["predictions"][UPDATED]
-        for mode, comp in (("frozen", cached["discrete"]), ("updates", cached[UPDATED]), ("updates+stride", new)):
+        modes = {
+            "frozen": (cached["discrete"], d["predictions"]["discrete"]),
+            "updates": (cached[UPDATED], d["predictions"][UPDATED]),
+            "updates+stride": (new, pred),
+        }
+        saved[path.stem] = {
+            "suite": path.parent.parent.name,
+            "case_id": d["case_id"],
+            "tag": case.tag,
+            "regime": "gd" if case.batch_size is None else "sgd",
+            "real_seconds": sum(d["record"]["step_seconds"]),
+        } | {
+            mode: None if comp is None else {"comparison": comp, "prediction": {k: p.get(k) for k in KEEP}}
+            for mode, (comp, p) in modes.items()
+        }
+        for mode, (comp, _) in modes.items():
             if comp is None:
                 continue
             row = {"case": path.stem, "suite": path.parent.parent.name, "tag": case.tag, "data": case.data}
@@ -70,17 +127,9 @@ def main() -> None:
             flush=True,
         )
         write_csv(a.out, rows)  # after every case: a long run leaves what it measured
-    for suite in SUITES:
-        name = Path(suite).name
-        for mode in ("frozen", "updates", "updates+stride"):
-            sel = [r for r in rows if r["suite"] == name and r["mode"] == mode]
-            if sel:
-                med = _medians(sel)
-                print(
-                    f"{name:7s} {mode:15s} cases {len(sel):2d}  median: largest T_eps {med('eps_max'):.0%}, "
-                    f"levels {med('levels_median'):.0%}, loss at T {med('final_loss_error'):.0%}"
-                )
-    print(f"wrote {a.out}")
+        write_json(saved_path, saved)
+    summarize_saved(saved)
+    print(f"wrote {a.out} and {saved_path}")
 
 
 if __name__ == "__main__":
