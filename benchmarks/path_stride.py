@@ -41,6 +41,10 @@ def summarize_saved(saved: dict) -> None:
     for suite in SUITES:
         name = Path(suite).name
         entries = [e for e in saved.values() if e["suite"] == name]
+        for stem, e in saved.items():  # the regime from the case file (early runs of this script saved it wrong)
+            if e["suite"] == name:
+                case = json.loads((ROOT / suite / "cases" / f"{stem}.json").read_text(encoding="utf-8"))["case"]
+                e["regime"] = "gd" if case["batch_size"] == 0 else "sgd"
         for mode in ("frozen", "updates", "updates+stride"):
             comps = [(e["regime"], e[mode]["comparison"]) for e in entries if e[mode] is not None]
             if not comps:
@@ -101,7 +105,7 @@ def main() -> None:
             "suite": path.parent.parent.name,
             "case_id": d["case_id"],
             "tag": case.tag,
-            "regime": "gd" if case.batch_size is None else "sgd",
+            "regime": "gd" if case.batch_size == 0 else "sgd",  # as the bench's summarize (0: full batch)
             "real_seconds": sum(d["record"]["step_seconds"]),
         } | {
             mode: None if comp is None else {"comparison": comp, "prediction": {k: p.get(k) for k in KEEP}}
