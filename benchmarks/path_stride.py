@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
 from fidelity_default import comparison_scores, repredict_updated  # the sibling script (benchmarks/ is on sys.path)
+from trust_bands import calibrate
 
 from trainless._io import write_csv, write_json
 from trainless.bench._run import UPDATED, _figures, trust_table
@@ -36,38 +38,56 @@ SUITES = ("bench/results/paper", "bench/results/unseen")
 KEEP = ("options", "edge_ratio", "kernel_path", "endpoint", "trust", "seconds")
 
 
+def _as_results(entries: list[dict], mode: str) -> list[dict]:
+    """Saved entries in the shape of bench results (one comparison and prediction, of ``mode``)."""
+    return [
+        {
+            "case_id": e["case_id"],
+            "case": {"tag": e["tag"]},
+            "comparisons": [e[mode]["comparison"] | {"engine": ENGINE[mode]}],
+            "predictions": {ENGINE[mode]: e[mode]["prediction"]},
+        }
+        for e in entries
+        if e[mode] is not None
+    ]
+
+
 def summarize_saved(saved: dict) -> None:
-    """The bench's pooled figures and trust table per suite and mode, from the saved comparisons."""
+    """The bench's pooled figures and trust table per suite and mode, from the saved comparisons; for the
+    stride, also the trust rule recalibrated on it (trust_bands.calibrate on the public suite, applied to both)."""
+    by_suite: dict[str, list[dict]] = {}
     for suite in SUITES:
         name = Path(suite).name
-        entries = [e for e in saved.values() if e["suite"] == name]
+        by_suite[name] = [e for e in saved.values() if e["suite"] == name]
         for stem, e in saved.items():  # the regime from the case file (early runs of this script saved it wrong)
             if e["suite"] == name:
                 case = json.loads((ROOT / suite / "cases" / f"{stem}.json").read_text(encoding="utf-8"))["case"]
                 e["regime"] = "gd" if case["batch_size"] == 0 else "sgd"
+    pct = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
+    for name, entries in by_suite.items():
         for mode in ("frozen", "updates", "updates+stride"):
             comps = [(e["regime"], e[mode]["comparison"]) for e in entries if e[mode] is not None]
             if not comps:
                 continue
             fig = _figures(comps)
-            results = [
-                {
-                    "case_id": e["case_id"],
-                    "case": {"tag": e["tag"]},
-                    "comparisons": [e[mode]["comparison"] | {"engine": ENGINE[mode]}],
-                    "predictions": {ENGINE[mode]: e[mode]["prediction"]},
-                }
-                for e in entries
-                if e[mode] is not None
-            ]
-            trust = trust_table(results, ENGINE[mode])
-            pct = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
+            trust = trust_table(_as_results(entries, mode), ENGINE[mode])
             print(
                 f"{name:7s} {mode:15s} cases {len(comps):2d}  GD {pct(fig['gd_rel_error_median'])} / "
                 f"{pct(fig['gd_rel_error_p95'])}  SGD {pct(fig['sgd_rel_error_median'])} / "
                 f"{pct(fig['sgd_rel_error_p95'])}  levels {pct(fig['abs_steps_rel_error_median'])}  loss at T "
                 f"{pct(fig['final_loss_rel_error_median'])}  trust: bad {trust['bad_cases']}, flagged "
                 f"{trust['flagged']}, hit rate {pct(trust['hit_rate'])}, false alarms {trust['false_alarms']}"
+            )
+    calibration = _as_results(by_suite.get("paper", []), "updates+stride")
+    if calibration:
+        ratio = calibrate(trust_table(calibration, UPDATED, threshold=math.inf))
+        for name, entries in by_suite.items():
+            if ratio is None or not entries:
+                continue
+            t = trust_table(_as_results(entries, "updates+stride"), UPDATED, threshold=ratio)
+            print(
+                f"{name:7s} stride, R recalibrated on paper = {ratio:.3g}: bad {t['bad_cases']}, flagged "
+                f"{t['flagged']}, hit rate {pct(t['hit_rate'])}, false alarms {t['false_alarms']}"
             )
 
 
