@@ -82,7 +82,8 @@ class PredictConfig:
         on the N samples, about one full-batch GD step's cost), while the kernel stays the last one computed.
         The weights the next kernel is taken at then follow a Jacobian at most ``path_stride`` steps old
         instead of one a whole segment old. None: the weights move only at the kernel updates. No effect
-        without kernel updates; not with ``momentum_buffer="exact"``.
+        without kernel updates; not with ``momentum_buffer="exact"``. ``weight_distance`` before the first
+        kernel update stays the frozen model's ||J_0^T alpha|| (the moves are not tracked there).
     """
 
     kernel: KernelConfig = field(default_factory=KernelConfig)
