@@ -69,6 +69,17 @@ def repredict_updated(d: dict, overrides: dict | None = None) -> tuple[Case, dic
     return case, result, next((c for c in result["comparisons"] if c["engine"] == UPDATED), None)
 
 
+def curve_scores(curve: np.ndarray, real: np.ndarray) -> str:
+    """One line of the exploration scripts: largest and median relative T_eps error, median level error, and
+    the loss at T against the real one (relative error)."""
+    eps, lv = eps_errors(curve, real), level_errors(curve, real)
+    return (
+        f"T_eps max {max(eps):.0%} med {statistics.median(eps):.0%} levels "
+        f"{statistics.median(lv) if lv else float('nan'):.0%} final {curve[-1]:.4f} vs {real[-1]:.4f} "
+        f"({abs(curve[-1] - real[-1]) / real[-1]:.0%})"
+    )
+
+
 def load_cached_case(d: dict):
     """A cached bench case's (``cases/*.json``, loaded) case, real run's config, the kernel config of its
     kernel-updates prediction, and the model and data as the case had them at w0 (same seeds)."""

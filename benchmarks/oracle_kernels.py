@@ -71,6 +71,23 @@ def path_kernels_of(model, data, trainable, kconf, loss, sched, updates) -> dict
     return out
 
 
+def switched_curve(theta0, f0, y, sched, loss, steps: tuple[int, ...], by_step: dict[int, torch.Tensor]) -> np.ndarray:
+    """The linearized GD loss curve from f0 and Theta_0, the kernel switched to by_step[t] at each t of steps."""
+    return (
+        simulate(
+            theta0,
+            f0,
+            y,
+            sched,
+            loss=loss,
+            kernel_updates=steps,
+            update_kernel=lambda t, alpha, f, segment: KernelOperator(by_step[t]),
+        )
+        .loss[0]
+        .numpy()
+    )
+
+
 def frozen_path_kernels_of(model, data, trainable, kconf, loss, sched, updates) -> dict[int, torch.Tensor]:
     """The kernels at the frozen-kernel run's weights w0 + J_0^T alpha_frozen(t) (the paper's prediction's
     own path, with no feedback from updated kernels), the model left at w0."""
@@ -154,20 +171,7 @@ def one_case(path: Path, a_cache: Path | None) -> list[dict]:
     rerun_gap = float(np.max(np.abs(real - cached_real)))
 
     def switched(by_step: dict[int, torch.Tensor]) -> np.ndarray:
-        """The linearized GD curve from f0, Theta_0, the kernel switched to by_step[t] at each update."""
-        return (
-            simulate(
-                kernels[0],
-                f_real[0],
-                y,
-                sched,
-                loss=config.loss,
-                kernel_updates=updates,
-                update_kernel=lambda t, alpha, f, segment: KernelOperator(by_step[t]),
-            )
-            .loss[0]
-            .numpy()
-        )
+        return switched_curve(kernels[0], f_real[0], y, sched, config.loss, updates, by_step)
 
     curves = {
         "frozen": np.array(d["predictions"]["discrete"]["loss"]),

@@ -5,7 +5,6 @@ cached GD bench cases, scored against the cached real curve. Kept as run.
 """
 
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import eps_errors, level_errors, load_cached_case
+from fidelity_default import curve_scores, load_cached_case
 
 from trainless.models import HeadStart
 from trainless.predict import PredictConfig, predict_closed_loop
@@ -42,10 +41,8 @@ for p in map(Path, sys.argv[1:]):
         )
         curve = np.array(pred.loss)
         gap = float(np.max(np.abs(curve[:k] - real[:k])))
-        eps, lv = eps_errors(curve, real), level_errors(curve, real)
         print(
-            f"{p.stem[:8]} {case.tag:8s} {name:7s} T_eps max {max(eps):.0%} med {statistics.median(eps):.0%} levels "
-            f"{statistics.median(lv) if lv else float('nan'):.0%} final {curve[-1]:.4f} vs {real[-1]:.4f} "
-            f"({abs(curve[-1] - real[-1]) / real[-1]:.0%}) observed gap {gap:.1e} [{time.perf_counter() - t0:.0f}s]",
+            f"{p.stem[:8]} {case.tag:8s} {name:7s} {curve_scores(curve, real)} observed gap {gap:.1e} "
+            f"[{time.perf_counter() - t0:.0f}s]",
             flush=True,
         )

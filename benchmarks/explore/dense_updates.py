@@ -6,7 +6,6 @@ the schedules below, scored against the cached real curve. Kept as run.
 """
 
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -15,10 +14,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import eps_errors, level_errors, load_cached_case
-from oracle_kernels import path_kernels_of
+from fidelity_default import curve_scores, load_cached_case
+from oracle_kernels import path_kernels_of, switched_curve
 
-from trainless.dynamics import KernelOperator, SGDSchedule, simulate
+from trainless.dynamics import SGDSchedule
 from trainless.finetune import learning_rates
 from trainless.kernel import compute_kernel
 
@@ -38,28 +37,14 @@ for p in map(Path, sys.argv[1:]):
     for name, ups in SCHEDULES.items():
         t0 = time.perf_counter()
         ks = path_kernels_of(model, data, case.trainable, kconf, config.loss, sched, ups)
-        curve = (
-            simulate(
-                res0.k_train_train,
-                res0.f0,
-                data.y,
-                sched,
-                loss=config.loss,
-                kernel_updates=ups,
-                update_kernel=lambda t, a, f, s: KernelOperator(ks[t]),
-            )
-            .loss[0]
-            .numpy()
-        )
-        eps, lv = eps_errors(curve, real), level_errors(curve, real)
+        curve = switched_curve(res0.k_train_train, res0.f0, data.y, sched, config.loss, ups, ks)
         tr = " ".join(
             f"{float(torch.einsum('iicc->', ks[t]) / torch.einsum('iicc->', res0.k_train_train)):.2f}"
             for t in ups
             if t in (10, 25, 50, 100)
         )
         print(
-            f"{p.stem[:8]} {name:8s} T_eps max {max(eps):.0%} med {statistics.median(eps):.0%} levels "
-            f"{statistics.median(lv):.0%} final {curve[-1]:.4f} vs {real[-1]:.4f} "
-            f"({abs(curve[-1] - real[-1]) / real[-1]:.0%}) traces@10/25/50/100 {tr} [{time.perf_counter() - t0:.0f}s]",
+            f"{p.stem[:8]} {name:8s} {curve_scores(curve, real)} traces@10/25/50/100 {tr} "
+            f"[{time.perf_counter() - t0:.0f}s]",
             flush=True,
         )

@@ -7,7 +7,6 @@ so the path stops pushing along a stale J for a whole segment. Scored against th
 """
 
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import eps_errors, level_errors, load_cached_case
+from fidelity_default import curve_scores, load_cached_case
 
 from trainless.dynamics import KernelOperator, SGDSchedule, simulate
 from trainless.finetune import learning_rates
@@ -62,11 +61,8 @@ for p in map(Path, sys.argv[1:]):
                 .loss[0]
                 .numpy()
             )
-        eps, lv = eps_errors(curve, real), level_errors(curve, real)
         print(
-            f"{p.stem[:8]} moves every {every} T_eps max {max(eps):.0%} med {statistics.median(eps):.0%} levels "
-            f"{statistics.median(lv):.0%} final {curve[-1]:.4f} vs {real[-1]:.4f} "
-            f"({abs(curve[-1] - real[-1]) / real[-1]:.0%}) traces {' '.join(f'{traces[t]:.2f}' for t in KERNELS)} "
-            f"[{time.perf_counter() - t0:.0f}s]",
+            f"{p.stem[:8]} moves every {every} {curve_scores(curve, real)} "
+            f"traces {' '.join(f'{traces[t]:.2f}' for t in KERNELS)} [{time.perf_counter() - t0:.0f}s]",
             flush=True,
         )

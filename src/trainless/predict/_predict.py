@@ -456,9 +456,10 @@ def _predict_trajectory(
     start_step: int,
     update_kernel: KernelUpdate | None = None,
     carry_momentum: MomentumCarry | None = None,
-    switch_steps: tuple[int, ...] | None = None,
+    switch_steps: tuple[int, ...] = (),
 ) -> tuple[Prediction, Trajectory]:
-    """switch_steps: the steps the engine calls ``update_kernel`` at (None: ``options.kernel_updates``)."""
+    """switch_steps: the steps (counted from start_step, below T - start_step) the engine calls
+    ``update_kernel`` at: the kernel updates and, with a path stride, the weight moves."""
     options = options or PredictConfig()
     engine = Engine(options.engine)
     check_dynamics(config, engine)
@@ -516,11 +517,7 @@ def _predict_trajectory(
             seed=config.seed,
             distance_stride=stride,
             progress=progress,
-            kernel_updates=tuple(
-                t for t in (options.kernel_updates if switch_steps is None else switch_steps) if t < schedule.steps
-            )
-            if update_kernel
-            else (),
+            kernel_updates=switch_steps if update_kernel else (),
             update_kernel=update_kernel,
             held_out=held_out,
             carry_momentum=carry_momentum if update_kernel else None,
