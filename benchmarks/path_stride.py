@@ -59,10 +59,6 @@ def summarize_saved(saved: dict) -> None:
     for suite in SUITES:
         name = Path(suite).name
         by_suite[name] = [e for e in saved.values() if e["suite"] == name]
-        for stem, e in saved.items():  # the regime from the case file (early runs of this script saved it wrong)
-            if e["suite"] == name:
-                case = json.loads((ROOT / suite / "cases" / f"{stem}.json").read_text(encoding="utf-8"))["case"]
-                e["regime"] = "gd" if case["batch_size"] == 0 else "sgd"
     pct = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
     for name, entries in by_suite.items():
         for mode in ("frozen", "updates", "updates+stride"):
