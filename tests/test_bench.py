@@ -12,6 +12,7 @@ import pytest
 
 from trainless.bench import UPDATED, Case, extrapolate, load_suite, parse_suite, run_case, steps_to_match
 from trainless.cli import main
+from trainless.cli._bench import BenchJob
 from trainless.errors import ConfigError, TrainlessError
 from trainless.finetune import RunRecord
 
@@ -134,6 +135,19 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
         assert pseudo["options"]["kernel"]["method"] == "pseudo"
         assert pseudo["loss"][0] == pytest.approx(default["loss"][0], rel=1e-9)
         assert pseudo["loss"][-1] != pytest.approx(default["loss"][-1], rel=1e-3)
+    # Only the updated predictions made again: the others, their comparisons' order and the baseline kept.
+    before = {p.name: json.loads(p.read_text()) for p in new}
+    argv = ["bench", str(updated), "--out", str(out), "--repredict", "--only", UPDATED, "--no-progress"]
+    assert main(argv) == 0
+    for name, old in before.items():
+        r = json.loads((out / "cases" / name).read_text())
+        assert [c["engine"] for c in r["comparisons"]] == [c["engine"] for c in old["comparisons"]]
+        assert r["baseline"] == old["baseline"] and r["record"] == old["record"]
+        for key, pred in r["predictions"].items():
+            assert (pred == old["predictions"][key]) == (key != UPDATED), key  # remade: a new timing
+        assert r["predictions"][UPDATED]["loss"] == pytest.approx(old["predictions"][UPDATED]["loss"], rel=1e-9)
+    with pytest.raises(ConfigError, match="needs repredict"):
+        BenchJob(suite=str(updated), only=(UPDATED,))
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert {r["engine"] for r in rows} >= {"discrete", "discrete+updates", "discrete@pseudo"}
     assert all(r["edge_ratio"] and r["output_gap"] for r in rows)
@@ -141,9 +155,10 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
     r = json.loads(new[0].read_text())
     cached = RunRecord.from_dict(r["record"])
     again = run_case(
-        Case.from_dict(r["case"]), record=cached, only=frozenset({UPDATED}), overrides={"momentum_buffer": "exact"}
+        Case.from_dict(r["case"]), record=cached, only=frozenset({UPDATED}), overrides={"endpoint_warning": 0.9}
     )
     assert again["predictions"].keys() == {UPDATED} and [c["engine"] for c in again["comparisons"]] == [UPDATED]
+    assert again["predictions"][UPDATED]["options"]["endpoint_warning"] == 0.9
     assert again["predictions"][UPDATED]["loss"] == pytest.approx(r["predictions"][UPDATED]["loss"], rel=1e-9)
     assert again["record"] == r["record"]
 

@@ -73,10 +73,10 @@ def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):
     assert [row["step"] for row in p.kernel_path] == [3, 6] and all(row["carry_seconds"] > 0 for row in p.kernel_path)
     default = build_parser().parse_args([*argv, "--out", str(tmp_path / "kept")])
     assert predict_config_from_args(default).momentum_buffer == "kept"
-    assert predict_config_from_args(default).path_stride is None
+    assert predict_config_from_args(default).path_stride == "auto"
 
 
-def test_predict_path_stride_flag(tmp_path):
+def test_predict_path_stride_flag(tmp_path, capsys):
     argv = ["predict", *TINY, "--lr", "0.005", "--steps", "8", "--kernel-updates", "4", "--path-stride", "2"]
     args = build_parser().parse_args([*argv, "--out", str(tmp_path)])
     job = PredictJob(job_from_args(args), predict_config_from_args(args))
@@ -86,6 +86,11 @@ def test_predict_path_stride_flag(tmp_path):
     bad = build_parser().parse_args([*argv[:-1], "0", "--out", str(tmp_path / "bad")])
     with pytest.raises(ConfigError, match="path_stride"):
         predict_config_from_args(bad)
+    off = build_parser().parse_args([*argv[:-1], "none", "--out", str(tmp_path / "off")])
+    assert predict_config_from_args(off).path_stride is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*argv[:-1], "fast", "--out", str(tmp_path / "fast")])
+    assert "'auto' or 'none', got 'fast'" in capsys.readouterr().err
 
 
 def test_validate_runs_both_and_compares(tmp_path, capsys):

@@ -7,9 +7,10 @@ import dataclasses
 import pytest
 
 from trainless import ConfigError, FinetuneConfig, HeadStart
-from trainless._constraints import Interval, OneOf, validate
+from trainless._constraints import AnyOf, Interval, OneOf, validate
 from trainless.cli._finetune import FinetuneJob
 from trainless.kernel import KernelConfig
+from trainless.predict import PredictConfig
 
 
 def _all_configs() -> list[type]:
@@ -102,6 +103,15 @@ def test_interval_excludes_bools_and_open_ends():
     assert not Interval(0, 1, low_closed=False).ok(0)
     assert Interval(0, 1, low_closed=False).ok(1)
     assert not OneOf((False, True)).ok(0)
+
+
+def test_any_of_accepts_a_word_or_a_number_and_names_both():
+    c = AnyOf((OneOf(("auto",)), Interval(1, None, integer=True, optional=True)))
+    assert c.ok("auto") and c.ok(5) and c.ok(None)
+    assert not c.ok(0) and not c.ok("fast") and not c.ok(2.5)
+    assert c.describe() == "one of 'auto' or an integer in [1, inf) or None"
+    with pytest.raises(ConfigError, match=r"PredictConfig.path_stride must be one of 'auto' or an integer .*got 0"):
+        PredictConfig(path_stride=0)
 
 
 def test_missing_constraint_is_a_programming_error():

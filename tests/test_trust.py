@@ -14,7 +14,7 @@ from trainless import FinetuneConfig, load_model
 from trainless._losses import loss_hessian, loss_value
 from trainless.dynamics import KernelOperator
 from trainless.errors import ConfigError
-from trainless.predict import PredictConfig, endpoint_check, linearize, predict_from
+from trainless.predict import PredictConfig, auto_path_stride, endpoint_check, linearize, predict_from
 
 FAST = PredictConfig(timing_steps=0, batch_orders=2)
 
@@ -117,7 +117,7 @@ def test_kernel_updates_change_nothing_for_a_linear_model(digits16):
     model = load_model("factories:linear16", 5, seed=0)
     lin = linearize(model, digits16, cfg, FAST)
     frozen = predict_from(lin, cfg, FAST)
-    opts = dataclasses.replace(FAST, kernel_updates=(5, 12, 20))
+    opts = dataclasses.replace(FAST, kernel_updates=(5, 12, 20), path_stride=None)
     moving = predict_from(lin, cfg, opts, model=model, data=digits16)
     torch.testing.assert_close(torch.tensor(moving.loss), torch.tensor(frozen.loss), rtol=1e-5, atol=1e-7)
     strided = predict_from(lin, cfg, dataclasses.replace(opts, path_stride=3), model=model, data=digits16)
@@ -448,6 +448,33 @@ def test_path_stride_moves_the_weights_through_the_jacobian_at_each_stride(digit
     assert pred.kernel_path[0]["trace_ratio"] == pytest.approx(trace, rel=1e-6)
     assert abs(pred.kernel_path[0]["trace_ratio"] - plain.kernel_path[0]["trace_ratio"]) > 1e-6
     assert pred.loss[-1] != plain.loss[-1]
+
+
+def test_auto_path_stride_is_a_thirtieth_of_the_run_and_off_with_momentum():
+    assert auto_path_stride(150, 0.0) == 5
+    assert auto_path_stride(3000, 0.0) == 100
+    assert auto_path_stride(20, 0.0) == 1  # at least one step
+    assert auto_path_stride(150, 0.9) is None
+
+
+def test_default_path_stride_resolves_per_run_and_is_reported(digits16, tiny):
+    cfg = FinetuneConfig(lr=0.05, steps=60)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    opts = dataclasses.replace(FAST, kernel_updates=(9, 30))
+    assert opts.path_stride == "auto"
+    auto = predict_from(lin, cfg, opts, model=tiny, data=digits16)
+    explicit = predict_from(lin, cfg, dataclasses.replace(opts, path_stride=2), model=tiny, data=digits16)
+    plain = predict_from(lin, cfg, dataclasses.replace(opts, path_stride=None), model=tiny, data=digits16)
+    assert auto.options.path_stride == 2 and auto.loss == explicit.loss and auto.loss != plain.loss
+    # With momentum "auto" makes no moves: the plain updates.
+    heavy = dataclasses.replace(cfg, momentum=0.9)
+    auto_m = predict_from(lin, heavy, opts, model=tiny, data=digits16)
+    plain_m = predict_from(lin, heavy, dataclasses.replace(opts, path_stride=None), model=tiny, data=digits16)
+    assert auto_m.options.path_stride is None and auto_m.loss == plain_m.loss
+    # "auto" gives way to the exact buffer (an integer stride is refused with it); without updates it stays.
+    exact = predict_from(lin, cfg, dataclasses.replace(opts, momentum_buffer="exact"), model=tiny, data=digits16)
+    assert exact.options.path_stride is None and exact.loss == plain.loss
+    assert predict_from(lin, cfg, FAST, model=tiny, data=digits16).options.path_stride == "auto"
 
 
 def test_path_stride_refuses_the_exact_buffer():

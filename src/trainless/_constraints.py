@@ -121,7 +121,20 @@ class InstanceOf:
         return (value is None and self.optional) or isinstance(value, self.cls)
 
 
-Constraint = Interval | OneOf | Pattern | TupleOf | InstanceOf
+@dataclass(frozen=True)
+class AnyOf:
+    """A value that satisfies at least one of ``constraints`` (e.g. a word like ``'auto'`` or a number)."""
+
+    constraints: tuple[Interval | OneOf | Pattern | TupleOf | InstanceOf, ...]
+
+    def describe(self) -> str:
+        return " or ".join(c.describe() for c in self.constraints)
+
+    def ok(self, value: Any) -> bool:
+        return any(c.ok(value) for c in self.constraints)
+
+
+Constraint = Interval | OneOf | Pattern | TupleOf | InstanceOf | AnyOf
 
 
 def validate(obj: Any) -> None:

@@ -192,6 +192,24 @@ def run_case(
     }
 
 
+def merge_predictions(cached: dict[str, Any], fresh: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    """A cached case result with the predictions ``keys`` (and their comparisons, the paired one included)
+    taken from ``fresh`` (a :func:`run_case` of the same case and real run made with ``only=keys``); the
+    comparisons keep their cached order (the first is the default engine's), the baseline is recomputed only
+    by a fresh default engine."""
+    engines = {c["engine"]: c for c in fresh["comparisons"]}
+    replaced = set(keys) | ({"discrete-paired"} if "discrete" in keys else set())
+    comparisons = [engines.get(c["engine"], c) if c["engine"] in replaced else c for c in cached["comparisons"]]
+    comparisons += [c for e, c in engines.items() if e not in {c["engine"] for c in cached["comparisons"]}]
+    first = cached["comparisons"][0]["engine"] if cached["comparisons"] else None
+    return {
+        **cached,
+        "predictions": {**cached["predictions"], **{k: fresh["predictions"][k] for k in keys}},
+        "comparisons": comparisons,
+        "baseline": fresh["baseline"] if first in keys else cached["baseline"],
+    }
+
+
 def _case_fields(d: dict[str, Any]) -> dict[str, Any]:
     """A cached result's case dict as Case keyword arguments (JSON lists back to tuples)."""
     return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
@@ -400,6 +418,7 @@ def run_suite(
     progress: bool = False,
     repredict: bool = False,
     cached_only: bool = False,
+    only: frozenset[str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run every case of ``suite`` not already cached under ``out_dir/cases`` (resumable), then write
     ``results.csv`` and ``summary.json``. Returns the case results and the summary.
@@ -407,9 +426,14 @@ def run_suite(
     repredict: make the predictions of the cached cases again and compare them with their cached real
     runs (no fine-tuning): for a changed predictor, at the cost of the predictions alone.
     cached_only: run nothing; summarize the cases already cached (a suite still running, or stopped); the
-    summary's ``suite_cases`` then says how many the suite has."""
+    summary's ``suite_cases`` then says how many the suite has.
+    only: with repredict, make just these predictions again (keys as in a result's ``predictions``, e.g.
+    ``discrete+updates``) and keep the cached others, their comparisons and the baseline; a case cached
+    without any of them is left as it is."""
     if repredict and cached_only:
         raise TrainlessError("repredict and cached_only exclude each other: one re-runs predictions, one runs nothing")
+    if only is not None and not repredict:
+        raise TrainlessError(f"only={sorted(only)} selects predictions to make again: it needs repredict")
     out = ensure_writable_dir(out_dir)
     ensure_writable_dir(out / "cases")
     results = []
@@ -443,7 +467,14 @@ def run_suite(
                 record = RunRecord.from_dict(runs[case.run_key])
             else:
                 record = None
-            result = run_case(case, device=device, progress=False, record=record)
+            if only is not None and cached is not None:
+                keys = only & set(cached["predictions"])
+                result = cached
+                if keys:
+                    fresh = run_case(case, device=device, progress=False, record=record, only=frozenset(keys))
+                    result = merge_predictions(cached, fresh, keys)
+            else:
+                result = run_case(case, device=device, progress=False, record=record)
             write_json(path, result)
             results.append(result)
             bar.update(1)

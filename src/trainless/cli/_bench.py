@@ -6,8 +6,9 @@ import argparse
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from .._constraints import InstanceOf, OneOf, Pattern, validate
+from .._constraints import InstanceOf, OneOf, Pattern, TupleOf, validate
 from ..bench import load_suite, run_suite
+from ..errors import ConfigError
 from ..report import write_bench_report
 from ._common import add_format_argument, add_progress_argument, render_json, render_rows, want_progress
 
@@ -17,7 +18,8 @@ class BenchJob:
     """What ``trainless bench`` runs: a suite file, the output directory (cases are cached under
     ``out/cases`` and skipped when present), the device and whether to show progress. repredict: make the
     cached cases' predictions again against their cached real runs (after a change to the predictor).
-    cached_only: run nothing, report the cases cached so far."""
+    cached_only: run nothing, report the cases cached so far. only: with repredict, the predictions to make
+    again (keys of a result's ``predictions``, e.g. ``discrete+updates``); the others stay as cached."""
 
     suite: str = "bench/suites/quick.toml"
     out: str = "runs/bench"
@@ -25,6 +27,7 @@ class BenchJob:
     progress: bool = False
     repredict: bool = False
     cached_only: bool = False
+    only: tuple[str, ...] = ()
 
     _constraints: ClassVar[dict] = {
         "suite": Pattern(r".+", "a suite TOML file"),
@@ -33,10 +36,13 @@ class BenchJob:
         "progress": OneOf((False, True)),
         "repredict": OneOf((False, True)),
         "cached_only": OneOf((False, True)),
+        "only": TupleOf(Pattern(r"\S+", "a prediction key"), may_be_empty=True),
     }
 
     def __post_init__(self) -> None:
         validate(self)
+        if self.only and not self.repredict:
+            raise ConfigError(f"BenchJob.only={self.only} selects predictions to make again: it needs repredict")
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,13 @@ def run_bench(job: BenchJob) -> BenchReport:
     summary.json, the figures and report.md."""
     suite = load_suite(job.suite)
     results, summary = run_suite(
-        suite, job.out, device=job.device, progress=job.progress, repredict=job.repredict, cached_only=job.cached_only
+        suite,
+        job.out,
+        device=job.device,
+        progress=job.progress,
+        repredict=job.repredict,
+        cached_only=job.cached_only,
+        only=frozenset(job.only) if job.only else None,
     )
     files = write_bench_report(results, summary, job.out)
     out = [f"{job.out}/results.csv", f"{job.out}/summary.json", *(str(f) for f in files)]
@@ -111,13 +123,22 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="make the cached cases' predictions again and compare them with their cached real runs (no training)",
     )
     p.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        metavar="KEY",
+        help="with --repredict, make only these predictions again (e.g. discrete+updates); keep the cached others",
+    )
+    p.add_argument(
         "--cached-only", action="store_true", help="run nothing: report the cases cached so far (a partial suite)"
     )
     add_format_argument(p)
     add_progress_argument(p)
     p.set_defaults(
         handler=lambda a: render_bench(
-            run_bench(BenchJob(a.suite, a.out, a.device, want_progress(a.progress), a.repredict, a.cached_only)),
+            run_bench(
+                BenchJob(a.suite, a.out, a.device, want_progress(a.progress), a.repredict, a.cached_only, tuple(a.only))
+            ),
             a.format,
         )
     )

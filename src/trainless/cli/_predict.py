@@ -409,11 +409,12 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--path-stride",
-        type=int,
+        type=path_stride_from_arg,
         default=d.path_stride,
         metavar="S",
         help="with kernel updates, also move the path's weights every S steps through the Jacobian there (one "
-        "VJP each, about one GD step; the kernel stays the last one computed)",
+        "VJP each, about one GD step; the kernel stays the last one computed); 'auto' (default): T/30 without "
+        "momentum, none with it; 'none': only at the updates",
     )
     g.add_argument(
         "--no-endpoint-check",
@@ -421,6 +422,16 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="skip evaluating the real network at the predicted final weights (a trust signal)",
     )
+
+
+def path_stride_from_arg(value: str) -> int | str | None:
+    """``--path-stride``: an integer, ``auto`` or ``none`` (PredictConfig checks the integer's range)."""
+    if value in ("auto", "none"):
+        return None if value == "none" else value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes an integer number of steps, 'auto' or 'none', got {value!r}") from None
 
 
 def kernel_updates_from_args(values: list[str], steps: int) -> tuple[int, ...]:

@@ -1,7 +1,7 @@
 """Predict: Algorithm 1 end to end (f0, the kernel, the linearized dynamics) -> Prediction."""
 
 from ._closed import predict_closed_loop
-from ._config import DEFAULT_EPS, MomentumBuffer, PredictConfig, auto_kernel_updates
+from ._config import DEFAULT_EPS, MomentumBuffer, PredictConfig, auto_kernel_updates, auto_path_stride
 from ._endpoint import EndpointCheck, endpoint_check
 from ._predict import Linearization, level_times, linearize, predict, predict_from, time_optimizer_step
 from ._preserve import preserved
@@ -17,6 +17,7 @@ __all__ = [
     "PredictConfig",
     "Prediction",
     "auto_kernel_updates",
+    "auto_path_stride",
     "endpoint_check",
     "endpoint_ratio",
     "endpoint_threshold",

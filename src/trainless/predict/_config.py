@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from .._constraints import InstanceOf, Interval, OneOf, TupleOf, validate
+from .._constraints import AnyOf, InstanceOf, Interval, OneOf, TupleOf, validate
 from .._enums import DocEnum
 from ..dynamics import Engine, EpsDefinition, SDENoise, check_eps
 from ..errors import ConfigError, TrainlessError
@@ -22,6 +22,21 @@ def auto_kernel_updates(steps: int) -> tuple[int, ...]:
     for T = 150), about evenly spaced in log-time because the kernel moves fastest early. Steps outside
     [1, T-1] are dropped."""
     return tuple(sorted({round(steps * f) for f in AUTO_UPDATE_FRACTIONS if 1 <= round(steps * f) < steps}))
+
+
+AUTO_STRIDE_MOVES = 30
+"""How many weight moves ``path_stride="auto"`` spreads over a run (a stride of 5 steps at T = 150)."""
+
+
+def auto_path_stride(steps: int, momentum: float) -> int | None:
+    """The stride ``PredictConfig.path_stride="auto"`` uses for a run of ``steps`` steps (in optimizer steps):
+    T / 30 rounded (at least 1), so the moves cost 30 vector-Jacobian products whatever T; None (no moves)
+    with momentum. Measured at T = 150 on both bench suites (``benchmarks/path_stride.py``, stride 5): the
+    median loss-at-T error of GD and plain SGD fell by about two thirds, while momentum-0.9 runs got worse
+    (their updated path outruns the real one, and moving it more often feeds that). Other T untested."""
+    if momentum > 0:
+        return None
+    return max(1, round(steps / AUTO_STRIDE_MOVES))
 
 
 class MomentumBuffer(DocEnum):
@@ -81,9 +96,12 @@ class PredictConfig:
         coefficients' increment goes through the Jacobian at the weights reached (one vector-Jacobian product
         on the N samples, about one full-batch GD step's cost), while the kernel stays the last one computed.
         The weights the next kernel is taken at then follow a Jacobian at most ``path_stride`` steps old
-        instead of one a whole segment old. None: the weights move only at the kernel updates. No effect
-        without kernel updates; not with ``momentum_buffer="exact"``. ``weight_distance`` before the first
-        kernel update stays the frozen model's ||J_0^T alpha|| (the moves are not tracked there).
+        instead of one a whole segment old. None: the weights move only at the kernel updates. ``"auto"`` (the
+        default): :func:`auto_path_stride` of the steps predicted and the config's momentum (T / 30 without
+        momentum, none with it or with the exact buffer); the prediction's ``options`` then carry the stride
+        used. No effect without
+        kernel updates; an integer stride not with ``momentum_buffer="exact"``. ``weight_distance`` before the
+        first kernel update stays the frozen model's ||J_0^T alpha|| (the moves are not tracked there).
     """
 
     kernel: KernelConfig = field(default_factory=KernelConfig)
@@ -104,7 +122,7 @@ class PredictConfig:
     update_kernel: KernelConfig | None = None
     edge_cap: bool = False
     momentum_buffer: str = "kept"
-    path_stride: int | None = None
+    path_stride: int | str | None = "auto"
 
     _constraints: ClassVar[dict] = {
         "kernel": InstanceOf(KernelConfig),
@@ -125,7 +143,7 @@ class PredictConfig:
         "update_kernel": InstanceOf(KernelConfig, optional=True),
         "edge_cap": InstanceOf(bool),
         "momentum_buffer": OneOf(tuple(e.value for e in MomentumBuffer)),
-        "path_stride": Interval(1, None, integer=True, optional=True),
+        "path_stride": AnyOf((OneOf(("auto",)), Interval(1, None, integer=True, optional=True))),
     }
 
     def __post_init__(self) -> None:
@@ -143,7 +161,7 @@ class PredictConfig:
                 f"PredictConfig.update_kernel must be pseudo exactly when kernel is (kernel {self.kernel.method!r}, "
                 f"update_kernel {self.update_kernel.method!r}): the engine switches between kernels of one layout"
             )
-        if self.path_stride is not None and self.momentum_buffer == MomentumBuffer.EXACT.value:
+        if self.path_stride not in (None, "auto") and self.momentum_buffer == MomentumBuffer.EXACT.value:
             raise ConfigError(
                 f"PredictConfig.path_stride={self.path_stride} needs momentum_buffer 'kept': the exact buffer "
                 "carry is momentum SGD on a model whose Jacobian changes only at the kernel updates"

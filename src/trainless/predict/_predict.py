@@ -32,7 +32,7 @@ from ..finetune import FinetuneConfig, check_problem, check_test_data, learning_
 from ..kernel import KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from ..models import HeadStart, LoadedModel, select_trainable, warm_head
 from ._carry import BufferCarry
-from ._config import MomentumBuffer, PredictConfig
+from ._config import MomentumBuffer, PredictConfig, auto_path_stride
 from ._diagnosis import diagnose_spectrum
 from ._endpoint import WeightPath
 from ._preserve import preserved
@@ -328,7 +328,10 @@ def predict_from(
         carry = BufferCarry(path) if config.momentum > 0 and exact else None
 
         # Steps where only the weights move (path_stride): the engine calls the hook there too.
-        stride = options.path_stride if updates else None
+        stride = options.path_stride
+        if stride == "auto":  # an integer stride is refused with the exact buffer; "auto" gives way to it
+            stride = None if exact else auto_path_stride(steps_left, config.momentum)
+        stride = stride if updates else None
         moves = () if stride is None else tuple(t for t in range(stride, steps_left, stride) if t not in updates)
 
         def update(t: int, alpha: torch.Tensor, f: torch.Tensor, segment: MomentumSegment | None) -> KernelOperator:
@@ -436,6 +439,7 @@ def predict_from(
     flags = trust_flags(edge, endpoint, options.endpoint_warning, endpoint_threshold(mode))
     return dataclasses.replace(
         pred,
+        options=dataclasses.replace(options, path_stride=stride) if updates else options,
         trust=trust_summary(flags, mode),
         endpoint=endpoint,
         kernel_path=tuple(kernel_path),
