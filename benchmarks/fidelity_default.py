@@ -1,6 +1,7 @@
 """Fidelity modes on the embedded default vs its real runs: the frozen kernel (the paper's), kernel updates
-along the predicted path (auto: T/15, T/6, T/3, 2T/3), with --every-25 every 25 steps, and with
---sketch-dims the auto updates computed by CountSketch (cheaper updates; the kernel at w0 stays exact).
+along the predicted path (auto: T/15, T/6, T/3, 2T/3), without weight moves between them and with the default
+auto path stride (``updates-auto+stride``), with --every-25 every 25 steps, and with --sketch-dims the auto
+updates computed by CountSketch (cheaper updates; the kernel at w0 stays exact).
 
 Uses the real runs that `trainless validate` saved (same model, head init, data and seeds), so nothing is
 trained here. For each mode: the relative T_eps error on the loss at eps {1, 5, 10, 20, 40}% (the paper's
@@ -148,13 +149,16 @@ def main() -> None:
         base = PredictConfig()
         lin = linearize(model, data, config, base)
         auto = auto_kernel_updates(config.steps)
-        modes = {"frozen": ((), None), "updates-auto": (auto, None)}
+        # The updates modes without weight moves between the kernels (path_stride=None, as first measured),
+        # and the default now: the auto stride (T/30 without momentum).
+        modes = {"frozen": ((), None, None), "updates-auto": (auto, None, None)}
+        modes["updates-auto+stride"] = (auto, None, "auto")
         if a.every_25:
-            modes["updates-every-25"] = (tuple(range(25, config.steps, 25)), None)
+            modes["updates-every-25"] = (tuple(range(25, config.steps, 25)), None, None)
         for dim in a.sketch_dims:
-            modes[f"updates-auto@countsketch{dim}"] = (auto, KernelConfig(method="countsketch", dim=dim))
-        for mode, (updates, update_kernel) in modes.items():
-            opts = PredictConfig(kernel_updates=updates, update_kernel=update_kernel)
+            modes[f"updates-auto@countsketch{dim}"] = (auto, KernelConfig(method="countsketch", dim=dim), None)
+        for mode, (updates, update_kernel, stride) in modes.items():
+            opts = PredictConfig(kernel_updates=updates, update_kernel=update_kernel, path_stride=stride)
             pred = predict_from(lin, config, opts, model=model, data=data)
             loss = np.array(pred.loss)
             errs, lv = eps_errors(loss, real), level_errors(loss, real)

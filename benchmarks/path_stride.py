@@ -4,8 +4,9 @@ on cached bench cases.
 For each case file (a `trainless bench` cases/*.json with kernel updates), only the kernel-updates prediction is
 made again, with ``path_stride=S`` (``run_case(..., record=cached, only={"discrete+updates"})``: the case's own
 update steps, kernel, batch orders and eps grid), and compared with the cached real run exactly as the bench
-does; next to it the cached kernel-updates prediction (``path_stride=None``, the default, whose code path is
-unchanged) and the cached frozen-kernel one. Nothing is trained; no constant is fitted.
+does; next to it the kernel-updates prediction without moves (``path_stride=None``: the cached one when the
+bench made it so, as before the default became ``"auto"``, else made again) and the cached frozen-kernel one.
+Nothing is trained; no constant is fitted.
 
 Per suite and mode it prints the bench's pooled figures (``summarize``'s: median / p95 of the relative T_eps
 errors on the loss, GD and SGD; median level and loss-at-T errors) and the trust table (packaged endpoint
@@ -112,9 +113,13 @@ def main() -> None:
         case, result, new = repredict_updated(d, {"path_stride": a.stride})
         seconds = time.perf_counter() - t0
         pred = result["predictions"][UPDATED]
+        plain = (cached[UPDATED], d["predictions"][UPDATED])
+        if d["predictions"][UPDATED]["options"].get("path_stride") is not None:
+            _, again, comp = repredict_updated(d, {"path_stride": None})
+            plain = (comp, again["predictions"][UPDATED])
         modes = {
             "frozen": (cached["discrete"], d["predictions"]["discrete"]),
-            "updates": (cached[UPDATED], d["predictions"][UPDATED]),
+            "updates": plain,
             "updates+stride": (new, pred),
         }
         saved[path.stem] = {

@@ -35,7 +35,7 @@ for p in map(Path, sys.argv[1:]):
             data,
             config,
             k,
-            PredictConfig(kernel=kconf, kernel_updates=ups, timing_steps=0),
+            PredictConfig(kernel=kconf, kernel_updates=ups, timing_steps=0, path_stride=None),  # as logged
             trainable=case.trainable,
             head_start=HeadStart(case.head_start),
         )
