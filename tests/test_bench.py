@@ -15,6 +15,7 @@ from trainless.cli import main
 from trainless.cli._bench import BenchJob
 from trainless.errors import ConfigError, TrainlessError
 from trainless.finetune import RunRecord
+from trainless.predict import endpoint_threshold
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ROOT / "bench" / "suites" / "quick.toml"
@@ -94,6 +95,7 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert edge["edge_lr"] == pytest.approx(2 * edge["n"] / edge["lambda_max"])
     for name in ("report.md", "scatter.png", "cost_ratio.png", "error_vs.png", "overlays.png"):
         assert (out / name).stat().st_size > 0, name
+    assert f"updates: its loss above {endpoint_threshold('updates'):.3g}x" in (out / "report.md").read_text()
     stamps = {p.name: p.stat().st_mtime_ns for p in cases}
     assert main(["bench", str(QUICK), "--out", str(out), "--no-progress"]) == 0
     assert {p.name: p.stat().st_mtime_ns for p in sorted((out / "cases").glob("*.json"))} == stamps  # cached

@@ -33,6 +33,9 @@ class LevelTime:
 class Prediction:
     """What :func:`~trainless.predict.predict` returns (frozen; fields fixed). Time in optimizer steps.
 
+    config, options: the run predicted and how; with kernel updates, ``options.path_stride`` is the stride
+    used (an ``"auto"`` resolved to steps, or None where it made no moves).
+
     Curves, at steps 0..T (index t: before step t's update, T: after the last step), all float:
     loss, error: the expected mean training loss and error rate (mean over batch orders / SDE paths);
     loss_low, loss_high, error_low, error_high: the 5% and 95% quantiles over them (equal to the mean for

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 
 from .._io import write_text
 from ..bench import csv_rows, quantile
+from ..predict import endpoint_threshold
 from ._plots import save_png
 
 
@@ -229,6 +230,19 @@ def trust_text(t: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def endpoint_rule() -> str:
+    """The endpoint flag's rule as the packaged trust bands set it (the R of each mode, or the older gap rule)."""
+    rules = []
+    for mode in ("frozen", "updates"):
+        r = endpoint_threshold(mode)
+        rules.append(
+            f"{mode}: its loss above {r:.3g}x the predicted final loss (R calibrated on the benchmark)"
+            if r is not None
+            else f"{mode}: its outputs off the linearized ones by more than half the predicted change"
+        )
+    return "the real network at the predicted final weights; " + "; ".join(rules)
+
+
 def write_bench_report(
     results: list[dict[str, Any]], summary: dict[str, Any], out_dir: str | os.PathLike[str]
 ) -> list[Path]:
@@ -285,8 +299,8 @@ Slopes of predicted vs real T_eps (least squares through the origin): {slope_tex
 
 ## Trust signal
 
-Flags: `edge` (lr above the linearized stability edge 2(1+m)/sharpness at w0), `endpoint` (the real network at
-the predicted final weights departs from the linearized outputs by more than half the predicted change).
+Flags: `edge` (lr above the linearized stability edge 2(1+m)/sharpness at w0 or at an updated kernel),
+`endpoint` ({endpoint_rule()}).
 
 Frozen kernel (each case's default engine):
 
