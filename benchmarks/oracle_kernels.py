@@ -71,21 +71,14 @@ def path_kernels_of(model, data, trainable, kconf, loss, sched, updates) -> dict
     return out
 
 
+def hooked_curve(theta0, f0, y, sched, loss, steps: tuple[int, ...], hook) -> np.ndarray:
+    """The linearized GD loss curve from f0 and Theta_0, simulate's update hook called at each t of steps."""
+    return simulate(theta0, f0, y, sched, loss=loss, kernel_updates=steps, update_kernel=hook).loss[0].numpy()
+
+
 def switched_curve(theta0, f0, y, sched, loss, steps: tuple[int, ...], by_step: dict[int, torch.Tensor]) -> np.ndarray:
     """The linearized GD loss curve from f0 and Theta_0, the kernel switched to by_step[t] at each t of steps."""
-    return (
-        simulate(
-            theta0,
-            f0,
-            y,
-            sched,
-            loss=loss,
-            kernel_updates=steps,
-            update_kernel=lambda t, alpha, f, segment: KernelOperator(by_step[t]),
-        )
-        .loss[0]
-        .numpy()
-    )
+    return hooked_curve(theta0, f0, y, sched, loss, steps, lambda t, alpha, f, segment: KernelOperator(by_step[t]))
 
 
 def frozen_path_kernels_of(model, data, trainable, kconf, loss, sched, updates) -> dict[int, torch.Tensor]:

@@ -16,8 +16,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fidelity_default import curve_scores, load_cached_case
+from oracle_kernels import hooked_curve
 
-from trainless.dynamics import KernelOperator, SGDSchedule, simulate
+from trainless.dynamics import KernelOperator, SGDSchedule
 from trainless.finetune import learning_rates
 from trainless.kernel import compute_kernel
 from trainless.predict._endpoint import WeightPath
@@ -48,19 +49,7 @@ for p in map(Path, sys.argv[1:]):
                     current[0] = KernelOperator(k)
                 return current[0]
 
-            curve = (
-                simulate(
-                    res0.k_train_train,
-                    res0.f0,
-                    data.y,
-                    sched,
-                    loss=config.loss,
-                    kernel_updates=moves,
-                    update_kernel=update,
-                )
-                .loss[0]
-                .numpy()
-            )
+            curve = hooked_curve(res0.k_train_train, res0.f0, data.y, sched, config.loss, moves, update)
         print(
             f"{p.stem[:8]} moves every {every} {curve_scores(curve, real)} "
             f"traces {' '.join(f'{traces[t]:.2f}' for t in KERNELS)} [{time.perf_counter() - t0:.0f}s]",
