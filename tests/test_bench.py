@@ -180,3 +180,45 @@ def test_extrapolation_recovers_its_own_forms():
     k2, _ = steps_to_match(kink, [0.01, 0.1], 0.02)
     assert k2 is None or k2 > 50
     assert extrapolate([1.0, math.nan, 0.5, 0.4], 10) is None
+
+
+def test_merge_predictions_replaces_only_the_keys_made_again():
+    from trainless.bench._run import merge_predictions
+
+    def comp(engine, tag):
+        return {"engine": engine, "tag": tag}
+
+    cached = {
+        "case_id": "c",
+        "predictions": {"discrete": "old-d", UPDATED: "old-u", "ode": "old-o"},
+        "comparisons": [
+            comp("discrete", "old"),
+            comp("discrete-paired", "old"),
+            comp(UPDATED, "old"),
+            comp("ode", "old"),
+        ],
+        "baseline": {"steps_to_match": 3},
+    }
+    fresh = {
+        "predictions": {UPDATED: "new-u"},
+        "comparisons": [comp(UPDATED, "new")],
+        "baseline": {"steps_to_match": 9},
+    }
+    merged = merge_predictions(cached, fresh, {UPDATED})
+    assert merged["predictions"] == {"discrete": "old-d", UPDATED: "new-u", "ode": "old-o"}
+    assert [(c["engine"], c["tag"]) for c in merged["comparisons"]] == [
+        ("discrete", "old"),
+        ("discrete-paired", "old"),
+        (UPDATED, "new"),
+        ("ode", "old"),
+    ]
+    assert merged["baseline"] == {"steps_to_match": 3}  # the default engine was not made again
+    # The default engine made again: its paired comparison and the baseline follow it.
+    fresh = {
+        "predictions": {"discrete": "new-d"},
+        "comparisons": [comp("discrete", "new"), comp("discrete-paired", "new")],
+        "baseline": {"steps_to_match": 9},
+    }
+    merged = merge_predictions(cached, fresh, {"discrete"})
+    assert [c["tag"] for c in merged["comparisons"]] == ["new", "new", "old", "old"]
+    assert merged["baseline"] == {"steps_to_match": 9} and cached["baseline"] == {"steps_to_match": 3}

@@ -9,6 +9,9 @@ suite's cases (and checked there on a validation suite the threshold was not tak
   final loss (R per mode, calibrated: the smallest such ratio among the calibration suite's bad cases that
   ``edge`` does not flag). Without a calibrated R the older rule applies: the output gap there above
   ``PredictConfig.endpoint_warning`` of the predicted change (safe but flags almost every fresh-head case).
+
+The ``updates`` mode's R and bands were calibrated on the default kernel-updates predictions, with the weights
+moved between updates (``path_stride="auto"``); a prediction made with another stride reads the same band.
 """
 
 from __future__ import annotations
