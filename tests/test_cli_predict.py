@@ -81,8 +81,10 @@ def test_predict_path_stride_flag(tmp_path, capsys):
     args = build_parser().parse_args([*argv, "--out", str(tmp_path)])
     job = PredictJob(job_from_args(args), predict_config_from_args(args))
     assert job.predict.path_stride == 2
-    p = run_predict(job).prediction
+    report = run_predict(job)
+    p = report.prediction
     assert [row["step"] for row in p.kernel_path] == [4] and p.options.path_stride == 2
+    assert "weights also moved every 2 steps" in render_predict(report, "table")
     bad = build_parser().parse_args([*argv[:-1], "0", "--out", str(tmp_path / "bad")])
     with pytest.raises(ConfigError, match="path_stride"):
         predict_config_from_args(bad)

@@ -193,10 +193,12 @@ def trust_rows(p: Prediction) -> list[tuple[str, str]]:
             f"step {row['step']}: x{row['trace_ratio']:.2f} (x{row.get('residual_rate', math.nan):.2f})"
             for row in p.kernel_path
         )
+        stride = p.options.path_stride
+        moves = "weights moved only there" if stride is None else f"weights also moved every {stride} steps"
         rows.append(
             (
                 "kernel updates",
-                f"tr Theta / tr Theta_0 along the predicted path (and its rate on the residual): {growth}",
+                f"tr Theta / tr Theta_0 along the predicted path (and its rate on the residual): {growth}; {moves}",
             )
         )
     return rows
