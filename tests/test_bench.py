@@ -148,6 +148,12 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
         for key, pred in r["predictions"].items():
             assert (pred == old["predictions"][key]) == (key != UPDATED), key  # remade: a new timing
         assert r["predictions"][UPDATED]["loss"] == pytest.approx(old["predictions"][UPDATED]["loss"], rel=1e-9)
+    # A key no case has: nothing made again, no cached file rewritten.
+    stamps = {p.name: p.stat().st_mtime_ns for p in new}
+    assert (
+        main(["bench", str(updated), "--out", str(out), "--repredict", "--only", "discrete@none", "--no-progress"]) == 0
+    )
+    assert {p.name: p.stat().st_mtime_ns for p in new} == stamps
     with pytest.raises(ConfigError, match="needs repredict"):
         BenchJob(suite=str(updated), only=(UPDATED,))
     rows = list(csv.DictReader((out / "results.csv").open()))

@@ -23,6 +23,15 @@ ap = argparse.ArgumentParser()
 ap.add_argument("cases", nargs="+", type=Path)
 ap.add_argument("--stride", type=int, default=2)
 a = ap.parse_args()
+
+
+def line(s):
+    return (
+        f"T_eps max {s['eps_max']:.0%} med {s['eps_median']:.0%} levels {s['levels_median']:.0%} "
+        f"loss at T {s['final_loss_error']:.0%}"
+    )
+
+
 for p in a.cases:
     d = json.loads(p.read_text())
     cached = next(c for c in d["comparisons"] if c["engine"] == UPDATED)
@@ -30,13 +39,6 @@ for p in a.cases:
     t0 = time.perf_counter()
     case, _, new = repredict_updated(d, {"path_stride": a.stride})
     seconds = time.perf_counter() - t0
-
-    def line(s):
-        return (
-            f"T_eps max {s['eps_max']:.0%} med {s['eps_median']:.0%} levels {s['levels_median']:.0%} "
-            f"loss at T {s['final_loss_error']:.0%}"
-        )
-
     print(
         f"{p.stem[:8]} {case.tag:8s} stride {was}: {line(comparison_scores(cached))} "
         f"[{d['predictions'][UPDATED]['seconds']:.0f} s] | stride {a.stride}: {line(comparison_scores(new))} "

@@ -200,7 +200,8 @@ def merge_predictions(cached: dict[str, Any], fresh: dict[str, Any], keys: set[s
     engines = {c["engine"]: c for c in fresh["comparisons"]}
     replaced = set(keys) | ({"discrete-paired"} if "discrete" in keys else set())
     comparisons = [engines.get(c["engine"], c) if c["engine"] in replaced else c for c in cached["comparisons"]]
-    comparisons += [c for e, c in engines.items() if e not in {c["engine"] for c in cached["comparisons"]}]
+    had = {c["engine"] for c in cached["comparisons"]}
+    comparisons += [c for e, c in engines.items() if e not in had]
     first = cached["comparisons"][0]["engine"] if cached["comparisons"] else None
     return {
         **cached,
@@ -469,10 +470,12 @@ def run_suite(
                 record = None
             if only is not None and cached is not None:
                 keys = only & set(cached["predictions"])
-                result = cached
-                if keys:
-                    fresh = run_case(case, device=device, progress=False, record=record, only=frozenset(keys))
-                    result = merge_predictions(cached, fresh, keys)
+                if not keys:  # none of them to make again: the cached file stays as it is
+                    results.append(cached)
+                    bar.update(1)
+                    continue
+                fresh = run_case(case, device=device, progress=False, record=record, only=frozenset(keys))
+                result = merge_predictions(cached, fresh, keys)
             else:
                 result = run_case(case, device=device, progress=False, record=record)
             write_json(path, result)

@@ -99,9 +99,9 @@ class PredictConfig:
         instead of one a whole segment old. None: the weights move only at the kernel updates. ``"auto"`` (the
         default): :func:`auto_path_stride` of the steps predicted and the config's momentum (T / 30 without
         momentum, none with it or with the exact buffer); the prediction's ``options`` then carry the stride
-        used. No effect without
-        kernel updates; an integer stride not with ``momentum_buffer="exact"``. ``weight_distance`` before the
-        first kernel update stays the frozen model's ||J_0^T alpha|| (the moves are not tracked there).
+        used. No effect without kernel updates; an integer stride not with ``momentum_buffer="exact"``.
+        ``weight_distance`` before the first kernel update stays the frozen model's ||J_0^T alpha|| (the moves
+        are not tracked there).
     """
 
     kernel: KernelConfig = field(default_factory=KernelConfig)
