@@ -62,6 +62,14 @@ def comparison_scores(comparison: dict) -> dict[str, float]:
     }
 
 
+def score_line(s: dict[str, float]) -> str:
+    """One line of :func:`comparison_scores`'s figures (the exploration scripts' log format)."""
+    return (
+        f"T_eps max {s['eps_max']:.0%} med {s['eps_median']:.0%} levels {s['levels_median']:.0%} "
+        f"loss at T {s['final_loss_error']:.0%}"
+    )
+
+
 def repredict_updated(d: dict, overrides: dict | None = None) -> tuple[Case, dict, dict | None]:
     """Make a cached bench case's kernel-updates prediction again (its real run from the cache): the case, the
     new result and its kernel-updates comparison (None when the real run has nothing to compare)."""

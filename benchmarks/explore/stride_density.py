@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import comparison_scores, repredict_updated
+from fidelity_default import comparison_scores, repredict_updated, score_line
 
 from trainless.bench import UPDATED
 
@@ -23,13 +23,6 @@ ap = argparse.ArgumentParser()
 ap.add_argument("cases", nargs="+", type=Path)
 ap.add_argument("--stride", type=int, default=2)
 a = ap.parse_args()
-
-
-def line(s):
-    return (
-        f"T_eps max {s['eps_max']:.0%} med {s['eps_median']:.0%} levels {s['levels_median']:.0%} "
-        f"loss at T {s['final_loss_error']:.0%}"
-    )
 
 
 for p in a.cases:
@@ -40,8 +33,8 @@ for p in a.cases:
     case, _, new = repredict_updated(d, {"path_stride": a.stride})
     seconds = time.perf_counter() - t0
     print(
-        f"{p.stem[:8]} {case.tag:8s} stride {was}: {line(comparison_scores(cached))} "
-        f"[{d['predictions'][UPDATED]['seconds']:.0f} s] | stride {a.stride}: {line(comparison_scores(new))} "
+        f"{p.stem[:8]} {case.tag:8s} stride {was}: {score_line(comparison_scores(cached))} "
+        f"[{d['predictions'][UPDATED]['seconds']:.0f} s] | stride {a.stride}: {score_line(comparison_scores(new))} "
         f"[{seconds:.0f} s]",
         flush=True,
     )

@@ -332,7 +332,7 @@ def predict_from(
         if stride == "auto":  # an integer stride is refused with the exact buffer; "auto" gives way to it
             stride = None if exact else auto_path_stride(steps_left, config.momentum)
         stride = stride if updates else None
-        moves = () if stride is None else tuple(t for t in range(stride, steps_left, stride) if t not in updates)
+        moves = _move_steps(stride, steps_left, updates)
 
         def update(t: int, alpha: torch.Tensor, f: torch.Tensor, segment: MomentumSegment | None) -> KernelOperator:
             nonlocal kernel_seconds
@@ -449,6 +449,12 @@ def predict_from(
         seconds=pred.seconds + extra,
         kernel_seconds=pred.kernel_seconds + kernel_seconds,
     )
+
+
+def _move_steps(stride: int | None, steps: int, updates: tuple[int, ...]) -> tuple[int, ...]:
+    """The steps (counted from the prediction's start, below ``steps``) where the path's weights move without a
+    kernel update: every ``stride`` steps, the update steps left out (they move the weights anyway)."""
+    return () if stride is None else tuple(t for t in range(stride, steps, stride) if t not in updates)
 
 
 def _predict_trajectory(
