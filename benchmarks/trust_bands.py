@@ -56,7 +56,13 @@ def main() -> None:
     ap.add_argument("--out", default=str(BANDS_FILE), help=f"where to write the bands (default {BANDS_FILE})")
     a = ap.parse_args()
     cal, val = load_cases(a.calibration), load_cases(a.validation)
-    bands: dict = {"suite": a.calibration.name, "validation_suite": a.validation.name, "bad_case_threshold": BAD_CASE}
+    bands: dict = {
+        "suite": a.calibration.name,
+        "validation_suite": a.validation.name,
+        "bad_case_threshold": BAD_CASE,
+        # the run lengths R was measured at: a prediction of another T is told (the ratio depends on T)
+        "steps": sorted({int(c["record"]["config"]["steps"]) for c in cal}),
+    }
     report: dict = {}
     for mode, engine in MODES.items():
         ratio = calibrate(trust_table(cal, engine, threshold=math.inf))

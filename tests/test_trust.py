@@ -230,6 +230,30 @@ def test_trust_flags_and_the_band_quoted(tmp_path):
     none = trust_summary([], "updates", bands)
     assert none["band"] is None and "no benchmark band" in none["text"]
     assert trust_summary([], "frozen", tmp_path / "missing.json")["band"] is None
+    assert "measured on runs" not in trust_summary([], "frozen", bands, steps=300)["text"]  # no T recorded
+
+
+def test_the_band_says_when_the_run_is_longer_than_the_calibration_runs(tmp_path):
+    import json
+
+    from trainless.predict import trust_summary
+
+    bands = tmp_path / "bands_with_steps.json"
+    band = {"median": 0.05, "p95": 0.12, "cases": 9}
+    bands.write_text(json.dumps({"suite": "s", "steps": [150], "updates": {"flagged": band, "unflagged": band}}))
+    assert "measured on runs" not in trust_summary([], "updates", bands, steps=150)["text"]
+    assert "measured on runs" not in trust_summary([], "updates", bands)["text"]
+    text = trust_summary(["endpoint"], "updates", bands, steps=300)["text"]
+    assert "T = 150 steps, this one predicts 300" in text and text.startswith("flagged: ")
+    assert "fires more often at a longer T" in text
+    short = trust_summary([], "updates", bands, steps=40)["text"]
+    assert "T = 150 steps, this one predicts 40: the band was not measured on runs this short" in short
+
+
+def test_packaged_bands_record_the_calibration_runs_length():
+    from trainless.predict._trust import BANDS_FILE, _bands
+
+    assert _bands(BANDS_FILE)["steps"] == [150]
 
 
 def test_endpoint_ratio_rule():
@@ -281,6 +305,8 @@ def test_every_prediction_carries_the_trust_signal(digits16, tiny):
     full = predict_from(lin, cfg, FAST, model=tiny, data=digits16)
     assert bare.trust is not None and bare.trust["mode"] == "frozen" and bare.endpoint is None
     assert full.trust is not None and full.trust["flags"] == trust_flags_of(full)
+    # the packaged band was measured at T = 150: a 10-step run is told so
+    assert all("this one predicts 10" in p.trust["text"] for p in (bare, full))
 
 
 def trust_flags_of(pred):

@@ -83,9 +83,14 @@ def _bands(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def trust_summary(flags: list[str], mode: str, bands_file: Path = BANDS_FILE) -> dict[str, Any]:
+def trust_summary(
+    flags: list[str], mode: str, bands_file: Path = BANDS_FILE, steps: int | None = None
+) -> dict[str, Any]:
     """The flags, the benchmark band of cases flagged alike (``mode``: ``frozen`` or ``updates``, the
-    predictor the band was measured with; read from ``bands_file``), and a sentence for the user."""
+    predictor the band was measured with; read from ``bands_file``), and a sentence for the user. ``steps``:
+    the predicted run's length T (in optimizer steps); outside the calibration runs' range of T the sentence
+    says so, since the endpoint ratio grows as the predicted loss nears zero (at T = 300 it flagged every case
+    of bench/suites/longer.toml, none of them bad, against R from T = 150)."""
     bands = _bands(Path(bands_file))
     key = "flagged" if flags else "unflagged"
     band = None if bands is None else bands.get(mode, {}).get(key)
@@ -101,4 +106,14 @@ def trust_summary(flags: list[str], mode: str, bands_file: Path = BANDS_FILE) ->
             f"(95th percentile of the relative T_eps error; median {band['median']:.0%}, {band['cases']} cases)"
         )
     lead = "flagged: " + "; ".join(reasons[f] for f in flags) if flags else "no flag"
+    calibrated = None if bands is None else bands.get("steps")
+    if steps is not None and calibrated and not min(calibrated) <= steps <= max(calibrated):
+        at = "/".join(str(t) for t in calibrated)
+        why = (
+            "the endpoint flag fires more often at a longer T (its loss ratio grows as the predicted loss nears "
+            "zero), so read it with care"
+            if steps > max(calibrated)
+            else "the band was not measured on runs this short"
+        )
+        where += f"; measured on runs of T = {at} steps, this one predicts {steps}: {why}"
     return {"flags": list(flags), "mode": mode, "band": band, "text": f"{lead}; {where}"}
