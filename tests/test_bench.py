@@ -228,3 +228,34 @@ def test_merge_predictions_replaces_only_the_keys_made_again():
     merged = merge_predictions(cached, fresh, {"discrete"})
     assert [c["tag"] for c in merged["comparisons"]] == ["new", "new", "old", "old"]
     assert merged["baseline"] == {"steps_to_match": 9} and cached["baseline"] == {"steps_to_match": 3}
+
+
+def test_a_prediction_that_never_reaches_eps_is_scored_not_dropped():
+    from trainless.bench import MISSED_EPS_ERROR, scored_eps_errors
+    from trainless.bench._run import _figures
+    from trainless.report._bench import regime_table
+
+    def row(basis, predicted, real, rel):
+        return {"eps": 0.1, "basis": basis, "predicted": predicted, "real": real, "relative_error": rel}
+
+    diverged = {
+        "engine": "discrete",
+        "eps": [
+            row("loss", 11, 10, 0.1),
+            row("loss", None, 20, None),  # the real run gets there, the prediction never does
+            row("loss", 7, None, None),  # the real run never gets there: nothing to score
+            row("loss", None, None, None),
+            row("loss", None, 0, None),  # T_real = 0: no relative error exists
+            row("error", None, 30, None),
+        ],
+        "levels": [],
+        "cost_ratio": 2.0,
+        "final_loss_relative_error": 0.5,
+    }
+    assert scored_eps_errors(diverged) == [0.1, MISSED_EPS_ERROR]
+    assert scored_eps_errors(diverged, "error") == [MISSED_EPS_ERROR]
+    figures = _figures([("gd", diverged)])
+    assert figures["gd_rel_error_p95"] == pytest.approx(0.1 + 0.95 * (MISSED_EPS_ERROR - 0.1))
+    assert figures["gd_error_basis_rel_error_median"] == MISSED_EPS_ERROR
+    table = regime_table([{"case": {"tag": "gd-mse"}, "comparisons": [diverged]}])
+    assert "| gd-mse | discrete | 1 | 55% | 96% | 50% |" in table

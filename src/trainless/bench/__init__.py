@@ -2,11 +2,22 @@
 
 from ._baseline import extrapolate, steps_to_match
 from ._compare import Comparison, EpsComparison, LevelComparison, compare
-from ._run import CSV_COLUMNS, UPDATED, csv_rows, quantile, run_case, run_suite, summarize
+from ._run import (
+    CSV_COLUMNS,
+    MISSED_EPS_ERROR,
+    UPDATED,
+    csv_rows,
+    quantile,
+    run_case,
+    run_suite,
+    scored_eps_errors,
+    summarize,
+)
 from ._suite import Case, Suite, load_suite, parse_suite
 
 __all__ = [
     "CSV_COLUMNS",
+    "MISSED_EPS_ERROR",
     "UPDATED",
     "Case",
     "Comparison",
@@ -21,6 +32,7 @@ __all__ = [
     "quantile",
     "run_case",
     "run_suite",
+    "scored_eps_errors",
     "steps_to_match",
     "summarize",
 ]

@@ -278,6 +278,26 @@ def quantile(values: list[float], q: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
+MISSED_EPS_ERROR = 1.0
+"""The relative T_eps error scored when the real run reaches eps and the prediction never does (a diverged or
+stalled prediction): 100%, as a missed loss level is scored, rather than no figure, which would drop the worst
+predictions from the medians and percentiles."""
+
+
+def scored_eps_errors(comparison: dict[str, Any], basis: str = "loss") -> list[float]:
+    """The relative T_eps errors of a comparison (``Comparison.to_dict()``) on ``basis`` that the benchmark
+    pools: each eps the real run reaches, a prediction that never reaches it scored ``MISSED_EPS_ERROR``."""
+    out = []
+    for e in comparison["eps"]:
+        if e["basis"] != basis:
+            continue
+        if e["relative_error"] is not None:
+            out.append(e["relative_error"])
+        elif e["real"] and e["predicted"] is None:
+            out.append(MISSED_EPS_ERROR)
+    return out
+
+
 def _figures(comps: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """Pooled figures of (regime, comparison) pairs: relative T_eps errors on the loss over the eps grid by
     regime, the error basis, cost ratios, the loss levels and the final loss."""
@@ -287,9 +307,8 @@ def _figures(comps: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     levels: list[float] = []
     finals = []
     for regime, comp in comps:
-        for e in comp["eps"]:
-            if e["relative_error"] is not None:
-                (rel if e["basis"] == "loss" else rel_error_basis)[regime].append(e["relative_error"])
+        rel[regime].extend(scored_eps_errors(comp, "loss"))
+        rel_error_basis[regime].extend(scored_eps_errors(comp, "error"))
         cost[regime].append(comp["cost_ratio"])
         for lv in comp["levels"]:
             if lv["real"]:
@@ -343,7 +362,7 @@ def trust_table(
         if not comps:
             continue
         comp = comps[0]
-        errs = [e["relative_error"] for e in comp["eps"] if e["basis"] == "loss" and e["relative_error"] is not None]
+        errs = scored_eps_errors(comp)
         if not errs:
             continue
         pred = r["predictions"][comp["engine"]]

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from .._io import write_text
-from ..bench import csv_rows, quantile
+from ..bench import MISSED_EPS_ERROR, csv_rows, quantile, scored_eps_errors
 from ..predict import endpoint_threshold
 from ._plots import save_png
 
@@ -189,9 +189,7 @@ def regime_table(results: list[dict[str, Any]]) -> str:
             key = (r["case"]["tag"], comp["engine"])
             cases[key] += 1
             finals[key].append(comp["final_loss_relative_error"])
-            errs[key].extend(
-                e["relative_error"] for e in comp["eps"] if e["basis"] == "loss" and e["relative_error"] is not None
-            )
+            errs[key].extend(scored_eps_errors(comp))
     lines = [
         "| regime (tag) | mode | cases | median | p95 | final loss (median) |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -266,7 +264,8 @@ def write_bench_report(
 
 {s["cases_compared"]} of {s["cases"]} cases compared (a diverged real run has nothing to compare); the suite has
 {total} cases{partial}.
-Relative T_eps error on the loss, pooled over the eps grid and the cases (each case's default engine):
+Relative T_eps error on the loss, pooled over the eps grid and the cases (each case's default engine; an eps
+the real run reaches and the prediction never does counts {MISSED_EPS_ERROR:.0%}):
 
 | regime | median | 95th percentile | cost ratio (median) |
 | --- | --- | --- | --- |
