@@ -7,8 +7,9 @@ exceeds 25% (bad) and that the stability-edge flag does not already catch, take 
 r_bad; R is the geometric midpoint between r_bad and the largest ratio of a good case below it (the widest
 margin that still flags every such bad case). The same R is then applied, unchanged, to the VALIDATION
 suite (cases not used to choose R), and both suites' hit rates, false alarms and bands are reported. The
-calibration suite's bands, R and the validation figures go to src/trainless/predict/trust_bands.json, which
-every prediction reads; the full tables to benchmarks/results/trust_calibration.json.
+calibration suite's bands, R, its runs' lengths T (a prediction of another T says so: the endpoint ratio
+depends on T) and the validation figures go to src/trainless/predict/trust_bands.json, which every prediction
+reads; the full tables to benchmarks/results/trust_calibration.json.
 
     python benchmarks/trust_bands.py bench/results/paper bench/results/unseen
 """
