@@ -61,6 +61,13 @@ def test_suite_files_load_and_bad_files_are_named(tmp_path):
         load_suite(tmp_path / "bad.toml")
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "bench" / "suites").glob("*.toml")), ids=lambda p: p.stem)
+def test_every_committed_suite_loads(path):
+    suite = load_suite(path)
+    assert suite.name == path.stem and suite.cases
+    assert len({case.case_id for case in suite.cases}) == len(suite.cases)  # no case twice
+
+
 def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
     out = tmp_path / "quick"
     assert main(["bench", str(QUICK), "--out", str(out), "--format", "json", "--no-progress"]) == 0
