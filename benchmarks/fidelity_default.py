@@ -25,7 +25,7 @@ import numpy as np
 
 from trainless import FinetuneConfig
 from trainless._io import write_csv
-from trainless.bench import UPDATED, Case, run_case
+from trainless.bench import MISSED_EPS_ERROR, UPDATED, Case, run_case
 from trainless.dynamics import epsilon_time
 from trainless.finetune import RunRecord, load_model_and_data
 from trainless.kernel import KernelConfig
@@ -108,11 +108,14 @@ def load_cached_case(d: dict):
 
 
 def eps_errors(pred: np.ndarray, real: np.ndarray) -> list[float]:
+    """Relative T_eps errors of a loss curve against the real one, scored as the bench pools them
+    (``trainless.bench.scored_eps_errors``: an eps the real run reaches and pred never does counts
+    ``MISSED_EPS_ERROR``)."""
     out = []
     for e in EPS:
         tr, tp = epsilon_time(real, e)[0], epsilon_time(pred, e)[0]
         if tr:
-            out.append(1.0 if tp is None else abs(tp - tr) / tr)
+            out.append(MISSED_EPS_ERROR if tp is None else abs(tp - tr) / tr)
     return out
 
 

@@ -23,8 +23,7 @@ import numpy as np
 from fidelity_default import eps_errors, level_errors, load_cached_case
 
 from trainless._io import write_csv
-from trainless.bench import UPDATED
-from trainless.bench._run import quantile
+from trainless.bench import UPDATED, quantile
 from trainless.finetune import finetune
 from trainless.models import HeadStart
 
