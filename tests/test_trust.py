@@ -248,6 +248,23 @@ def test_the_band_says_when_the_run_is_longer_than_the_calibration_runs(tmp_path
     assert "fires more often at a longer T" in text
     short = trust_summary([], "updates", bands, steps=40)["text"]
     assert "T = 150 steps, this one predicts 40: the band was not measured on runs this short" in short
+    assert "not evaluated at the predicted final weights" not in text + short
+
+
+def test_the_band_says_when_no_endpoint_check_could_raise_its_flag(tmp_path):
+    import json
+
+    from trainless.predict import trust_summary
+
+    bands = tmp_path / "bands_with_steps.json"
+    band = {"median": 0.05, "p95": 0.12, "cases": 9}
+    bands.write_text(json.dumps({"suite": "s", "steps": [150], "frozen": {"flagged": band, "unflagged": band}}))
+    text = trust_summary([], "frozen", bands, steps=150, endpoint_checked=False)["text"]
+    assert "not evaluated at the predicted final weights" in text and "measured on runs" not in text
+    longer = trust_summary([], "frozen", bands, steps=300, endpoint_checked=False)["text"]
+    # a prediction that could not raise the endpoint flag is not told that the flag fires more often
+    assert "this one predicts 300: the band was not measured on runs this long" in longer
+    assert "fires more often" not in longer
 
 
 def test_packaged_bands_record_the_calibration_runs_length():
@@ -307,6 +324,8 @@ def test_every_prediction_carries_the_trust_signal(digits16, tiny):
     assert full.trust is not None and full.trust["flags"] == trust_flags_of(full)
     # the packaged band was measured at T = 150: a 10-step run is told so
     assert all("this one predicts 10" in p.trust["text"] for p in (bare, full))
+    assert "not evaluated at the predicted final weights" in bare.trust["text"]
+    assert "not evaluated" not in full.trust["text"] and full.endpoint is not None
 
 
 def trust_flags_of(pred):

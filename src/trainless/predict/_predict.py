@@ -308,7 +308,8 @@ def predict_from(
     if model is None or data is None or not (options.endpoint_check or updates):
         pred = _predict_trajectory(lin, config, options, progress=progress, start_step=start_step)[0]
         flags = trust_flags(pred.edge_ratio, None, options.endpoint_warning, endpoint_threshold("frozen"))
-        return dataclasses.replace(pred, trust=trust_summary(flags, "frozen", steps=config.steps))
+        trust = trust_summary(flags, "frozen", steps=config.steps, endpoint_checked=False)
+        return dataclasses.replace(pred, trust=trust)
     t_path = time.perf_counter()
     kernel_path: list[dict[str, float]] = []
     kernel_seconds = 0.0
@@ -440,7 +441,7 @@ def predict_from(
     return dataclasses.replace(
         pred,
         options=dataclasses.replace(options, path_stride=stride) if updates else options,
-        trust=trust_summary(flags, mode, steps=config.steps),
+        trust=trust_summary(flags, mode, steps=config.steps, endpoint_checked=endpoint is not None),
         endpoint=endpoint,
         kernel_path=tuple(kernel_path),
         weight_distance=tuple(dist),

@@ -84,13 +84,19 @@ def _bands(path: Path) -> dict[str, Any] | None:
 
 
 def trust_summary(
-    flags: list[str], mode: str, bands_file: Path = BANDS_FILE, steps: int | None = None
+    flags: list[str],
+    mode: str,
+    bands_file: Path = BANDS_FILE,
+    steps: int | None = None,
+    endpoint_checked: bool = True,
 ) -> dict[str, Any]:
     """The flags, the benchmark band of cases flagged alike (``mode``: ``frozen`` or ``updates``, the
     predictor the band was measured with; read from ``bands_file``), and a sentence for the user. ``steps``:
     the predicted run's length T (in optimizer steps); outside the calibration runs' range of T the sentence
     says so, since the endpoint ratio grows as the predicted loss nears zero (at T = 300 it flagged every case
-    of bench/suites/longer.toml, none of them bad, against R from T = 150)."""
+    of bench/suites/longer.toml, none of them bad, against R from T = 150). ``endpoint_checked``: whether the
+    prediction evaluated the real network at its final weights; the bands were measured on predictions that did,
+    so without it the sentence says the endpoint flag could not be raised."""
     bands = _bands(Path(bands_file))
     key = "flagged" if flags else "unflagged"
     band = None if bands is None else bands.get(mode, {}).get(key)
@@ -109,11 +115,20 @@ def trust_summary(
     calibrated = None if bands is None else bands.get("steps")
     if steps is not None and calibrated and not min(calibrated) <= steps <= max(calibrated):
         at = "/".join(str(t) for t in calibrated)
-        why = (
-            "the endpoint flag fires more often at a longer T (its loss ratio grows as the predicted loss nears "
-            "zero), so read it with care"
-            if steps > max(calibrated)
-            else "the band was not measured on runs this short"
-        )
+        if steps < min(calibrated):
+            why = "the band was not measured on runs this short"
+        elif endpoint_checked:
+            why = (
+                "the endpoint flag fires more often at a longer T (its loss ratio grows as the predicted loss "
+                "nears zero), so read it with care"
+            )
+        else:
+            why = "the band was not measured on runs this long"
         where += f"; measured on runs of T = {at} steps, this one predicts {steps}: {why}"
+    if not endpoint_checked:
+        where += (
+            "; the real network was not evaluated at the predicted final weights (no model and data given, "
+            "endpoint_check off, or the linearized run diverged), so the endpoint flag, which the band's "
+            "predictions could raise, could not be"
+        )
     return {"flags": list(flags), "mode": mode, "band": band, "text": f"{lead}; {where}"}
