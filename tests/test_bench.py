@@ -266,3 +266,42 @@ def test_a_prediction_that_never_reaches_eps_is_scored_not_dropped():
     assert figures["gd_error_basis_rel_error_median"] == MISSED_EPS_ERROR
     table = regime_table([{"case": {"tag": "gd-mse"}, "comparisons": [diverged]}])
     assert "| gd-mse | discrete | 1 | 55% | 96% | 50% |" in table
+
+
+def test_the_auto_mode_scores_updates_without_momentum_and_the_frozen_kernel_with_it():
+    from trainless.bench import UPDATED, UPDATED_AUTO, auto_comparison, summarize
+
+    def comp(engine, rel, curve="expected"):
+        row = {"eps": 0.1, "basis": "loss", "predicted": 10, "real": 10, "relative_error": rel}
+        return {
+            "engine": engine,
+            "curve": curve,
+            "eps": [row],
+            "levels": [],
+            "cost_ratio": 2.0,
+            "final_loss_relative_error": rel,
+        }
+
+    def result(case_id, momentum, errors):
+        engines = ("discrete", "discrete-paired", UPDATED)
+        pred = {"options": {"endpoint_warning": 0.5}, "edge_ratio": 0.1, "kernel_path": [], "endpoint": None}
+        return {
+            "case_id": case_id,
+            "case": {"tag": "t", "batch_size": 8, "momentum": momentum},
+            "predictions": {e: pred for e in engines},
+            "comparisons": [
+                comp(e, x, "paired" if e.endswith("paired") else "expected")
+                for e, x in zip(engines, errors, strict=True)
+            ],
+            "baseline": {"steps_to_match": None},
+        }
+
+    plain, heavy = result("a", 0.0, (0.4, 0.5, 0.1)), result("b", 0.9, (0.2, 0.3, 0.9))
+    assert auto_comparison(plain)["engine"] == UPDATED and auto_comparison(heavy)["engine"] == "discrete"
+    assert auto_comparison({**plain, "comparisons": plain["comparisons"][:2]}) is None  # no updates made
+    s = summarize([plain, heavy])
+    assert s["modes"][UPDATED_AUTO]["cases"] == 2
+    assert s["modes"][UPDATED_AUTO]["sgd_rel_error_median"] == pytest.approx(0.15)  # 0.1 and 0.2
+    assert s["modes"][UPDATED]["sgd_rel_error_median"] == pytest.approx(0.5)  # 0.1 and 0.9
+    rows = {row["case_id"]: row["max_rel_error"] for row in s["trust_updates_auto"]["rows"]}
+    assert rows == {"a": 0.1, "b": 0.2}

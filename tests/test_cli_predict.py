@@ -71,9 +71,14 @@ def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):
     assert job.predict.momentum_buffer == "exact"
     p = run_predict(job).prediction
     assert [row["step"] for row in p.kernel_path] == [3, 6] and all(row["carry_seconds"] > 0 for row in p.kernel_path)
+    # steps given by hand are honoured under momentum, with a warning that the benchmark found them worse there
+    assert any("kernel updates with momentum 0.9" in w for w in p.warnings)
     default = build_parser().parse_args([*argv, "--out", str(tmp_path / "kept")])
     assert predict_config_from_args(default).momentum_buffer == "kept"
     assert predict_config_from_args(default).path_stride == "auto"
+    # "auto" makes no kernel updates with momentum (measured worse than the frozen kernel there)
+    auto = build_parser().parse_args([*argv[:-2], "auto", "--out", str(tmp_path / "auto")])
+    assert predict_config_from_args(auto).kernel_updates == ()
 
 
 def test_predict_path_stride_flag(tmp_path, capsys):

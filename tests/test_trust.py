@@ -495,6 +495,15 @@ def test_path_stride_moves_the_weights_through_the_jacobian_at_each_stride(digit
     assert pred.loss[-1] != plain.loss[-1]
 
 
+def test_auto_kernel_updates_scale_with_the_run_and_are_off_with_momentum():
+    from trainless.predict import auto_kernel_updates
+
+    assert auto_kernel_updates(150) == (10, 25, 50, 100)
+    assert auto_kernel_updates(300, 0.0) == (20, 50, 100, 200)
+    assert auto_kernel_updates(150, 0.9) == ()
+    assert auto_kernel_updates(150, 0.5) == ()
+
+
 def test_auto_path_stride_is_a_thirtieth_of_the_run_and_off_with_momentum():
     assert auto_path_stride(150, 0.0) == 5
     assert auto_path_stride(3000, 0.0) == 100

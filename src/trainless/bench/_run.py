@@ -67,6 +67,21 @@ CSV_COLUMNS = [
 UPDATED = "discrete+updates"
 """The key of the prediction with kernel updates along the predicted path (``Case.kernel_updates``)."""
 
+UPDATED_AUTO = "discrete+updates/auto"
+"""A mode scored from the cached predictions, not made: what ``kernel_updates=auto_kernel_updates(T, m)`` gives
+a user, i.e. the ``discrete+updates`` prediction without momentum and the frozen ``discrete`` one with it (the
+auto schedule makes no updates under momentum, and a prediction without updates is the frozen one)."""
+
+
+def auto_comparison(result: dict[str, Any]) -> dict[str, Any] | None:
+    """The comparison of a case result that :data:`UPDATED_AUTO` scores: its ``discrete+updates`` comparison,
+    or with momentum its expected-curve ``discrete`` one; None when the case has no kernel-updates
+    prediction (or no such comparison)."""
+    by_engine = {c["engine"]: c for c in result["comparisons"] if c.get("curve", "expected") == "expected"}
+    if UPDATED not in by_engine:
+        return None
+    return by_engine.get("discrete") if result["case"].get("momentum", 0.0) > 0 else by_engine[UPDATED]
+
 
 def kernel_key(method: str) -> str:
     """The key of the kernel ablation's prediction on Theta computed by ``method`` (``Case.kernels``)."""
@@ -358,7 +373,10 @@ def trust_table(
     rows = []
     pooled: dict[bool, list[float]] = {True: [], False: []}
     for r in results:
-        comps = [c for c in r["comparisons"] if engine is None or c["engine"] == engine][:1]
+        if engine == UPDATED_AUTO:
+            comps = [c for c in (auto_comparison(r),) if c is not None]
+        else:
+            comps = [c for c in r["comparisons"] if engine is None or c["engine"] == engine][:1]
         if not comps:
             continue
         comp = comps[0]
@@ -402,7 +420,8 @@ def trust_table(
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     """Pooled figures for the default engine (each case's first) and kernel (see :func:`_figures`), the
-    extrapolation baseline, and under ``modes`` the same figures for every engine / curve compared."""
+    extrapolation baseline, and under ``modes`` the same figures for every engine / curve compared and for
+    :data:`UPDATED_AUTO` (scored from those comparisons)."""
     default: list[tuple[str, dict[str, Any]]] = []
     modes: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     matched, unmatched = [], 0
@@ -413,6 +432,9 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
         default.append((regime, r["comparisons"][0]))
         for comp in r["comparisons"]:
             modes.setdefault(comp["engine"], []).append((regime, comp))
+        auto = auto_comparison(r)
+        if auto is not None:
+            modes.setdefault(UPDATED_AUTO, []).append((regime, auto))
         k = r["baseline"].get("steps_to_match")
         if k is None:
             unmatched += 1
@@ -427,6 +449,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
         "modes": {mode: {"cases": len(comps), **_figures(comps)} for mode, comps in modes.items()},
         "trust": trust_table(results),
         "trust_updates": trust_table(results, UPDATED),
+        "trust_updates_auto": trust_table(results, UPDATED_AUTO),
     }
 
 

@@ -98,7 +98,11 @@ def render_bench(report: BenchReport, fmt: str) -> str:
                 f"flags {t['flagged']} of {t['cases']} cases, {_pct(t['hit_rate'])} of the {t['bad_cases']} with "
                 f"an error above {t['bad_case_threshold']:.0%}; unflagged p95 {_pct(t['band_unflagged']['p95'])}",
             )
-            for name, t in (("frozen", s.get("trust")), ("updates", s.get("trust_updates")))
+            for name, t in (
+                ("frozen", s.get("trust")),
+                ("updates", s.get("trust_updates")),
+                ("updates/auto", s.get("trust_updates_auto")),
+            )
             if t and t["cases"]
         ),
         ("wrote", ", ".join(report.files)),

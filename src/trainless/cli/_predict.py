@@ -393,7 +393,8 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="STEP",
         help="steps at which Theta is computed again along the predicted path (fidelity at a fresh head; one "
-        "kernel each), or 'auto' for T/15, T/6, T/3, 2T/3 (default: none, the kernel frozen at w0)",
+        "kernel each), or 'auto' for T/15, T/6, T/3, 2T/3, none with momentum (default: none, the kernel frozen at "
+        "w0)",
     )
     g.add_argument(
         "--update-kernel",
@@ -436,10 +437,11 @@ def path_stride_from_arg(value: str) -> int | str | None:
         raise argparse.ArgumentTypeError(f"takes an integer number of steps, 'auto' or 'none', got {value!r}") from None
 
 
-def kernel_updates_from_args(values: list[str], steps: int) -> tuple[int, ...]:
-    """``--kernel-updates``: integers, or the single word ``auto`` (:func:`auto_kernel_updates`)."""
+def kernel_updates_from_args(values: list[str], steps: int, momentum: float = 0.0) -> tuple[int, ...]:
+    """``--kernel-updates``: integers, or the single word ``auto`` (:func:`auto_kernel_updates`: none with
+    momentum)."""
     if values == ["auto"]:
-        return auto_kernel_updates(steps)
+        return auto_kernel_updates(steps, momentum)
     try:
         return tuple(int(v) for v in values)
     except ValueError:
@@ -457,7 +459,7 @@ def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
         eps_definition=a.eps_definition,
         timing_steps=a.timing_steps,
         endpoint_check=a.endpoint_check,
-        kernel_updates=kernel_updates_from_args(a.kernel_updates, a.steps),
+        kernel_updates=kernel_updates_from_args(a.kernel_updates, a.steps, a.momentum),
         update_kernel=None
         if a.update_kernel is None
         else KernelConfig(method=a.update_kernel, dim=a.update_kernel_dim, max_memory_mib=a.kernel_memory),

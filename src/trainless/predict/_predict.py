@@ -433,6 +433,12 @@ def predict_from(
             f"edge from step {over[0]['step']} on: the rest of the prediction may oscillate or diverge while the "
             "real network stabilizes itself; read it as a bound"
         )
+    if updates and config.momentum > 0:
+        warnings.append(
+            f"kernel updates with momentum {config.momentum:g}: on the benchmark's momentum runs they scored worse "
+            "than the frozen kernel (the updated path's run can leave its stability edge while the real one does "
+            "not; see auto_kernel_updates, which makes none with momentum); compare with a prediction without them"
+        )
     extra = time.perf_counter() - t_path - pred.dynamics_seconds
     endpoint = check.to_dict() if check is not None and options.endpoint_check else None
     mode = "updates" if updates else "frozen"

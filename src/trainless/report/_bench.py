@@ -309,6 +309,11 @@ With kernel updates along the predicted path (`discrete+updates`):
 
 {trust_text(s.get("trust_updates"))}
 
+With the auto schedule (`discrete+updates/auto`: the updates without momentum, the frozen kernel with it, as
+`auto_kernel_updates` gives a user):
+
+{trust_text(s.get("trust_updates_auto"))}
+
 ![scatter](scatter.png)
 ![cost](cost_ratio.png)
 ![error vs](error_vs.png)
