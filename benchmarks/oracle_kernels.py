@@ -129,6 +129,22 @@ def kernel_diagnostics(real, path, frozen_path, f_real, y, loss, updates) -> dic
     return out
 
 
+def real_run_with_kernels(case, config, kconf, model, data, updates):
+    """The case's real run again (same seeds: the same curve), the real network's kernel and outputs computed
+    at w_t for t = 0 and each of ``updates``: (record, {t: Theta_real(t)}, {t: f_real(t)})."""
+    kernels, f_real = {}, {}
+
+    def observe(t: int, module: torch.nn.Module) -> None:
+        if t == 0 or t in updates:
+            res = compute_kernel(module, data.x, kconf)
+            kernels[t], f_real[t] = res.k_train_train, res.f0
+
+    record = finetune(
+        model, data, config, trainable=case.trainable, head_start=HeadStart(case.head_start), observer=observe
+    )
+    return record, kernels, f_real
+
+
 def one_case(path: Path, a_cache: Path | None) -> list[dict]:
     rows = []
     d = json.loads(path.read_text(encoding="utf-8"))
@@ -146,16 +162,7 @@ def one_case(path: Path, a_cache: Path | None) -> list[dict]:
         saved = torch.load(cache)
         kernels, f_real, real = saved["kernels"], saved["f_real"], np.array(saved["loss"])
     else:
-        kernels, f_real = {}, {}
-
-        def observe(t: int, module: torch.nn.Module) -> None:
-            if t == 0 or t in updates:
-                res = compute_kernel(module, data.x, kconf)
-                kernels[t], f_real[t] = res.k_train_train, res.f0
-
-        record = finetune(
-            model, data, config, trainable=case.trainable, head_start=HeadStart(case.head_start), observer=observe
-        )
+        record, kernels, f_real = real_run_with_kernels(case, config, kconf, model, data, updates)
         real = np.array(record.loss)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
