@@ -23,7 +23,7 @@ def auto_kernel_updates(steps: int, momentum: float = 0.0) -> tuple[int, ...]:
     Steps outside [1, T-1] are dropped. None with momentum (``momentum`` > 0): on the 11 momentum-0.9 runs of
     the bench suites (paper, unseen, practice) the updated kernels' largest relative T_eps error per case was
     worse than the frozen kernel's on 5, better on 3, equal on 3 (pooled median / p95 30% / 199% against 28% /
-    61%; on two N = 200 runs 122% and 453% against 43% and 57%, the updated run leaving its stability edge),
+    61%; on two N = 200 runs 122% and 453% against 43% and 57%, the updated minibatch run turning unstable),
     and with the real network's own kernels at those steps (benchmarks/explore/oracle_momentum.py) the largest
     error stayed within 5 points of the frozen kernel's on the four N = 50 runs tried, whose real loss climbs
     back up in its first 40 steps: there is little for any kernel to gain. What

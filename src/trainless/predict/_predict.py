@@ -436,7 +436,7 @@ def predict_from(
     if updates and config.momentum > 0:
         warnings.append(
             f"kernel updates with momentum {config.momentum:g}: on the benchmark's momentum runs they scored worse "
-            "than the frozen kernel (the updated path's run can leave its stability edge while the real one does "
+            "than the frozen kernel (the updated minibatch run can turn unstable while the real one does "
             "not; see auto_kernel_updates, which makes none with momentum); compare with a prediction without them"
         )
     extra = time.perf_counter() - t_path - pred.dynamics_seconds
