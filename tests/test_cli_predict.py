@@ -76,6 +76,7 @@ def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):
     default = build_parser().parse_args([*argv, "--out", str(tmp_path / "kept")])
     assert predict_config_from_args(default).momentum_buffer == "kept"
     assert predict_config_from_args(default).path_stride == "auto"
+    assert predict_config_from_args(default).update_shape == "full"
     # "auto" makes no kernel updates with momentum (measured worse than the frozen kernel there)
     auto = build_parser().parse_args([*argv[:-2], "auto", "--out", str(tmp_path / "auto")])
     assert predict_config_from_args(auto).kernel_updates == ()

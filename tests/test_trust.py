@@ -135,6 +135,41 @@ def test_kernel_updates_change_nothing_for_a_linear_model(digits16):
     assert moving.paired_weight_distance[-1] == pytest.approx(frozen.paired_weight_distance[-1], rel=1e-4)
 
 
+def test_scaled_updates_are_theta0_scaled_to_each_updated_kernels_trace(digits16, tiny):
+    # The reference: the same engine run by hand with Theta_0 x (the trace ratio the prediction reports) from
+    # each update on; the full updates differ (the kernel's shape changes too, not only its size).
+    from trainless.dynamics import SGDSchedule, simulate
+    from trainless.finetune import learning_rates
+
+    cfg = FinetuneConfig(lr=0.05, steps=30)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    opts = dataclasses.replace(FAST, kernel_updates=(5, 15), path_stride=None)
+    full = predict_from(lin, cfg, opts, model=tiny, data=digits16)
+    scaled = predict_from(lin, cfg, dataclasses.replace(opts, update_shape="scaled"), model=tiny, data=digits16)
+    ratios = {int(row["step"]): row["trace_ratio"] for row in scaled.kernel_path}
+    assert [int(row["step"]) for row in scaled.kernel_path] == [5, 15]
+    assert ratios[5] == pytest.approx(full.kernel_path[0]["trace_ratio"], rel=1e-9)  # same path until step 5
+    assert all(abs(r - 1) > 1e-3 for r in ratios.values())  # the kernel does grow or shrink here
+    k0 = lin.kernel.k_train_train
+    ref = simulate(
+        k0,
+        lin.kernel.f0,
+        digits16.y,
+        SGDSchedule(lr=learning_rates(cfg)),
+        loss=cfg.loss,
+        kernel_updates=(5, 15),
+        update_kernel=lambda t, alpha, f, segment: KernelOperator(k0 * ratios[t]),
+    )
+    torch.testing.assert_close(torch.tensor(scaled.loss, dtype=torch.float64), ref.loss[0], rtol=1e-9, atol=1e-12)
+    assert max(abs(a - b) for a, b in zip(scaled.loss, full.loss, strict=True)) > 1e-4
+    # a linear model's kernel never changes: scaled updates are the frozen prediction as well
+    model = load_model("factories:linear16", 5, seed=0)
+    lin_lin = linearize(model, digits16, cfg, FAST)
+    frozen = predict_from(lin_lin, cfg, FAST)
+    flat = predict_from(lin_lin, cfg, dataclasses.replace(opts, update_shape="scaled"), model=model, data=digits16)
+    torch.testing.assert_close(torch.tensor(flat.loss), torch.tensor(frozen.loss), rtol=1e-5, atol=1e-7)
+
+
 def test_kernel_updates_change_nothing_when_only_the_head_trains(digits16, tiny):
     # Trained alone, the head is linear in its weights: Theta = (features Gram + 1) x I stays put.
     cfg = FinetuneConfig(lr=5.0, steps=20)

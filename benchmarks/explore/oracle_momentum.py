@@ -13,7 +13,9 @@ across kernel switches, as the default) with:
 - oracle: the real run's kernels at the same steps (what no predictor has).
 Printed per case: each curve's scores against the real run, and the real kernels' trace ratio and rate along
 the real residual (g Theta g / g Theta_0 g), next to the path's (its rate is along the path's own residual).
-Kept as run; the log is in benchmarks/results/explore/oracle_momentum.txt.
+Plain SGD runs (no momentum) are taken too: there the cached path moved its weights every 5 steps
+(``path_stride="auto"``); the oracle needs no moves. Kept as run; the logs are in
+benchmarks/results/explore/oracle_momentum.txt (momentum) and oracle_sgd.txt (plain SGD).
 
     python benchmarks/explore/oracle_momentum.py CASE.json ...
 """
@@ -37,8 +39,8 @@ from trainless.finetune import learning_rates
 def one_case(p: Path) -> None:
     d = json.loads(p.read_text())
     case, config, kconf, model, data = load_cached_case(d)
-    if not config.momentum:
-        raise SystemExit(f"{p}: momentum runs only")
+    if config.batch_size is None:
+        raise SystemExit(f"{p}: minibatch runs only (full-batch GD: benchmarks/oracle_kernels.py)")
     cached = d["predictions"]["discrete+updates"]
     updates = tuple(cached["options"]["kernel_updates"])
     record, kernels, f_real = real_run_with_kernels(case, config, kconf, model, data, updates)

@@ -17,7 +17,7 @@ from ..dynamics import Engine, EpsDefinition, SDENoise
 from ..errors import ConfigError
 from ..extrapolate import DEFAULT_ALPHA, Extrapolation, extrapolate
 from ..kernel import KernelConfig, KernelMethod
-from ..predict import MomentumBuffer, PredictConfig, Prediction, auto_kernel_updates, predict
+from ..predict import MomentumBuffer, PredictConfig, Prediction, UpdateShape, auto_kernel_updates, predict
 from ..report import plot_extrapolation, plot_prediction, plot_spectral
 from ._common import add_format_argument, add_progress_argument, render_json, render_rows
 from ._finetune import (
@@ -404,6 +404,12 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--update-kernel-dim", type=int, default=k.dim, help="projection dimension of the updates")
     g.add_argument(
+        "--update-shape",
+        choices=[m.value for m in UpdateShape],
+        default=d.update_shape,
+        help="what an updated kernel contributes: full (itself) or scaled (Theta_0 scaled to its trace)",
+    )
+    g.add_argument(
         "--momentum-buffer",
         choices=[m.value for m in MomentumBuffer],
         default=d.momentum_buffer,
@@ -463,6 +469,7 @@ def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
         update_kernel=None
         if a.update_kernel is None
         else KernelConfig(method=a.update_kernel, dim=a.update_kernel_dim, max_memory_mib=a.kernel_memory),
+        update_shape=a.update_shape,
         momentum_buffer=a.momentum_buffer,
         path_stride=a.path_stride,
     )

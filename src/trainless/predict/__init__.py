@@ -1,7 +1,14 @@
 """Predict: Algorithm 1 end to end (f0, the kernel, the linearized dynamics) -> Prediction."""
 
 from ._closed import predict_closed_loop
-from ._config import DEFAULT_EPS, MomentumBuffer, PredictConfig, auto_kernel_updates, auto_path_stride
+from ._config import (
+    DEFAULT_EPS,
+    MomentumBuffer,
+    PredictConfig,
+    UpdateShape,
+    auto_kernel_updates,
+    auto_path_stride,
+)
 from ._endpoint import EndpointCheck, endpoint_check
 from ._predict import Linearization, level_times, linearize, predict, predict_from, time_optimizer_step
 from ._preserve import preserved
@@ -16,6 +23,7 @@ __all__ = [
     "MomentumBuffer",
     "PredictConfig",
     "Prediction",
+    "UpdateShape",
     "auto_kernel_updates",
     "auto_path_stride",
     "endpoint_check",

@@ -65,6 +65,23 @@ class MomentumBuffer(DocEnum):
     )
 
 
+class UpdateShape(DocEnum):
+    """What an updated kernel contributes (``PredictConfig.update_shape``; no effect without kernel updates)."""
+
+    FULL = (
+        "full",
+        "Theta_k itself, computed at the path's weights. Follows the kernel's growth where the path's residual "
+        "is, which is also where it runs too fast: along the residual the path's kernels grow several times "
+        "more than the real network's (benchmarks/oracle_kernels.py).",
+    )
+    SCALED = (
+        "scaled",
+        "Theta_0 scaled by tr Theta_k / tr Theta_0: the growth's size from the path, its shape from w0 (the real "
+        "kernels grow about evenly: their rate along the residual stays near their trace ratio). Same cost; "
+        "slower late than ``full`` (a screen on the bench's cached traces: benchmarks/explore/scaled_updates.py).",
+    )
+
+
 @dataclass(frozen=True)
 class PredictConfig:
     """Options of :func:`~trainless.predict.predict` (the optimizer itself is a FinetuneConfig).
@@ -99,6 +116,8 @@ class PredictConfig:
         (edge ratio r > 1), use that kernel scaled by 1 / r, so its sharpness sits at the edge, as a real
         network's does at the edge of stability (Cohen et al. 2021), instead of letting the linearized run
         diverge. The kernel path records the raw ratio (the trust signal still flags it) and the scale.
+    update_shape: an :class:`UpdateShape` value: the updated kernel as computed (``full``) or Theta_0 scaled to
+        its trace (``scaled``); the kernel path records the computed kernel's figures either way.
     momentum_buffer: a :class:`MomentumBuffer` value: how kernel updates carry SGD's momentum buffer
         (``kept``: free, approximate; ``exact``: one VJP and one JVP per batch order and update).
     path_stride: with kernel updates, also move the path's weights every this many steps between them: the
@@ -130,6 +149,7 @@ class PredictConfig:
     kernel_updates: tuple[int, ...] = ()
     update_kernel: KernelConfig | None = None
     edge_cap: bool = False
+    update_shape: str = "full"
     momentum_buffer: str = "kept"
     path_stride: int | str | None = "auto"
 
@@ -151,6 +171,7 @@ class PredictConfig:
         "kernel_updates": TupleOf(Interval(1, None, integer=True), may_be_empty=True),
         "update_kernel": InstanceOf(KernelConfig, optional=True),
         "edge_cap": InstanceOf(bool),
+        "update_shape": OneOf(tuple(e.value for e in UpdateShape)),
         "momentum_buffer": OneOf(tuple(e.value for e in MomentumBuffer)),
         "path_stride": AnyOf((OneOf(("auto",)), Interval(1, None, integer=True, optional=True))),
     }

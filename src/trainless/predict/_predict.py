@@ -32,7 +32,7 @@ from ..finetune import FinetuneConfig, check_problem, check_test_data, learning_
 from ..kernel import KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from ..models import HeadStart, LoadedModel, select_trainable, warm_head
 from ._carry import BufferCarry
-from ._config import MomentumBuffer, PredictConfig, auto_path_stride
+from ._config import MomentumBuffer, PredictConfig, UpdateShape, auto_path_stride
 from ._diagnosis import diagnose_spectrum
 from ._endpoint import WeightPath
 from ._preserve import preserved
@@ -358,6 +358,11 @@ def predict_from(
                 return current[0]
             kernel_seconds += result.seconds
             theta = op.matrix
+            base = result.k_train_train
+            if options.update_shape == UpdateShape.SCALED.value:
+                # The growth's size from the path, its shape from w0 (see UpdateShape.SCALED).
+                base = lin.kernel.k_train_train * (float(theta.diagonal().sum()) / trace0)
+                op = KernelOperator(base)
             # The grown kernel can put the rest of the run past the stability edge (the real network then
             # stabilizes itself; the linearized one diverges): the trust signal takes the largest ratio.
             sharp = op.sharpness(loss_hessian(config.loss, f))
@@ -367,7 +372,7 @@ def predict_from(
                 # Edge of stability (Cohen et al. 2021): a real network whose sharpness grows past 2(1+m)/lr
                 # does not diverge; its sharpness hovers at that edge. Scale the new kernel down to it.
                 scale = 1.0 / ratio
-                op = KernelOperator(result.k_train_train * scale)
+                op = KernelOperator(base * scale)
             # How much faster the new kernel drives down what is left to fit than Theta_0 would: far above the
             # trace ratio, its growth concentrates on the residual (the updated path feeds on itself; measured
             # against the real network's kernels in benchmarks/oracle_kernels.py).
