@@ -26,8 +26,8 @@ import numpy as np
 from trainless import FinetuneConfig
 from trainless._io import write_csv
 from trainless.bench import MISSED_EPS_ERROR, UPDATED, Case, run_case
-from trainless.dynamics import epsilon_time
-from trainless.finetune import RunRecord, load_model_and_data
+from trainless.dynamics import SGDSchedule, epsilon_time
+from trainless.finetune import RunRecord, learning_rates, load_model_and_data
 from trainless.kernel import KernelConfig
 from trainless.predict import PredictConfig, auto_kernel_updates, linearize, predict_from
 
@@ -105,6 +105,18 @@ def load_cached_case(d: dict):
         seed=config.seed,
     )
     return case, config, kconf, model, data
+
+
+def schedule_of(config: FinetuneConfig, batch_orders=None) -> SGDSchedule:
+    """The function-space engine's schedule for a real run's config (``batch_orders``: tuples of index
+    tensors, one per order, for a minibatch run)."""
+    return SGDSchedule(
+        lr=learning_rates(config),
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+        batch_size=config.batch_size,
+        batch_orders=batch_orders,
+    )
 
 
 def eps_errors(pred: np.ndarray, real: np.ndarray) -> list[float]:

@@ -28,12 +28,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import curve_scores, load_cached_case
+from fidelity_default import curve_scores, load_cached_case, schedule_of
 from oracle_kernels import real_run_with_kernels, switched_curve
 
 from trainless._losses import loss_grad
-from trainless.dynamics import SGDSchedule
-from trainless.finetune import learning_rates
 
 
 def one_case(p: Path) -> None:
@@ -47,13 +45,7 @@ def one_case(p: Path) -> None:
     real = np.array(record.loss)
     gap = float(np.max(np.abs(real - np.array(d["record"]["loss"]))))
     order = (tuple(torch.tensor(b, dtype=torch.long) for b in record.batches),)
-    sched = SGDSchedule(
-        lr=learning_rates(config),
-        momentum=config.momentum,
-        nesterov=config.nesterov,
-        batch_size=config.batch_size,
-        batch_orders=order,
-    )
+    sched = schedule_of(config, order)
     y = data.y
     k0 = kernels[0]
     curves = {

@@ -22,11 +22,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import eps_errors, level_errors, load_cached_case
+from fidelity_default import eps_errors, level_errors, load_cached_case, schedule_of
 
 from trainless.data import batch_schedule
-from trainless.dynamics import KernelOperator, SGDSchedule, simulate
-from trainless.finetune import learning_rates
+from trainless.dynamics import KernelOperator, simulate
 from trainless.kernel import compute_kernel
 
 PAD = 16  # batch orders, as the bench's predictions
@@ -60,13 +59,7 @@ for p in map(Path, sys.argv[1:]):
             tuple(batch_schedule(n, config.batch_size, config.steps, drop_last=config.drop_last, seed=s))
             for s in range(config.seed, config.seed + PAD)
         )
-    sched = SGDSchedule(
-        lr=learning_rates(config),
-        momentum=config.momentum,
-        nesterov=config.nesterov,
-        batch_size=config.batch_size,
-        batch_orders=orders,
-    )
+    sched = schedule_of(config, orders)
     scale = {int(r["step"]): r["trace_ratio"] for r in rows}
     traj = simulate(
         k0,
