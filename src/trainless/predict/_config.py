@@ -117,7 +117,8 @@ class PredictConfig:
         network's does at the edge of stability (Cohen et al. 2021), instead of letting the linearized run
         diverge. The kernel path records the raw ratio (the trust signal still flags it) and the scale.
     update_shape: an :class:`UpdateShape` value: the updated kernel as computed (``full``) or Theta_0 scaled to
-        its trace (``scaled``); the kernel path records the computed kernel's figures either way.
+        its trace (``scaled``); the kernel path's trace ratio and relative change are the computed kernel's,
+        its edge ratio and residual rate the kernel's used.
     momentum_buffer: a :class:`MomentumBuffer` value: how kernel updates carry SGD's momentum buffer
         (``kept``: free, approximate; ``exact``: one VJP and one JVP per batch order and update).
     path_stride: with kernel updates, also move the path's weights every this many steps between them: the
