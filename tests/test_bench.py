@@ -287,7 +287,7 @@ def test_the_auto_mode_scores_updates_without_momentum_and_the_frozen_kernel_wit
         pred = {"options": {"endpoint_warning": 0.5}, "edge_ratio": 0.1, "kernel_path": [], "endpoint": None}
         return {
             "case_id": case_id,
-            "case": {"tag": "t", "batch_size": 8, "momentum": momentum},
+            "case": {"tag": "t", "steps": 150, "batch_size": 8, "momentum": momentum},
             "predictions": {e: pred for e in engines},
             "comparisons": [
                 comp(e, x, "paired" if e.endswith("paired") else "expected")

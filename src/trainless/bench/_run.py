@@ -19,6 +19,7 @@ from ..kernel import KernelConfig
 from ..models import HeadStart
 from ..predict import (
     PredictConfig,
+    auto_kernel_updates,
     endpoint_ratio,
     endpoint_threshold,
     largest_edge_ratio,
@@ -75,12 +76,16 @@ auto schedule makes no updates under momentum, and a prediction without updates 
 
 def auto_comparison(result: dict[str, Any]) -> dict[str, Any] | None:
     """The comparison of a case result that :data:`UPDATED_AUTO` scores: its ``discrete+updates`` comparison,
-    or with momentum its expected-curve ``discrete`` one; None when the case has no kernel-updates
-    prediction (or no such comparison)."""
+    or, where ``auto_kernel_updates`` of the case's T and momentum makes none (with momentum), its
+    expected-curve ``discrete`` one; None when the case has no kernel-updates prediction (or no such
+    comparison)."""
     by_engine = {c["engine"]: c for c in result["comparisons"] if c.get("curve", "expected") == "expected"}
     if UPDATED not in by_engine:
         return None
-    return by_engine.get("discrete") if result["case"].get("momentum", 0.0) > 0 else by_engine[UPDATED]
+    case = result["case"]
+    # The predictor's own rule decides (no updates: the frozen prediction), so the two cannot drift apart.
+    scheduled = auto_kernel_updates(case["steps"], case.get("momentum", 0.0))
+    return by_engine[UPDATED] if scheduled else by_engine.get("discrete")
 
 
 def kernel_key(method: str) -> str:
