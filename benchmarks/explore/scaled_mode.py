@@ -4,8 +4,10 @@ cached bench cases, next to the cached default (``full``).
 For each case file the kernel-updates prediction is made again with ``update_shape="scaled"`` (the real run
 from the cache; ``run_case(..., only={"discrete+updates"})``) and both are scored against the real run, then
 pooled by regime the way the bench pools them (``scored_eps_errors``: relative T_eps errors over the eps grid;
-median level and loss-at-T errors per case). Kept as run; the log is in
-benchmarks/results/explore/scaled_mode.txt.
+median level and loss-at-T errors per case). Kept as run; the logs are in benchmarks/results/explore/:
+scaled_mode_sgd.txt (the seven plain SGD cases of the public and unseen2 suites), scaled_mode_gd.txt (eight
+public fresh-head GD cases: worse than the full updates there) and scaled_mode_plainsgd.txt (the plainsgd suite,
+written before it ran).
 
     python benchmarks/explore/scaled_mode.py CASE.json ...
 """
