@@ -77,6 +77,9 @@ def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):
     assert predict_config_from_args(default).momentum_buffer == "kept"
     assert predict_config_from_args(default).path_stride == "auto"
     assert predict_config_from_args(default).update_shape == "full"
+    assert predict_config_from_args(default).above_edge == "edge"
+    as_is = build_parser().parse_args([*argv, "--above-edge", "diverge", "--out", str(tmp_path / "as_is")])
+    assert predict_config_from_args(as_is).above_edge == "diverge"
     # "auto" makes no kernel updates with momentum (measured worse than the frozen kernel there)
     auto = build_parser().parse_args([*argv[:-2], "auto", "--out", str(tmp_path / "auto")])
     assert predict_config_from_args(auto).kernel_updates == ()

@@ -170,10 +170,14 @@ def test_learning_rate_above_the_linearized_edge_warns(digits16, tiny):
     lam = max(predict_from(lin, cfg, FAST).eigenvalues)
     edge = 2 * digits16.n / lam
     below = predict_from(lin, dataclasses.replace(cfg, lr=0.5 * edge), FAST)
-    above = predict_from(lin, dataclasses.replace(cfg, lr=1.5 * edge), FAST)
+    as_is = dataclasses.replace(FAST, above_edge="diverge")
+    above = predict_from(lin, dataclasses.replace(cfg, lr=1.5 * edge), as_is)
     assert not any("stability edge" in w for w in below.warnings)
     assert any("stability edge" in w and "diverges" in w for w in above.warnings)
     assert above.loss[-1] > above.loss[0] and any("does not train" in w for w in above.warnings)
+    at_edge = predict_from(lin, dataclasses.replace(cfg, lr=1.5 * edge), FAST)
+    assert any("stability edge" in w and "trains it at the edge" in w for w in at_edge.warnings)
+    assert at_edge.loss[-1] < at_edge.loss[0] and not any("does not train" in w for w in at_edge.warnings)
 
 
 def test_closed_loop_splices_real_steps_and_predicts_the_rest(digits16):

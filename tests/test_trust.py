@@ -63,7 +63,8 @@ def test_gd_diverges_just_above_the_sharpness_edge_and_not_below(digits16, tiny)
     lin = linearize(tiny, digits16, cfg, FAST)
     edge = 2.0 / predict_from(lin, cfg, FAST).sharpness
     below = predict_from(lin, FinetuneConfig(lr=0.98 * edge, steps=200, loss="mse"), FAST)
-    above = predict_from(lin, FinetuneConfig(lr=1.02 * edge, steps=200, loss="mse"), FAST)
+    as_is = dataclasses.replace(FAST, above_edge="diverge")
+    above = predict_from(lin, FinetuneConfig(lr=1.02 * edge, steps=200, loss="mse"), as_is)
     assert below.edge_ratio == pytest.approx(0.98) and above.edge_ratio == pytest.approx(1.02)
     assert below.loss[-1] < below.loss[0] and not any("stability edge" in w for w in below.warnings)
     assert not math.isfinite(above.loss[-1]) or above.loss[-1] > above.loss[0]
@@ -374,7 +375,8 @@ def test_kernel_updates_on_a_diverging_run_keep_the_last_kernel(digits16, tiny):
     lin = linearize(tiny, digits16, cfg, FAST)
     edge = 2.0 / predict_from(lin, cfg, FAST).sharpness
     far = FinetuneConfig(lr=3 * edge, steps=60, loss="mse")
-    pred = predict_from(lin, far, dataclasses.replace(FAST, kernel_updates=(2, 30, 50)), model=tiny, data=digits16)
+    opts = dataclasses.replace(FAST, kernel_updates=(2, 30, 50), above_edge="diverge")
+    pred = predict_from(lin, far, opts, model=tiny, data=digits16)
     assert pred.status.value == "diverged" or pred.loss[-1] > 1e6 * pred.loss[0]
     assert "edge" in pred.trust["flags"]
     assert len(pred.kernel_path) >= 1 and math.isfinite(pred.kernel_path[0]["trace_ratio"])
@@ -394,13 +396,40 @@ def test_edge_cap_scales_an_updated_kernel_to_the_edge_and_is_a_no_op_below_it(d
     # capped run stays bounded while the uncapped one diverges; the raw ratio is kept for the trust signal
     big = dataclasses.replace(digits16, x=3.0 * digits16.x)
     mid = FinetuneConfig(lr=0.5 * edge, steps=40, loss="mse")
-    free = predict_from(lin, mid, opts, model=tiny, data=big)
+    free = predict_from(lin, mid, dataclasses.replace(opts, above_edge="diverge"), model=tiny, data=big)
     held = predict_from(lin, mid, dataclasses.replace(opts, edge_cap=True), model=tiny, data=big)
     first = held.kernel_path[0]
     assert first["edge_ratio"] > 1 and first["scale"] == pytest.approx(1 / first["edge_ratio"])
     assert math.isfinite(held.loss[-1]) and held.loss[-1] < 10 * held.loss[0]
     assert not (math.isfinite(free.loss[-1]) and free.loss[-1] < 10 * free.loss[0])
     assert "edge" in held.trust["flags"]
+
+
+def test_above_edge_trains_an_mse_run_past_the_edge_at_the_edge(digits16, tiny):
+    # In function space the scaled lrs are the whole definition: the prediction at r x the edge equals the
+    # linearized model as it is at lr / r, every engine, and it changes nothing below the edge or for CE.
+    cfg = FinetuneConfig(lr=0.01, steps=60, loss="mse")
+    lin = linearize(tiny, digits16, cfg, FAST)
+    edge = 2.0 / predict_from(lin, cfg, FAST).sharpness
+    as_is = dataclasses.replace(FAST, above_edge="diverge")
+    for engine in ("discrete", "ode"):
+        opts = dataclasses.replace(FAST, engine=engine)
+        past = predict_from(lin, FinetuneConfig(lr=2.5 * edge, steps=60, loss="mse"), opts)
+        ref = predict_from(
+            lin, FinetuneConfig(lr=edge, steps=60, loss="mse"), dataclasses.replace(as_is, engine=engine)
+        )
+        assert past.edge_ratio == pytest.approx(2.5) and past.edge_scale == pytest.approx(1 / 2.5)
+        torch.testing.assert_close(torch.tensor(past.loss), torch.tensor(ref.loss), rtol=1e-9, atol=1e-12)
+        assert past.lr[0] == pytest.approx(2.5 * edge) and "edge" in past.trust["flags"]
+    for low in (FinetuneConfig(lr=0.5 * edge, steps=60, loss="mse"), FinetuneConfig(lr=2.5 * edge, steps=60)):
+        a, b = predict_from(lin, low, FAST), predict_from(lin, low, as_is)
+        assert a.loss == b.loss and a.edge_scale == 1.0
+    # with kernel updates the grown kernels past the (scaled) lrs' edge are capped: the run stays bounded
+    far = FinetuneConfig(lr=3 * edge, steps=60, loss="mse")
+    opts = dataclasses.replace(FAST, kernel_updates=(2, 30, 50))
+    held = predict_from(lin, far, opts, model=tiny, data=digits16)
+    assert held.edge_scale == pytest.approx(1 / 3) and held.loss[-1] < held.loss[0]
+    assert all(row["edge_ratio"] * row["scale"] <= 1 + 1e-9 for row in held.kernel_path)
 
 
 def _piecewise_momentum_reference(model, data, cfg, updates, orders):

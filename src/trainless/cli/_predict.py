@@ -17,7 +17,15 @@ from ..dynamics import Engine, EpsDefinition, SDENoise
 from ..errors import ConfigError
 from ..extrapolate import DEFAULT_ALPHA, Extrapolation, extrapolate
 from ..kernel import KernelConfig, KernelMethod
-from ..predict import MomentumBuffer, PredictConfig, Prediction, UpdateShape, auto_kernel_updates, predict
+from ..predict import (
+    AboveEdge,
+    MomentumBuffer,
+    PredictConfig,
+    Prediction,
+    UpdateShape,
+    auto_kernel_updates,
+    predict,
+)
 from ..report import plot_extrapolation, plot_prediction, plot_spectral
 from ._common import add_format_argument, add_progress_argument, render_json, render_rows
 from ._finetune import (
@@ -374,6 +382,13 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--kernel-memory", type=float, default=k.max_memory_mib, help="kernel memory budget, MiB")
     g.add_argument("--engine", choices=[e.value for e in Engine], default=d.engine, help="dynamics engine")
     g.add_argument("--batch-orders", type=int, default=d.batch_orders, help="SGD batch orders averaged")
+    g.add_argument(
+        "--above-edge",
+        choices=[m.value for m in AboveEdge],
+        default=d.above_edge,
+        help="an MSE run whose lr is past the linearized stability edge: edge (train the linearized model at the "
+        "edge, as a real network's sharpness falls there) or diverge (the linearized model as it is)",
+    )
     g.add_argument("--sde-paths", type=int, default=d.sde_paths, help="SDE paths")
     g.add_argument("--sde-noise", choices=[e.value for e in SDENoise], default=d.sde_noise)
     g.add_argument(
@@ -470,6 +485,7 @@ def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
         if a.update_kernel is None
         else KernelConfig(method=a.update_kernel, dim=a.update_kernel_dim, max_memory_mib=a.kernel_memory),
         update_shape=a.update_shape,
+        above_edge=a.above_edge,
         momentum_buffer=a.momentum_buffer,
         path_stride=a.path_stride,
     )

@@ -3,6 +3,7 @@
 from ._closed import predict_closed_loop
 from ._config import (
     DEFAULT_EPS,
+    AboveEdge,
     MomentumBuffer,
     PredictConfig,
     UpdateShape,
@@ -17,6 +18,7 @@ from ._trust import endpoint_ratio, endpoint_threshold, largest_edge_ratio, trus
 
 __all__ = [
     "DEFAULT_EPS",
+    "AboveEdge",
     "EndpointCheck",
     "LevelTime",
     "Linearization",

@@ -82,6 +82,26 @@ class UpdateShape(DocEnum):
     )
 
 
+class AboveEdge(DocEnum):
+    """What a prediction does with an MSE run whose lr is past the linearized loss's stability edge
+    (``PredictConfig.above_edge``): edge ratio r = lr x sharpness / (2 (1 + m)) > 1. There the linearized MSE run
+    diverges (its curvature is constant), while a real network usually converges after a spike: its sharpness
+    falls to the edge (the catapult, Lewkowycz et al. 2020) and hovers there (edge of stability, Cohen et al.
+    2021). No effect with cross-entropy, whose linearized run settles as the softmax saturates."""
+
+    EDGE = (
+        "edge",
+        "Train the linearized model at the edge: from w0 at lr / r (in function space the same as Theta_0 / r), "
+        "and an updated kernel past the edge scaled to it, as ``edge_cap`` does. No constant is fitted: r is the "
+        "run's own. It does not predict the first steps' spike, nor a real run that diverges (far past the edge).",
+    )
+    DIVERGE = (
+        "diverge",
+        "The linearized model as it is (the paper's): past the edge its MSE run diverges, and the prediction says "
+        "so (status and warning).",
+    )
+
+
 @dataclass(frozen=True)
 class PredictConfig:
     """Options of :func:`~trainless.predict.predict` (the optimizer itself is a FinetuneConfig).
@@ -119,6 +139,8 @@ class PredictConfig:
     update_shape: an :class:`UpdateShape` value: the updated kernel as computed (``full``) or Theta_0 scaled to
         its trace (``scaled``); the kernel path's trace ratio and relative change are the computed kernel's,
         its edge ratio and residual rate the kernel's used.
+    above_edge: an :class:`AboveEdge` value: an MSE run past the linearized stability edge is trained at the
+        edge (``edge``; ``Prediction.edge_scale`` records the lr's factor) or left to diverge (``diverge``).
     momentum_buffer: a :class:`MomentumBuffer` value: how kernel updates carry SGD's momentum buffer
         (``kept``: free, approximate; ``exact``: one VJP and one JVP per batch order and update).
     path_stride: with kernel updates, also move the path's weights every this many steps between them: the
@@ -151,6 +173,7 @@ class PredictConfig:
     update_kernel: KernelConfig | None = None
     edge_cap: bool = False
     update_shape: str = "full"
+    above_edge: str = "edge"
     momentum_buffer: str = "kept"
     path_stride: int | str | None = "auto"
 
@@ -173,6 +196,7 @@ class PredictConfig:
         "update_kernel": InstanceOf(KernelConfig, optional=True),
         "edge_cap": InstanceOf(bool),
         "update_shape": OneOf(tuple(e.value for e in UpdateShape)),
+        "above_edge": OneOf(tuple(e.value for e in AboveEdge)),
         "momentum_buffer": OneOf(tuple(e.value for e in MomentumBuffer)),
         "path_stride": AnyOf((OneOf(("auto",)), Interval(1, None, integer=True, optional=True))),
     }

@@ -32,7 +32,7 @@ from ..finetune import FinetuneConfig, check_problem, check_test_data, learning_
 from ..kernel import KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from ..models import HeadStart, LoadedModel, select_trainable, warm_head
 from ._carry import BufferCarry
-from ._config import MomentumBuffer, PredictConfig, UpdateShape, auto_path_stride
+from ._config import AboveEdge, MomentumBuffer, PredictConfig, UpdateShape, auto_path_stride
 from ._diagnosis import diagnose_spectrum
 from ._endpoint import WeightPath
 from ._preserve import preserved
@@ -311,6 +311,7 @@ def predict_from(
         trust = trust_summary(flags, "frozen", steps=config.steps, endpoint_checked=False)
         return dataclasses.replace(pred, trust=trust)
     t_path = time.perf_counter()
+    start_edge = _start_edge(lin, config, options, start_step)
     kernel_path: list[dict[str, float]] = []
     kernel_seconds = 0.0
     with preserved(model.module):
@@ -320,7 +321,10 @@ def predict_from(
         theta0 = lin.operator.matrix
         trace0 = float(theta0.diagonal().sum())
 
-        lrs = learning_rates(config)[start_step:]
+        # The lrs the linearized run uses (scaled to the edge for an MSE run past it, see AboveEdge).
+        lrs = [lr * start_edge[2] for lr in learning_rates(config)[start_step:]]
+        # Past the edge the linearized MSE run diverges: under above_edge="edge" a grown kernel is capped too.
+        cap = options.edge_cap or (config.loss == Loss.MSE.value and options.above_edge == AboveEdge.EDGE.value)
 
         current = [lin.operator]
 
@@ -368,7 +372,7 @@ def predict_from(
             sharp = op.sharpness(loss_hessian(config.loss, f))
             ratio = max(lrs[t:]) * sharp / (2.0 * (1.0 + config.momentum))
             scale = 1.0
-            if options.edge_cap and ratio > 1.0:
+            if cap and ratio > 1.0:
                 # Edge of stability (Cohen et al. 2021): a real network whose sharpness grows past 2(1+m)/lr
                 # does not diverge; its sharpness hovers at that edge. Scale the new kernel down to it.
                 scale = 1.0 / ratio
@@ -403,6 +407,7 @@ def predict_from(
             update_kernel=update if updates else None,
             carry_momentum=carry if updates else None,
             switch_steps=tuple(sorted(updates + moves)),
+            start_edge=start_edge,
         )
         check = None
         alpha = traj.alpha_final[0]
@@ -469,6 +474,21 @@ def _move_steps(stride: int | None, steps: int, updates: tuple[int, ...]) -> tup
     return () if stride is None else tuple(t for t in range(stride, steps, stride) if t not in updates)
 
 
+def _start_edge(
+    lin: Linearization, config: FinetuneConfig, options: PredictConfig, start_step: int
+) -> tuple[float, float, float]:
+    """At the linearization's weights: the linearized loss's sharpness (float64, per unit lr), the edge ratio of
+    the run's largest lr from ``start_step`` on, and the factor ``options.above_edge`` puts on the lrs (1 / ratio
+    for an MSE run past the edge under ``edge``, else 1)."""
+    # Full-batch heavy-ball GD on a quadratic of curvature S is stable iff lr < 2 (1 + m) / S; S is the
+    # linearized loss's sharpness at w0 (exact for MSE, the start of the run for cross-entropy).
+    sharp = lin.operator.sharpness(loss_hessian(Loss(config.loss), lin.kernel.f0))
+    top_lr = max(learning_rates(config)[start_step:])
+    ratio = top_lr * sharp / (2.0 * (1.0 + config.momentum)) if sharp > 0 else 0.0
+    past = config.loss == Loss.MSE.value and options.above_edge == AboveEdge.EDGE.value and ratio > 1.0
+    return sharp, ratio, 1.0 / ratio if past else 1.0
+
+
 def _predict_trajectory(
     lin: Linearization,
     config: FinetuneConfig,
@@ -479,9 +499,11 @@ def _predict_trajectory(
     update_kernel: KernelUpdate | None = None,
     carry_momentum: MomentumCarry | None = None,
     switch_steps: tuple[int, ...] = (),
+    start_edge: tuple[float, float, float] | None = None,
 ) -> tuple[Prediction, Trajectory]:
     """switch_steps: the steps (counted from start_step, below T - start_step) the engine calls
-    ``update_kernel`` at: the kernel updates and, with a path stride, the weight moves."""
+    ``update_kernel`` at: the kernel updates and, with a path stride, the weight moves. start_edge:
+    :func:`_start_edge` when the caller has it."""
     options = options or PredictConfig()
     engine = Engine(options.engine)
     check_dynamics(config, engine)
@@ -508,8 +530,10 @@ def _predict_trajectory(
                 for s in range(config.seed, config.seed + options.batch_orders)
             )
         lrs = learning_rates(config)[start_step:]
+        sharp, edge_ratio, edge_scale = start_edge or _start_edge(lin, config, options, start_step)
+        run_lrs = [lr * edge_scale for lr in lrs]
         schedule = SGDSchedule(
-            lr=lrs,
+            lr=run_lrs,
             momentum=config.momentum,
             nesterov=config.nesterov,
             weight_decay=config.weight_decay,
@@ -551,7 +575,7 @@ def _predict_trajectory(
         r_final = -loss_grad(loss, traj.f_final, y_cpu)
         proj0 = spec.project(r0).pow(2)
         proj_final = spec.project(r_final).pow(2).mean(0)
-        diagnosis = diagnose_spectrum(op, spec, kernel.f0, y_cpu, lrs, config.momentum, config.nesterov)
+        diagnosis = diagnose_spectrum(op, spec, kernel.f0, y_cpu, run_lrs, config.momentum, config.nesterov)
         eps_list = options.eps
         times = epsilon_times(loss_mean, eps_list, basis="loss", definition=options.eps_definition)
         times += epsilon_times(err_mean, eps_list, basis="error", definition=options.eps_definition)
@@ -566,12 +590,16 @@ def _predict_trajectory(
             f"the predicted ||w_T - w0|| = {final_dist:.3g} is {final_dist / w0_norm:.1%} of ||w0|| = {w0_norm:.3g} "
             f"(above {options.distance_warning:.0%}): the network may leave its linearization; trust the curves less"
         )
-    # Full-batch heavy-ball GD on a quadratic of curvature S is stable iff lr < 2 (1 + m) / S; S is the
-    # linearized loss's sharpness at w0 (exact for MSE, the start of the run for cross-entropy).
-    sharp = op.sharpness(loss_hessian(loss, kernel.f0))
     top_lr = max(lrs)
-    edge_ratio = top_lr * sharp / (2.0 * (1.0 + config.momentum)) if sharp > 0 else 0.0
-    if edge_ratio > 1.0:
+    if edge_scale < 1.0:
+        warnings.append(
+            f"lr = {top_lr:.3g} is {edge_ratio:.2g}x the linearized MSE loss's stability edge 2(1+m)/sharpness = "
+            f"{top_lr / edge_ratio:.3g} at w0, where the linearized run diverges: the prediction trains it at the "
+            f"edge (its lrs x {edge_scale:.2g}; above_edge='edge'), as a real network's sharpness falls to the edge "
+            "after a first spike (catapult); it does not show that spike, and a run far past the edge may diverge "
+            "instead (above_edge='diverge' gives the linearized run as it is)"
+        )
+    elif edge_ratio > 1.0:
         warnings.append(
             f"lr = {top_lr:.3g} is {edge_ratio:.2g}x the linearized loss's stability edge 2(1+m)/sharpness = "
             f"{top_lr / edge_ratio:.3g} at w0: the prediction {'diverges' if loss is Loss.MSE else 'may oscillate'}"
@@ -638,6 +666,7 @@ def _predict_trajectory(
         warnings=tuple(warnings),
         sharpness=sharp,
         edge_ratio=edge_ratio,
+        edge_scale=edge_scale,
         test_n=0 if held_out is None else held_out.m,
         test_loss=() if traj.test_loss is None else _floats(traj.test_loss.mean(0)),
         test_error=() if traj.test_error is None else _floats(traj.test_error.mean(0)),

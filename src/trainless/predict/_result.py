@@ -63,6 +63,8 @@ class Prediction:
     sharpness: the largest eigenvalue of the linearized loss's weight-space Hessian at w0, (1/N) J^T H J
         with H the loss's curvature in the logits at f0 (float64; per unit lr). edge_ratio: the largest
         lr of the run over the full-batch stability edge 2 (1 + m) / sharpness (1: at the edge).
+        edge_scale: the factor the linearized run's lrs were multiplied by (1 / edge_ratio for an MSE run past
+        the edge under ``PredictConfig.above_edge="edge"``; 1 otherwise). ``lr`` keeps the config's.
     endpoint: the real network at the predicted final weights (``EndpointCheck.to_dict()``: loss_linear,
         loss_real, output_gap, units, flip_fraction, inactive_fraction, seconds); None when not checked.
     kernel_path: one entry per kernel update (``PredictConfig.kernel_updates``): step, weight_distance
@@ -124,6 +126,7 @@ class Prediction:
     observed_steps: int = 0
     sharpness: float = math.nan
     edge_ratio: float = math.nan
+    edge_scale: float = 1.0
     endpoint: dict[str, Any] | None = None
     kernel_path: tuple[dict[str, float], ...] = ()
     trust: dict[str, Any] | None = None
