@@ -5,8 +5,11 @@ For each cached bench case the kernel at w0 is computed again and the discrete e
 kernels: Theta_0 as is (diverges when the edge ratio r = lr x sharpness / 2 > 1); Theta_0 / r (the whole
 kernel scaled to the edge, as ``edge_cap`` does to an updated kernel: a real network's sharpness does not stay
 above 2 / lr); Theta_0 with only its eigenvalues above the edge clipped to it (the catapult shrinks the top
-directions). Also the gradient flow on Theta_0 (the ode engine), stable at any lr. No constant is fitted:
-the edge is the case's own 2 / lr. Kept as run; the log is in benchmarks/results/explore/catapult.txt.
+directions), by the discrete engine and by gradient flow (the ode engine: with the clipped kernel a "central
+flow" in the sense of Cohen et al. 2024, the time-averaged path of a run whose sharpness hovers at the edge).
+Also the gradient flow on Theta_0, stable at any lr. No constant is fitted: the edge is the case's own 2 / lr.
+Kept as run; the logs are in benchmarks/results/explore/: catapult.txt (the two public gd-mse cases, from which
+``above_edge`` was chosen) and catapult_mseedge.txt (the mseedge suite, run afterwards, and the two again).
 
     python benchmarks/explore/catapult.py CASE.json ...
 """
@@ -50,7 +53,7 @@ for p in map(Path, sys.argv[1:]):
     print(f"{p.stem[:8]} {case.tag} {config.loss} lr {config.lr:g}: edge ratio {ratio:.2f}; real "
           f"{' '.join(f'{real[i]:.3f}' for i in (0, 1, 2, 5, 10, 50, 150))}", flush=True)
     for name, k in kernels.items():
-        for engine in ("discrete", "ode") if name == "frozen" else ("discrete",):
+        for engine in ("discrete",) if name == "scaled to edge" else ("discrete", "ode"):
             traj = simulate(k, f0, data.y, sched, loss=config.loss, engine=engine)
             curve = traj.loss.mean(0).numpy()
             if not np.isfinite(curve).all() or curve.max() > 1e6:
