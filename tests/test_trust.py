@@ -430,6 +430,21 @@ def test_above_edge_trains_an_mse_run_past_the_edge_at_the_edge(digits16, tiny):
     held = predict_from(lin, far, opts, model=tiny, data=digits16)
     assert held.edge_scale == pytest.approx(1 / 3) and held.loss[-1] < held.loss[0]
     assert all(row["edge_ratio"] * row["scale"] <= 1 + 1e-9 for row in held.kernel_path)
+    # a network linear in its trained weights has no catapult: its real run diverges past the edge, as the
+    # linearized one does, so the mode steps aside (a head trained alone by rule, a linear model by one step)
+    head = linearize(tiny, digits16, cfg, FAST, trainable="head")
+    head_edge = 2.0 / predict_from(head, cfg, FAST).sharpness
+    past = FinetuneConfig(lr=3 * head_edge, steps=60, loss="mse")
+    as_is_head = predict_from(head, past, as_is)
+    for p in (predict_from(head, past, FAST), predict_from(head, past, FAST, model=tiny, data=digits16)):
+        assert p.edge_scale == 1.0 and p.loss[:10] == as_is_head.loss[:10]
+        assert any("linear in its trained weights" in w for w in p.warnings)
+    linear = load_model("factories:linear16", 5, seed=0)
+    lin_linear = linearize(linear, digits16, cfg, FAST)
+    past = FinetuneConfig(lr=3 * 2.0 / predict_from(lin_linear, cfg, FAST).sharpness, steps=60, loss="mse")
+    probed = predict_from(lin_linear, past, FAST, model=linear, data=digits16)
+    assert probed.edge_scale == 1.0 and any("linear in its trained weights" in w for w in probed.warnings)
+    assert predict_from(lin_linear, past, FAST).edge_scale == pytest.approx(1 / 3)  # no model given: not probed
 
 
 def _piecewise_momentum_reference(model, data, cfg, updates, orders):

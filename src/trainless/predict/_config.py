@@ -93,7 +93,10 @@ class AboveEdge(DocEnum):
         "edge",
         "Train the linearized model at the edge: from w0 at lr / r (in function space the same as Theta_0 / r), "
         "and an updated kernel past the edge scaled to it, as ``edge_cap`` does. No constant is fitted: r is the "
-        "run's own. It does not predict the first steps' spike, nor a real run that diverges (far past the edge).",
+        "run's own. It does not predict the first steps' spike, nor a real run that diverges (far past the edge). "
+        "Not for a network linear in its trained weights, whose real run diverges too: a head trained alone, or, "
+        "when the model and data are given, one whose output gap after one GD step is below float round-off "
+        "(about one more GD step's cost).",
     )
     DIVERGE = (
         "diverge",

@@ -305,13 +305,29 @@ def predict_from(
     updates = tuple(t for t in options.kernel_updates if t < steps_left)
     if updates and (model is None or data is None):
         raise TrainlessError("kernel updates compute Theta along the predicted path: pass model= and data=")
+    start_edge = _start_edge(lin, config, options, start_step)
+    linear_notes: list[str] = []
+    if start_edge[2] < 1.0:
+        # A network that is linear in its trained weights (a head trained alone, a linear model) has no catapult:
+        # its real run is the linearized one and diverges past the edge too.
+        gap = 0.0 if lin.trainable == "head" else None
+        if gap is None and model is not None and data is not None:
+            gap = _one_step_gap(model, data, lin, config, start_step)
+        if gap is not None and gap < LINEAR_GAP:
+            start_edge = (start_edge[0], start_edge[1], 1.0)
+            linear_notes.append(
+                f"the network is linear in its trained weights (trainable {lin.trainable!r}; one step's output gap "
+                f"{gap:.1g}): its real run is the linearized one, so it diverges past the edge too (above_edge "
+                "does not apply)"
+            )
     if model is None or data is None or not (options.endpoint_check or updates):
-        pred = _predict_trajectory(lin, config, options, progress=progress, start_step=start_step)[0]
+        pred = _predict_trajectory(
+            lin, config, options, progress=progress, start_step=start_step, start_edge=start_edge
+        )[0]
         flags = trust_flags(pred.edge_ratio, None, options.endpoint_warning, endpoint_threshold("frozen"))
         trust = trust_summary(flags, "frozen", steps=config.steps, endpoint_checked=False)
-        return dataclasses.replace(pred, trust=trust)
+        return dataclasses.replace(pred, trust=trust, warnings=(*pred.warnings, *linear_notes))
     t_path = time.perf_counter()
-    start_edge = _start_edge(lin, config, options, start_step)
     kernel_path: list[dict[str, float]] = []
     kernel_seconds = 0.0
     with preserved(model.module):
@@ -419,7 +435,7 @@ def predict_from(
     if carry is not None:
         for row in kernel_path:
             row["carry_seconds"] = carry.seconds.get(int(row["step"]), 0.0)
-    warnings = list(pred.warnings)
+    warnings = [*pred.warnings, *linear_notes]
     dist, paired = list(pred.weight_distance), list(pred.paired_weight_distance)
     if updates:
         # The engine stops tracking ||w_t - w0|| once J changes; the moved weights give it at each update.
@@ -472,6 +488,29 @@ def _move_steps(stride: int | None, steps: int, updates: tuple[int, ...]) -> tup
     """The steps (counted from the prediction's start, below ``steps``) where the path's weights move without a
     kernel update: every ``stride`` steps, the update steps left out (they move the weights anyway)."""
     return () if stride is None else tuple(t for t in range(stride, steps, stride) if t not in updates)
+
+
+LINEAR_GAP = 1e-3
+"""Below this one-step output gap (:func:`_one_step_gap`) the network counts as linear in its trained weights: a
+tolerance for float32 round-off (about 1e-6 on a linear model), far below a nonlinear network's gap after a step
+past its stability edge."""
+
+
+def _one_step_gap(
+    model: LoadedModel, data: ImageData, lin: Linearization, config: FinetuneConfig, start_step: int
+) -> float:
+    """The real network after one full-batch GD step at the run's largest lr from the linearization's weights,
+    against the linearized model there: ``EndpointCheck.output_gap`` (0 for a network linear in its trained
+    weights). One vector-Jacobian product and two forward passes on the N samples; the weights are restored."""
+    lr = max(learning_rates(config)[start_step:])
+    alpha = -(lr / lin.n) * loss_grad(config.loss, lin.kernel.f0, lin.y)  # w - w0 = J^T alpha, f = f0 + Theta alpha
+    with preserved(model.module):
+        if lin.head_state is not None:
+            model.head_module().load_state_dict(lin.head_state)
+        path = WeightPath(model, data, lin.trainable)
+        if not path.move_to(alpha):
+            return math.inf
+        return path.check(config.loss, lin.kernel.f0 + lin.operator.matvec(alpha)).output_gap
 
 
 def _start_edge(
