@@ -203,3 +203,18 @@ def test_predict_extrapolate_bad_input_exits_2(tmp_path, capsys, flags, message)
     code = main(["predict", *TINY, "--steps", "3", *flags, "--out", str(tmp_path / "x")])
     assert code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_predict_mse_past_the_edge_says_it_is_predicted_at_the_edge(tmp_path):
+    base = ["predict", *TINY, "--loss", "mse", "--steps", "20", "--timing-steps", "0", "--no-endpoint-check"]
+    probe = run_predict(predict_job_from_args(build_parser().parse_args([*base, "--out", str(tmp_path / "a")])))
+    lr = 3 * 2 / probe.prediction.sharpness
+    args = build_parser().parse_args([*base, "--lr", repr(lr), "--out", str(tmp_path / "b")])
+    report = run_predict(predict_job_from_args(args))
+    assert report.prediction.edge_scale == pytest.approx(1 / 3)
+    assert "predicted at the edge: lrs x 0.333" in render_predict(report, "table")
+    assert json.loads(render_predict(report, "json"))["summary"]["edge_scale"] == pytest.approx(1 / 3)
+    as_is = build_parser().parse_args(
+        [*base, "--lr", repr(lr), "--above-edge", "diverge", "--out", str(tmp_path / "c")]
+    )
+    assert run_predict(predict_job_from_args(as_is)).prediction.edge_scale == 1.0

@@ -172,6 +172,7 @@ def summarize_prediction(p: Prediction) -> dict[str, Any]:
         "peak_rss_mib": p.peak_rss_mib,
         "sharpness": p.sharpness,
         "edge_ratio": p.edge_ratio,
+        "edge_scale": p.edge_scale,
         "endpoint": p.endpoint,
         "kernel_path": list(p.kernel_path),
         "trust": p.trust,
@@ -182,7 +183,11 @@ def summarize_prediction(p: Prediction) -> dict[str, Any]:
 def trust_rows(p: Prediction) -> list[tuple[str, str]]:
     """The trust signals: the lr against the linearized stability edge, and the endpoint check."""
     rows = [
-        ("stability", f"lr at {p.edge_ratio:.2f} x the linearized edge 2(1+m)/S0 (sharpness S0 = {p.sharpness:.4g})")
+        (
+            "stability",
+            f"lr at {p.edge_ratio:.2f} x the linearized edge 2(1+m)/S0 (sharpness S0 = {p.sharpness:.4g})"
+            + (f"; predicted at the edge: lrs x {p.edge_scale:.3g} (--above-edge)" if p.edge_scale < 1 else ""),
+        )
     ]
     e = p.endpoint
     if e is not None:

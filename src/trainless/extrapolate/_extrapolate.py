@@ -240,6 +240,12 @@ def extrapolate(
     loss = Loss(config.loss)
     subset_prediction = predict_from(lin, gd, options, model=model, data=sub)
     subset_curve = np.asarray(subset_prediction.loss, dtype=np.float64)
+    if subset_prediction.edge_scale < 1.0:
+        warnings.append(
+            f"the subset's MSE run is past its stability edge and was predicted at the edge (lrs x "
+            f"{subset_prediction.edge_scale:.3g}, PredictConfig.above_edge); the extrapolated curve is the linearized "
+            "model as it is at the full lr, past the edge too: read it as diverging, not as the run"
+        )
     mse_subset = np.asarray(spectral.mse_loss_subset)
     mse = np.asarray(spectral.mse_loss)
     if loss is Loss.MSE:
