@@ -1,0 +1,90 @@
+"""Every benchmark suite's figures in one table, per mode, and the suites written before they ran pooled.
+
+Reads the cached case results of each suite directory (``bench/results/NAME/cases``; nothing is run) and
+summarizes them with ``trainless.bench.summarize``, the bench's own pooling: per mode the median and 95th
+percentile relative T_eps error for GD and SGD (an eps the prediction never reaches scores 100%), the median
+relative error of the steps to reach 50 / 20 / 10% of the initial loss and of the loss at T, and the trust
+signal's hit rate (bad: largest relative T_eps error above 25%). The modes: the frozen kernel (``discrete``)
+and ``discrete+updates/auto`` (what ``--kernel-updates auto`` gives: the updates without momentum, the frozen
+kernel with it). The pooled rows join the suites named with ``--unseen`` (written before they were run), case by
+case, before taking quantiles: all of them, and their cross-entropy cases alone (the MSE runs past the stability
+edge are a regime of their own). Prints a Markdown table and writes it to benchmarks/results/suites_table.md.
+
+    python benchmarks/suites_table.py bench/results/paper \
+        --unseen bench/results/{longer,unseen,unseen2,practice,plainsgd,mseedge}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from trainless._io import write_text
+from trainless.bench import UPDATED_AUTO, summarize
+
+OUT = Path(__file__).resolve().parent / "results" / "suites_table.md"
+MODES = (("frozen", "discrete", "trust"), ("auto updates", UPDATED_AUTO, "trust_updates_auto"))
+
+
+def pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0%}"
+
+
+def rows_of(name: str, results: list[dict]) -> list[str]:
+    s = summarize(results)
+    out = []
+    for label, mode, trust_key in MODES:
+        m = s["modes"].get(mode)
+        if m is None:
+            continue
+        t = s[trust_key]
+        hit = "-" if t["hit_rate"] is None else f"{t['hit_rate']:.0%} of {t['bad_cases']}"
+        out.append(
+            f"| {name} | {label} | {m['cases']} | {pct(m['gd_rel_error_median'])} / {pct(m['gd_rel_error_p95'])} | "
+            f"{pct(m['sgd_rel_error_median'])} / {pct(m['sgd_rel_error_p95'])} | "
+            f"{pct(m['abs_steps_rel_error_median'])} | {pct(m['final_loss_rel_error_median'])} | {hit} | "
+            f"{t['false_alarms']} |"
+        )
+    return out
+
+
+def load(suite_dir: Path) -> list[dict]:
+    paths = sorted((suite_dir / "cases").glob("*.json"))
+    if not paths:
+        raise SystemExit(f"{suite_dir}: no cached cases under {suite_dir / 'cases'}")
+    return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("suites", nargs="*", type=Path, help="suite result directories (each with cases/)")
+    ap.add_argument("--unseen", nargs="*", type=Path, default=[], help="suites written before they ran: also pooled")
+    ap.add_argument("--out", type=Path, default=OUT)
+    a = ap.parse_args()
+    lines = [
+        "| suite | mode | cases | GD T_eps median / p95 | SGD T_eps median / p95 | steps to levels (median) | "
+        "loss at T (median) | trust hit rate (bad cases) | false alarms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    pooled: list[dict] = []
+    for d in [*a.suites, *a.unseen]:
+        results = load(d)
+        lines += rows_of(d.name + ("*" if d in a.unseen else ""), results)
+        if d in a.unseen:
+            pooled += results
+    if pooled:
+        lines += rows_of(f"**{len(a.unseen)} suites* pooled**", pooled)
+        ce = [r for r in pooled if r["case"]["loss"] == "ce"]
+        if len(ce) < len(pooled):
+            lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy only**", ce)
+    lines.append("")
+    lines.append("\\* written before it was run (cases not seen while designing).")
+    table = "\n".join(lines) + "\n"
+    write_text(a.out, table)
+    print(table, end="")
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
