@@ -160,6 +160,8 @@ def test_one_linearization_serves_several_engines_and_learning_rates(digits16, t
     assert other_batch.estimated_run_seconds is None and any("another batch size" in w for w in other_batch.warnings)
     with pytest.raises(TrainlessError, match="weight decay needs J w0"):
         predict_from(lin, dataclasses.replace(cfg, weight_decay=0.1), FAST)
+    with pytest.raises(TrainlessError, match="start_step must be in"):
+        predict_from(lin, cfg, FAST, start_step=cfg.steps)
 
 
 def test_learning_rate_above_the_linearized_edge_warns(digits16, tiny):

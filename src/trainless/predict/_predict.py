@@ -305,6 +305,7 @@ def predict_from(
     updates = tuple(t for t in options.kernel_updates if t < steps_left)
     if updates and (model is None or data is None):
         raise TrainlessError("kernel updates compute Theta along the predicted path: pass model= and data=")
+    _check_prediction(lin, config, Engine(options.engine), start_step)
     start_edge = _start_edge(lin, config, options, start_step)
     linear_notes: list[str] = []
     if start_edge[2] < 1.0:
@@ -513,6 +514,18 @@ def _one_step_gap(
         return path.check(config.loss, lin.kernel.f0 + lin.operator.matvec(alpha)).output_gap
 
 
+def _check_prediction(lin: Linearization, config: FinetuneConfig, engine: Engine, start_step: int) -> None:
+    """The config against the linearization and the engine, before any work."""
+    check_dynamics(config, engine)
+    config.check_against(lin.n)
+    if not 0 <= start_step < config.steps:
+        raise TrainlessError(f"start_step must be in [0, {config.steps - 1}], got {start_step}")
+    if config.weight_decay > 0 and lin.jw0 is None:
+        raise TrainlessError("weight decay needs J w0: linearize with with_jw0=True")
+    if lin.head_start.get("kind") != "fresh" and config.loss != lin.loss:
+        raise TrainlessError(f"the head was probed with loss {lin.loss!r}; the config trains {config.loss!r}")
+
+
 def _start_edge(
     lin: Linearization, config: FinetuneConfig, options: PredictConfig, start_step: int
 ) -> tuple[float, float, float]:
@@ -545,14 +558,7 @@ def _predict_trajectory(
     :func:`_start_edge` when the caller has it."""
     options = options or PredictConfig()
     engine = Engine(options.engine)
-    check_dynamics(config, engine)
-    config.check_against(lin.n)
-    if not 0 <= start_step < config.steps:
-        raise TrainlessError(f"start_step must be in [0, {config.steps - 1}], got {start_step}")
-    if config.weight_decay > 0 and lin.jw0 is None:
-        raise TrainlessError("weight decay needs J w0: linearize with with_jw0=True")
-    if lin.head_start.get("kind") != "fresh" and config.loss != lin.loss:
-        raise TrainlessError(f"the head was probed with loss {lin.loss!r}; the config trains {config.loss!r}")
+    _check_prediction(lin, config, engine, start_step)
     loss = Loss(config.loss)
     warnings: list[str] = []
     kernel = lin.kernel
