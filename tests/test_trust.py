@@ -127,6 +127,9 @@ def test_kernel_updates_change_nothing_for_a_linear_model(digits16):
     assert [row["step"] for row in moving.kernel_path] == [5, 12, 20]
     assert all(abs(row["trace_ratio"] - 1) < 1e-5 and row["relative_change"] < 1e-5 for row in moving.kernel_path)
     assert all(abs(row["residual_rate"] - 1) < 1e-5 for row in moving.kernel_path)
+    # the real network at the path's weights is the linearized run there
+    assert all(row["path_output_gap"] < 1e-4 for row in moving.kernel_path)
+    assert all(row["path_loss_real"] == pytest.approx(row["path_loss_linear"], rel=1e-5) for row in moving.kernel_path)
     assert all(0 < row["edge_ratio"] < 1 for row in moving.kernel_path)
     # the distances the moved weights give are the linearized ones
     for row in moving.kernel_path:
@@ -213,7 +216,10 @@ def test_projected_update_kernels_approach_the_exact_ones_as_the_dimension_grows
         pairs = zip(pred.kernel_path, exact.kernel_path, strict=True)
         gaps.append(max(abs(a["relative_change"] - b["relative_change"]) for a, b in pairs))
         assert pred.loss[:6] == exact.loss[:6]  # the kernel at w0 is the exact one: identical up to step 5
+        # so the weights at the first update are too: the real network's loss there does not depend on the method
+        assert pred.kernel_path[0]["path_loss_real"] == pytest.approx(exact.kernel_path[0]["path_loss_real"], rel=1e-5)
     assert gaps[0] > 0 and gaps[1] < gaps[0]
+    assert all(row["path_output_gap"] > 0 and math.isfinite(row["path_loss_real"]) for row in exact.kernel_path)
 
 
 def test_update_kernel_layout_must_match(digits16):

@@ -364,6 +364,7 @@ def predict_from(
             nan = math.nan
             diverged = {"step": t, "weight_distance": nan, "trace_ratio": nan, "relative_change": nan}
             diverged |= {"edge_ratio": nan, "scale": nan, "residual_rate": nan, "seconds": 0.0}
+            diverged |= {"path_loss_real": nan, "path_loss_linear": nan, "path_output_gap": nan}
             moved = path.move_to(alpha, shift=carry.shift(segment.carry) if carry and segment else None)
             if carry is not None:
                 carry.started(t)
@@ -378,6 +379,10 @@ def predict_from(
                 kernel_path.append(diverged)
                 return current[0]
             kernel_seconds += result.seconds
+            # The kernel's pass also gives the real network's outputs at the path's weights: how far the real
+            # network there is from the linearized run, early as well as at the end (the endpoint check).
+            moved_by = float((f - lin.kernel.f0).norm())
+            path_gap = float((result.f0 - f).norm()) / moved_by if moved_by > 0 else nan
             theta = op.matrix
             base = result.k_train_train
             if options.update_shape == UpdateShape.SCALED.value:
@@ -410,6 +415,9 @@ def predict_from(
                     "scale": scale,
                     "residual_rate": rate,
                     "seconds": result.seconds,
+                    "path_loss_real": float(loss_value(config.loss, result.f0, lin.y)),
+                    "path_loss_linear": float(loss_value(config.loss, f, lin.y)),
+                    "path_output_gap": path_gap,
                 }
             )
             current[0] = op

@@ -72,7 +72,10 @@ class Prediction:
         ||Theta_0||_F), edge_ratio (the rest of the run's largest lr over the stability edge of the new
         kernel at the outputs reached), scale (the edge cap's factor, 1 without it), residual_rate (g Theta g /
         g Theta_0 g, g = dL/df at the predicted outputs there: how much faster the new kernel drives down what is
-        left to fit; far above trace_ratio, its growth concentrates on the residual), seconds (the kernel's) and,
+        left to fit; far above trace_ratio, its growth concentrates on the residual), path_loss_real and
+        path_loss_linear (the real network's loss at the path's weights there, from the kernel's own forward pass,
+        and the linearized run's), path_output_gap (||f_real - f_lin|| / ||f_lin - f0|| there, the endpoint
+        check's gap at that step), seconds (the kernel's) and,
         under momentum, carry_seconds (mapping every path's momentum buffer onto the new Jacobian); empty for
         the frozen kernel.
     trust: the trust signal: ``flags`` (``edge``, ``endpoint``), ``mode`` (``frozen`` | ``updates``), the
