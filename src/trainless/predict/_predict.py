@@ -341,7 +341,7 @@ def predict_from(
         # The lrs the linearized run uses (scaled to the edge for an MSE run past it, see AboveEdge).
         lrs = [lr * start_edge[2] for lr in learning_rates(config)[start_step:]]
         # Past the edge the linearized MSE run diverges: under above_edge="edge" a grown kernel is capped too.
-        cap = options.edge_cap or (config.loss == Loss.MSE.value and options.above_edge == AboveEdge.EDGE.value)
+        cap = options.edge_cap or _trains_at_edge(config, options)
 
         current = [lin.operator]
 
@@ -545,8 +545,13 @@ def _start_edge(
     sharp = lin.operator.sharpness(loss_hessian(Loss(config.loss), lin.kernel.f0))
     top_lr = max(learning_rates(config)[start_step:])
     ratio = top_lr * sharp / (2.0 * (1.0 + config.momentum)) if sharp > 0 else 0.0
-    past = config.loss == Loss.MSE.value and options.above_edge == AboveEdge.EDGE.value and ratio > 1.0
-    return sharp, ratio, 1.0 / ratio if past else 1.0
+    return sharp, ratio, 1.0 / ratio if _trains_at_edge(config, options) and ratio > 1.0 else 1.0
+
+
+def _trains_at_edge(config: FinetuneConfig, options: PredictConfig) -> bool:
+    """Whether a linearized run past the stability edge is trained at the edge (:class:`AboveEdge`): MSE only,
+    whose linearized run diverges there."""
+    return config.loss == Loss.MSE.value and options.above_edge == AboveEdge.EDGE.value
 
 
 def _predict_trajectory(
@@ -559,14 +564,14 @@ def _predict_trajectory(
     update_kernel: KernelUpdate | None = None,
     carry_momentum: MomentumCarry | None = None,
     switch_steps: tuple[int, ...] = (),
-    start_edge: tuple[float, float, float] | None = None,
+    start_edge: tuple[float, float, float],
 ) -> tuple[Prediction, Trajectory]:
-    """switch_steps: the steps (counted from start_step, below T - start_step) the engine calls
-    ``update_kernel`` at: the kernel updates and, with a path stride, the weight moves. start_edge:
-    :func:`_start_edge` when the caller has it."""
+    """The dynamics and the figures of :func:`predict_from`, which has checked the inputs
+    (:func:`_check_prediction`) and gives ``start_edge`` (:func:`_start_edge`, after the linear-network probe).
+    switch_steps: the steps (counted from start_step, below T - start_step) the engine calls ``update_kernel``
+    at: the kernel updates and, with a path stride, the weight moves."""
     options = options or PredictConfig()
     engine = Engine(options.engine)
-    _check_prediction(lin, config, engine, start_step)
     loss = Loss(config.loss)
     warnings: list[str] = []
     kernel = lin.kernel
@@ -583,7 +588,7 @@ def _predict_trajectory(
                 for s in range(config.seed, config.seed + options.batch_orders)
             )
         lrs = learning_rates(config)[start_step:]
-        sharp, edge_ratio, edge_scale = start_edge or _start_edge(lin, config, options, start_step)
+        sharp, edge_ratio, edge_scale = start_edge
         run_lrs = [lr * edge_scale for lr in lrs]
         schedule = SGDSchedule(
             lr=run_lrs,
