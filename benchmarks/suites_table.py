@@ -4,14 +4,16 @@ Reads the cached case results of each suite directory (``bench/results/NAME/case
 summarizes them with ``trainless.bench.summarize``, the bench's own pooling: per mode the median and 95th
 percentile relative T_eps error for GD and SGD (an eps the prediction never reaches scores 100%), the median
 relative error of the steps to reach 50 / 20 / 10% of the initial loss and of the loss at T, and the trust
-signal's hit rate (bad: largest relative T_eps error above 25%). The modes: the frozen kernel (``discrete``)
+signal's hit rate (bad: largest relative T_eps error above 25%), and for SGD the share of steps at which the
+real loss lies inside the predicted 5-95% band over batch orders (median over cases; a calibrated band: about
+90%). The modes: the frozen kernel (``discrete``)
 and ``discrete+updates/auto`` (what ``--kernel-updates auto`` gives: the updates without momentum, the frozen
 kernel with it). The pooled rows join the suites named with ``--unseen`` (written before they were run), case by
 case, before taking quantiles: all of them, and their cross-entropy cases alone (the MSE runs past the stability
 edge are a regime of their own). Prints a Markdown table and writes it to benchmarks/results/suites_table.md.
 
     python benchmarks/suites_table.py bench/results/paper \
-        --unseen bench/results/{longer,unseen,unseen2,practice,plainsgd,mseedge}
+        --unseen bench/results/{longer,unseen,unseen2,unseen3,practice,plainsgd,mseedge}
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def rows_of(name: str, results: list[dict]) -> list[str]:
             f"| {name} | {label} | {m['cases']} | {pct(m['gd_rel_error_median'])} / {pct(m['gd_rel_error_p95'])} | "
             f"{pct(m['sgd_rel_error_median'])} / {pct(m['sgd_rel_error_p95'])} | "
             f"{pct(m['abs_steps_rel_error_median'])} | {pct(m['final_loss_rel_error_median'])} | {hit} | "
-            f"{t['false_alarms']} |"
+            f"{t['false_alarms']} | {pct(m['sgd_band_coverage_median'])} |"
         )
     return out
 
@@ -64,8 +66,8 @@ def main() -> None:
     a = ap.parse_args()
     lines = [
         "| suite | mode | cases | GD T_eps median / p95 | SGD T_eps median / p95 | steps to levels (median) | "
-        "loss at T (median) | trust hit rate (bad cases) | false alarms |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "loss at T (median) | trust hit rate (bad cases) | false alarms | SGD band coverage (median) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     pooled: list[dict] = []
     for d in [*a.suites, *a.unseen]:

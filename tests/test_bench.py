@@ -82,6 +82,7 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
         "cost_ratio_sgd_median",
         "abs_steps_rel_error_median",
         "final_loss_rel_error_median",
+        "sgd_band_coverage_median",
     ):
         assert key in summary, key
     assert summary["cases"] == summary["cases_compared"] == 7
@@ -96,6 +97,21 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
         assert r["predictions"].keys() == set(r["case"]["engines"])
         assert r["record"]["loss"][0] == pytest.approx(r["predictions"][r["case"]["engines"][0]]["loss"][0], rel=1e-5)
     assert len(rows) == expected
+    # The SGD band's coverage of the real run: on the expected curve of minibatch cases only, and the same when
+    # computed afresh from a cached result that predates the field.
+    from trainless.bench._run import with_band_coverage
+
+    for r in map(json.loads, (p.read_text() for p in cases)):
+        for comp in r["comparisons"]:
+            # A band exists where the prediction spreads over batch orders or noise paths: not the ODE's one curve.
+            spread = comp["engine"].split("@")[0] in ("discrete", "discrete+updates", "sde")
+            minibatch = r["case"]["batch_size"] > 0 and comp["curve"] == "expected" and spread
+            cov = comp["band_coverage"]
+            assert (cov is not None and 0.0 <= cov <= 1.0) if minibatch else cov is None, (comp["engine"], cov)
+        bare = [{k: v for k, v in c.items() if k != "band_coverage"} for c in r["comparisons"]]
+        stripped = {**r, "comparisons": bare}
+        assert with_band_coverage(stripped)["comparisons"] == r["comparisons"]
+    assert summary["sgd_band_cases"] > 0
     assert {r["engine"] for r in rows} >= {"discrete", "ode", "sde", "discrete-paired", "closed-form"}
     edge = next(r for r in map(json.loads, (p.read_text() for p in cases)) if r["case"]["tag"] == "mse-edge")
     assert edge["lr"] == pytest.approx(0.3 * edge["edge_lr"])
@@ -280,6 +296,7 @@ def test_the_auto_mode_scores_updates_without_momentum_and_the_frozen_kernel_wit
             "levels": [],
             "cost_ratio": 2.0,
             "final_loss_relative_error": rel,
+            "band_coverage": None,
         }
 
     def result(case_id, momentum, errors):
@@ -305,3 +322,14 @@ def test_the_auto_mode_scores_updates_without_momentum_and_the_frozen_kernel_wit
     assert s["modes"][UPDATED]["sgd_rel_error_median"] == pytest.approx(0.5)  # 0.1 and 0.9
     rows = {row["case_id"]: row["max_rel_error"] for row in s["trust_updates_auto"]["rows"]}
     assert rows == {"a": 0.1, "b": 0.2}
+
+
+def test_band_coverage_counts_the_steps_inside_the_band_after_the_start():
+    from trainless.bench._compare import band_coverage
+
+    low, high = [1.0, 0.5, 0.5, 0.5, 0.5], [1.0, 0.7, 0.7, 0.7, 0.7]
+    # inside at steps 1 and 4 (the edge counts), above at 2, below at 3; step 0 is not counted
+    assert band_coverage(low, high, [9.0, 0.6, 0.8, 0.4, 0.7]) == 0.5
+    assert band_coverage(low, low, [1.0, 0.5, 0.5, 0.5, 0.5]) is None  # one curve (full batch): no band
+    with pytest.raises(TrainlessError, match="one length, got 5, 5, 4"):
+        band_coverage(low, high, [1.0, 0.6, 0.6, 0.6])

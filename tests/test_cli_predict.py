@@ -145,6 +145,14 @@ def test_validate_json_fields(tmp_path):
     d = json.loads(render_validate(report, "json"))
     assert d["comparison"]["smooth_window"] == 3 and d["prediction"]["estimated_run_seconds"] is None
     assert report.comparison.steps == tuple(range(6))
+    assert d["comparison"]["band_coverage"] is None  # full batch: one predicted curve, no band
+    # Minibatch SGD: the band over batch orders, and how much of the real run it holds, in the table too.
+    argv = ["validate", *TINY, "--steps", "6", "--batch-size", "5", "--timing-steps", "0", "--batch-orders", "4"]
+    args = build_parser().parse_args([*argv, "--out", str(tmp_path / "sgd")])
+    report = run_validate(ValidateJob(job_from_args(args), predict_config_from_args(args), 1))
+    coverage = report.comparison.band_coverage
+    assert coverage is not None and 0.0 <= coverage <= 1.0
+    assert f"inside the predicted 5-95% band at {coverage:.0%} of the steps" in render_validate(report, "table")
 
 
 @pytest.mark.parametrize(

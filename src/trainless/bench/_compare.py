@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,9 @@ class Comparison:
         / prediction time.
     test: on held-out points, when both have test curves: n, final_loss_predicted / _real,
         final_error_predicted / _real, loss_max_abs_difference (over the common steps); else None.
+    band_coverage: the share of the steps after 0 at which the real loss (unsmoothed) lies inside the predicted
+        5-95% band over batch orders (:func:`band_coverage`); None for the paired curve and where the band has
+        no width (full-batch GD: one curve).
     """
 
     curve: str
@@ -74,6 +78,7 @@ class Comparison:
     real_seconds: float
     cost_ratio: float
     test: dict[str, Any] | None = None
+    band_coverage: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -85,6 +90,21 @@ class Comparison:
 
 def _at(grid_values: tuple[float, ...], steps: tuple[int, ...]) -> torch.Tensor:
     return torch.tensor([grid_values[s] for s in steps], dtype=torch.float64)
+
+
+def band_coverage(low: Sequence[float], high: Sequence[float], real: Sequence[float]) -> float | None:
+    """The share of steps 1..T at which ``real`` lies within [``low``, ``high``] (three curves on one step grid,
+    index 0 the start), or None when ``low`` and ``high`` coincide at every one of them: a full-batch
+    prediction is one curve and has no band. Step 0 is left out, where every curve is L_0.
+
+    A calibrated 5-95% band holds a real run about 90% of the time; far less says the band (the linearized
+    model's spread over batch orders) is too narrow for the real runs' spread, or off centre."""
+    if not len(low) == len(high) == len(real):
+        raise TrainlessError(f"band_coverage needs curves of one length, got {len(low)}, {len(high)}, {len(real)}")
+    inside = [lo <= r <= hi for lo, hi, r in zip(low[1:], high[1:], real[1:], strict=True)]
+    if not inside or all(lo == hi for lo, hi in zip(low[1:], high[1:], strict=True)):
+        return None
+    return sum(inside) / len(inside)
 
 
 def _time(curve: torch.Tensor, eps: float, steps: tuple[int, ...], definition: EpsDefinition) -> int | None:
@@ -145,6 +165,11 @@ def compare(
             "final_error_real": float(record.test_error[-1]),
             "loss_max_abs_difference": float((tl_p - tl_r).abs().max()),
         }
+    coverage = None
+    if curve == "expected":
+        coverage = band_coverage(
+            _at(prediction.loss_low, steps).tolist(), _at(prediction.loss_high, steps).tolist(), list(record.loss)
+        )
     return Comparison(
         curve=curve,
         steps=steps,
@@ -163,4 +188,5 @@ def compare(
         real_seconds=real_seconds,
         cost_ratio=real_seconds / prediction.seconds,
         test=test,
+        band_coverage=coverage,
     )

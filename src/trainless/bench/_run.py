@@ -28,7 +28,7 @@ from ..predict import (
     trust_flags,
 )
 from ._baseline import steps_to_match
-from ._compare import compare
+from ._compare import band_coverage, compare
 from ._suite import Case, Suite
 
 CSV_COLUMNS = [
@@ -318,15 +318,35 @@ def scored_eps_errors(comparison: dict[str, Any], basis: str = "loss") -> list[f
     return out
 
 
+def with_band_coverage(result: dict[str, Any]) -> dict[str, Any]:
+    """A case result whose comparisons all carry ``band_coverage`` (:class:`~trainless.bench.Comparison`):
+    results cached before the field existed get it computed from their cached curves, the same way."""
+    comps = []
+    for comp in result["comparisons"]:
+        if "band_coverage" not in comp:
+            coverage = None
+            if comp.get("curve", "expected") == "expected":
+                pred, steps = result["predictions"][comp["engine"]], comp["steps"]
+                low, high = [pred["loss_low"][s] for s in steps], [pred["loss_high"][s] for s in steps]
+                coverage = band_coverage(low, high, result["record"]["loss"])
+            comp = {**comp, "band_coverage": coverage}
+        comps.append(comp)
+    return {**result, "comparisons": comps}
+
+
 def _figures(comps: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """Pooled figures of (regime, comparison) pairs: relative T_eps errors on the loss over the eps grid by
-    regime, the error basis, cost ratios, the loss levels and the final loss."""
+    regime, the error basis, cost ratios, the loss levels, the final loss, and the SGD band's coverage (median
+    over cases of the share of steps the real loss lies inside the predicted 5-95% band)."""
     rel: dict[str, list[float]] = {"gd": [], "sgd": []}
     rel_error_basis: dict[str, list[float]] = {"gd": [], "sgd": []}
     cost: dict[str, list[float]] = {"gd": [], "sgd": []}
     levels: list[float] = []
     finals = []
+    coverage = []
     for regime, comp in comps:
+        if regime == "sgd" and comp.get("band_coverage") is not None:
+            coverage.append(comp["band_coverage"])
         rel[regime].extend(scored_eps_errors(comp, "loss"))
         rel_error_basis[regime].extend(scored_eps_errors(comp, "error"))
         cost[regime].append(comp["cost_ratio"])
@@ -345,6 +365,8 @@ def _figures(comps: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         "cost_ratio_sgd_median": quantile(cost["sgd"], 0.5),
         "abs_steps_rel_error_median": quantile(levels, 0.5),
         "final_loss_rel_error_median": quantile(finals, 0.5),
+        "sgd_band_coverage_median": quantile(coverage, 0.5),
+        "sgd_band_cases": len(coverage),
     }
 
 
@@ -430,7 +452,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     default: list[tuple[str, dict[str, Any]]] = []
     modes: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     matched, unmatched = [], 0
-    for r in results:
+    for r in map(with_band_coverage, results):
         if not r["comparisons"]:
             continue
         regime = "gd" if r["case"]["batch_size"] == 0 else "sgd"

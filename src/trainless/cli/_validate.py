@@ -158,6 +158,17 @@ def render_validate(report: ValidateReport, fmt: str) -> str:
             f"{c.final_loss_predicted:.4g} vs {c.final_loss_real:.4g} ({c.final_loss_relative_error:.0%} off)",
         ),
         ("final error", f"{c.final_error_predicted:.3f} vs {c.final_error_real:.3f}"),
+        *(
+            ()
+            if c.band_coverage is None
+            else (
+                (
+                    "band coverage",
+                    f"the real loss inside the predicted 5-95% band at {c.band_coverage:.0%} of the steps "
+                    "(a calibrated band: about 90%)",
+                ),
+            )
+        ),
         ("||w_T - w0||", f"{p.weight_distance[-1]:.4g} vs {r.weight_distance[-1]:.4g}"),
         *test_comparison_rows(c),
         *linearity_rows(report.linearity),

@@ -158,8 +158,9 @@ def ablation_table(results: list[dict[str, Any]]) -> str:
 def modes_table(summary: dict[str, Any]) -> str:
     """Every engine / curve compared, with the absolute measures next to the normalized T_eps errors."""
     lines = [
-        "| mode | cases | GD median | GD p95 | SGD median | SGD p95 | levels median | final loss median | cost (GD) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| mode | cases | GD median | GD p95 | SGD median | SGD p95 | levels median | final loss median | "
+        "SGD band coverage | cost (GD) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for mode, f in sorted(summary.get("modes", {}).items()):
         cells = [
@@ -171,6 +172,7 @@ def modes_table(summary: dict[str, Any]) -> str:
                 "sgd_rel_error_p95",
                 "abs_steps_rel_error_median",
                 "final_loss_rel_error_median",
+                "sgd_band_coverage_median",
             )
         ]
         cost = "-" if f["cost_ratio_gd_median"] is None else f"{f['cost_ratio_gd_median']:.1f}x"
@@ -291,6 +293,10 @@ Slopes of predicted vs real T_eps (least squares through the origin): {slope_tex
 ## Modes: normalized and absolute measures
 
 {modes_table(s)}
+
+SGD band coverage: per SGD case, the share of steps at which the real loss lies inside the predicted 5-95% band
+(the linearized model's spread over batch orders), median over cases; a calibrated band would hold the real run
+about 90% of the time.
 
 ## By regime
 
