@@ -158,6 +158,13 @@ def test_one_linearization_serves_several_engines_and_learning_rates(digits16, t
     assert slower.loss[-1] > reused.loss[-1] and slower.estimated_run_seconds == pytest.approx(10 * lin.step_seconds)
     other_batch = predict_from(lin, dataclasses.replace(cfg, batch_size=8), FAST)
     assert other_batch.estimated_run_seconds is None and any("another batch size" in w for w in other_batch.warnings)
+    # A minibatch run's band is the linearized spread over batch orders, measured too narrow for real runs: said.
+    band = "the 5-95% band is the linearized run's spread over 4 batch orders"
+    assert any(band in w for w in other_batch.warnings) and not any(band in w for w in slower.warnings)
+    assert any(
+        "over 16 paths" in w
+        for w in predict_from(lin, other_batch.config, dataclasses.replace(FAST, engine="sde")).warnings
+    )
     with pytest.raises(TrainlessError, match="weight decay needs J w0"):
         predict_from(lin, dataclasses.replace(cfg, weight_decay=0.1), FAST)
     with pytest.raises(TrainlessError, match="start_step must be in"):
