@@ -10,13 +10,9 @@ user as the range the run will follow. For each cached SGD case and band-carryin
 - ``width``: the band's width over the predicted mean loss, median over the steps;
 - ``z``: |real - predicted mean| over the band's half-width on the side of the real run, median over the steps
   (for a Gaussian spread the median |deviation| is 0.41 of the 5-95% half-width; above 1 the run lies outside
-  the band at most steps): how much wider the band would have to be to hold the run, off-centre error included;
-- where a second real run of the case exists (``benchmarks/results/sgd_noise_floor*.csv``, from
-  ``sgd_noise_floor.py``: the same case with another batch order), the two real runs' largest relative T_eps
-  difference against the band's own T_eps range (the T_eps of the band's upper and lower curves, largest over eps
-  relative to the mean curve's): this part leaves the centre out. Two draws from a calibrated band differ by
-  about a third of its range on average; more than the whole range says the band is narrower than the real
-  run-to-run spread.
+  the band at most steps): the off-centre error and a too narrow band together. ``sgd_expected.py`` separates
+  them, with several real runs per case: the expected curve against their mean, the band's width against their
+  spread.
 
     python benchmarks/sgd_band.py bench/results/{paper,unseen,unseen2,practice,plainsgd}
         # -> results/sgd_band.csv and results/sgd_band.txt
@@ -25,47 +21,18 @@ user as the range the run will follow. For each cached SGD case and band-carryin
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 from pathlib import Path
 
-import torch
-
 from trainless._io import write_csv, write_text
 from trainless.bench import UPDATED
 from trainless.bench._run import with_band_coverage
-from trainless.dynamics import EpsDefinition, epsilon_time
 
-HERE = Path(__file__).resolve().parent
-OUT = HERE / "results" / "sgd_band.csv"
-NOISE = (HERE / "results" / "sgd_noise_floor.csv", HERE / "results" / "sgd_noise_floor_practice.csv")
+OUT = Path(__file__).resolve().parent / "results" / "sgd_band.csv"
 ENGINES = ("discrete", UPDATED)
 EPS = (0.01, 0.05, 0.1, 0.2, 0.4)
 GAUSSIAN_MEDIAN_Z = 0.6745 / 1.6449  # median |N(0, 1)| over its 95% quantile
-
-
-def real_pairs() -> dict[str, float]:
-    """Case id -> the largest relative T_eps difference between its cached real run and another batch order's."""
-    out: dict[str, float] = {}
-    for path in NOISE:
-        if path.is_file():
-            for row in csv.DictReader(path.open(encoding="utf-8")):
-                out[row["case"]] = max(out.get(row["case"], 0.0), float(row["real_vs_seed0_eps_max"]))
-    return out
-
-
-def band_eps_range(pred: dict) -> float | None:
-    """Largest over eps of |T_eps(upper) - T_eps(lower)| / T_eps(mean curve), each curve by its own decrease."""
-    spans = []
-    for e in EPS:
-        t = [
-            epsilon_time(torch.tensor(pred[k], dtype=torch.float64), e, EpsDefinition.DECREASE)[0]
-            for k in ("loss_low", "loss_high", "loss")
-        ]
-        if None not in t and t[2] > 0:
-            spans.append(abs(t[1] - t[0]) / t[2])
-    return max(spans) if spans else None
 
 
 def z_median(pred: dict, real: list[float], steps: list[int]) -> float:
@@ -82,7 +49,6 @@ def main() -> None:
     ap.add_argument("suites", nargs="+", type=Path, help="`trainless bench` output directories (with cases/)")
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args()
-    pairs = real_pairs()
     rows = []
     for suite in a.suites:
         for path in sorted((suite / "cases").glob("*.json")):
@@ -108,8 +74,6 @@ def main() -> None:
                         "coverage": comp["band_coverage"],
                         "width": width,
                         "z": z_median(pred, r["record"]["loss"], steps),
-                        "band_eps_range": band_eps_range(pred),
-                        "real_pair_eps_diff": pairs.get(r["case_id"]),
                     }
                 )
     write_csv(a.out, rows, list(rows[0]))
@@ -117,30 +81,25 @@ def main() -> None:
         "Predicted SGD band (5-95% over batch orders) against the real runs; median over cases "
         f"(a calibrated band: coverage about 90%, z about {GAUSSIAN_MEDIAN_Z:.2f})",
         "",
-        "| engine | momentum | cases | coverage | band width / loss | z "
-        "| second real run beyond the band's T_eps range |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| engine | momentum | cases | coverage | band width / loss | z |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for engine in ENGINES:
         for heavy in (False, True):
             sel = [x for x in rows if x["engine"] == engine and (x["momentum"] > 0) == heavy]
             if not sel:
                 continue
-            paired = [x for x in sel if x["real_pair_eps_diff"] is not None and x["band_eps_range"] is not None]
-            beyond = sum(1 for x in paired if x["real_pair_eps_diff"] > x["band_eps_range"])
             med = {k: statistics.median(x[k] for x in sel) for k in ("coverage", "width", "z")}
             lines.append(
                 f"| {engine} | {'0.9' if heavy else '0'} | {len(sel)} | {med['coverage']:.0%} | {med['width']:.0%} | "
-                f"{med['z']:.1f} | {beyond} of {len(paired)} |"
+                f"{med['z']:.1f} |"
             )
-    lines += ["", "| suite | case | B | m | engine | coverage | width | z | band T_eps range | real pair T_eps diff |"]
-    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    lines += ["", "| suite | case | B | m | engine | coverage | width | z |"]
+    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for x in rows:
-        rng = "-" if x["band_eps_range"] is None else f"{x['band_eps_range']:.0%}"
-        pair = "-" if x["real_pair_eps_diff"] is None else f"{x['real_pair_eps_diff']:.0%}"
         lines.append(
             f"| {x['suite']} | {x['case'][:8]} | {x['batch_size']} | {x['momentum']:g} | {x['engine']} | "
-            f"{x['coverage']:.0%} | {x['width']:.0%} | {x['z']:.1f} | {rng} | {pair} |"
+            f"{x['coverage']:.0%} | {x['width']:.0%} | {x['z']:.1f} |"
         )
     text = "\n".join(lines) + "\n"
     write_text(a.out.with_suffix(".txt"), text)

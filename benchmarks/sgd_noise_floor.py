@@ -8,6 +8,10 @@ both average 16 batch orders, none of them the real ones) against each seed's ru
 the predictions' errors, the SGD targets ask for less noise than the real runs have among themselves.
 
     python benchmarks/sgd_noise_floor.py bench/results/paper bench/results/unseen   # -> results/sgd_noise_floor.csv
+
+--curves DIR keeps each rerun's loss and error curves (DIR/<case>_seed<k>.json) for analyses that need the real
+runs themselves (``sgd_expected.py``: the predicted expected curve against the real runs' mean), and skips a
+rerun whose curves are already there (resumable; its row is then not in --out).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from fidelity_default import eps_errors, level_errors, load_cached_case
 
-from trainless._io import write_csv
+from trainless._io import write_csv, write_json
 from trainless.bench import UPDATED, quantile
 from trainless.finetune import finetune
 from trainless.models import HeadStart
@@ -47,6 +51,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="minibatch-order seeds to run again")
     ap.add_argument("--check", action="store_true", help="also rerun seed 0 on the first case (determinism)")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--curves", type=Path, default=None, help="keep each rerun's curves here (and skip those kept)")
     a = ap.parse_args()
     rows, pooled = [], {"real": [], **{c: [] for c in CURVES}}
     checked = not a.check
@@ -60,6 +65,9 @@ def main() -> None:
             seeds = a.seeds if checked else [0, *a.seeds]
             checked = True
             for seed in seeds:
+                kept = None if a.curves is None else a.curves / f"{path.stem}_seed{seed}.json"
+                if kept is not None and kept.is_file():
+                    continue
                 t0 = time.perf_counter()
                 model, data = load_cached_case(d)[3:]  # at w0 again: finetune trains the model in place
                 record = finetune(
@@ -70,6 +78,18 @@ def main() -> None:
                     head_start=HeadStart(case.head_start),
                 )
                 real = record.loss
+                if kept is not None:
+                    write_json(
+                        kept,
+                        {
+                            "case": path.stem,
+                            "suite": suite.name,
+                            "seed": seed,
+                            "loss": record.loss,
+                            "error": record.error,
+                            "batches": record.batches,
+                        },
+                    )
                 row = {
                     "suite": suite.name,
                     "case": path.stem,
