@@ -95,7 +95,16 @@ def test_endpoint_check_sees_a_relu_network_leave_its_linearization(digits16, ti
     large = FinetuneConfig(lr=0.5, steps=20)
     lin = linearize(tiny, digits16, small, FAST)
     near = predict_from(lin, small, FAST, model=tiny, data=digits16).endpoint
-    far = predict_from(lin, large, FAST, model=tiny, data=digits16).endpoint
+    far_pred = predict_from(lin, large, FAST, model=tiny, data=digits16)
+    far = far_pred.endpoint
+    # The warning that the run leaves its linearization points at the mode that follows the kernel along the path,
+    # unless that mode makes no updates (with momentum) or already ran.
+    hint = "kernel updates along the path (--kernel-updates auto"
+    assert any("leaves the linearization" in w and hint in w for w in far_pred.warnings)
+    heavy = dataclasses.replace(large, momentum=0.9)
+    assert not any(hint in w for w in predict_from(lin, heavy, FAST, model=tiny, data=digits16).warnings)
+    updated = dataclasses.replace(FAST, kernel_updates=(5, 10))
+    assert not any(hint in w for w in predict_from(lin, large, updated, model=tiny, data=digits16).warnings)
     assert near is not None and far is not None
     assert near["units"] > 0 and near["units"] == far["units"]
     assert near["output_gap"] < 0.05 and near["flip_fraction"] < 0.01
