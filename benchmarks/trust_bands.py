@@ -11,7 +11,13 @@ calibration suite's bands, R, its runs' lengths T (a prediction of another T say
 depends on T) and the validation figures go to src/trainless/predict/trust_bands.json, which every prediction
 reads; the full tables to benchmarks/results/trust_calibration.json.
 
-    python benchmarks/trust_bands.py bench/results/paper bench/results/unseen
+Each mode's bands also carry which way its predictions miss, per regime (``trust_regime``: GD, SGD, SGD with
+momentum, and the loss): of the calibration suite's (case, eps) pairs whose predicted and real T_eps differ, how
+many the prediction reaches first (``direction``); a prediction quotes it. ``--direction-validation`` names more
+suites (written before they ran) whose pooled counts go beside it (``validation_direction``), to show it holds.
+
+    python benchmarks/trust_bands.py bench/results/paper bench/results/unseen \
+        --direction-validation bench/results/{longer,unseen,unseen2,unseen3,practice,plainsgd,mseedge}
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import math
 from pathlib import Path
 
 from trainless._io import write_json
-from trainless.bench._run import BAD_CASE, UPDATED, trust_table
+from trainless.bench._run import BAD_CASE, UPDATED, direction_table, trust_table
 from trainless.predict._trust import BANDS_FILE
 
 RESULTS = Path(__file__).resolve().parent / "results" / "trust_calibration.json"
@@ -55,8 +61,12 @@ def main() -> None:
     ap.add_argument("calibration", type=Path, help="a `trainless bench` output directory (with cases/)")
     ap.add_argument("validation", type=Path, help="another suite's output directory, not used to choose R")
     ap.add_argument("--out", default=str(BANDS_FILE), help=f"where to write the bands (default {BANDS_FILE})")
+    ap.add_argument(
+        "--direction-validation", nargs="*", type=Path, default=[], help="suites pooled to check the direction figures"
+    )
     a = ap.parse_args()
     cal, val = load_cases(a.calibration), load_cases(a.validation)
+    pooled = [r for d in a.direction_validation for r in load_cases(d)]
     bands: dict = {
         "suite": a.calibration.name,
         "validation_suite": a.validation.name,
@@ -81,7 +91,17 @@ def main() -> None:
             "bad_cases": t_cal["bad_cases"],
             "false_alarms": t_cal["false_alarms"],
             "validation": brief(t_val),
+            "direction": direction_table(cal, engine or "discrete"),
         }
+        if pooled:
+            bands[mode]["validation_direction"] = {
+                "suites": [d.name for d in a.direction_validation],
+                **direction_table(pooled, engine or "discrete"),
+            }
+        for regime, row in sorted(bands[mode]["direction"].items()):
+            check = bands[mode].get("validation_direction", {}).get(regime)
+            other = f", validation {check['early']} of {check['pairs']}" if check else ""
+            print(f"{mode:8s} direction {regime:18s} early {row['early']} of {row['pairs']}{other}")
         report[mode] = {
             "endpoint_ratio": ratio,
             "calibration": t_cal,

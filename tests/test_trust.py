@@ -630,3 +630,80 @@ def test_path_stride_refuses_the_exact_buffer():
         PredictConfig(path_stride=5, momentum_buffer="exact")
     with pytest.raises(ConfigError, match="path_stride"):
         PredictConfig(path_stride=0)
+
+
+def test_trust_regime_keys():
+    from trainless.predict import trust_regime
+
+    assert trust_regime(None, 50, 0.0, "ce") == "gd-ce"
+    assert trust_regime(0, 50, 0.9, "mse") == "gd-mse"  # the bench's full batch; momentum does not split GD
+    assert trust_regime(50, 50, 0.0, "ce") == "gd-ce"  # one batch of all N is full-batch GD
+    assert trust_regime(16, 50, 0.0, "ce") == "sgd-ce"
+    assert trust_regime(16, 50, 0.9, "ce") == "sgd-momentum-ce"
+
+
+def test_the_band_says_which_way_the_regimes_predictions_missed(tmp_path):
+    import json
+
+    from trainless.predict import trust_summary
+
+    band = {"median": 0.05, "p95": 0.12, "cases": 9}
+    direction = {
+        "sgd-ce": {"early": 27, "pairs": 27},
+        "gd-ce": {"early": 38, "pairs": 78},
+        "gd-mse": {"early": 2, "pairs": 9},  # too few pairs to quote
+        "sgd-momentum-ce": {"early": 3, "pairs": 30},
+    }
+    bands = tmp_path / "bands_with_direction.json"
+    bands.write_text(
+        json.dumps({"suite": "s", "updates": {"flagged": band, "unflagged": band, "direction": direction}})
+    )
+    ahead = trust_summary([], "updates", bands, regime="sgd-ce")
+    assert ahead["direction"] == {"early": 27, "pairs": 27}
+    assert "predictions of sgd-ce runs reached the eps levels before the real run at 100% of 27" in ahead["text"]
+    assert ahead["text"].endswith("expect the real run to be slower than predicted")
+    even = trust_summary([], "updates", bands, regime="gd-ce")["text"]
+    assert "at 49% of 78 (case, eps) pairs" in even and "expect" not in even
+    behind = trust_summary([], "updates", bands, regime="sgd-momentum-ce")["text"]
+    assert behind.endswith("at 10% of 30 (case, eps) pairs: expect the real run to be faster than predicted")
+    for regime in ("gd-mse", "sgd-mse", None):
+        assert "reached the eps levels" not in trust_summary([], "updates", bands, regime=regime)["text"], regime
+    assert "reached the eps levels" not in trust_summary([], "frozen", bands, regime="sgd-ce")["text"]
+
+
+def test_direction_table_counts_the_eps_pairs_the_prediction_reaches_first():
+    from trainless.bench._run import direction_table
+
+    def result(batch_size, rows, engine="discrete"):
+        eps = [{"basis": b, "eps": 0.1, "predicted": p, "real": r} for b, p, r in rows]
+        return {
+            "n": 50,
+            "case": {"batch_size": batch_size, "momentum": 0.0, "loss": "ce"},
+            "comparisons": [{"engine": engine, "eps": eps}],
+        }
+
+    results = [
+        # ahead, behind, a tie, one never reached, and an error-basis row: 1 early of 2 pairs
+        result(0, [("loss", 5, 8), ("loss", 9, 8), ("loss", 4, 4), ("loss", None, 8), ("error", 1, 9)]),
+        result(16, [("loss", 3, 4)]),
+        result(16, [("loss", 3, 4)], engine="ode"),  # another engine: not counted
+    ]
+    assert direction_table(results, "discrete") == {
+        "gd-ce": {"early": 1, "pairs": 2},
+        "sgd-ce": {"early": 1, "pairs": 1},
+    }
+
+
+def test_packaged_direction_figures_quote_the_calibration_suite(digits16, tiny):
+    from trainless.predict._trust import BANDS_FILE, _bands
+
+    packaged = _bands(BANDS_FILE)["updates"]["direction"]["sgd-ce"]
+    assert packaged["pairs"] >= 10
+    lin = linearize(tiny, digits16, FinetuneConfig(lr=0.05, steps=10, batch_size=8), FAST)
+    cfg = FinetuneConfig(lr=0.05, steps=10, batch_size=8)
+    pred = predict_from(lin, cfg, dataclasses.replace(FAST, kernel_updates=(5,)), model=tiny, data=digits16)
+    assert pred.trust["direction"] == packaged
+    assert (
+        f"sgd-ce runs reached the eps levels before the real run at {packaged['early'] / packaged['pairs']:.0%}"
+        in (pred.trust["text"])
+    )

@@ -26,6 +26,7 @@ from ..predict import (
     linearize,
     predict_from,
     trust_flags,
+    trust_regime,
 )
 from ._baseline import steps_to_match
 from ._compare import band_coverage, compare
@@ -385,6 +386,26 @@ def _flags(prediction: dict[str, Any], mode: str, threshold: float | str | None)
     edge = largest_edge_ratio(prediction.get("edge_ratio"), prediction.get("kernel_path") or ())
     ratio = endpoint_threshold(mode) if threshold == "packaged" else threshold
     return trust_flags(edge, prediction.get("endpoint"), limit, ratio)  # type: ignore[arg-type]
+
+
+def direction_table(results: list[dict[str, Any]], engine: str) -> dict[str, dict[str, int]]:
+    """Which way the predictions of ``engine`` (a key of the results' ``predictions``) miss, per
+    :func:`~trainless.predict.trust_regime`: over every (case, eps) pair on the loss where the prediction and
+    the real run both reach the eps level at different steps, ``early`` counts those the prediction reaches
+    first (a prediction running ahead of the real run), ``pairs`` all of them."""
+    out: dict[str, dict[str, int]] = {}
+    for r in results:
+        comp = next((c for c in r["comparisons"] if c["engine"] == engine), None)
+        if comp is None:
+            continue
+        case = r["case"]
+        regime = trust_regime(case["batch_size"], r["n"], case["momentum"], case["loss"])
+        row = out.setdefault(regime, {"early": 0, "pairs": 0})
+        for e in comp["eps"]:
+            if e["basis"] == "loss" and None not in (e["predicted"], e["real"]) and e["predicted"] != e["real"]:
+                row["pairs"] += 1
+                row["early"] += int(e["predicted"] < e["real"])
+    return out
 
 
 def trust_table(

@@ -14,7 +14,14 @@ from ._endpoint import EndpointCheck, endpoint_check
 from ._predict import Linearization, level_times, linearize, predict, predict_from, time_optimizer_step
 from ._preserve import preserved
 from ._result import LevelTime, Prediction, load_prediction
-from ._trust import endpoint_ratio, endpoint_threshold, largest_edge_ratio, trust_flags, trust_summary
+from ._trust import (
+    endpoint_ratio,
+    endpoint_threshold,
+    largest_edge_ratio,
+    trust_flags,
+    trust_regime,
+    trust_summary,
+)
 
 __all__ = [
     "DEFAULT_EPS",
@@ -41,5 +48,6 @@ __all__ = [
     "preserved",
     "time_optimizer_step",
     "trust_flags",
+    "trust_regime",
     "trust_summary",
 ]

@@ -37,7 +37,7 @@ from ._diagnosis import diagnose_spectrum
 from ._endpoint import WeightPath
 from ._preserve import preserved
 from ._result import LevelTime, Prediction
-from ._trust import endpoint_threshold, largest_edge_ratio, trust_flags, trust_summary
+from ._trust import endpoint_threshold, largest_edge_ratio, trust_flags, trust_regime, trust_summary
 
 
 def time_optimizer_step(
@@ -306,6 +306,7 @@ def predict_from(
     if updates and (model is None or data is None):
         raise TrainlessError("kernel updates compute Theta along the predicted path: pass model= and data=")
     _check_prediction(lin, config, Engine(options.engine), start_step)
+    regime = trust_regime(config.batch_size, lin.n, config.momentum, config.loss)
     start_edge = _start_edge(lin, config, options, start_step)
     linear_notes: list[str] = []
     if start_edge[2] < 1.0:
@@ -326,7 +327,7 @@ def predict_from(
             lin, config, options, progress=progress, start_step=start_step, start_edge=start_edge
         )[0]
         flags = trust_flags(pred.edge_ratio, None, options.endpoint_warning, endpoint_threshold("frozen"))
-        trust = trust_summary(flags, "frozen", steps=config.steps, endpoint_checked=False)
+        trust = trust_summary(flags, "frozen", steps=config.steps, endpoint_checked=False, regime=regime)
         return dataclasses.replace(pred, trust=trust, warnings=(*pred.warnings, *linear_notes))
     t_path = time.perf_counter()
     kernel_path: list[dict[str, float]] = []
@@ -490,7 +491,7 @@ def predict_from(
     return dataclasses.replace(
         pred,
         options=dataclasses.replace(options, path_stride=stride) if updates else options,
-        trust=trust_summary(flags, mode, steps=config.steps, endpoint_checked=endpoint is not None),
+        trust=trust_summary(flags, mode, steps=config.steps, endpoint_checked=endpoint is not None, regime=regime),
         endpoint=endpoint,
         kernel_path=tuple(kernel_path),
         weight_distance=tuple(dist),

@@ -69,6 +69,17 @@ def endpoint_threshold(mode: str, bands_file: Path = BANDS_FILE) -> float | None
     return None if value is None else float(value)
 
 
+def trust_regime(batch_size: int | None, n: int, momentum: float, loss: str) -> str:
+    """The regime a trust band's direction figures are kept under: ``gd`` (full batch: ``batch_size`` None, 0
+    or >= N), ``sgd`` or ``sgd-momentum``, then the loss, e.g. ``sgd-ce``."""
+    full = not batch_size or batch_size >= n
+    return f"{'gd' if full else ('sgd-momentum' if momentum > 0 else 'sgd')}-{loss}"
+
+
+DIRECTION_MIN_PAIRS = 10
+"""The fewest (case, eps) pairs a regime's direction figure must rest on to be quoted to the user."""
+
+
 def largest_edge_ratio(edge_ratio: float | None, kernel_path: Iterable[dict[str, Any]] = ()) -> float | None:
     """The largest lr-over-stability-edge ratio of a prediction: at w0 and at each updated kernel (entries
     of ``Prediction.kernel_path``; a diverged update's NaN, or a missing value, is skipped)."""
@@ -89,6 +100,7 @@ def trust_summary(
     bands_file: Path = BANDS_FILE,
     steps: int | None = None,
     endpoint_checked: bool = True,
+    regime: str | None = None,
 ) -> dict[str, Any]:
     """The flags, the benchmark band of cases flagged alike (``mode``: ``frozen`` or ``updates``, the
     predictor the band was measured with; read from ``bands_file``), and a sentence for the user. ``steps``:
@@ -96,7 +108,10 @@ def trust_summary(
     says so, since the endpoint ratio grows as the predicted loss nears zero (at T = 300 it flagged every case
     of bench/suites/longer.toml, none of them bad, against R from T = 150). ``endpoint_checked``: whether the
     prediction evaluated the real network at its final weights; the bands were measured on predictions that did,
-    so without it the sentence says the endpoint flag could not be raised."""
+    so without it the sentence says the endpoint flag could not be raised. ``regime``: the run's
+    :func:`trust_regime`; where the calibration suite has at least ``DIRECTION_MIN_PAIRS`` (case, eps) pairs of
+    it, the sentence says at what share of them this mode's prediction reached the eps level before the real run
+    did (and, from two thirds on either side, which way to expect the real run to differ)."""
     bands = _bands(Path(bands_file))
     key = "flagged" if flags else "unflagged"
     band = None if bands is None else bands.get(mode, {}).get(key)
@@ -125,10 +140,22 @@ def trust_summary(
         else:
             why = "the band was not measured on runs this long"
         where += f"; measured on runs of T = {at} steps, this one predicts {steps}: {why}"
+    direction = None if bands is None or regime is None else bands.get(mode, {}).get("direction", {}).get(regime)
+    if direction and direction["pairs"] >= DIRECTION_MIN_PAIRS:
+        share = direction["early"] / direction["pairs"]
+        lean = (
+            ": expect the real run to be slower than predicted"
+            if share >= 2 / 3
+            else (": expect the real run to be faster than predicted" if share <= 1 / 3 else "")
+        )
+        where += (
+            f"; on that suite this mode's predictions of {regime} runs reached the eps levels before the real run "
+            f"at {share:.0%} of {direction['pairs']} (case, eps) pairs{lean}"
+        )
     if not endpoint_checked:
         where += (
             "; the real network was not evaluated at the predicted final weights (no model and data given, "
             "endpoint_check off, or the linearized run diverged), so the endpoint flag, which the band's "
             "predictions could raise, could not be"
         )
-    return {"flags": list(flags), "mode": mode, "band": band, "text": f"{lead}; {where}"}
+    return {"flags": list(flags), "mode": mode, "band": band, "direction": direction, "text": f"{lead}; {where}"}
