@@ -79,7 +79,9 @@ class Prediction:
         under momentum, carry_seconds (mapping every path's momentum buffer onto the new Jacobian); empty for
         the frozen kernel.
     trust: the trust signal: ``flags`` (``edge``, ``endpoint``), ``mode`` (``frozen`` | ``updates``), the
-        benchmark ``band`` of cases flagged alike (median and p95 relative T_eps error, cases) and ``text``.
+        benchmark ``band`` of cases flagged alike (median and p95 relative T_eps error, cases), ``direction`` (of
+        the calibration suite's (case, eps) pairs of the run's regime, how many the prediction reached before
+        the real run: ``early`` of ``pairs``; None where the regime has none) and ``text``.
     test_n, test_loss, test_error: the held-out points (``predict(..., test_data=...)``) and the linearized
         model's mean loss and error rate on them at steps 0..T (mean over batch orders; Lee et al. eq. 10,
         eq. 19 for the closed form); 0 and empty without test data.
