@@ -333,3 +333,24 @@ def test_band_coverage_counts_the_steps_inside_the_band_after_the_start():
     assert band_coverage(low, low, [1.0, 0.5, 0.5, 0.5, 0.5]) is None  # one curve (full batch): no band
     with pytest.raises(TrainlessError, match="one length, got 5, 5, 4"):
         band_coverage(low, high, [1.0, 0.6, 0.6, 0.6])
+
+
+def test_an_lr_edge_case_recognizes_its_cached_run_across_float32_noise_in_lambda_max():
+    import dataclasses
+
+    from trainless.bench._run import EDGE_LR_RTOL
+
+    case = next(c for c in load_suite(QUICK).cases if c.lr_edge is not None)
+    case = dataclasses.replace(case, engines=("discrete",), batch_orders=1)
+    first = run_case(case)
+    record = RunRecord.from_dict(first["record"])
+    # lambda_max of a kernel computed again may move in its last float32 bits: that lr is still the cached run's
+    nudged = dataclasses.replace(record, config=dataclasses.replace(record.config, lr=record.config.lr * (1 + 3e-8)))
+    again = run_case(case, record=nudged)
+    assert again["predictions"]["discrete"]["config"]["lr"] == nudged.config.lr  # predicted at the run's own lr
+    assert again["record"]["loss"] == first["record"]["loss"]
+    # a run at another lr is not
+    other = dataclasses.replace(record, config=dataclasses.replace(record.config, lr=record.config.lr * (1 + 1e-3)))
+    assert 1e-3 > EDGE_LR_RTOL
+    with pytest.raises(TrainlessError, match="is not the case's"):
+        run_case(case, record=other)
