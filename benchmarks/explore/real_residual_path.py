@@ -56,7 +56,13 @@ args = sys.argv[1:]
 STRIDE = int(args.pop(args.index("--stride") + 1)) if "--stride" in args else None
 GEOMETRIC = int(args.pop(args.index("--geometric") + 1)) if "--geometric" in args else None
 CAPPED = "--capped" in args  # with --stride S: strides growing by 18% of t (1 step at first), capped at S
-args = [a for a in args if a not in ("--stride", "--geometric", "--capped")]
+# --vjp-at-kernel: move the weights through the Jacobian at the last kernel's weights (the one the stride's
+# function-space steps assumed) instead of the current one; --restart-at-updates: restart the outputs from the
+# real network only at the kernel updates (carried on in function space between them).
+VJP_AT_KERNEL = "--vjp-at-kernel" in args
+RESTART_AT_UPDATES = "--restart-at-updates" in args
+FLAGS = ("--stride", "--geometric", "--capped", "--vjp-at-kernel", "--restart-at-updates")
+args = [a for a in args if a not in FLAGS]
 for p in map(Path, args):
     d = json.loads(p.read_text())
     if d["case"]["batch_size"] or UPDATED not in d["predictions"]:
@@ -90,12 +96,15 @@ for p in map(Path, args):
         path = WeightPath(model, data, case.trainable)
         op = lin.operator
         fc = lin.kernel.f0.double()  # the outputs carried on in function space, never restarted
+        f = lin.kernel.f0.double()
+        at_kernel = path.snapshot()
         for a, b in itertools.pairwise(bounds):
             if a in updates:
                 result = compute_kernel(model.module, path.x, kconf)
                 op, f = KernelOperator(result.k_train_train), result.f0.double().cpu()
-            else:
-                f = lin.kernel.f0.double() if a == 0 else outputs(path)
+                at_kernel = path.snapshot()
+            elif a > 0 and not RESTART_AT_UPDATES:
+                f = outputs(path)
             alpha = torch.zeros_like(f)
             for t in range(a, b):
                 curve[t] = float(loss_value(case.loss, f, y))
@@ -106,7 +115,13 @@ for p in map(Path, args):
                 fc = fc - (lrs[t] / n) * op.matvec(loss_grad(case.loss, fc, y))
             curve[b] = float(loss_value(case.loss, f, y))
             carried[b] = float(loss_value(case.loss, fc, y))
-            step = path.vjp(alpha)
+            if VJP_AT_KERNEL:
+                now = path.snapshot()
+                path.load(at_kernel)
+                step = path.vjp(alpha)
+                path.load(now)
+            else:
+                step = path.vjp(alpha)
             with torch.no_grad():
                 for w, s in zip(path.params, step, strict=True):
                     w.add_(s)
