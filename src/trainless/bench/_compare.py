@@ -92,13 +92,18 @@ def _at(grid_values: tuple[float, ...], steps: tuple[int, ...]) -> torch.Tensor:
     return torch.tensor([grid_values[s] for s in steps], dtype=torch.float64)
 
 
-def band_coverage(low: Sequence[float], high: Sequence[float], real: Sequence[float]) -> float | None:
-    """The share of steps 1..T at which ``real`` lies within [``low``, ``high``] (three curves on one step grid,
-    index 0 the start), or None when ``low`` and ``high`` coincide at every one of them: a full-batch
-    prediction is one curve and has no band. Step 0 is left out, where every curve is L_0.
+def band_coverage(
+    low: Sequence[float], high: Sequence[float], real: Sequence[float], steps: Sequence[int] | None = None
+) -> float | None:
+    """The share of steps 1..T at which ``real`` lies within [``low``, ``high``], or None when ``low`` and ``high``
+    coincide at every one of them: a full-batch prediction is one curve and has no band. Step 0 is left out,
+    where every curve is L_0. ``low``, ``high``: the predicted band's curves, indexed by step; ``real``: the real
+    loss at ``steps`` (the real run's evaluation steps, from 0), or on the band's own grid when ``steps`` is None.
 
     A calibrated 5-95% band holds a real run about 90% of the time; far less says the band (the linearized
     model's spread over batch orders) is too narrow for the real runs' spread, or off centre."""
+    if steps is not None:
+        low, high = [low[s] for s in steps], [high[s] for s in steps]
     if not len(low) == len(high) == len(real):
         raise TrainlessError(f"band_coverage needs curves of one length, got {len(low)}, {len(high)}, {len(real)}")
     inside = [lo <= r <= hi for lo, hi, r in zip(low[1:], high[1:], real[1:], strict=True)]
@@ -167,9 +172,7 @@ def compare(
         }
     coverage = None
     if curve == "expected":
-        coverage = band_coverage(
-            _at(prediction.loss_low, steps).tolist(), _at(prediction.loss_high, steps).tolist(), list(record.loss)
-        )
+        coverage = band_coverage(prediction.loss_low, prediction.loss_high, record.loss, steps)
     return Comparison(
         curve=curve,
         steps=steps,

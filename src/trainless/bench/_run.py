@@ -334,9 +334,8 @@ def with_band_coverage(result: dict[str, Any]) -> dict[str, Any]:
         if "band_coverage" not in comp:
             coverage = None
             if comp.get("curve", "expected") == "expected":
-                pred, steps = result["predictions"][comp["engine"]], comp["steps"]
-                low, high = [pred["loss_low"][s] for s in steps], [pred["loss_high"][s] for s in steps]
-                coverage = band_coverage(low, high, result["record"]["loss"])
+                pred = result["predictions"][comp["engine"]]
+                coverage = band_coverage(pred["loss_low"], pred["loss_high"], result["record"]["loss"], comp["steps"])
             comp = {**comp, "band_coverage": coverage}
         comps.append(comp)
     return {**result, "comparisons": comps}
