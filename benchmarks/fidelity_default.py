@@ -19,9 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from trainless import FinetuneConfig
 from trainless._io import write_csv
@@ -70,10 +72,24 @@ def score_line(s: dict[str, float]) -> str:
     )
 
 
-def repredict_updated(d: dict, overrides: dict | None = None) -> tuple[Case, dict, dict | None]:
+def cached_updated_cases(paths: Iterable[str | Path]) -> Iterator[tuple[Path, dict, dict]]:
+    """The cached bench cases (``cases/*.json`` paths) without momentum that have a kernel-updates prediction (what
+    ``--kernel-updates auto`` updates): each case file's path, its loaded result and its cached kernel-updates
+    comparison. Others are skipped silently."""
+    for p in map(Path, paths):
+        d = json.loads(p.read_text())
+        if d["case"]["momentum"] or UPDATED not in d["predictions"]:
+            continue
+        yield p, d, next(c for c in d["comparisons"] if c["engine"] == UPDATED)
+
+
+def repredict_updated(
+    d: dict, overrides: dict | None = None, case_changes: dict | None = None
+) -> tuple[Case, dict, dict | None]:
     """Make a cached bench case's kernel-updates prediction again (its real run from the cache): the case, the
-    new result and its kernel-updates comparison (None when the real run has nothing to compare)."""
-    case = Case.from_dict(d["case"])
+    new result and its kernel-updates comparison (None when the real run has nothing to compare). overrides:
+    PredictConfig fields; case_changes: Case fields (e.g. ``kernel_updates``) that leave the real run as it is."""
+    case = Case.from_dict({**d["case"], **(case_changes or {})})
     result = run_case(case, record=RunRecord.from_dict(d["record"]), only=frozenset({UPDATED}), overrides=overrides)
     return case, result, next((c for c in result["comparisons"] if c["engine"] == UPDATED), None)
 
@@ -105,6 +121,13 @@ def load_cached_case(d: dict):
         seed=config.seed,
     )
     return case, config, kconf, model, data
+
+
+def real_outputs(path) -> torch.Tensor:
+    """The real network's outputs at a ``trainless.predict._endpoint.WeightPath``'s current weights, (N, C)
+    float64 on the CPU (no gradient; tiles of 256 samples)."""
+    with torch.no_grad():
+        return torch.cat([path.model.module(path.x[i : i + 256]).double() for i in range(0, len(path.x), 256)]).cpu()
 
 
 def schedule_of(config: FinetuneConfig, batch_orders=None) -> SGDSchedule:

@@ -12,28 +12,18 @@ real T_eps per eps. Kept as run; the log is in benchmarks/results/explore/early_
     python benchmarks/explore/early_update.py CASE.json ...
 """
 
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import comparison_scores, score_line
+from fidelity_default import cached_updated_cases, comparison_scores, repredict_updated, score_line
 
-from trainless.bench import UPDATED, Case, run_case
-from trainless.finetune import RunRecord
-
-for p in map(Path, sys.argv[1:]):
-    d = json.loads(p.read_text())
-    if d["case"]["momentum"] or UPDATED not in d["predictions"]:
-        continue
-    cached = next(c for c in d["comparisons"] if c["engine"] == UPDATED)
+for p, d, cached in cached_updated_cases(sys.argv[1:]):
     steps = d["case"]["steps"]
     schedule = sorted({round(steps / 30), *d["case"]["kernel_updates"]})
-    case = Case.from_dict({**d["case"], "kernel_updates": schedule})
     t0 = time.perf_counter()
-    result = run_case(case, record=RunRecord.from_dict(d["record"]), only=frozenset({UPDATED}))
-    comp = next(c for c in result["comparisons"] if c["engine"] == UPDATED)
+    case, result, comp = repredict_updated(d, case_changes={"kernel_updates": schedule})
     eps = " ".join(
         f"{a['predicted']}/{b['predicted']}/{a['real']}"
         for a, b in zip(cached["eps"], comp["eps"], strict=True)

@@ -11,20 +11,15 @@ the log is in benchmarks/results/explore/path_check.txt.
     python benchmarks/explore/path_check.py CASE.json ...
 """
 
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import comparison_scores, repredict_updated
+from fidelity_default import cached_updated_cases, comparison_scores, repredict_updated
 
 from trainless.bench import UPDATED
 
-for p in map(Path, sys.argv[1:]):
-    d = json.loads(p.read_text())
-    if d["case"]["momentum"] or UPDATED not in d["predictions"]:
-        continue
-    cached = next(c for c in d["comparisons"] if c["engine"] == UPDATED)
+for p, d, cached in cached_updated_cases(sys.argv[1:]):
     end = d["predictions"][UPDATED]["endpoint"]
     ratio = end["loss_real"] / end["loss_linear"] if end else float("nan")
     case, result, _ = repredict_updated(d)

@@ -15,21 +15,16 @@ unstable when applied at every stride move too): apply benchmarks/results/explor
     python benchmarks/explore/path_match.py CASE.json ...
 """
 
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import comparison_scores, repredict_updated, score_line
+from fidelity_default import cached_updated_cases, comparison_scores, repredict_updated, score_line
 
 from trainless.bench import UPDATED
 
-for p in map(Path, sys.argv[1:]):
-    d = json.loads(p.read_text())
-    if d["case"]["momentum"] or UPDATED not in d["predictions"]:
-        continue
-    cached = next(c for c in d["comparisons"] if c["engine"] == UPDATED)
+for p, d, cached in cached_updated_cases(sys.argv[1:]):
     t0 = time.perf_counter()
     case, result, comp = repredict_updated(d, {"path_match": True})
     rows = result["predictions"][UPDATED]["kernel_path"]

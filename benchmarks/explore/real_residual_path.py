@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import comparison_scores, curve_scores, eps_errors, load_cached_case, score_line
+from fidelity_default import comparison_scores, curve_scores, eps_errors, load_cached_case, real_outputs, score_line
 
 from trainless._losses import loss_grad, loss_value
 from trainless.bench import UPDATED, scored_eps_errors
@@ -44,12 +44,6 @@ from trainless.predict import PredictConfig, auto_kernel_updates, auto_path_stri
 from trainless.predict._endpoint import WeightPath
 
 torch.set_num_threads(2)
-
-
-def outputs(path: WeightPath) -> torch.Tensor:
-    """The real network's outputs at the path's current weights, (N, C) float64."""
-    with torch.no_grad():
-        return torch.cat([path.model.module(path.x[i : i + 256]).double() for i in range(0, len(path.x), 256)]).cpu()
 
 
 args = sys.argv[1:]
@@ -104,7 +98,7 @@ for p in map(Path, args):
                 op, f = KernelOperator(result.k_train_train), result.f0.double().cpu()
                 at_kernel = path.snapshot()
             elif a > 0 and not RESTART_AT_UPDATES:
-                f = outputs(path)
+                f = real_outputs(path)
             alpha = torch.zeros_like(f)
             for t in range(a, b):
                 curve[t] = float(loss_value(case.loss, f, y))
@@ -125,7 +119,7 @@ for p in map(Path, args):
             with torch.no_grad():
                 for w, s in zip(path.params, step, strict=True):
                     w.add_(s)
-        final_real = float(loss_value(case.loss, outputs(path), y))
+        final_real = float(loss_value(case.loss, real_outputs(path), y))
     real = np.asarray(d["record"]["loss"])
     cached = next(c for c in d["comparisons"] if c["engine"] == UPDATED)
     at = [10, 25, 50, 100, 150]

@@ -20,7 +20,7 @@ import torch
 from torch.func import functional_call, jvp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import load_cached_case
+from fidelity_default import load_cached_case, real_outputs
 
 from trainless._losses import loss_grad, loss_value
 from trainless.finetune import learning_rates
@@ -75,7 +75,7 @@ for p in map(Path, sys.argv[1:]):
             with torch.no_grad():
                 for q, s in zip(path.params, dw, strict=True):
                     q.add_(s)
-                f_real = torch.cat([model.module(path.x[i : i + 256]).double() for i in range(0, n, 256)]).cpu()
+            f_real = real_outputs(path)
             f_quad = f_lin + quad
             gap = float((f_real - f_lin).norm())
             explained = 1 - float((f_real - f_quad).norm()) / gap if gap > 0 else float("nan")
