@@ -31,6 +31,7 @@ from trainless.bench import MISSED_EPS_ERROR, UPDATED, Case, run_case
 from trainless.dynamics import SGDSchedule, epsilon_time
 from trainless.finetune import RunRecord, learning_rates, load_model_and_data
 from trainless.kernel import KernelConfig
+from trainless.models import HeadStart
 from trainless.predict import PredictConfig, auto_kernel_updates, linearize, predict_from
 
 EPS = (0.01, 0.05, 0.1, 0.2, 0.4)
@@ -121,6 +122,21 @@ def load_cached_case(d: dict):
         seed=config.seed,
     )
     return case, config, kconf, model, data
+
+
+def linearize_cached(d: dict):
+    """:func:`load_cached_case` and the linearization at w0 with the case's kernel-updates kernel config, head
+    and trainable set (no step timed): case, config, kconf, model, data, lin."""
+    case, config, kconf, model, data = load_cached_case(d)
+    lin = linearize(
+        model,
+        data,
+        config,
+        PredictConfig(kernel=kconf, timing_steps=0),
+        trainable=case.trainable,
+        head_start=HeadStart(case.head_start),
+    )
+    return case, config, kconf, model, data, lin
 
 
 def real_outputs(path) -> torch.Tensor:

@@ -32,15 +32,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import comparison_scores, curve_scores, eps_errors, load_cached_case, real_outputs, score_line
+from fidelity_default import comparison_scores, curve_scores, eps_errors, linearize_cached, real_outputs, score_line
 
 from trainless._losses import loss_grad, loss_value
 from trainless.bench import UPDATED, scored_eps_errors
 from trainless.dynamics import KernelOperator
 from trainless.finetune import learning_rates
 from trainless.kernel import compute_kernel
-from trainless.models import HeadStart
-from trainless.predict import PredictConfig, auto_kernel_updates, auto_path_stride, linearize, preserved
+from trainless.predict import auto_kernel_updates, auto_path_stride, preserved
 from trainless.predict._endpoint import WeightPath
 
 torch.set_num_threads(2)
@@ -62,15 +61,7 @@ for p in map(Path, args):
     if d["case"]["batch_size"] or UPDATED not in d["predictions"]:
         continue
     t0 = time.perf_counter()
-    case, config, kconf, model, data = load_cached_case(d)
-    lin = linearize(
-        model,
-        data,
-        config,
-        PredictConfig(kernel=kconf, timing_steps=0),
-        trainable=case.trainable,
-        head_start=HeadStart(case.head_start),
-    )
+    case, config, kconf, model, data, lin = linearize_cached(d)
     lrs, n, y, T = learning_rates(config), data.n, lin.y, config.steps
     updates = set(auto_kernel_updates(T))
     stride = STRIDE or auto_path_stride(T, 0.0)

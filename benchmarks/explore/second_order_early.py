@@ -20,12 +20,11 @@ import torch
 from torch.func import functional_call, jvp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import load_cached_case, real_outputs
+from fidelity_default import linearize_cached, real_outputs
 
 from trainless._losses import loss_grad, loss_value
 from trainless.finetune import learning_rates
-from trainless.models import HeadStart
-from trainless.predict import PredictConfig, linearize, preserved
+from trainless.predict import preserved
 from trainless.predict._endpoint import WeightPath
 
 torch.set_num_threads(2)
@@ -48,11 +47,7 @@ def second_directional(module: torch.nn.Module, x: torch.Tensor, v: dict[str, to
 
 for p in map(Path, sys.argv[1:]):
     d = json.loads(p.read_text())
-    case, config, kconf, model, data = load_cached_case(d)
-    lin = linearize(
-        model, data, config, PredictConfig(kernel=kconf, timing_steps=0), trainable=case.trainable,
-        head_start=HeadStart(case.head_start),
-    )
+    case, config, kconf, model, data, lin = linearize_cached(d)
     lrs, n, y = learning_rates(config), data.n, lin.y
     real = np.asarray(d["record"]["loss"])
     f, alpha = lin.kernel.f0.double(), torch.zeros_like(lin.kernel.f0.double())
