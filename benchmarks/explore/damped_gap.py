@@ -16,6 +16,9 @@ the default prediction is one forward pass per stride.
 
 ``--local``: the source is instead each stride's own nonlinear increment, f(w_b) - f(w_a) - J(w_a)(w_b - w_a) (one
 more JVP per stride), leaving out the kernel's drift since the last update that e_b - e_a also holds.
+``--one-step``: the source is instead, per kernel segment, one trial GD step's departure from the path's weights
+where the kernel was computed (w0 and each update: the real network's output change over J's), applied at every
+step of the segment scaled by the square of the step's function-space size over the trial step's (second order).
 ``--stride S``: move the weights (and measure the departure) every S steps instead of the auto stride T/30.
 
 Printed per cached full-batch cross-entropy GD case without momentum: the cached default's scores, the re-made
@@ -23,7 +26,7 @@ default path (``carried``, a check that it matches), the damped-source run (``da
 path's weights at the strides' ends (``at path``), the curves at a few steps, and a JSON line of the relative
 T_eps errors; ``--pool LOG ...`` pools those lines per suite. Log in benchmarks/results/explore/damped_gap.txt.
 
-    python benchmarks/explore/damped_gap.py CASE.json ... [--local] [--stride S]
+    python benchmarks/explore/damped_gap.py CASE.json ... [--local | --one-step] [--stride S]
     python benchmarks/explore/damped_gap.py --pool LOG ...
 """
 
@@ -60,7 +63,8 @@ from trainless.predict._trust import largest_edge_ratio
 torch.set_num_threads(2)
 AT = (5, 10, 25, 50, 100, 150)
 LOCAL = "--local" in sys.argv
-NAME = "local" if LOCAL else "damped"
+ONE_STEP = "--one-step" in sys.argv
+NAME = "local" if LOCAL else ("one-step" if ONE_STEP else "damped")
 STRIDE = int(sys.argv[sys.argv.index("--stride") + 1]) if "--stride" in sys.argv else None
 
 
@@ -112,9 +116,22 @@ def run(paths: list[str]) -> None:
                 model.head_module().load_state_dict(lin.head_state)
             path = WeightPath(model, data, case.trainable)
             op = lin.operator
+            probes = {}  # kernel segment start -> (one step's departure, that step's function-space size)
             for a, b in itertools.pairwise(bounds):
                 if a in updates:
                     op = KernelOperator(compute_kernel(model.module, path.x, kconf).k_train_train)
+                if ONE_STEP and (a == 0 or a in updates):
+                    # One trial GD step from the path's weights (the real network's outputs before and after it)
+                    # against the linearized step under the kernel just computed; the path is put back.
+                    g = loss_grad(case.loss, f, y)
+                    df = -(lrs[a] / n) * op.matvec(g)
+                    before, f_here = path.snapshot(), real_outputs(path)
+                    trial = path.vjp(-(lrs[a] / n) * g)
+                    with torch.no_grad():
+                        for w, step in zip(path.params, trial, strict=True):
+                            w.add_(step)
+                    probes[a] = ((real_outputs(path) - f_here) - df, float(df.norm()))
+                    path.load(before)
                 for t in range(a, b):
                     carried[t] = float(loss_value(case.loss, f, y))
                     g = loss_grad(case.loss, f, y)
@@ -136,10 +153,16 @@ def run(paths: list[str]) -> None:
                 segments.append((a, b, op, source))
                 gap, f_start = f_real - f, f_real
         fd = lin.kernel.f0.double()
+        probe = None
         for a, b, op, source in segments:
+            probe = probes.get(a, probe)
             for t in range(a, b):
                 damped[t] = float(loss_value(case.loss, fd, y))
-                fd = fd - (lrs[t] / n) * op.matvec(loss_grad(case.loss, fd, y)) + source / (b - a)
+                step = -(lrs[t] / n) * op.matvec(loss_grad(case.loss, fd, y))
+                if ONE_STEP:  # second order in the step: the probe's departure scaled by (|step| / |probe's step|)^2
+                    fd = fd + step + probe[0] * (float(step.norm()) / probe[1]) ** 2
+                else:
+                    fd = fd + step + source / (b - a)
         damped[T] = float(loss_value(case.loss, fd, y))
         real = np.asarray(d["record"]["loss"])
         at = [s for s in AT if s <= T]
@@ -175,4 +198,4 @@ if __name__ == "__main__":
         args = sys.argv[1:]
         if "--stride" in args:
             del args[args.index("--stride") : args.index("--stride") + 2]
-        run([a for a in args if a != "--local"])
+        run([a for a in args if a not in ("--local", "--one-step")])
