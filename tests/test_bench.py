@@ -179,6 +179,25 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert {p.name: p.stat().st_mtime_ns for p in new} == stamps
     with pytest.raises(ConfigError, match="needs repredict"):
         BenchJob(suite=str(updated), only=(UPDATED,))
+    # New kernel-update steps with only the updates made again: new case ids, the earlier versions' other
+    # predictions, comparisons and baseline carried over, the earlier files left in place.
+    moved = tmp_path / "quick_moved.toml"
+    moved.write_text(updated.read_text().replace("kernel_updates = [5, 10]", "kernel_updates = [1, 5, 10]"))
+    argv = ["bench", str(moved), "--out", str(out), "--repredict", "--only", UPDATED, "--no-progress"]
+    had = {p.name for p in (out / "cases").glob("*.json")}
+    assert main(argv) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in new} == stamps
+    renamed = [p for p in (out / "cases").glob("*.json") if p.name not in had]
+    assert len(renamed) == 7
+    old_by_run = {run_of(json.loads(p.read_text())): json.loads(p.read_text()) for p in new}
+    for r in map(json.loads, (p.read_text() for p in renamed)):
+        old = old_by_run[run_of(r)]
+        assert r["case"]["kernel_updates"] == [1, 5, 10] and r["case_id"] == Case.from_dict(r["case"]).case_id
+        assert [row["step"] for row in r["predictions"][UPDATED]["kernel_path"]] == [1, 5, 10]
+        assert r["predictions"][UPDATED]["loss"] != old["predictions"][UPDATED]["loss"]
+        assert r["record"] == old["record"] and r["baseline"] == old["baseline"]
+        for key in ("discrete", "discrete@exact", "discrete@pseudo"):
+            assert r["predictions"][key] == old["predictions"][key], key
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert {r["engine"] for r in rows} >= {"discrete", "discrete+updates", "discrete@pseudo"}
     assert all(r["edge_ratio"] and r["output_gap"] for r in rows)

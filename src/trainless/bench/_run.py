@@ -239,6 +239,26 @@ def merge_predictions(cached: dict[str, Any], fresh: dict[str, Any], keys: set[s
     }
 
 
+_FIELD_PREDICTIONS = {"kernel_updates": frozenset({UPDATED}), "tag": frozenset()}
+"""Case fields that change one prediction alone (``tag`` none): an earlier version of a case that differs only
+in them keeps its other predictions when ``only`` makes those again."""
+
+
+def _earlier_version(case: Case, candidates: list[dict[str, Any]], only: frozenset[str]) -> dict[str, Any] | None:
+    """The cached result of an earlier version of ``case`` (same real run) that differs from it only in fields
+    whose predictions ``only`` makes again, relabelled as ``case`` (its other predictions, comparisons and
+    baseline hold for it unchanged); None if there is none. The earlier version's file is left in place."""
+    now = dataclasses.asdict(case)
+    for prior in candidates:
+        then = dataclasses.asdict(Case(**_case_fields(prior["case"])))
+        changed = {k for k in now if now[k] != then[k]}
+        if all(k in _FIELD_PREDICTIONS and _FIELD_PREDICTIONS[k] <= only for k in changed) and all(
+            key in prior["predictions"] for k in changed for key in _FIELD_PREDICTIONS[k]
+        ):
+            return {**prior, "case": now, "case_id": case.case_id}
+    return None
+
+
 def _case_fields(d: dict[str, Any]) -> dict[str, Any]:
     """A cached result's case dict as Case keyword arguments (JSON lists back to tuples)."""
     return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
@@ -526,7 +546,9 @@ def run_suite(
     summary's ``suite_cases`` then says how many the suite has.
     only: with repredict, make just these predictions again (keys as in a result's ``predictions``, e.g.
     ``discrete+updates``) and keep the cached others, their comparisons and the baseline; a case cached
-    without any of them is left as it is."""
+    without any of them is left as it is. A case whose kernel-update steps changed (a new case id) starts from
+    its earlier version's result the same way, written under the new id (the earlier file stays: delete it
+    if the suite no longer has that version)."""
     if repredict and cached_only:
         raise TrainlessError("repredict and cached_only exclude each other: one re-runs predictions, one runs nothing")
     if only is not None and not repredict:
@@ -536,12 +558,15 @@ def run_suite(
     results = []
     todo = [c for c in suite.cases if repredict or not _case_path(out, c).is_file()]
     runs: dict[str, dict[str, Any]] = {}
+    earlier: dict[str, list[dict[str, Any]]] = {}
     if repredict:
         # Real runs by run key, from every cached result: a case whose prediction settings changed (a new
         # case id) reuses the real run of its earlier version.
         for path in sorted((out / "cases").glob("*.json")):
             cached = json.loads(path.read_text(encoding="utf-8"))
-            runs.setdefault(Case(**_case_fields(cached["case"])).run_key, cached["record"])
+            key = Case(**_case_fields(cached["case"])).run_key
+            runs.setdefault(key, cached["record"])
+            earlier.setdefault(key, []).append(cached)
     bar = tqdm(
         total=len(suite.cases),
         initial=len(suite.cases) - len(todo),
@@ -558,6 +583,8 @@ def run_suite(
                 continue
             if cached_only:
                 continue
+            if cached is None and only is not None:
+                cached = _earlier_version(case, earlier.get(case.run_key, []), only)
             if cached is not None:
                 record = RunRecord.from_dict(cached["record"])
             elif repredict and case.run_key in runs:
