@@ -669,6 +669,22 @@ def test_the_band_says_which_way_the_regimes_predictions_missed(tmp_path):
     for regime in ("gd-mse", "sgd-mse", None):
         assert "reached the eps levels" not in trust_summary([], "updates", bands, regime=regime)["text"], regime
     assert "reached the eps levels" not in trust_summary([], "frozen", bands, regime="sgd-ce")["text"]
+    # The lean is quoted only where the suites written before they ran lean the same way (or say too little).
+    held = {"sgd-ce": {"early": 23, "pairs": 40}, "sgd-momentum-ce": {"early": 2, "pairs": 20}}
+    bands = tmp_path / "bands_with_held_out_direction.json"  # a new path: the bands are cached per file
+    bands.write_text(
+        json.dumps(
+            {
+                "suite": "s",
+                "updates": {"flagged": band, "unflagged": band, "direction": direction, "validation_direction": held},
+            }
+        )
+    )
+    unheld = trust_summary([], "updates", bands, regime="sgd-ce")["text"]
+    assert unheld.endswith(
+        "at 100% of 27 (case, eps) pairs, but 57% of 40 on the suites written before they ran: no side to expect"
+    )
+    assert trust_summary([], "updates", bands, regime="sgd-momentum-ce")["text"].endswith("faster than predicted")
 
 
 def test_direction_table_counts_the_eps_pairs_the_prediction_reaches_first():

@@ -87,6 +87,12 @@ def largest_edge_ratio(edge_ratio: float | None, kernel_path: Iterable[dict[str,
     return max((r for r in ratios if r is not None and math.isfinite(r)), default=None)
 
 
+def _side(share: float) -> int:
+    """Which way a share of pairs reached first leans: 1 from two thirds up (the real run slower), -1 from one
+    third down (faster), 0 between."""
+    return 1 if share >= 2 / 3 else (-1 if share <= 1 / 3 else 0)
+
+
 @cache
 def _bands(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
@@ -111,7 +117,8 @@ def trust_summary(
     so without it the sentence says the endpoint flag could not be raised. ``regime``: the run's
     :func:`trust_regime`; where the calibration suite has at least ``DIRECTION_MIN_PAIRS`` (case, eps) pairs of
     it, the sentence says at what share of them this mode's prediction reached the eps level before the real run
-    did (and, from two thirds on either side, which way to expect the real run to differ)."""
+    did (and, from two thirds on either side, which way to expect the real run to differ, unless the suites
+    written before they ran, ``validation_direction``, do not lean the same way)."""
     bands = _bands(Path(bands_file))
     key = "flagged" if flags else "unflagged"
     band = None if bands is None else bands.get(mode, {}).get(key)
@@ -143,14 +150,23 @@ def trust_summary(
     direction = None if bands is None or regime is None else bands.get(mode, {}).get("direction", {}).get(regime)
     if direction and direction["pairs"] >= DIRECTION_MIN_PAIRS:
         share = direction["early"] / direction["pairs"]
-        lean = (
-            ": expect the real run to be slower than predicted"
-            if share >= 2 / 3
-            else (": expect the real run to be faster than predicted" if share <= 1 / 3 else "")
-        )
+        side = _side(share)
+        held = bands.get(mode, {}).get("validation_direction", {}).get(regime)  # type: ignore[union-attr]
+        lean = {
+            1: ": expect the real run to be slower than predicted",
+            -1: ": expect the real run to be faster than predicted",
+        }
+        if side and held and held["pairs"] >= DIRECTION_MIN_PAIRS and _side(held["early"] / held["pairs"]) != side:
+            # The lean is quoted only where the suites written before they ran show it too.
+            tail = (
+                f", but {held['early'] / held['pairs']:.0%} of {held['pairs']} on the suites written before they ran: "
+                "no side to expect"
+            )
+        else:
+            tail = lean.get(side, "")
         where += (
             f"; on that suite this mode's predictions of {regime} runs reached the eps levels before the real run "
-            f"at {share:.0%} of {direction['pairs']} (case, eps) pairs{lean}"
+            f"at {share:.0%} of {direction['pairs']} (case, eps) pairs{tail}"
         )
     if not endpoint_checked:
         where += (
