@@ -16,7 +16,7 @@ per case was below the updates' on all three, 1 / 5 / 40% against 29 / 20 / 44%,
 36 / 21 / 65%). Prints a Markdown table and writes it to benchmarks/results/suites_table.md.
 
     python benchmarks/suites_table.py bench/results/paper \
-        --unseen bench/results/{longer,unseen,unseen2,unseen3,unseen4,unseen5,unseen6,practice,plainsgd,mseedge}
+        --unseen bench/results/{longer,unseen,unseen2,unseen3,unseen4,unseen5,unseen6,unseen7,practice,plainsgd,mseedge}
 """
 
 from __future__ import annotations

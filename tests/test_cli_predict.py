@@ -53,15 +53,15 @@ def test_predict_with_kernel_updates_reports_the_kernel_path_and_the_endpoint(tm
         ["predict", *TINY, "--lr", "0.05", "--steps", "30", "--kernel-updates", "auto", "--out", str(tmp_path)]
     )
     job = PredictJob(job_from_args(args), predict_config_from_args(args))
-    assert job.predict.kernel_updates == (2, 5, 10, 20)
+    assert job.predict.kernel_updates == (1, 2, 5, 10, 20)
     report = run_predict(job)
     p = report.prediction
-    assert [row["step"] for row in p.kernel_path] == [2, 5, 10, 20]
+    assert [row["step"] for row in p.kernel_path] == [1, 2, 5, 10, 20]
     assert p.endpoint is not None and p.endpoint["units"] > 0
     table = render_predict(report, "table")
     assert "endpoint check" in table and "kernel updates" in table and "stability" in table
     saved = json.loads((tmp_path / "prediction.json").read_text())
-    assert saved["kernel_path"][0]["step"] == 2 and saved["options"]["kernel_updates"] == [2, 5, 10, 20]
+    assert saved["kernel_path"][0]["step"] == 1 and saved["options"]["kernel_updates"] == [1, 2, 5, 10, 20]
 
 
 def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):

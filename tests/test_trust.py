@@ -592,8 +592,12 @@ def test_path_stride_moves_the_weights_through_the_jacobian_at_each_stride(digit
 def test_auto_kernel_updates_scale_with_the_run_and_are_off_with_momentum():
     from trainless.predict import auto_kernel_updates
 
-    assert auto_kernel_updates(150) == (10, 25, 50, 100)
-    assert auto_kernel_updates(300, 0.0) == (20, 50, 100, 200)
+    assert auto_kernel_updates(150) == (1, 10, 25, 50, 100)
+    assert auto_kernel_updates(300, 0.0) == (1, 20, 50, 100, 200)
+    # Short runs: steps that round onto each other or onto the end are made once or dropped.
+    assert auto_kernel_updates(15) == (1, 2, 5, 10)
+    assert auto_kernel_updates(3) == (1, 2)
+    assert auto_kernel_updates(1) == ()
     assert auto_kernel_updates(150, 0.9) == ()
     assert auto_kernel_updates(150, 0.5) == ()
 
@@ -723,3 +727,29 @@ def test_packaged_direction_figures_quote_the_calibration_suite(digits16, tiny):
         f"sgd-ce runs reached the eps levels before the real run at {packaged['early'] / packaged['pairs']:.0%}"
         in (pred.trust["text"])
     )
+
+
+def test_kernel_update_at_step_one_is_the_real_networks_kernel_after_one_gd_step(digits16, tiny):
+    # Why auto_kernel_updates starts at step 1: one full-batch GD step of the linearized model moves the weights
+    # by the network's own gradient at w_0, so the kernel taken there is the real network's after one real step
+    # (taken here by hand: one SGD step on the mean cross-entropy), already off Theta_0.
+    from trainless.kernel import compute_kernel
+    from trainless.predict._preserve import preserved
+
+    cfg = FinetuneConfig(lr=0.5, steps=4)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    pred = predict_from(lin, cfg, dataclasses.replace(FAST, kernel_updates=(1,)), model=tiny, data=digits16)
+    theta0 = lin.kernel.k_train_train
+    with preserved(tiny.module):
+        tiny.module.eval()
+        params = [p for p in tiny.module.parameters() if p.requires_grad]
+        loss = torch.nn.functional.cross_entropy(tiny.module(digits16.x), digits16.y)
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads, strict=True):
+                p -= cfg.lr * g
+        theta1 = compute_kernel(tiny.module, digits16.x, FAST.kernel).k_train_train
+    ratio = float(torch.einsum("iicc->", theta1)) / float(torch.einsum("iicc->", theta0))
+    assert pred.kernel_path[0]["step"] == 1
+    assert pred.kernel_path[0]["trace_ratio"] == pytest.approx(ratio, rel=1e-5)
+    assert abs(ratio - 1.0) > 1e-3

@@ -15,7 +15,9 @@ real T_eps per eps. Kept as run; the log is in benchmarks/results/explore/early_
 T_eps errors of both (median / p95 over (case, eps) pairs; a missed eps 100%) and the largest per case.
 
 ``--at STEP``: the extra update at that step instead of T/30. At step 1 the path's weights are the real run's
-(one GD step from w0 is the same in both), so that kernel is the real network's after its first step.
+(one GD step from w0 is the same in both), so that kernel is the real network's after its first step. Adopted
+2026-12-03 (auto_kernel_updates starts at step 1) and the suites re-predicted: their cached schedules now hold step
+1, so ``--at 1`` on them makes the cached prediction again; the log's figures were made before.
 """
 
 import re

@@ -413,8 +413,8 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="STEP",
         help="steps at which Theta is computed again along the predicted path (fidelity at a fresh head; one "
-        "kernel each), or 'auto' for T/15, T/6, T/3, 2T/3, none with momentum (default: none, the kernel frozen at "
-        "w0)",
+        "kernel each), or 'auto' for steps 1, T/15, T/6, T/3, 2T/3, none with momentum (default: none, the kernel "
+        "frozen at w0)",
     )
     g.add_argument(
         "--update-kernel",

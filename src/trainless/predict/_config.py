@@ -17,20 +17,40 @@ DEFAULT_EPS = (0.01, 0.05, 0.1, 0.2, 0.4)
 AUTO_UPDATE_FRACTIONS = (1 / 15, 1 / 6, 1 / 3, 2 / 3)
 
 
+AUTO_FIRST_UPDATE = 1
+"""The step of the first automatic kernel update: after one full-batch GD step the predicted weights are the
+real run's (the first step's gradient is the network's own at w_0), so Theta there is exactly the real network's
+kernel after its first step, which no later update can say of its weights (with minibatches, only when the
+predicted first batch is the real one)."""
+
+
 def auto_kernel_updates(steps: int, momentum: float = 0.0) -> tuple[int, ...]:
-    """A kernel-update schedule for a run of ``steps`` steps (in optimizer steps): at T/15, T/6, T/3 and 2T/3
-    (10, 25, 50 and 100 for T = 150), about evenly spaced in log-time because the kernel moves fastest early.
-    Steps outside [1, T-1] are dropped. None with momentum (``momentum`` > 0): on the 11 momentum-0.9 runs of
-    the bench suites (paper, unseen, practice) the updated kernels' largest relative T_eps error per case was
-    worse than the frozen kernel's on 5, better on 3, equal on 3 (pooled median / p95 30% / 199% against 28% /
-    61%; on two N = 200 runs 122% and 453% against 43% and 57%, the updated minibatch run turning unstable),
-    and with the real network's own kernels at those steps (benchmarks/explore/oracle_momentum.py) the largest
-    error stayed within 5 points of the frozen kernel's on the four N = 50 runs tried, whose real loss climbs
-    back up in its first 40 steps: there is little for any kernel to gain. What
-    the updates do better there is the loss at T, already near zero (median relative error 69% vs 269%)."""
+    """A kernel-update schedule for a run of ``steps`` steps (in optimizer steps): at step 1, then T/15, T/6, T/3
+    and 2T/3 (1, 10, 25, 50 and 100 for T = 150), the later ones about evenly spaced in log-time because the
+    kernel moves fastest early. Steps outside [1, T-1] are dropped.
+
+    Step 1 (:data:`AUTO_FIRST_UPDATE`, added 2026-12-03): the real kernel after one step is already 20-81% from
+    Theta_0 (relative Frobenius norm, three public cases: units near their threshold switch at once). Measured
+    by re-predicting the cached full-batch cross-entropy cases (``benchmarks/explore/early_update.py --at 1``):
+    normalized T_eps median / p95 on the public suite 5% / 26% -> 3% / 15% (17 cases), on five unseen suites
+    9% / 34% -> 8% / 26% (31 cases), plain SGD 17% / 49% -> 14% / 26% (6 cases); worse on a linear-probed head
+    (median 44% -> 60%). Held out afterwards on a suite written before it ran (unseen6, 6 cases): p95 33% ->
+    22%, median 6% -> 9%, the largest error per case worse on 3, better on 1. Then every suite's updated predictions
+    were made again with it: pooled over eleven suites written before they ran (unseen7 after the change), GD
+    cross-entropy p95 33% -> 25% (README, "Fidelity").
+
+    None with momentum (``momentum`` > 0): on the 11 momentum-0.9 runs of the bench suites (paper, unseen, practice)
+    the updated kernels' largest relative T_eps error per case was worse than the frozen kernel's on 5, better on 3,
+    equal on 3 (pooled median / p95 30% / 199% against 28% / 61%; on two N = 200 runs 122% and 453% against 43% and
+    57%, the updated minibatch run turning unstable), and with the real network's own kernels at those steps
+    (benchmarks/explore/oracle_momentum.py) the largest error stayed within 5 points of the frozen kernel's on the
+    four N = 50 runs tried, whose real loss climbs back up in its first 40 steps: there is little for any kernel to
+    gain. What the updates do better there is the loss at T, already near zero (median relative error 69% vs
+    269%)."""
     if momentum > 0:
         return ()
-    return tuple(sorted({round(steps * f) for f in AUTO_UPDATE_FRACTIONS if 1 <= round(steps * f) < steps}))
+    scheduled = {AUTO_FIRST_UPDATE} | {round(steps * f) for f in AUTO_UPDATE_FRACTIONS}
+    return tuple(sorted(s for s in scheduled if 1 <= s < steps))
 
 
 AUTO_STRIDE_MOVES = 30
