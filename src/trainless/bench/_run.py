@@ -557,16 +557,13 @@ def run_suite(
     ensure_writable_dir(out / "cases")
     results = []
     todo = [c for c in suite.cases if repredict or not _case_path(out, c).is_file()]
-    runs: dict[str, dict[str, Any]] = {}
     earlier: dict[str, list[dict[str, Any]]] = {}
     if repredict:
-        # Real runs by run key, from every cached result: a case whose prediction settings changed (a new
-        # case id) reuses the real run of its earlier version.
+        # Every cached result by run key: a case whose prediction settings changed (a new case id) reuses the
+        # real run of its earlier versions (the first one's), and with ``only`` their other predictions.
         for path in sorted((out / "cases").glob("*.json")):
             cached = json.loads(path.read_text(encoding="utf-8"))
-            key = Case(**_case_fields(cached["case"])).run_key
-            runs.setdefault(key, cached["record"])
-            earlier.setdefault(key, []).append(cached)
+            earlier.setdefault(Case(**_case_fields(cached["case"])).run_key, []).append(cached)
     bar = tqdm(
         total=len(suite.cases),
         initial=len(suite.cases) - len(todo),
@@ -587,8 +584,8 @@ def run_suite(
                 cached = _earlier_version(case, earlier.get(case.run_key, []), only)
             if cached is not None:
                 record = RunRecord.from_dict(cached["record"])
-            elif repredict and case.run_key in runs:
-                record = RunRecord.from_dict(runs[case.run_key])
+            elif repredict and case.run_key in earlier:
+                record = RunRecord.from_dict(earlier[case.run_key][0]["record"])
             else:
                 record = None
             if only is not None and cached is not None:
