@@ -31,7 +31,7 @@ import torch
 from fidelity_default import EPS, eps_errors
 
 from trainless._io import write_csv, write_text
-from trainless.bench import UPDATED, UPDATED_AUTO, auto_comparison, quantile
+from trainless.bench import UPDATED, UPDATED_AUTO, Case, auto_comparison, quantile
 from trainless.dynamics import epsilon_time
 
 HERE = Path(__file__).resolve().parent
@@ -71,7 +71,7 @@ def main() -> None:
             r = json.loads(path.read_text(encoding="utf-8"))
             if not r["case"]["batch_size"]:
                 continue
-            reruns = sorted(a.curves.glob(f"{path.stem}_seed*.json"))
+            reruns = sorted(a.curves.glob(f"{Case.from_dict(r['case']).run_key}_seed*.json"))
             curves = [r["record"]["loss"]] + [json.loads(p.read_text(encoding="utf-8"))["loss"] for p in reruns]
             if len(curves) < a.min_runs:
                 continue

@@ -9,7 +9,8 @@ the predictions' errors, the SGD targets ask for less noise than the real runs h
 
     python benchmarks/sgd_noise_floor.py bench/results/paper bench/results/unseen   # -> results/sgd_noise_floor.csv
 
---curves DIR keeps each rerun's loss and error curves (DIR/<case>_seed<k>.json) for analyses that need the real
+--curves DIR keeps each rerun's loss and error curves (DIR/<run key>_seed<k>.json, ``Case.run_key``: the fields
+that decide the real run, so a case whose predictions change keeps its reruns) for analyses that need the real
 runs themselves (``sgd_expected.py``: the predicted expected curve against the real runs' mean), and skips a
 rerun whose curves are already there (resumable; its row is then not in --out).
 """
@@ -27,7 +28,7 @@ import numpy as np
 from fidelity_default import eps_errors, level_errors, load_cached_case
 
 from trainless._io import write_csv, write_json
-from trainless.bench import UPDATED, quantile
+from trainless.bench import UPDATED, Case, quantile
 from trainless.finetune import finetune
 from trainless.models import HeadStart
 
@@ -65,7 +66,7 @@ def main() -> None:
             seeds = a.seeds if checked else [0, *a.seeds]
             checked = True
             for seed in seeds:
-                kept = None if a.curves is None else a.curves / f"{path.stem}_seed{seed}.json"
+                kept = None if a.curves is None else a.curves / f"{Case.from_dict(d['case']).run_key}_seed{seed}.json"
                 if kept is not None and kept.is_file():
                     continue
                 t0 = time.perf_counter()

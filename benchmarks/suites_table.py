@@ -13,10 +13,13 @@ case, before taking quantiles: all of them, their cross-entropy cases alone (the
 edge are a regime of their own), and those with a fresh head (the regime the fidelity targets are set for; a
 linear-probed head starts near its optimum; on the three such GD cases the frozen kernel's median T_eps error
 per case was below the updates' on all three, 1 / 5 / 40% against 29 / 20 / 44%, the largest 2 / 30 / 65% against
-36 / 21 / 65%). Prints a Markdown table and writes it to benchmarks/results/suites_table.md.
+36 / 21 / 65%), and of those the cases whose lr is below the linearized stability edge at w0 (the trust signal's
+``edge`` flag at init; past it real runs can diverge, as two of unseen8's momentum runs at lr 1e-2 did, and the
+normalized T_eps of a run that does not converge scores nothing the user asked). Prints a Markdown table and
+writes it to benchmarks/results/suites_table.md.
 
-    python benchmarks/suites_table.py bench/results/paper \
-        --unseen bench/results/{longer,unseen,unseen2,unseen3,unseen4,unseen5,unseen6,unseen7,practice,plainsgd,mseedge}
+    python benchmarks/suites_table.py bench/results/paper --unseen \
+        bench/results/{longer,unseen,unseen2,unseen3,unseen4,unseen5,unseen6,unseen7,unseen8,practice,plainsgd,mseedge}
 """
 
 from __future__ import annotations
@@ -54,6 +57,15 @@ def rows_of(name: str, results: list[dict]) -> list[str]:
     return out
 
 
+def below_edge(result: dict) -> bool:
+    """Whether the case's lr is below the linearized stability edge 2(1+m)/S at w0 (the frozen prediction's
+    ``edge_ratio`` at most 1): measured at init, before any update or real step, so a split by it uses nothing
+    the real run shows (the trust signal's ``edge`` flag, which also looks at the updated kernels, is the
+    prediction's own)."""
+    ratio = result["predictions"]["discrete"].get("edge_ratio")
+    return ratio is not None and ratio <= 1.0
+
+
 def load(suite_dir: Path) -> list[dict]:
     paths = sorted((suite_dir / "cases").glob("*.json"))
     if not paths:
@@ -86,6 +98,9 @@ def main() -> None:
         fresh = [r for r in ce if r["case"].get("head_start", "fresh") == "fresh"]
         if len(fresh) < len(ce):
             lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head**", fresh)
+        below = [r for r in fresh if below_edge(r)]
+        if len(below) < len(fresh):
+            lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head, lr below the edge**", below)
     lines.append("")
     lines.append("\\* written before it was run (cases not seen while designing).")
     table = "\n".join(lines) + "\n"
