@@ -18,8 +18,8 @@ per case was below the updates' on all three, 1 / 5 / 40% against 29 / 20 / 44%,
 normalized T_eps of a run that does not converge scores nothing the user asked). Prints a Markdown table and
 writes it to benchmarks/results/suites_table.md.
 
-    python benchmarks/suites_table.py bench/results/paper --unseen \
-        bench/results/{longer,unseen,unseen2,unseen3,unseen4,unseen5,unseen6,unseen7,unseen8,practice,plainsgd,mseedge}
+    python benchmarks/suites_table.py bench/results/paper --unseen bench/results/longer \
+        bench/results/unseen{,2,3,4,5,6,7,8,9,10} bench/results/{practice,plainsgd,mseedge}
 """
 
 from __future__ import annotations

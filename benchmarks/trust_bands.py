@@ -17,8 +17,8 @@ many the prediction reaches first (``direction``); a prediction quotes it. ``--d
 suites (written before they ran) whose pooled counts go beside it (``validation_direction``), to show it holds.
 
     python benchmarks/trust_bands.py bench/results/paper bench/results/unseen \
-        --direction-validation \
-        bench/results/{longer,unseen,unseen2,unseen3,unseen4,unseen5,unseen6,unseen7,unseen8,practice,plainsgd,mseedge}
+        --direction-validation bench/results/longer bench/results/unseen{,2,3,4,5,6,7,8,9,10} \
+        bench/results/{practice,plainsgd,mseedge}
 """
 
 from __future__ import annotations
