@@ -28,7 +28,7 @@ import numpy as np
 from fidelity_default import eps_errors, level_errors, load_cached_case
 
 from trainless._io import write_csv, write_json
-from trainless.bench import UPDATED, Case, quantile
+from trainless.bench import UPDATED, quantile
 from trainless.finetune import finetune
 from trainless.models import HeadStart
 
@@ -66,7 +66,7 @@ def main() -> None:
             seeds = a.seeds if checked else [0, *a.seeds]
             checked = True
             for seed in seeds:
-                kept = None if a.curves is None else a.curves / f"{Case.from_dict(d['case']).run_key}_seed{seed}.json"
+                kept = None if a.curves is None else a.curves / f"{case.run_key}_seed{seed}.json"
                 if kept is not None and kept.is_file():
                     continue
                 t0 = time.perf_counter()

@@ -121,7 +121,9 @@ def trust_summary(
     written before they ran, ``validation_direction``, do not lean the same way)."""
     bands = _bands(Path(bands_file))
     key = "flagged" if flags else "unflagged"
-    band = None if bands is None else bands.get(mode, {}).get(key)
+    # This mode's calibration: its bands, and the calibration and validation suites' direction counts.
+    of_mode = {} if bands is None else bands.get(mode, {})
+    band = of_mode.get(key)
     reasons = {
         "edge": "the lr is above the linearized stability edge",
         "endpoint": "the real network at the predicted final weights does much worse than the linearized model",
@@ -147,11 +149,11 @@ def trust_summary(
         else:
             why = "the band was not measured on runs this long"
         where += f"; measured on runs of T = {at} steps, this one predicts {steps}: {why}"
-    direction = None if bands is None or regime is None else bands.get(mode, {}).get("direction", {}).get(regime)
+    direction = None if regime is None else of_mode.get("direction", {}).get(regime)
     if direction and direction["pairs"] >= DIRECTION_MIN_PAIRS:
         share = direction["early"] / direction["pairs"]
         side = _side(share)
-        held = bands.get(mode, {}).get("validation_direction", {}).get(regime)  # type: ignore[union-attr]
+        held = of_mode.get("validation_direction", {}).get(regime)
         lean = {
             1: ": expect the real run to be slower than predicted",
             -1: ": expect the real run to be faster than predicted",
