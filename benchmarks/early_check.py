@@ -21,9 +21,9 @@ error lies); 5 and 20 are printed beside it. Results in benchmarks/results/early
 from __future__ import annotations
 
 import argparse
-import json
-import math
 from pathlib import Path
+
+from trust_bands import load_cases, midpoint_threshold  # the sibling script (benchmarks/ is on sys.path)
 
 from trainless._io import write_json
 from trainless.bench._run import BAD_CASE, UPDATED_AUTO, auto_comparison, trust_table
@@ -34,7 +34,7 @@ STEPS = (10, 5, 20)
 
 def case_rows(suite: Path) -> list[dict]:
     """Per case of a suite: its largest relative T_eps error and current flags (auto), and both curves."""
-    results = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((suite / "cases").glob("*.json"))]
+    results = load_cases(suite)
     scored = {row["case_id"]: row for row in trust_table(results, UPDATED_AUTO)["rows"]}
     rows = []
     for r in results:
@@ -59,12 +59,10 @@ def gap(row: dict, k: int) -> float:
     return abs(row["predicted"][k] - row["real"][k]) / row["real"][k]
 
 
-def threshold(rows: list[dict], k: int) -> float:
-    """G by the endpoint ratio's rule (trust_bands.calibrate), on g_k."""
+def threshold(rows: list[dict], k: int) -> float | None:
+    """G by the endpoint ratio's rule (trust_bands.midpoint_threshold), on g_k."""
     bad = [gap(r, k) for r in rows if r["max_rel_error"] > BAD_CASE]
-    g_bad = min(bad)
-    below = [gap(r, k) for r in rows if r["max_rel_error"] <= BAD_CASE and gap(r, k) < g_bad]
-    return math.sqrt(max(below) * g_bad) if below else g_bad * (1 - 1e-9)
+    return midpoint_threshold(bad, [gap(r, k) for r in rows if r["max_rel_error"] <= BAD_CASE])
 
 
 def score(rows: list[dict], k: int, g: float) -> dict:

@@ -40,15 +40,22 @@ def load_cases(suite_dir: Path) -> list[dict]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((suite_dir / "cases").glob("*.json"))]
 
 
+def midpoint_threshold(bad: list[float], good: list[float]) -> float | None:
+    """The rule of the module docstring on any signal that grows with the error: the geometric midpoint between the
+    smallest value of a bad case and the largest value of a good case below it (just under the smallest bad value
+    when no good value lies below); None without bad cases."""
+    if not bad:
+        return None
+    v_bad = min(bad)
+    below = [v for v in good if v < v_bad]
+    return math.sqrt(max(below) * v_bad) if below else v_bad * (1 - 1e-9)
+
+
 def calibrate(table: dict) -> float | None:
     """R from a table computed with no endpoint flag (threshold inf): the rule of the module docstring."""
     rows = [r for r in table["rows"] if r["endpoint_ratio"] is not None]
     bad = [r["endpoint_ratio"] for r in rows if r["max_rel_error"] > BAD_CASE and "edge" not in r["flags"]]
-    if not bad:
-        return None
-    r_bad = min(bad)
-    below = [r["endpoint_ratio"] for r in rows if r["max_rel_error"] <= BAD_CASE and r["endpoint_ratio"] < r_bad]
-    return math.sqrt(max(below) * r_bad) if below else r_bad * (1 - 1e-9)
+    return midpoint_threshold(bad, [r["endpoint_ratio"] for r in rows if r["max_rel_error"] <= BAD_CASE])
 
 
 def brief(t: dict) -> dict:

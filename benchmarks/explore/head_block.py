@@ -66,15 +66,16 @@ def one_case(path: Path) -> None:
     whole, head = {}, {}
 
     def observe(t: int, module: torch.nn.Module) -> None:
-        if t == 0 or t in updates:
+        if t in updates:  # t = 0 is computed below, before the run
             whole[t] = compute_kernel(module, data.x, kconf)
             with head_only(model):
                 head[t] = compute_kernel(module, data.x, kconf).k_train_train
 
     # the head block along the updated linearized path, before the real run (which trains the module in place)
-    res0 = compute_kernel(model.module, data.x, kconf)
+    whole[0] = res0 = compute_kernel(model.module, data.x, kconf)
     with head_only(model):
-        body0 = res0.k_train_train - compute_kernel(model.module, data.x, kconf).k_train_train
+        head[0] = compute_kernel(model.module, data.x, kconf).k_train_train
+    body0 = res0.k_train_train - head[0]
     path_head: dict[int, torch.Tensor] = {}
     with preserved(model.module):
         wp = WeightPath(model, data, case.trainable)
@@ -102,8 +103,7 @@ def one_case(path: Path) -> None:
         model, data, config, trainable=case.trainable, head_start=HeadStart(case.head_start), observer=observe
     )
     real = np.array(record.loss)
-    k0, f0 = whole[0].k_train_train, whole[0].f0
-    body0 = k0 - head[0]
+    k0, f0 = res0.k_train_train, res0.f0
     tr0 = trace(k0)
     print(f"{path.stem[:8]} N={len(data.y)} lr={config.lr} head share of tr Theta_0 {trace(head[0]) / tr0:.2f}")
     for t in updates:
