@@ -17,7 +17,7 @@ many the prediction reaches first (``direction``); a prediction quotes it. ``--d
 suites (written before they ran) whose pooled counts go beside it (``validation_direction``), to show it holds.
 
     python benchmarks/trust_bands.py bench/results/paper bench/results/unseen \
-        --direction-validation bench/results/longer bench/results/unseen{,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16} \
+        --direction-validation bench/results/longer bench/results/unseen{,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17} \
         bench/results/{practice,plainsgd,mseedge}
 """
 
