@@ -14,7 +14,9 @@ reads; the full tables to benchmarks/results/trust_calibration.json.
 Each mode's bands also carry which way its predictions miss, per regime (``trust_regime``: GD, SGD, SGD with
 momentum, and the loss): of the calibration suite's (case, eps) pairs whose predicted and real T_eps differ, how
 many the prediction reaches first (``direction``); a prediction quotes it. ``--direction-validation`` names more
-suites (written before they ran) whose pooled counts go beside it (``validation_direction``), to show it holds.
+suites (written before they ran) whose pooled counts go beside it (``validation_direction``), to show it holds, and
+whose pooled error bands under the same R (``validation_band``: all of them and per regime) a prediction quotes
+beside the calibration suite's.
 
     python benchmarks/trust_bands.py bench/results/paper bench/results/unseen \
         --direction-validation bench/results/longer bench/results/unseen{,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17} \
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from trainless._io import write_json
 from trainless.bench._run import BAD_CASE, UPDATED, direction_table, trust_table
-from trainless.predict._trust import BANDS_FILE
+from trainless.predict._trust import BANDS_FILE, trust_regime
 
 RESULTS = Path(__file__).resolve().parent / "results" / "trust_calibration.json"
 MODES = {"frozen": None, "updates": UPDATED}
@@ -56,6 +58,18 @@ def calibrate(table: dict) -> float | None:
     rows = [r for r in table["rows"] if r["endpoint_ratio"] is not None]
     bad = [r["endpoint_ratio"] for r in rows if r["max_rel_error"] > BAD_CASE and "edge" not in r["flags"]]
     return midpoint_threshold(bad, [r["endpoint_ratio"] for r in rows if r["max_rel_error"] <= BAD_CASE])
+
+
+def regime_of(r: dict) -> str:
+    """A case result's :func:`~trainless.predict.trust_regime`."""
+    case = r["case"]
+    return trust_regime(case["batch_size"], r["n"], case["momentum"], case["loss"])
+
+
+def brief_band(band: dict) -> str:
+    p95 = "-" if band["p95"] is None else f"{band['p95']:.0%}"
+    median = "-" if band["median"] is None else f"{band['median']:.0%}"
+    return f"p95 {p95} median {median} ({band['cases']} cases)"
 
 
 def brief(t: dict) -> dict:
@@ -102,10 +116,23 @@ def main() -> None:
             "direction": direction_table(cal, engine or "discrete"),
         }
         if pooled:
-            bands[mode]["validation_direction"] = {
-                "suites": [d.name for d in a.direction_validation],
-                **direction_table(pooled, engine or "discrete"),
-            }
+            suites = [d.name for d in a.direction_validation]
+            bands[mode]["validation_direction"] = {"suites": suites, **direction_table(pooled, engine or "discrete")}
+            # The same R on the suites written before they ran: the band a user's case is likelier to meet than the
+            # calibration suite's (which R was chosen on), quoted beside it.
+            # Per regime too: under momentum the updates' errors are several times plain GD's.
+            by_regime: dict[str, list[dict]] = {}
+            for r in pooled:
+                by_regime.setdefault(regime_of(r), []).append(r)
+            held = {"suites": suites}
+            for name, results in (("all", pooled), *sorted(by_regime.items())):
+                t = trust_table(results, engine, threshold=ratio)
+                held[name] = {"flagged": t["band_flagged"], "unflagged": t["band_unflagged"]}
+                print(
+                    f"{mode:8s} held-out band {name:16s} flagged {brief_band(t['band_flagged'])}, "
+                    f"unflagged {brief_band(t['band_unflagged'])}"
+                )
+            bands[mode]["validation_band"] = held
         for regime, row in sorted(bands[mode]["direction"].items()):
             check = bands[mode].get("validation_direction", {}).get(regime)
             other = f", validation {check['early']} of {check['pairs']}" if check else ""

@@ -282,6 +282,31 @@ def test_trust_flags_and_the_band_quoted(tmp_path):
     assert none["band"] is None and "no benchmark band" in none["text"]
     assert trust_summary([], "frozen", tmp_path / "missing.json")["band"] is None
     assert "measured on runs" not in trust_summary([], "frozen", bands, steps=300)["text"]  # no T recorded
+    assert "written before they ran" not in calm["text"]
+    # With the held-out suites' band packaged, it is quoted beside the calibration suite's, for the same flags.
+    held = json.loads(bands.read_text())
+    held["frozen"]["validation_band"] = {
+        "suites": ["u1", "u2"],
+        "all": {
+            "flagged": {"median": 0.25, "p95": 0.7, "cases": 30},
+            "unflagged": {"median": 0.06, "p95": 0.18, "cases": 12},
+        },
+        "sgd-momentum-ce": {
+            "flagged": {"median": 0.4, "p95": 1.5, "cases": 8},
+            "unflagged": {"median": 0.1, "p95": 0.3, "cases": 4},
+        },
+    }
+    held_file = tmp_path / "bands_held.json"  # a new path: the bands are cached per file
+    held_file.write_text(json.dumps(held))
+    text = trust_summary([], "frozen", held_file)["text"]
+    assert "unflagged cases were within 12%" in text
+    assert "on the 2 suites written before they ran within 18% (median 6%, 12 cases)" in text
+    assert "within 70%" in trust_summary(["endpoint"], "frozen", held_file)["text"]
+    # The regime's own band where it rests on enough cases (8 here), the pooled one where it does not (4).
+    momentum = trust_summary(["endpoint"], "frozen", held_file, regime="sgd-momentum-ce")["text"]
+    assert "sgd-momentum-ce cases within 150% (median 40%, 8 cases)" in momentum
+    few = trust_summary([], "frozen", held_file, regime="sgd-momentum-ce")["text"]
+    assert "written before they ran within 18%" in few and "cases within 30%" not in few
 
 
 def test_the_band_says_when_the_run_is_longer_than_the_calibration_runs(tmp_path):

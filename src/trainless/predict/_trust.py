@@ -76,6 +76,9 @@ def trust_regime(batch_size: int | None, n: int, momentum: float, loss: str) -> 
     return f"{'gd' if full else ('sgd-momentum' if momentum > 0 else 'sgd')}-{loss}"
 
 
+BAND_MIN_CASES = 5
+"""The fewest cases a regime's band on the suites written before they ran must rest on to be quoted for it."""
+
 DIRECTION_MIN_PAIRS = 10
 """The fewest (case, eps) pairs a regime's direction figure must rest on to be quoted to the user."""
 
@@ -109,7 +112,8 @@ def trust_summary(
     regime: str | None = None,
 ) -> dict[str, Any]:
     """The flags, the benchmark band of cases flagged alike (``mode``: ``frozen`` or ``updates``, the
-    predictor the band was measured with; read from ``bands_file``), and a sentence for the user. ``steps``:
+    predictor the band was measured with; read from ``bands_file``: the calibration suite's and, where packaged,
+    the pooled band of the suites written before they ran, ``validation_band``), and a sentence for the user. ``steps``:
     the predicted run's length T (in optimizer steps); outside the calibration runs' range of T the sentence
     says so, since the endpoint ratio grows as the predicted loss nears zero (at T = 300 it flagged every case
     of bench/suites/longer.toml, none of them bad, against R from T = 150). ``endpoint_checked``: whether the
@@ -135,6 +139,18 @@ def trust_summary(
             f"on the {bands['suite']} suite, {key} cases were within {band['p95']:.0%} "
             f"(95th percentile of the relative T_eps error; median {band['median']:.0%}, {band['cases']} cases)"
         )
+        held = of_mode.get("validation_band", {})
+        # The calibration suite chose R; the suites written before they ran say how far its band carries: their
+        # band for this regime where it rests on enough cases (momentum runs miss by several times GD's), else all.
+        of_regime = held.get(regime or "", {}).get(key)
+        use_regime = bool(of_regime) and of_regime["cases"] >= BAND_MIN_CASES and of_regime["p95"] is not None
+        held_band = of_regime if use_regime else held.get("all", {}).get(key)
+        if held_band and held_band.get("p95") is not None:
+            what = f"{regime} cases " if use_regime else ""
+            where += (
+                f", on the {len(held.get('suites', []))} suites written before they ran {what}within "
+                f"{held_band['p95']:.0%} (median {held_band['median']:.0%}, {held_band['cases']} cases)"
+            )
     lead = "flagged: " + "; ".join(reasons[f] for f in flags) if flags else "no flag"
     calibrated = None if bands is None else bands.get("steps")
     if steps is not None and calibrated and not min(calibrated) <= steps <= max(calibrated):
@@ -167,8 +183,8 @@ def trust_summary(
         else:
             tail = lean.get(side, "")
         where += (
-            f"; on that suite this mode's predictions of {regime} runs reached the eps levels before the real run "
-            f"at {share:.0%} of {direction['pairs']} (case, eps) pairs{tail}"
+            f"; on the {bands['suite']} suite this mode's predictions of {regime} runs reached the eps levels before "
+            f"the real run at {share:.0%} of {direction['pairs']} (case, eps) pairs{tail}"
         )
     if not endpoint_checked:
         where += (
