@@ -38,10 +38,10 @@ LITE = ("efficientnet-lite0", "efficientnet-lite1")
 def efficientnet_lite(variant: str, num_classes: int, resolution: int) -> nn.Module:
     """An EfficientNet-Lite (``variant`` in :data:`LITE`) with ImageNet weights and a fresh C-way ``_fc`` head.
 
-    Lite0: 3.4M parameters with a 5-way head, 16 MBConv blocks; Lite1: 4.1M, 21 blocks (deeper and wider, the
-    same ReLU6 MBConv design, pretrained at 240 px). ``resolution`` (px) fixes the static 'same' padding of the
-    convolutions, so inputs must be (N, 3, resolution, resolution). The head is left at torch's default init;
-    the caller reseeds it.
+    Lite0: 3.4M parameters with a 5-way head, 16 MBConv blocks; Lite1: 4.1M, 21 blocks (depth x1.1, the same
+    width and ReLU6 MBConv design, pretrained at 240 px against Lite0's 224). ``resolution`` (px) fixes the
+    static 'same' padding of the convolutions, so inputs must be (N, 3, resolution, resolution). The head is
+    left at torch's default init; the caller reseeds it.
     """
     weights = _weights_file(variant)
     try:

