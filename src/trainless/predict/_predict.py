@@ -676,13 +676,13 @@ def _predict_trajectory(
         )
     if config.momentum > 0 and not options.kernel_updates and loss is Loss.CE and edge_ratio <= 1.0:
         # benchmarks/explore/momentum_retention.py (the buffer's pull) and the momentum runs below the edge of the
-        # bench suites: 17 when this was written, 9 more since on unseen13 and unseen14, written to test it, and 2 on
-        # unseen17, the first suite on another network (EfficientNet-Lite1) (README, "Kernel updates under momentum").
+        # bench suites: 17 when this was written, 9 more since on unseen13 and unseen14, written to test it, and 6 on
+        # another network (EfficientNet-Lite1: unseen17, unseen19) (README, "Kernel updates under momentum").
         warnings.append(
             f"momentum {config.momentum:g} with the frozen kernel: on the benchmark's cross-entropy momentum runs "
             "below the stability edge the real run often started slower (as the Jacobian changes, the buffer's "
             "pull along the residual fell to 0.2-0.75 of the linearized one's by step 5, 4 runs) and always ended "
-            "lower (the predicted loss at T was above the real one on all 28, 1.05-34x, median 7.8x): read the "
+            "lower (the predicted loss at T was above the real one on all 32, 1.05-44x, median 7.5x): read the "
             "late curve and the loss at T as an upper bound"
         )
     if loss_mean[-1] > loss_mean[0]:
