@@ -15,8 +15,9 @@ linear-probed head starts near its optimum; on the three such GD cases the froze
 per case was below the updates' on all three, 1 / 5 / 40% against 29 / 20 / 44%, the largest 2 / 30 / 65% against
 36 / 21 / 65%), and of those the cases whose lr is below the linearized stability edge at w0 (the trust signal's
 ``edge`` flag at init; past it real runs can diverge, as two of unseen8's momentum runs at lr 1e-2 did, and the
-normalized T_eps of a run that does not converge scores nothing the user asked). Prints a Markdown table and
-writes it to benchmarks/results/suites_table.md.
+normalized T_eps of a run that does not converge scores nothing the user asked); and, where the pool holds more
+than one network, the fresh-head cross-entropy cases of each (is a figure one network's?). Prints a Markdown table
+and writes it to benchmarks/results/suites_table.md.
 
     python benchmarks/suites_table.py bench/results/paper --unseen bench/results/longer \
         bench/results/unseen{,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19} bench/results/{practice,plainsgd,mseedge}
@@ -101,6 +102,12 @@ def main() -> None:
         below = [r for r in fresh if below_edge(r)]
         if len(below) < len(fresh):
             lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head, lr below the edge**", below)
+        # Per network, where the pool holds more than one: are the figures one network's?
+        models = sorted({r["case"]["model"] for r in fresh})
+        if len(models) > 1:
+            for model in models:
+                of_model = [r for r in fresh if r["case"]["model"] == model]
+                lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head, {model}**", of_model)
     lines.append("")
     lines.append("\\* written before it was run (cases not seen while designing).")
     table = "\n".join(lines) + "\n"
