@@ -19,7 +19,7 @@ whose pooled error bands under the same R (``validation_band``: all of them and 
 beside the calibration suite's.
 
     python benchmarks/trust_bands.py bench/results/paper bench/results/unseen \
-        --direction-validation bench/results/longer bench/results/unseen{,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19} \
+        --direction-validation bench/results/longer bench/results/unseen{,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20} \
         bench/results/{practice,plainsgd,mseedge}
 """
 
