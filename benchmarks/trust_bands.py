@@ -19,7 +19,8 @@ whose pooled error bands under the same R (``validation_band``: all of them and 
 beside the calibration suite's.
 
     python benchmarks/trust_bands.py bench/results/paper bench/results/unseen \
-        --direction-validation bench/results/longer bench/results/unseen{,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20} \
+        --direction-validation bench/results/longer \
+        bench/results/unseen{,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20} \
         bench/results/{practice,plainsgd,mseedge}
 """
 
@@ -31,8 +32,8 @@ import math
 from pathlib import Path
 
 from trainless._io import write_json
-from trainless.bench._run import BAD_CASE, UPDATED, direction_table, trust_table
-from trainless.predict._trust import BANDS_FILE, trust_regime
+from trainless.bench._run import BAD_CASE, UPDATED, direction_table, result_regime, trust_table
+from trainless.predict._trust import BANDS_FILE
 
 RESULTS = Path(__file__).resolve().parent / "results" / "trust_calibration.json"
 MODES = {"frozen": None, "updates": UPDATED}
@@ -58,12 +59,6 @@ def calibrate(table: dict) -> float | None:
     rows = [r for r in table["rows"] if r["endpoint_ratio"] is not None]
     bad = [r["endpoint_ratio"] for r in rows if r["max_rel_error"] > BAD_CASE and "edge" not in r["flags"]]
     return midpoint_threshold(bad, [r["endpoint_ratio"] for r in rows if r["max_rel_error"] <= BAD_CASE])
-
-
-def regime_of(r: dict) -> str:
-    """A case result's :func:`~trainless.predict.trust_regime`."""
-    case = r["case"]
-    return trust_regime(case["batch_size"], r["n"], case["momentum"], case["loss"])
 
 
 def brief_band(band: dict) -> str:
@@ -119,11 +114,11 @@ def main() -> None:
             suites = [d.name for d in a.direction_validation]
             bands[mode]["validation_direction"] = {"suites": suites, **direction_table(pooled, engine or "discrete")}
             # The same R on the suites written before they ran: the band a user's case is likelier to meet than the
-            # calibration suite's (which R was chosen on), quoted beside it.
-            # Per regime too: under momentum the updates' errors are several times plain GD's.
+            # calibration suite's (which R was chosen on), quoted beside it; per regime too, since under momentum
+            # the updates' errors are several times plain GD's.
             by_regime: dict[str, list[dict]] = {}
             for r in pooled:
-                by_regime.setdefault(regime_of(r), []).append(r)
+                by_regime.setdefault(result_regime(r), []).append(r)
             held = {"suites": suites}
             for name, results in (("all", pooled), *sorted(by_regime.items())):
                 t = trust_table(results, engine, threshold=ratio)

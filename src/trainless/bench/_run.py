@@ -414,6 +414,12 @@ def _flags(prediction: dict[str, Any], mode: str, threshold: float | str | None)
     return trust_flags(edge, prediction.get("endpoint"), limit, ratio)  # type: ignore[arg-type]
 
 
+def result_regime(result: dict[str, Any]) -> str:
+    """A cached case result's :func:`~trainless.predict.trust_regime` (from its case and N)."""
+    case = result["case"]
+    return trust_regime(case["batch_size"], result["n"], case["momentum"], case["loss"])
+
+
 def direction_table(results: list[dict[str, Any]], engine: str) -> dict[str, dict[str, int]]:
     """Which way the predictions of ``engine`` (a key of the results' ``predictions``) miss, per
     :func:`~trainless.predict.trust_regime`: over every (case, eps) pair on the loss where the prediction and
@@ -424,9 +430,7 @@ def direction_table(results: list[dict[str, Any]], engine: str) -> dict[str, dic
         comp = next((c for c in r["comparisons"] if c["engine"] == engine), None)
         if comp is None:
             continue
-        case = r["case"]
-        regime = trust_regime(case["batch_size"], r["n"], case["momentum"], case["loss"])
-        row = out.setdefault(regime, {"early": 0, "pairs": 0})
+        row = out.setdefault(result_regime(r), {"early": 0, "pairs": 0})
         for e in comp["eps"]:
             if e["basis"] == "loss" and None not in (e["predicted"], e["real"]) and e["predicted"] != e["real"]:
                 row["pairs"] += 1
