@@ -49,18 +49,19 @@ def test_predict_parse_run_fields(tmp_path):
 
 
 def test_predict_with_kernel_updates_reports_the_kernel_path_and_the_endpoint(tmp_path):
-    args = build_parser().parse_args(
-        ["predict", *TINY, "--lr", "0.05", "--steps", "30", "--kernel-updates", "auto", "--out", str(tmp_path)]
-    )
+    argv = ["predict", *TINY, "--lr", "0.05", "--steps", "30"]
+    args = build_parser().parse_args([*argv, "--out", str(tmp_path)])  # "auto" is the default
     job = PredictJob(job_from_args(args), predict_config_from_args(args))
-    assert job.predict.kernel_updates == (1, 2, 5, 10, 20)
+    assert job.predict.kernel_updates == "auto"
+    assert predict_config_from_args(build_parser().parse_args([*argv, "--kernel-updates", "auto"])) == job.predict
+    assert predict_config_from_args(build_parser().parse_args([*argv, "--kernel-updates", "none"])).kernel_updates == ()
     report = run_predict(job)
     p = report.prediction
     assert [row["step"] for row in p.kernel_path] == [1, 2, 5, 10, 20]
     assert p.endpoint is not None and p.endpoint["units"] > 0
     table = render_predict(report, "table")
     assert "endpoint check" in table and "kernel updates" in table and "stability" in table
-    saved = json.loads((tmp_path / "prediction.json").read_text())
+    saved = json.loads((tmp_path / "prediction.json").read_text())  # the steps "auto" resolved to, T = 30
     assert saved["kernel_path"][0]["step"] == 1 and saved["options"]["kernel_updates"] == [1, 2, 5, 10, 20]
 
 
@@ -81,8 +82,10 @@ def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):
     as_is = build_parser().parse_args([*argv, "--above-edge", "diverge", "--out", str(tmp_path / "as_is")])
     assert predict_config_from_args(as_is).above_edge == "diverge"
     # "auto" makes no kernel updates with momentum (measured worse than the frozen kernel there)
-    auto = build_parser().parse_args([*argv[:-2], "auto", "--out", str(tmp_path / "auto")])
-    assert predict_config_from_args(auto).kernel_updates == ()
+    auto = build_parser().parse_args([*argv[:-3], "--out", str(tmp_path / "auto")])
+    p_auto = run_predict(PredictJob(job_from_args(auto), predict_config_from_args(auto))).prediction
+    assert p_auto.options.kernel_updates == () and p_auto.kernel_path == ()
+    assert any("momentum 0.9 with the frozen kernel" in w for w in p_auto.warnings)
 
 
 def test_predict_path_stride_flag(tmp_path, capsys):
@@ -164,7 +167,7 @@ def test_validate_json_fields(tmp_path):
         (["--optimizer", "adamw"], "optimizer 'adamw' has no function-space dynamics"),
         (["--kernel-memory", "0.01"], "max_memory_mib=0.01"),
         (["--batch-orders", "0"], "PredictConfig.batch_orders"),
-        (["--kernel-updates", "two"], "--kernel-updates takes integer steps or 'auto', got 'two'"),
+        (["--kernel-updates", "two"], "--kernel-updates takes integer steps, 'auto' or 'none', got 'two'"),
         (["--kernel-updates", "2", "1"], "PredictConfig.kernel_updates must be increasing"),
         (["--kernel-updates", "2", "--engine", "ode"], "kernel_updates needs engine 'discrete'"),
         (["--test-data", "0"], "FinetuneJob.test_data must be a number of test images per class"),

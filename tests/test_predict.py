@@ -14,7 +14,9 @@ from trainless.finetune import learning_rates
 from trainless.kernel import KernelConfig
 from trainless.predict import PredictConfig, Prediction, load_prediction, predict
 
-FAST = PredictConfig(timing_steps=1, batch_orders=4)
+# The paper's Algorithm 1, Theta frozen at w0: these tests check the linearization itself. The default kernel
+# updates along the path ("auto") are tested here where they must change nothing, and in test_trust.py.
+FAST = PredictConfig(timing_steps=1, batch_orders=4, kernel_updates=())
 
 
 @pytest.mark.parametrize(
@@ -39,6 +41,12 @@ def test_linear_model_is_predicted_exactly(digits16, config):
     )
     assert pred.lr == real.lr
     assert real.loss[-1] < 0.9 * real.loss[0]
+    # The default kernel updates re-evaluate a kernel that never changes: the same run, even past the MSE stability
+    # edge, where a nonlinear network's grown kernel would be capped (its lr there is 1.25x the edge at w0).
+    auto = predict(load_model("factories:linear16", 5, seed=0), digits16, config, PredictConfig(timing_steps=0))
+    scheduled = () if config.weight_decay > 0 else (1, 2, 5, 10, 20)  # updates do not support weight decay
+    assert auto.options.kernel_updates == scheduled and len(auto.kernel_path) == len(scheduled)
+    torch.testing.assert_close(torch.tensor(auto.paired_loss), torch.tensor(real.loss), rtol=1e-4, atol=1e-6)
 
 
 def test_learning_rates_are_the_real_schedulers():
@@ -118,9 +126,13 @@ def test_bad_input_is_rejected_before_any_work(digits16, tiny):
         predict(tiny, digits16, FinetuneConfig(steps=3, batch_size=1000), FAST)
 
 
-def test_large_predicted_distance_warns(digits16, tiny):
-    pred = predict(tiny, digits16, FinetuneConfig(lr=0.5, steps=10), dataclasses.replace(FAST, distance_warning=1e-6))
-    assert any("||w_T - w0||" in w for w in pred.warnings)
+@pytest.mark.parametrize("updates", [(), "auto"])
+def test_large_predicted_distance_warns(digits16, tiny, updates):
+    opts = dataclasses.replace(FAST, distance_warning=1e-6, kernel_updates=updates)
+    pred = predict(tiny, digits16, FinetuneConfig(lr=0.5, steps=10), opts)
+    assert len(pred.kernel_path) == (4 if updates else 0)  # "auto" at T = 10: steps 1, 2, 3, 7
+    # with updates the engine's distance stops at the first one; the moved weights give it at T
+    assert sum("||w_T - w0||" in w for w in pred.warnings) == 1
     assert math.isfinite(pred.weight_distance[-1]) and pred.weight_distance[-1] > 0
 
 
@@ -225,6 +237,12 @@ def test_closed_loop_splices_real_steps_and_predicts_the_rest(digits16):
     assert upd.kernel_path[0]["trace_ratio"] == pytest.approx(1.0, rel=1e-6)
     torch.testing.assert_close(torch.tensor(upd.paired_loss), torch.tensor(real.loss), rtol=1e-4, atol=1e-6)
     assert upd.endpoint is not None and upd.endpoint["loss_real"] == pytest.approx(real.loss[-1], rel=1e-4)
+    # "auto" schedules its updates over the T - k = 12 steps left (1, 2, 4, 8 from w_8), reported as run steps.
+    model = load_model("factories:linear16", 5, seed=0)
+    auto, _ = predict_closed_loop(model, digits16, cfg, 8, dataclasses.replace(FAST, kernel_updates="auto"))
+    assert auto.options.kernel_updates == (9, 10, 12, 16)
+    assert [row["step"] for row in auto.kernel_path] == [9, 10, 12, 16]
+    torch.testing.assert_close(torch.tensor(auto.paired_loss), torch.tensor(real.loss), rtol=1e-4, atol=1e-6)
     with pytest.raises(TrainlessError, match="observed_steps must be an integer in"):
         predict_closed_loop(model, digits16, cfg, 20, FAST)
     with pytest.raises(TrainlessError, match="momentum"):

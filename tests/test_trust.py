@@ -94,17 +94,18 @@ def test_endpoint_check_sees_a_relu_network_leave_its_linearization(digits16, ti
     small = FinetuneConfig(lr=1e-4, steps=20)
     large = FinetuneConfig(lr=0.5, steps=20)
     lin = linearize(tiny, digits16, small, FAST)
-    near = predict_from(lin, small, FAST, model=tiny, data=digits16).endpoint
-    far_pred = predict_from(lin, large, FAST, model=tiny, data=digits16)
+    frozen = dataclasses.replace(FAST, kernel_updates=())
+    near = predict_from(lin, small, frozen, model=tiny, data=digits16).endpoint
+    far_pred = predict_from(lin, large, frozen, model=tiny, data=digits16)
     far = far_pred.endpoint
     # The warning that the run leaves its linearization points at the mode that follows the kernel along the path,
-    # unless that mode makes no updates (with momentum) or already ran.
-    hint = "kernel updates along the path (--kernel-updates auto"
+    # unless that mode makes no updates (with momentum) or already ran (the default, "auto", or steps given).
+    hint = "kernel updates along the path (the default, --kernel-updates auto"
     assert any("leaves the linearization" in w and hint in w for w in far_pred.warnings)
     heavy = dataclasses.replace(large, momentum=0.9)
-    assert not any(hint in w for w in predict_from(lin, heavy, FAST, model=tiny, data=digits16).warnings)
-    updated = dataclasses.replace(FAST, kernel_updates=(5, 10))
-    assert not any(hint in w for w in predict_from(lin, large, updated, model=tiny, data=digits16).warnings)
+    assert not any(hint in w for w in predict_from(lin, heavy, frozen, model=tiny, data=digits16).warnings)
+    for updated in (FAST, dataclasses.replace(FAST, kernel_updates=(5, 10))):
+        assert not any(hint in w for w in predict_from(lin, large, updated, model=tiny, data=digits16).warnings)
     assert near is not None and far is not None
     assert near["units"] > 0 and near["units"] == far["units"]
     assert near["output_gap"] < 0.05 and near["flip_fraction"] < 0.01
@@ -252,6 +253,39 @@ def test_kernel_updates_need_the_model_and_the_discrete_engine(digits16, tiny):
     lin = linearize(tiny, digits16, cfg, FAST)
     with pytest.raises(TrainlessError, match="pass model= and data="):
         predict_from(lin, cfg, dataclasses.replace(FAST, kernel_updates=(5,)))
+
+
+def test_auto_kernel_updates_are_the_default_where_they_can_move_the_kernel(digits16, tiny):
+    from trainless.errors import ConfigError
+    from trainless.predict import auto_kernel_updates, predict
+
+    assert PredictConfig().kernel_updates == "auto" and PredictConfig().scheduled_updates == ()
+    assert PredictConfig.from_dict(PredictConfig().to_dict()) == PredictConfig()
+    assert PredictConfig.from_dict({**PredictConfig().to_dict(), "kernel_updates": []}).kernel_updates == ()
+    assert PredictConfig(engine="ode").kernel_updates == "auto"  # the ODE has no updates: "auto" makes none
+    with pytest.raises(ConfigError, match="kernel_updates"):
+        PredictConfig(kernel_updates="always")
+    cfg = FinetuneConfig(lr=0.05, steps=30)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    auto = predict_from(lin, cfg, FAST, model=tiny, data=digits16)
+    steps = dataclasses.replace(FAST, kernel_updates=(1, 2, 5, 10, 20))
+    given = predict_from(lin, cfg, steps, model=tiny, data=digits16)
+    assert auto.options.kernel_updates == auto_kernel_updates(30) == (1, 2, 5, 10, 20)
+    assert auto.loss == given.loss and auto.trust["mode"] == "updates"
+    # the updated kernels' time is counted once, under the kernels, not again in the dynamics that call them
+    assert 0 < auto.dynamics_seconds < auto.seconds - auto.kernel_seconds
+    # The frozen kernel where updates cannot change the prediction or are not supported, with the reason's case:
+    frozen = {
+        "momentum": predict_from(lin, dataclasses.replace(cfg, momentum=0.9), FAST, model=tiny, data=digits16),
+        "no network": predict_from(lin, cfg, FAST),
+        "ode": predict_from(lin, cfg, dataclasses.replace(FAST, engine="ode"), model=tiny, data=digits16),
+        "weight decay": predict(tiny, digits16, dataclasses.replace(cfg, weight_decay=0.01), FAST),
+        "head only": predict(tiny, digits16, cfg, FAST, trainable="head"),
+        "test points": predict(tiny, digits16, cfg, FAST, test_data=digits16),
+    }
+    for why, pred in frozen.items():
+        assert pred.options.kernel_updates == () and pred.kernel_path == () and pred.trust["mode"] == "frozen", why
+    assert frozen["test points"].test_n == digits16.n
 
 
 def test_trust_flags_and_the_band_quoted(tmp_path):
@@ -651,7 +685,8 @@ def test_default_path_stride_resolves_per_run_and_is_reported(digits16, tiny):
     # "auto" gives way to the exact buffer (an integer stride is refused with it); without updates it stays.
     exact = predict_from(lin, cfg, dataclasses.replace(opts, momentum_buffer="exact"), model=tiny, data=digits16)
     assert exact.options.path_stride is None and exact.loss == plain.loss
-    assert predict_from(lin, cfg, FAST, model=tiny, data=digits16).options.path_stride == "auto"
+    frozen = dataclasses.replace(FAST, kernel_updates=())
+    assert predict_from(lin, cfg, frozen, model=tiny, data=digits16).options.path_stride == "auto"
 
 
 def test_path_stride_refuses_the_exact_buffer():

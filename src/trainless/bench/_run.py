@@ -136,7 +136,8 @@ def run_case(
         batch_orders=case.batch_orders,
         eps=case.eps,
         timing_steps=3,
-        **(overrides or {}),
+        # The engines' predictions are the paper's, Theta frozen at w0; the updated one is its own key (UPDATED).
+        **({"kernel_updates": ()} | (overrides or {})),
     )
     base = FinetuneConfig(
         lr=case.lr or 1e-3,

@@ -195,8 +195,11 @@ def extrapolate(
             f"weight_decay = {config.weight_decay} is not supported by the extrapolation (it needs J w0 on all N "
             "samples); use weight_decay=0 or predict on all N"
         )
-    if options.kernel_updates:
-        raise TrainlessError("the extrapolation uses the kernel at w0: kernel_updates must be empty")
+    if options.scheduled_updates:  # "auto" (the default) stays at w0 here
+        raise TrainlessError(
+            f"the extrapolation uses the kernel at w0: kernel_updates must be empty or 'auto', "
+            f"got {options.kernel_updates}"
+        )
     if config.optimizer != "sgd":
         raise TrainlessError(f"the extrapolation models optimizer='sgd', got {config.optimizer!r}")
     check_options((subset // classes) * classes * classes, k0, alpha, anchor_window)  # M0, before the kernel

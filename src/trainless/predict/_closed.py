@@ -14,7 +14,7 @@ from ..dynamics import Engine, epsilon_times
 from ..errors import TrainlessError
 from ..finetune import FinetuneConfig, RunRecord, finetune
 from ..models import HeadStart, LoadedModel
-from ._config import PredictConfig
+from ._config import AUTO, PredictConfig
 from ._predict import check_dynamics, level_times, linearize, predict_from
 from ._result import Prediction
 
@@ -37,9 +37,10 @@ def predict_closed_loop(
     the real run's curves, band included; k..T predicted; ``observed_steps`` = k; ``seconds`` includes the
     observed steps) and the record of the observed steps.
 
-    Time in optimizer steps. ``options.kernel_updates`` are steps of the whole run (those after k are used:
-    Theta computed again along the predicted path from w_k; ``kernel_path`` rows carry the run's step, and
-    their ``weight_distance`` is ||w - w_k||); the endpoint check and the trust signal are made from w_k.
+    Time in optimizer steps. ``options.kernel_updates`` are steps of the whole run, those after k used
+    (``"auto"``: :func:`auto_kernel_updates` of the T - k steps left, counted from k): Theta computed again
+    along the predicted path from w_k; ``kernel_path`` rows and the returned ``options`` carry the run's steps,
+    and the rows' ``weight_distance`` is ||w - w_k||. The endpoint check and the trust signal are made from w_k.
     Momentum is refused for now: its buffer at w_k would have to enter the function space as J buf_k.
     ``weight_distance`` is ||w_t - w0|| for t <= k and NaN after (the predicted part moves from w_k; its
     distance from w_k is not reported here).
@@ -73,9 +74,11 @@ def predict_closed_loop(
         device=device,
         progress=progress,
     )
-    # kernel_updates are steps of the whole run; the prediction from w_k counts its steps from k.
-    ahead = dataclasses.replace(options, kernel_updates=tuple(t - k for t in options.kernel_updates if t > k))
-    rest = predict_from(lin, config, ahead, model=model, data=data, progress=progress, start_step=k)
+    # kernel_updates are steps of the whole run; the prediction from w_k counts its steps from k ("auto" schedules
+    # its updates over the T - k steps left, the first one step after w_k).
+    if options.kernel_updates != AUTO:
+        options = dataclasses.replace(options, kernel_updates=tuple(t - k for t in options.kernel_updates if t > k))
+    rest = predict_from(lin, config, options, model=model, data=data, progress=progress, start_step=k)
     real_loss, real_err = tuple(observed.loss[:-1]), tuple(observed.error[:-1])
 
     loss = real_loss + rest.loss
@@ -104,6 +107,7 @@ def predict_closed_loop(
             seconds=observed_seconds + rest.seconds,
             observed_steps=k,
             kernel_path=tuple(row | {"step": row["step"] + k} for row in rest.kernel_path),
+            options=dataclasses.replace(rest.options, kernel_updates=tuple(t + k for t in rest.options.kernel_updates)),
         ),
         observed,
     )

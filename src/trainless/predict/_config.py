@@ -14,6 +14,9 @@ from ..kernel import KernelConfig
 DEFAULT_EPS = (0.01, 0.05, 0.1, 0.2, 0.4)
 
 
+AUTO = "auto"
+"""The word that lets a prediction choose for itself (``PredictConfig.kernel_updates``, ``path_stride``)."""
+
 AUTO_UPDATE_FRACTIONS = (1 / 15, 1 / 6, 1 / 3, 2 / 3)
 
 
@@ -157,7 +160,13 @@ class PredictConfig:
     kernel_updates: steps (of the predicted run) at which Theta is computed again at the weights the
         linearized run has reached, the outputs carrying on in function space under the new kernel (the
         discrete engine; one kernel and one vector-Jacobian product each). Empty: the paper's kernel
-        frozen at w0. Steps at or past T are ignored.
+        frozen at w0. Steps at or past T are ignored. ``"auto"`` (the default): :func:`auto_kernel_updates` of
+        the steps predicted and the config's momentum (none with momentum) wherever updates can change the
+        prediction and are supported: the discrete engine, the model and data at hand, more than the head
+        trained (a head alone is linear in its weights: its kernel never moves), no weight decay and no test
+        points; the frozen kernel elsewhere. The prediction's ``options`` then carry the steps used. On the
+        benchmark's held-out cross-entropy cases the updates' errors were smaller than the frozen kernel's on
+        every measure (README, "Fidelity"), at 3-5 times its cost.
     update_kernel: how those updated kernels are computed (None: as ``kernel``). A projected method here
         (``countsketch``) keeps the kernel at w0 exact and makes each update cheaper; it must be pseudo
         exactly when ``kernel`` is (the engine switches between kernels of one layout).
@@ -198,13 +207,13 @@ class PredictConfig:
     timing_steps: int = 3
     endpoint_check: bool = True
     endpoint_warning: float = 0.5
-    kernel_updates: tuple[int, ...] = ()
+    kernel_updates: tuple[int, ...] | str = AUTO
     update_kernel: KernelConfig | None = None
     edge_cap: bool = False
     update_shape: str = "full"
     above_edge: str = "edge"
     momentum_buffer: str = "kept"
-    path_stride: int | str | None = "auto"
+    path_stride: int | str | None = AUTO
 
     _constraints: ClassVar[dict] = {
         "kernel": InstanceOf(KernelConfig),
@@ -221,13 +230,13 @@ class PredictConfig:
         "timing_steps": Interval(0, None, integer=True),
         "endpoint_check": InstanceOf(bool),
         "endpoint_warning": Interval(0, None, low_closed=False),
-        "kernel_updates": TupleOf(Interval(1, None, integer=True), may_be_empty=True),
+        "kernel_updates": AnyOf((OneOf((AUTO,)), TupleOf(Interval(1, None, integer=True), may_be_empty=True))),
         "update_kernel": InstanceOf(KernelConfig, optional=True),
         "edge_cap": InstanceOf(bool),
         "update_shape": OneOf(tuple(e.value for e in UpdateShape)),
         "above_edge": OneOf(tuple(e.value for e in AboveEdge)),
         "momentum_buffer": OneOf(tuple(e.value for e in MomentumBuffer)),
-        "path_stride": AnyOf((OneOf(("auto",)), Interval(1, None, integer=True, optional=True))),
+        "path_stride": AnyOf((OneOf((AUTO,)), Interval(1, None, integer=True, optional=True))),
     }
 
     def __post_init__(self) -> None:
@@ -236,7 +245,7 @@ class PredictConfig:
             check_eps(self.eps, self.eps_definition)
         except TrainlessError as exc:
             raise ConfigError(f"PredictConfig.eps: {exc}") from None
-        if self.kernel_updates and self.engine != Engine.DISCRETE.value:
+        if self.scheduled_updates and self.engine != Engine.DISCRETE.value:
             raise ConfigError(f"PredictConfig.kernel_updates needs engine 'discrete', got engine {self.engine!r}")
         if self.update_kernel is not None and (self.update_kernel.method == "pseudo") != (
             self.kernel.method == "pseudo"
@@ -245,20 +254,26 @@ class PredictConfig:
                 f"PredictConfig.update_kernel must be pseudo exactly when kernel is (kernel {self.kernel.method!r}, "
                 f"update_kernel {self.update_kernel.method!r}): the engine switches between kernels of one layout"
             )
-        if self.path_stride not in (None, "auto") and self.momentum_buffer == MomentumBuffer.EXACT.value:
+        if self.path_stride not in (None, AUTO) and self.momentum_buffer == MomentumBuffer.EXACT.value:
             raise ConfigError(
                 f"PredictConfig.path_stride={self.path_stride} needs momentum_buffer 'kept': the exact buffer "
                 "carry is momentum SGD on a model whose Jacobian changes only at the kernel updates"
             )
-        if list(self.kernel_updates) != sorted(set(self.kernel_updates)):
+        if self.scheduled_updates and list(self.kernel_updates) != sorted(set(self.kernel_updates)):
             raise ConfigError(
                 f"PredictConfig.kernel_updates must be increasing steps without repeats, got {self.kernel_updates}"
             )
 
+    @property
+    def scheduled_updates(self) -> tuple[int, ...]:
+        """The kernel-update steps given explicitly; empty for ``"auto"``, which only a prediction resolves (it
+        knows the steps, the momentum and what was trained)."""
+        return () if self.kernel_updates == AUTO else tuple(self.kernel_updates)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["eps"], d["levels"] = list(self.eps), list(self.levels)
-        d["kernel_updates"] = list(self.kernel_updates)
+        d["kernel_updates"] = AUTO if self.kernel_updates == AUTO else list(self.kernel_updates)
         return d
 
     @classmethod
@@ -268,5 +283,6 @@ class PredictConfig:
         if d.get("update_kernel") is not None:
             d["update_kernel"] = KernelConfig(**d["update_kernel"])
         d["eps"], d["levels"] = tuple(d["eps"]), tuple(d["levels"])
-        d["kernel_updates"] = tuple(d.get("kernel_updates", ()))
+        updates = d.get("kernel_updates", ())  # files written before "auto" existed hold a list
+        d["kernel_updates"] = AUTO if updates == AUTO else tuple(updates)
         return cls(**d)

@@ -32,7 +32,7 @@ from ..finetune import FinetuneConfig, check_problem, check_test_data, learning_
 from ..kernel import KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from ..models import HeadStart, LoadedModel, select_trainable, warm_head
 from ._carry import BufferCarry
-from ._config import AboveEdge, MomentumBuffer, PredictConfig, UpdateShape, auto_kernel_updates, auto_path_stride
+from ._config import AUTO, AboveEdge, MomentumBuffer, PredictConfig, UpdateShape, auto_kernel_updates, auto_path_stride
 from ._diagnosis import diagnose_spectrum
 from ._endpoint import WeightPath
 from ._preserve import preserved
@@ -262,7 +262,7 @@ def predict(
                 f"test data needs the 'discrete' or 'closed-form' engine (the weights' coordinates are tracked "
                 f"there), got engine {options.engine!r}"
             )
-        if options.kernel_updates:
+        if options.scheduled_updates:
             raise TrainlessError("test data does not support kernel updates yet (Theta(X_test, X) would change too)")
     lin = linearize(
         model,
@@ -302,6 +302,9 @@ def predict_from(
     if not isinstance(options, PredictConfig):
         raise TrainlessError(f"options must be a PredictConfig, got {type(options).__name__}")
     steps_left = config.steps - start_step
+    options = dataclasses.replace(
+        options, kernel_updates=_kernel_updates(options, lin, config, steps_left, with_network=model is not None)
+    )
     updates = tuple(t for t in options.kernel_updates if t < steps_left)
     if updates and (model is None or data is None):
         raise TrainlessError("kernel updates compute Theta along the predicted path: pass model= and data=")
@@ -309,13 +312,15 @@ def predict_from(
     regime = trust_regime(config.batch_size, lin.n, config.momentum, config.loss)
     start_edge = _start_edge(lin, config, options, start_step)
     linear_notes: list[str] = []
+    linear = False
     if start_edge[2] < 1.0:
         # A network that is linear in its trained weights (a head trained alone, a linear model) has no catapult:
         # its real run is the linearized one and diverges past the edge too.
         gap = 0.0 if lin.trainable == "head" else None
         if gap is None and model is not None and data is not None:
             gap = _one_step_gap(model, data, lin, config, start_step)
-        if gap is not None and gap < LINEAR_GAP:
+        linear = gap is not None and gap < LINEAR_GAP
+        if linear:
             start_edge = (start_edge[0], start_edge[1], 1.0)
             linear_notes.append(
                 f"the network is linear in its trained weights (trainable {lin.trainable!r}; one step's output gap "
@@ -331,7 +336,7 @@ def predict_from(
         return dataclasses.replace(pred, trust=trust, warnings=(*pred.warnings, *linear_notes))
     t_path = time.perf_counter()
     kernel_path: list[dict[str, float]] = []
-    kernel_seconds = 0.0
+    kernel_seconds = hook_seconds = 0.0
     with preserved(model.module):
         if lin.head_state is not None:
             model.head_module().load_state_dict(lin.head_state)
@@ -341,8 +346,9 @@ def predict_from(
 
         # The lrs the linearized run uses (scaled to the edge for an MSE run past it, see AboveEdge).
         lrs = [lr * start_edge[2] for lr in learning_rates(config)[start_step:]]
-        # Past the edge the linearized MSE run diverges: under above_edge="edge" a grown kernel is capped too.
-        cap = options.edge_cap or _trains_at_edge(config, options)
+        # Past the edge the linearized MSE run diverges: under above_edge="edge" a grown kernel is capped too,
+        # unless the network is linear in its weights (its real run diverges there as well, see above).
+        cap = options.edge_cap or (_trains_at_edge(config, options) and not linear)
 
         current = [lin.operator]
 
@@ -352,7 +358,7 @@ def predict_from(
 
         # Steps where only the weights move (path_stride): the engine calls the hook there too.
         stride = options.path_stride
-        if stride == "auto":  # an integer stride is refused with the exact buffer; "auto" gives way to it
+        if stride == AUTO:  # an integer stride is refused with the exact buffer; "auto" gives way to it
             stride = None if exact else auto_path_stride(steps_left, config.momentum)
         stride = stride if updates else None
         moves = _move_steps(stride, steps_left, updates)
@@ -424,13 +430,23 @@ def predict_from(
             current[0] = op
             return op
 
+        def timed_update(
+            t: int, alpha: torch.Tensor, f: torch.Tensor, segment: MomentumSegment | None
+        ) -> KernelOperator:
+            nonlocal hook_seconds
+            t_hook = time.perf_counter()
+            try:
+                return update(t, alpha, f, segment)
+            finally:
+                hook_seconds += time.perf_counter() - t_hook
+
         pred, traj = _predict_trajectory(
             lin,
             config,
             options,
             progress=progress,
             start_step=start_step,
-            update_kernel=update if updates else None,
+            update_kernel=timed_update if updates else None,
             carry_momentum=carry if updates else None,
             switch_steps=tuple(sorted(updates + moves)),
             start_edge=start_edge,
@@ -452,6 +468,8 @@ def predict_from(
         at = {row["step"]: row["weight_distance"] for row in kernel_path}
         if check is not None:
             at[config.steps - start_step] = final_distance
+            far = _distance_warning(final_distance, lin, options)
+            warnings.extend([far] if far else [])
         for i, s in enumerate(pred.distance_steps):
             if s in at:
                 dist[i] = paired[i] = at[s]
@@ -462,8 +480,8 @@ def predict_from(
             f"{check.loss_linear:.3g}; {check.flip_fraction:.1%} of the activations switch piece): the run leaves "
             "the linearization along its path; trust the late curve less"
             + (
-                "; kernel updates along the path (--kernel-updates auto; "
-                "PredictConfig(kernel_updates=auto_kernel_updates(T))) follow the kernel as it changes and, on the "
+                "; kernel updates along the path (the default, --kernel-updates auto; "
+                "PredictConfig(kernel_updates='auto')) follow the kernel as it changes and, on the "
                 "benchmark's runs without momentum, predicted the late curve and the final loss much closer, at "
                 "several times this prediction's cost"
                 if not updates and auto_kernel_updates(config.steps, config.momentum)
@@ -499,6 +517,7 @@ def predict_from(
         warnings=tuple(warnings),
         seconds=pred.seconds + extra,
         kernel_seconds=pred.kernel_seconds + kernel_seconds,
+        dynamics_seconds=pred.dynamics_seconds - hook_seconds,  # the engine's time less the kernels' and moves'
     )
 
 
@@ -555,6 +574,36 @@ def _start_edge(
     top_lr = max(learning_rates(config)[start_step:])
     ratio = top_lr * sharp / (2.0 * (1.0 + config.momentum)) if sharp > 0 else 0.0
     return sharp, ratio, 1.0 / ratio if _trains_at_edge(config, options) and ratio > 1.0 else 1.0
+
+
+def _distance_warning(final_distance: float, lin: Linearization, options: PredictConfig) -> str | None:
+    """The warning for a predicted ||w_T - w0|| above ``options.distance_warning`` of ||w0||, if it is."""
+    w0_norm = math.sqrt(lin.w0_sq_norm)
+    if not (math.isfinite(final_distance) and final_distance > options.distance_warning * w0_norm):
+        return None
+    return (
+        f"the predicted ||w_T - w0|| = {final_distance:.3g} is {final_distance / w0_norm:.1%} of ||w0|| = "
+        f"{w0_norm:.3g} (above {options.distance_warning:.0%}): the network may leave its linearization; trust the "
+        "curves less"
+    )
+
+
+def _kernel_updates(
+    options: PredictConfig, lin: Linearization, config: FinetuneConfig, steps_left: int, *, with_network: bool
+) -> tuple[int, ...]:
+    """``options.kernel_updates`` as steps: given ones as they are; ``"auto"`` resolved (see PredictConfig) to
+    :func:`auto_kernel_updates` of the ``steps_left`` predicted, or to none where updates are not supported or
+    cannot move the kernel."""
+    if options.kernel_updates != AUTO:
+        return tuple(options.kernel_updates)
+    frozen_only = (
+        options.engine != Engine.DISCRETE.value
+        or not with_network
+        or lin.trainable == "head"  # f is linear in the head's weights: J, and so Theta, never change
+        or config.weight_decay > 0
+        or lin.held_out is not None
+    )
+    return () if frozen_only else auto_kernel_updates(steps_left, config.momentum)
 
 
 def _trains_at_edge(config: FinetuneConfig, options: PredictConfig) -> bool:
@@ -650,13 +699,8 @@ def _predict_trajectory(
         dynamics_seconds = time.perf_counter() - t_dyn
 
     dist = traj.distance.mean(0)
-    w0_norm = math.sqrt(lin.w0_sq_norm)
-    final_dist = float(dist[-1])
-    if math.isfinite(final_dist) and final_dist > options.distance_warning * w0_norm:
-        warnings.append(
-            f"the predicted ||w_T - w0|| = {final_dist:.3g} is {final_dist / w0_norm:.1%} of ||w0|| = {w0_norm:.3g} "
-            f"(above {options.distance_warning:.0%}): the network may leave its linearization; trust the curves less"
-        )
+    far = _distance_warning(float(dist[-1]), lin, options)  # NaN with kernel updates: predict_from has it then
+    warnings.extend([far] if far else [])
     top_lr = max(lrs)
     if edge_scale < 1.0:
         warnings.append(
@@ -750,7 +794,7 @@ def _predict_trajectory(
         kernel_seconds=kernel.seconds,
         dynamics_seconds=dynamics_seconds,
         peak_rss_mib=max(lin.peak_rss_mib, pm.peak_rss_mib),
-        w0_norm=w0_norm,
+        w0_norm=math.sqrt(lin.w0_sq_norm),
         status=traj.status,
         message=traj.message,
         warnings=tuple(warnings),

@@ -54,7 +54,9 @@ class Prediction:
     kernel: the kernel's method, dimension, seconds, peak memory, number of parameters.
     step_seconds: the measured time of one real optimizer step on this hardware (median; None when not
         timed); estimated_run_seconds: steps x step_seconds (the optimizer steps alone, without evaluation).
-    seconds: the prediction's own wall time; kernel_seconds, dynamics_seconds: its two main parts.
+    seconds: the prediction's own wall time; kernel_seconds, dynamics_seconds: its two main parts (every kernel
+        computed, Theta_0's and the updates'; the function-space dynamics alone). The rest: the timed optimizer
+        steps, the path's weight moves and the endpoint check.
     peak_rss_mib: the process's resident-memory peak (MiB).
     w0_norm: ||w0|| of the trained parameters.
     status, message: whether the linearized run stayed finite, and what to do if not.
