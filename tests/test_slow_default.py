@@ -32,4 +32,6 @@ def test_default_predict_job(tmp_path, capsys):
     pred = json.loads((tmp_path / "prediction.json").read_text())
     assert len(pred["loss"]) == 151 and len(pred["eigenvalues"]) == 750
     assert all(e["steps"] is not None for e in pred["eps_times"])
+    # the default follows the kernel along the predicted path (kernel_updates="auto" at T = 150)
+    assert pred["options"]["kernel_updates"] == [1, 10, 25, 50, 100] and len(pred["kernel_path"]) == 5
     assert (tmp_path / "prediction.png").stat().st_size > 0

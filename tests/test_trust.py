@@ -312,6 +312,8 @@ def test_trust_flags_and_the_band_quoted(tmp_path):
     assert calm["band"]["p95"] == 0.12 and "unflagged cases were within 12%" in calm["text"]
     alarm = trust_summary(["edge"], "frozen", bands)
     assert "stability edge" in alarm["text"] and "within 90%" in alarm["text"]
+    assert "along the predicted path" not in alarm["text"]  # an updated kernel's edge is the updates' reason only
+    assert "kernel updated along the predicted path" in trust_summary(["edge"], "updates", bands)["text"]
     none = trust_summary([], "updates", bands)
     assert none["band"] is None and "no benchmark band" in none["text"]
     assert trust_summary([], "frozen", tmp_path / "missing.json")["band"] is None

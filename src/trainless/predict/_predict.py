@@ -240,7 +240,9 @@ def predict(
        selects; J w0 when weight decay is on (:func:`linearize`);
     2. the linearized training f_t in function space by ``options.engine`` (exact discrete-time SGD by
        default; the paper's ODE / SDE, or the MSE closed form) with the config's optimizer, lr schedule and
-       batch orders (:func:`predict_from`);
+       batch orders (:func:`predict_from`); by default (``options.kernel_updates="auto"``) Theta is computed
+       again at a few steps along the predicted path without momentum, where the frozen Theta_0 predicts
+       a fresh head's training too slow (``kernel_updates=()``: Theta_0 throughout, the paper's);
     3. the loss and error curves, their epsilon-training-times, Theta's spectrum and the residual's
        projections on it, the predicted ||w_t - w0||, and the wall-clock estimate from real optimizer
        steps timed on this hardware.

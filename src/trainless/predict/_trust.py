@@ -129,7 +129,8 @@ def trust_summary(
     of_mode = {} if bands is None else bands.get(mode, {})
     band = of_mode.get(key)
     reasons = {
-        "edge": "the lr is above the linearized stability edge",
+        "edge": "the lr is above the linearized stability edge"
+        + (" (at w0 or at a kernel updated along the predicted path)" if mode == "updates" else ""),
         "endpoint": "the real network at the predicted final weights does much worse than the linearized model",
     }
     if band is None or band.get("p95") is None:
