@@ -815,3 +815,16 @@ def test_kernel_update_at_step_one_is_the_real_networks_kernel_after_one_gd_step
     assert pred.kernel_path[0]["step"] == 1
     assert pred.kernel_path[0]["trace_ratio"] == pytest.approx(ratio, rel=1e-5)
     assert abs(ratio - 1.0) > 1e-3
+
+
+def test_progress_shows_the_dynamics_and_each_updated_kernel(digits16, tiny, capsys):
+    # The default prediction computes several kernels along the path: each shows its own bar (tqdm, on stderr).
+    cfg = FinetuneConfig(lr=0.05, steps=12)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    capsys.readouterr()
+    pred = predict_from(lin, cfg, FAST, model=tiny, data=digits16, progress=True)
+    err = capsys.readouterr().err
+    assert len(pred.kernel_path) == 4 and "linearized dynamics" in err
+    assert err.count("kernel (exact)") >= len(pred.kernel_path)
+    predict_from(lin, cfg, FAST, model=tiny, data=digits16)
+    assert capsys.readouterr().err == ""

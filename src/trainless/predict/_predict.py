@@ -382,7 +382,9 @@ def predict_from(
                 kernel_path.append(diverged)
                 return current[0]
             try:
-                result = compute_kernel(model.module, path.x, options.update_kernel or options.kernel)
+                result = compute_kernel(
+                    model.module, path.x, options.update_kernel or options.kernel, progress=progress
+                )
                 op = KernelOperator(result.k_train_train)
             except TrainlessError:  # non-finite outputs or kernel at weights far out: diverging as well
                 kernel_path.append(diverged)
