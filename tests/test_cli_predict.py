@@ -39,6 +39,9 @@ def test_predict_parse_run_fields(tmp_path):
     with open(tmp_path / "p" / "prediction.png", "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     table = render_predict(report, "table")
+    # the classes are named by the dataset's labels (the digits drawn), as finetune and validate name them
+    assert report.class_labels == (5, 6, 9) and "digits, classes [5, 6, 9], N=30" in table
+    assert json.loads(render_predict(report, "json"))["class_labels"] == [5, 6, 9]
     assert "T_eps 0.1" in table and "est. real run" in table and "prediction cost" in table and "per sample" in table
     d = p.spectral
     assert len(d["sample_steps"]) == 30 and len(d["pca"]) == 30 and len(d["share"]) == 90

@@ -84,7 +84,8 @@ class PredictJob:
 
 @dataclass(frozen=True)
 class PredictReport:
-    """Result of ``run_predict``: the prediction, the files written and the load time."""
+    """Result of ``run_predict``: the prediction, the files written and the load time; ``class_labels``: the
+    dataset's label of each class 0..C-1 (e.g. the digits drawn)."""
 
     job: PredictJob
     prediction: Prediction
@@ -92,6 +93,7 @@ class PredictReport:
     files: tuple[str, ...]
     load_seconds: float
     extrapolation: Extrapolation | None = None
+    class_labels: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -103,6 +105,7 @@ class PredictReport:
                 "extrapolate_k0": self.job.extrapolate_k0,
             },
             "resolution": self.resolution,
+            "class_labels": list(self.class_labels),
             "files": list(self.files),
             "load_seconds": self.load_seconds,
             "summary": summarize_prediction(self.prediction),
@@ -235,7 +238,7 @@ def run_predict(job: PredictJob) -> PredictReport:
         test_data=load_test_data(job.problem, data),
     )
     files = _write_prediction(pred, data.y.tolist(), out)
-    return PredictReport(job, pred, resolution, files, load_seconds)
+    return PredictReport(job, pred, resolution, files, load_seconds, class_labels=data.class_labels)
 
 
 def _write_prediction(pred: Prediction, labels: list[int], out: Path) -> tuple[str, ...]:
@@ -268,7 +271,13 @@ def _run_extrapolation(job: PredictJob, out: Path) -> PredictReport:
     write_json(ext_json, ext.to_dict())
     ext_png = plot_extrapolation(ext, out / "extrapolation.png")
     return PredictReport(
-        job, ext.subset_prediction, resolution, (*files, str(ext_json), str(ext_png)), load_seconds, ext
+        job,
+        ext.subset_prediction,
+        resolution,
+        (*files, str(ext_json), str(ext_png)),
+        load_seconds,
+        ext,
+        class_labels=data.class_labels,
     )
 
 
@@ -350,7 +359,7 @@ def render_predict(report: PredictReport, fmt: str) -> str:
     )
     kdim = f", D'={p.kernel['dim']}" if p.kernel["dim"] else ""
     rows = [
-        *problem_rows(report.job.problem, report.resolution, p.num_trainable, list(range(p.classes)), p.n, p.config),
+        *problem_rows(report.job.problem, report.resolution, p.num_trainable, list(report.class_labels), p.n, p.config),
         ("prediction", f"engine {p.engine}, kernel {p.kernel['method']}{kdim}; eps as {p.options.eps_definition}"),
         ("status", f"{s['status']}: {s['message']}"),
         ("loss", f"{p.loss[0]:.4g} -> {p.loss[-1]:.4g} at step {p.steps}{band}"),
