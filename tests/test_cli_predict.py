@@ -39,6 +39,9 @@ def test_predict_parse_run_fields(tmp_path):
     with open(tmp_path / "p" / "prediction.png", "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     table = render_predict(report, "table")
+    from trainless.report._plots import prediction_label
+
+    assert prediction_label(p) == "predicted (discrete, countsketch kernel)"  # momentum: no kernel updates
     # the classes are named by the dataset's labels (the digits drawn), as finetune and validate name them
     assert report.class_labels == (5, 6, 9) and "digits, classes [5, 6, 9], N=30" in table
     assert json.loads(render_predict(report, "json"))["class_labels"] == [5, 6, 9]
@@ -62,6 +65,9 @@ def test_predict_with_kernel_updates_reports_the_kernel_path_and_the_endpoint(tm
     p = report.prediction
     assert [row["step"] for row in p.kernel_path] == [1, 2, 5, 10, 20]
     assert p.endpoint is not None and p.endpoint["units"] > 0
+    from trainless.report._plots import prediction_label
+
+    assert prediction_label(p) == "predicted (discrete, exact kernel, updated at 1, 2, 5, 10, 20)"  # the plots' legend
     table = render_predict(report, "table")
     assert "endpoint check" in table and "kernel updates" in table and "stability" in table
     saved = json.loads((tmp_path / "prediction.json").read_text())  # the steps "auto" resolved to, T = 30

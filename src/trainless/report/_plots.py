@@ -53,6 +53,13 @@ def plot_run(record: RunRecord, path: str | os.PathLike[str]) -> Path:
     return save_png(fig, path)
 
 
+def prediction_label(p: Prediction) -> str:
+    """A legend entry naming how the curve was predicted: the engine, the kernel method and, with kernel updates,
+    the steps of the run the kernel was computed again at."""
+    steps = ", ".join(str(int(row["step"])) for row in p.kernel_path)
+    return f"predicted ({p.engine}, {p.kernel['method']} kernel{f', updated at {steps}' if steps else ''})"
+
+
 def plot_prediction(prediction: Prediction, path: str | os.PathLike[str], record: RunRecord | None = None) -> Path:
     """Predicted loss and error curves (mean, 5-95% band, the paired run) against optimizer steps, and
     Theta's spectrum with the residual's projections at w0 and at T; the real run's curves on top when
@@ -65,7 +72,7 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike[str], record
         (ax_loss, p.loss, p.loss_low, p.loss_high, p.paired_loss, record.loss if record else None),
         (ax_err, p.error, p.error_low, p.error_high, p.paired_error, record.error if record else None),
     ):
-        ax.plot(steps, mean, color="C0", label=f"predicted ({p.engine}, {p.kernel['method']} kernel)")
+        ax.plot(steps, mean, color="C0", label=prediction_label(p))
         if lo != hi:
             ax.fill_between(steps, lo, hi, color="C0", alpha=0.2, label="5-95% band")
             ax.plot(steps, paired, color="C0", ls=":", lw=1, label="paired (the real run's batch order)")
