@@ -106,6 +106,12 @@ def test_endpoint_check_sees_a_relu_network_leave_its_linearization(digits16, ti
     assert not any(hint in w for w in predict_from(lin, heavy, frozen, model=tiny, data=digits16).warnings)
     for updated in (FAST, dataclasses.replace(FAST, kernel_updates=(5, 10))):
         assert not any(hint in w for w in predict_from(lin, large, updated, model=tiny, data=digits16).warnings)
+    # nor where "auto" would keep the kernel frozen too (weight decay: updates are not supported)
+    decayed = dataclasses.replace(large, weight_decay=0.01)
+    lin_wd = linearize(tiny, digits16, decayed, FAST)
+    wd_pred = predict_from(lin_wd, decayed, frozen, model=tiny, data=digits16)
+    assert any("leaves the linearization" in w for w in wd_pred.warnings)
+    assert not any(hint in w for w in wd_pred.warnings)
     assert near is not None and far is not None
     assert near["units"] > 0 and near["units"] == far["units"]
     assert near["output_gap"] < 0.05 and near["flip_fraction"] < 0.01

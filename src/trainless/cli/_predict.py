@@ -423,7 +423,8 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         metavar="STEP",
         help="steps at which Theta is computed again along the predicted path (one kernel each); 'auto' "
         "(default): steps 1, T/15, T/6, T/3, 2T/3, none with momentum, a head trained alone, weight decay or the "
-        "ODE/SDE engines; 'none': the kernel frozen at w0 (the paper's method; 3-5x cheaper, its late curve slower)",
+        "ODE/SDE engines; 'none': the kernel frozen at w0 (the paper's method; about 5x cheaper on the quick "
+        "start, its late curve slower)",
     )
     g.add_argument(
         "--update-kernel",

@@ -166,7 +166,7 @@ class PredictConfig:
         trained (a head alone is linear in its weights: its kernel never moves), no weight decay and no test
         points; the frozen kernel elsewhere. The prediction's ``options`` then carry the steps used. On the
         benchmark's held-out cross-entropy cases the updates' errors were smaller than the frozen kernel's on
-        every measure (README, "Fidelity"), at 3-5 times its cost.
+        every measure (README, "Fidelity"), at several times its cost (5x on the quick start).
     update_kernel: how those updated kernels are computed (None: as ``kernel``). A projected method here
         (``countsketch``) keeps the kernel at w0 exact and makes each update cheaper; it must be pseudo
         exactly when ``kernel`` is (the engine switches between kernels of one layout).

@@ -304,8 +304,13 @@ def predict_from(
     if not isinstance(options, PredictConfig):
         raise TrainlessError(f"options must be a PredictConfig, got {type(options).__name__}")
     steps_left = config.steps - start_step
+    with_network = model is not None and data is not None
+    # What "auto" would make here: the endpoint warning of a frozen prediction points at it when it is not empty.
+    auto_here = _kernel_updates(
+        dataclasses.replace(options, kernel_updates=AUTO), lin, config, steps_left, with_network=with_network
+    )
     options = dataclasses.replace(
-        options, kernel_updates=_kernel_updates(options, lin, config, steps_left, with_network=model is not None)
+        options, kernel_updates=_kernel_updates(options, lin, config, steps_left, with_network=with_network)
     )
     updates = tuple(t for t in options.kernel_updates if t < steps_left)
     if updates and (model is None or data is None):
@@ -488,7 +493,7 @@ def predict_from(
                 "PredictConfig(kernel_updates='auto')) follow the kernel as it changes and, on the "
                 "benchmark's runs without momentum, predicted the late curve and the final loss much closer, at "
                 "several times this prediction's cost"
-                if not updates and auto_kernel_updates(config.steps, config.momentum)
+                if not updates and auto_here
                 else ""
             )
         )
