@@ -834,3 +834,18 @@ def test_progress_shows_the_dynamics_and_each_updated_kernel(digits16, tiny, cap
     assert err.count("kernel (exact)") >= len(pred.kernel_path)
     predict_from(lin, cfg, FAST, model=tiny, data=digits16)
     assert capsys.readouterr().err == ""
+
+
+def test_updates_that_cost_more_than_half_the_run_say_so(digits16, tiny):
+    # On the tiny CNN a real step takes milliseconds: five kernels along the path cost more than the 12-step run.
+    from trainless.predict import predict
+
+    cfg = FinetuneConfig(lr=0.05, steps=12)
+    timed = dataclasses.replace(FAST, timing_steps=1)
+    updated = predict(tiny, digits16, cfg, timed)
+    assert updated.kernel_path and updated.seconds > 0.5 * updated.estimated_run_seconds
+    assert sum("of the estimated real run" in w and "--kernel-updates none" in w for w in updated.warnings) == 1
+    frozen = predict(tiny, digits16, cfg, dataclasses.replace(timed, kernel_updates=()))
+    untimed = predict(tiny, digits16, cfg, FAST)  # no estimate of the run: nothing to compare with
+    assert untimed.kernel_path and untimed.estimated_run_seconds is None
+    assert not any("of the estimated real run" in w for w in (*frozen.warnings, *untimed.warnings))
