@@ -305,15 +305,13 @@ def predict_from(
         raise TrainlessError(f"options must be a PredictConfig, got {type(options).__name__}")
     steps_left = config.steps - start_step
     with_network = model is not None and data is not None
-    # What "auto" would make here: the endpoint warning of a frozen prediction points at it when it is not empty.
-    auto_here = _kernel_updates(
-        dataclasses.replace(options, kernel_updates=AUTO), lin, config, steps_left, with_network=with_network
-    )
+    # What "auto" makes here; the endpoint warning of a frozen prediction also points at it when it is not empty.
+    auto_here = _auto_updates(options, lin, config, steps_left, with_network=with_network)
     options = dataclasses.replace(
-        options, kernel_updates=_kernel_updates(options, lin, config, steps_left, with_network=with_network)
+        options, kernel_updates=auto_here if options.kernel_updates == AUTO else tuple(options.kernel_updates)
     )
     updates = tuple(t for t in options.kernel_updates if t < steps_left)
-    if updates and (model is None or data is None):
+    if updates and not with_network:
         raise TrainlessError("kernel updates compute Theta along the predicted path: pass model= and data=")
     _check_prediction(lin, config, Engine(options.engine), start_step)
     regime = trust_regime(config.batch_size, lin.n, config.momentum, config.loss)
@@ -611,14 +609,11 @@ def _distance_warning(final_distance: float, lin: Linearization, options: Predic
     )
 
 
-def _kernel_updates(
+def _auto_updates(
     options: PredictConfig, lin: Linearization, config: FinetuneConfig, steps_left: int, *, with_network: bool
 ) -> tuple[int, ...]:
-    """``options.kernel_updates`` as steps: given ones as they are; ``"auto"`` resolved (see PredictConfig) to
-    :func:`auto_kernel_updates` of the ``steps_left`` predicted, or to none where updates are not supported or
-    cannot move the kernel."""
-    if options.kernel_updates != AUTO:
-        return tuple(options.kernel_updates)
+    """The steps ``kernel_updates="auto"`` resolves to (see PredictConfig): :func:`auto_kernel_updates` of the
+    ``steps_left`` predicted, or none where updates are not supported or cannot move the kernel."""
     frozen_only = (
         options.engine != Engine.DISCRETE.value
         or not with_network
