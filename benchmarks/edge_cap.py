@@ -48,7 +48,7 @@ def main() -> None:
         updates = tuple(cached["options"]["kernel_updates"])
         lin = linearize(model, data, config, PredictConfig(kernel=kernel, timing_steps=0))
         for cap in (False, True):
-            # path_stride=None: the plain updates, as measured for the README (the default now strides).
+            # path_stride=None: the plain updates, as measured for docs/fidelity.md (the default now strides).
             opts = PredictConfig(kernel=kernel, kernel_updates=updates, edge_cap=cap, timing_steps=0, path_stride=None)
             pred = predict_from(lin, config, opts, model=model, data=data)
             loss = np.array(pred.loss)

@@ -1,4 +1,4 @@
-"""Render benchmarks/results/kernel.csv as the markdown table the README shows.
+"""Render benchmarks/results/kernel.csv as the markdown table docs/measurements.md shows.
 
     .venv/bin/python benchmarks/render_kernel_table.py [CSV]
 """

@@ -37,7 +37,7 @@ def main() -> None:
             d = json.loads(path.read_text(encoding="utf-8"))
             if UPDATED not in d["predictions"] or d["record"]["status"] != "completed":
                 continue
-            # path_stride=None: the plain updates, as measured for the README (the default now strides).
+            # path_stride=None: the plain updates, as measured for docs/fidelity.md (the default now strides).
             case, result, comp = repredict_updated(d, {"path_stride": None})
             if comp is None:
                 continue

@@ -1,4 +1,4 @@
-"""Exploration behind the fidelity mode (README, "What was measured to choose the mode"): the default run
+"""Exploration behind the fidelity mode (docs/measurements.md, "What was measured to choose the mode"): the default run
 (64 px, N = 150, GD lr 1e-3) predicted with the linearized model re-linearized along its own weight path every
 SEG steps. MODE full: real outputs and kernel there; f-only: only the outputs reset to the real network's;
 k-only: only the kernel recomputed (the outputs carried on in function space, the mode that was kept).

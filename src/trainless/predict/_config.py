@@ -40,7 +40,7 @@ def auto_kernel_updates(steps: int, momentum: float = 0.0) -> tuple[int, ...]:
     (median 44% -> 60%). Held out afterwards on a suite written before it ran (unseen6, 6 cases): p95 33% ->
     22%, median 6% -> 9%, the largest error per case worse on 3, better on 1. Then every suite's updated predictions
     were made again with it: pooled over eleven suites written before they ran (unseen7 after the change), GD
-    cross-entropy p95 33% -> 25% (README, "Fidelity").
+    cross-entropy p95 33% -> 25% (docs/fidelity.md).
 
     None with momentum (``momentum`` > 0): on the 11 momentum-0.9 runs of the bench suites (paper, unseen, practice)
     the updated kernels' largest relative T_eps error per case was worse than the frozen kernel's on 5, better on 3,

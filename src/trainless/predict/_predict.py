@@ -739,7 +739,8 @@ def _predict_trajectory(
     if config.momentum > 0 and not options.kernel_updates and loss is Loss.CE and edge_ratio <= 1.0:
         # benchmarks/explore/momentum_retention.py (the buffer's pull) and the momentum runs below the edge of the
         # bench suites: 17 when this was written, 9 more since on unseen13 and unseen14, written to test it, and 6 on
-        # another network (EfficientNet-Lite1: unseen17, unseen19) (README, "Kernel updates under momentum").
+        # another network (EfficientNet-Lite1: unseen17, unseen19) (docs/measurements.md, "Kernel updates under
+        # momentum").
         warnings.append(
             f"momentum {config.momentum:g} with the frozen kernel: on the benchmark's cross-entropy momentum runs "
             "below the stability edge the real run often started slower (as the Jacobian changes, the buffer's "
