@@ -845,6 +845,9 @@ def test_updates_that_cost_more_than_half_the_run_say_so(digits16, tiny):
     updated = predict(tiny, digits16, cfg, timed)
     assert updated.kernel_path and updated.seconds > 0.5 * updated.estimated_run_seconds
     assert sum("of the estimated real run" in w and "--kernel-updates none" in w for w in updated.warnings) == 1
+    # A run of seconds is quoted to three digits (a 0.5 s run was printed as "0 s").
+    quoted = next(w for w in updated.warnings if "of the estimated real run" in w)
+    assert updated.estimated_run_seconds < 100 and f"({updated.estimated_run_seconds:.3g} s)" in quoted, quoted
     frozen = predict(tiny, digits16, cfg, dataclasses.replace(timed, kernel_updates=()))
     untimed = predict(tiny, digits16, cfg, FAST)  # no estimate of the run: nothing to compare with
     assert untimed.kernel_path and untimed.estimated_run_seconds is None

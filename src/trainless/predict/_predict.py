@@ -513,7 +513,8 @@ def predict_from(
     run = pred.estimated_run_seconds
     if updates and run is not None and seconds > COSTLY_UPDATES * run:
         warnings.append(
-            f"this prediction took {seconds:.0f} s, {seconds / run:.0%} of the estimated real run ({run:.0f} s): "
+            f"this prediction took {_seconds(seconds)}, {seconds / run:.0%} of the estimated real run "
+            f"({_seconds(run)}): "
             f"the {len(kernel_path)} kernel updates along the path cost most of it; the frozen kernel "
             "(--kernel-updates none; PredictConfig(kernel_updates=())) costs one kernel (about a fifth of this on "
             "the quick start) but predicts a fresh head's late curve too slow"
@@ -541,6 +542,11 @@ def _move_steps(stride: int | None, steps: int, updates: tuple[int, ...]) -> tup
     """The steps (counted from the prediction's start, below ``steps``) where the path's weights move without a
     kernel update: every ``stride`` steps, the update steps left out (they move the weights anyway)."""
     return () if stride is None else tuple(t for t in range(stride, steps, stride) if t not in updates)
+
+
+def _seconds(x: float) -> str:
+    """A duration for a message: three significant digits below 100 s (a tiny run's 0.5 s is not "0 s")."""
+    return f"{x:.0f} s" if x >= 100 else f"{x:.3g} s"
 
 
 COSTLY_UPDATES = 0.5
