@@ -832,6 +832,10 @@ def test_progress_shows_the_dynamics_and_each_updated_kernel(digits16, tiny, cap
     err = capsys.readouterr().err
     assert len(pred.kernel_path) == 4 and "linearized dynamics" in err
     assert err.count("kernel (exact)") >= len(pred.kernel_path)
+    # Before the updates start, what they will cost (the kernel at w0's time, once per update).
+    steps = ", ".join(str(int(row["step"])) for row in pred.kernel_path)
+    assert f"kernel updates: {len(pred.kernel_path)} more kernels along the predicted path (steps {steps})" in err
+    assert err.index("kernel updates:") < err.rindex("kernel (exact)")
     predict_from(lin, cfg, FAST, model=tiny, data=digits16)
     assert capsys.readouterr().err == ""
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from .._losses import Loss, loss_grad, loss_hessian, loss_value
 from .._memory import PeakMemory
@@ -340,6 +342,10 @@ def predict_from(
         trust = trust_summary(flags, "frozen", steps=config.steps, endpoint_checked=False, regime=regime)
         return dataclasses.replace(pred, trust=trust, warnings=(*pred.warnings, *linear_notes))
     t_path = time.perf_counter()
+    if progress and updates:
+        # The updates are most of the prediction's time (minutes on a CPU): say so before they start, not only
+        # in the cost note at the end.
+        tqdm.write(_updates_note(updates, lin, config), file=sys.stderr)
     kernel_path: list[dict[str, float]] = []
     kernel_seconds = hook_seconds = 0.0
     with preserved(model.module):
@@ -542,6 +548,20 @@ def _move_steps(stride: int | None, steps: int, updates: tuple[int, ...]) -> tup
     """The steps (counted from the prediction's start, below ``steps``) where the path's weights move without a
     kernel update: every ``stride`` steps, the update steps left out (they move the weights anyway)."""
     return () if stride is None else tuple(t for t in range(stride, steps, stride) if t not in updates)
+
+
+def _updates_note(updates: tuple[int, ...], lin: Linearization, config: FinetuneConfig) -> str:
+    """What the kernel updates will cost, from the kernel at w0's time, and the real run's estimate."""
+    each = lin.kernel.seconds
+    run = lin.step_seconds * config.steps if lin.step_seconds is not None else None
+    steps = ", ".join(map(str, updates))
+    text = (
+        f"kernel updates: {len(updates)} more kernels along the predicted path (steps {steps}), about "
+        f"{_seconds(each)} each as at w0, {_seconds(len(updates) * each)} in all"
+    )
+    if run is not None and lin.timed_batch_size == config.batch_size:
+        text += f"; the real run is estimated at {_seconds(run)}"
+    return text + " (--kernel-updates none, PredictConfig(kernel_updates=()): the frozen kernel alone)"
 
 
 def _seconds(x: float) -> str:
