@@ -304,3 +304,32 @@ def test_test_data_is_checked_before_any_work(digits16, tiny):
         predict(tiny, digits16, cfg, dataclasses.replace(FAST, engine="ode"), test_data=test)
     with pytest.raises(TrainlessError, match="has only"):
         load_test_split(digits16, 10_000)
+
+
+def test_sample_diagnosis_is_gradient_flow_and_stays_finite_past_the_squared_loss_edge():
+    # Theta = lam I (every mode mu = lam / N): each sample keeps exp(-2 mu tau_t) of its squared residual, tau_t the
+    # elapsed lr / (1 - m). Past lr mu = 2(1 + m) the discrete squared-loss recursion grows without bound: it called
+    # every sample of the quick start unfitted (residual left 1e213; inf at T = 600).
+    import warnings
+
+    from trainless.dynamics import KernelOperator
+    from trainless.predict._diagnosis import SAMPLE_EPS, diagnose_spectrum
+
+    n, c, lam, momentum = 6, 3, 12.0, 0.5
+    k = torch.zeros(n, n, c, c, dtype=torch.float64)
+    for i in range(n):
+        k[i, i] = lam * torch.eye(c, dtype=torch.float64)
+    op = KernelOperator(k)
+    f0 = torch.randn(n, c, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(n) % c
+    lr = 4.0 * n / lam  # lr mu = 4, past the squared loss's edge 2 (1 + m) = 3
+    lrs = [lr] * 600
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow
+        d = diagnose_spectrum(op, op.spectrum_for(c), f0, y, lrs, momentum)
+    mu = lam / n
+    tau_t = 600 * lr / (1 - momentum)
+    assert d.sample_left == pytest.approx([math.exp(-2 * mu * tau_t)] * n, rel=1e-9)
+    # the first grid step with exp(-2 mu tau_t) <= 0.1, for every sample alike
+    first = next(t for t in d.grid if math.exp(-2 * mu * t * lr / (1 - momentum)) <= SAMPLE_EPS)
+    assert d.sample_steps == (first,) * n and first == 1

@@ -735,7 +735,7 @@ def _predict_trajectory(
         r_final = -loss_grad(loss, traj.f_final, y_cpu)
         proj0 = spec.project(r0).pow(2)
         proj_final = spec.project(r_final).pow(2).mean(0)
-        diagnosis = diagnose_spectrum(op, spec, kernel.f0, y_cpu, run_lrs, config.momentum, config.nesterov)
+        diagnosis = diagnose_spectrum(op, spec, kernel.f0, y_cpu, run_lrs, config.momentum)
         eps_list = options.eps
         times = epsilon_times(loss_mean, eps_list, basis="loss", definition=options.eps_definition)
         times += epsilon_times(err_mean, eps_list, basis="error", definition=options.eps_definition)
