@@ -20,8 +20,10 @@ from trainless.dynamics import (
     epsilon_times,
     fit_power_law,
     mode_factors,
+    mse_flow_curve,
     mse_mode_curve,
     simulate,
+    squared_loss_stable,
 )
 from trainless.errors import TrainlessError
 from trainless.extrapolate import (
@@ -136,6 +138,29 @@ def test_modal_curve_is_the_discrete_engine(momentum, nesterov):
     np.testing.assert_allclose(0.5 * (e**2) @ (proj.numpy() / n), modal[[0, 7, 25]], rtol=1e-12)
 
 
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_squared_loss_stability_is_the_recursions_own(momentum, nesterov):
+    # Past the edge a mode grows without bound; below it, it decays. Checked on the recursion itself, one mode at a
+    # time, around the edge (heavy ball: lr mu = 2 (1 + m); Nesterov: 2 (1 + m) / (1 + 2 m)).
+    edge = 2 * (1 + momentum) / (1 + 2 * momentum if nesterov else 1)
+    for h in (0.5 * edge, 0.98 * edge, 1.02 * edge, 2 * edge):
+        e = mode_factors(np.array([h]), [1.0] * 4000, [4000], momentum, nesterov)[0, 0]
+        assert squared_loss_stable(np.array([0.1, h]), [1.0, 0.5], momentum, nesterov) == (abs(e) < 1), h
+
+
+def test_flow_curve_is_the_small_lr_limit_of_the_modal_curve():
+    mu, pi = np.array([3.0, 1.0, 0.2]), np.array([0.5, 0.3, 0.2])
+    for momentum in (0.0, 0.9):
+        lrs = [1e-4] * 20000  # tau_T = 2 / (1 - m)
+        flow = mse_flow_curve(mu, pi, lrs, momentum)
+        assert flow[-1] == pytest.approx(0.5 * float(pi @ np.exp(-2 * mu * 2 / (1 - momentum))), rel=1e-12)
+        # with momentum the buffer's build-up lags the flow by about m / (1 - m) steps: a percent here
+        rtol = 2e-3 if momentum == 0 else 2e-2
+        np.testing.assert_allclose(flow[::1000], mse_mode_curve(mu, pi, lrs, momentum)[::1000], rtol=rtol)
+    # at any lr it stays bounded, where the discrete recursion past the edge does not
+    assert np.all(np.isfinite(mse_flow_curve(mu, pi, [10.0] * 600))) and mse_mode_curve(mu, pi, [10.0] * 60)[-1] > 1e50
+
+
 def test_time_warp_inverts_a_slowed_curve():
     t = np.arange(101, dtype=np.float64)
     fast = np.exp(-t / 10)
@@ -213,6 +238,25 @@ def test_model_level_cross_entropy_is_a_warp_of_the_subset_curve(digits_all):
     scale = ext.loss_curve[0] / ext.loss_subset[0]
     np.testing.assert_allclose(ext.loss_curve, warp_curve(np.asarray(ext.loss_subset), warp) * scale, rtol=1e-12)
     assert any("full-batch" in w for w in ext.warnings)
+
+
+def test_model_level_cross_entropy_warp_past_the_squared_loss_edge(digits_all):
+    # At an lr whose squared-loss recursion diverges in the top modes the warp used to stop at step 0 (a flat curve,
+    # no warning); it follows gradient flow there, and says so.
+    model = load_model("tiny-cnn", 3, seed=3)
+    cfg = FinetuneConfig(lr=0.35, steps=25, loss="ce")
+    ext = extrapolate(model, digits_all, cfg, 24, FAST)
+    mu_1 = max(ext.spectral.eigenvalues_subset[0], ext.spectral.eigenvalues[0])
+    # the premise: past the squared loss's edge (its discrete proxy explodes), below the cross-entropy run's own
+    assert cfg.lr * mu_1 > 2.0 and ext.subset_prediction.edge_ratio < 1.0
+    assert ext.spectral.mse_loss[-1] > 1e3 * ext.spectral.mse_loss[0]
+    warp = np.asarray(ext.warp)
+    assert warp[-1] > 1 and np.all(np.diff(warp) >= 0)
+    assert np.all(np.diff(ext.loss_curve) < 0)  # the subset's falling curve, warped (it was flat at its start)
+    assert sum("the time warp follows its gradient flow" in w for w in ext.warnings) == 1
+    # below the edge nothing changes (the measured discrete warp)
+    calm = extrapolate(model, digits_all, dataclasses.replace(cfg, lr=0.02), 24, FAST)
+    assert not any("gradient flow" in w for w in calm.warnings)
 
 
 def test_model_level_bad_input(digits_all):

@@ -13,8 +13,11 @@ from ._modes import (
     cumulative_share,
     default_fit_window,
     fit_power_law,
+    flow_factors,
     mode_factors,
+    mse_flow_curve,
     mse_mode_curve,
+    squared_loss_stable,
 )
 from ._operator import KernelOperator, Spectrum
 from ._schedule import SGDSchedule, constant_schedule
@@ -45,8 +48,11 @@ __all__ = [
     "epsilon_time",
     "epsilon_times",
     "fit_power_law",
+    "flow_factors",
     "mode_factors",
+    "mse_flow_curve",
     "mse_mode_curve",
     "simulate",
     "smooth",
+    "squared_loss_stable",
 ]

@@ -133,6 +133,47 @@ def mode_factors(
     return out
 
 
+def flow_factors(
+    eigenvalues: np.ndarray, lr: Sequence[float], steps: Sequence[int], momentum: float = 0.0
+) -> np.ndarray:
+    """e_k(t) = exp(-mu_k tau_t) at the given steps (in 0..T): (len(steps), M) float64, tau_t = sum_{s<t} lr_s /
+    (1 - m). Gradient flow of the squared loss mode by mode, the paper's eq. 1 without noise (momentum as its ODE
+    takes it, lr / (1 - m)): the small-lr limit of :func:`mode_factors`, which stays bounded at any lr."""
+    tau = np.concatenate(([0.0], np.cumsum(np.asarray(lr, dtype=np.float64)))) / (1.0 - momentum)
+    want = np.asarray(steps, dtype=np.int64)
+    if want.size and (want.min() < 0 or want.max() >= tau.size):
+        raise TrainlessError(f"steps must lie in [0, {len(lr)}], got {want.tolist()}")
+    return np.exp(-np.outer(tau[want], np.asarray(eigenvalues, dtype=np.float64)))
+
+
+def mse_flow_curve(
+    eigenvalues: np.ndarray, projections: np.ndarray, lr: Sequence[float], momentum: float = 0.0
+) -> np.ndarray:
+    """1/2 sum_k pi_k exp(-2 mu_k tau_t) for t = 0..T: (T+1,) float64 (:func:`flow_factors`; the gradient-flow
+    counterpart of :func:`mse_mode_curve`)."""
+    e = flow_factors(eigenvalues, lr, range(len(lr) + 1), momentum)
+    return 0.5 * (e * e) @ np.asarray(projections, dtype=np.float64)
+
+
+def squared_loss_stable(
+    eigenvalues: np.ndarray, lr: Sequence[float], momentum: float = 0.0, nesterov: bool = False
+) -> bool:
+    """Whether the discrete recursion of :func:`mse_mode_curve` stays bounded in every mode at the largest lr: the
+    spectral radius of each mode's 2 x 2 step on (e, u) at most 1 (without momentum, lr mu_k <= 2; heavy ball
+    lr mu_k <= 2 (1 + m))."""
+    mu = np.asarray(eigenvalues, dtype=np.float64)
+    h = max(lr, default=0.0) * mu
+    m = momentum
+    # e' = a e + b u, u' = mu e + m u (u scaled by lr: the radius is unchanged): trace and determinant per mode.
+    a = 1.0 - h * (1.0 + m) if nesterov else 1.0 - h
+    b = -(m * m if nesterov else m)
+    tr, det = a + m, a * m - b * h
+    disc = tr * tr - 4.0 * det
+    root = np.sqrt(np.abs(disc))
+    radius = np.where(disc >= 0, np.maximum(np.abs(tr + root), np.abs(tr - root)) / 2.0, np.sqrt(np.abs(det)))
+    return bool(np.all(radius <= 1.0 + 1e-12))
+
+
 def cumulative_share(projections: Sequence[float] | np.ndarray) -> np.ndarray:
     """Share of ||dy||^2 held by the top-k eigen-directions, k = 1..M: (M,) float64 in [0, 1]."""
     p = np.asarray(projections, dtype=np.float64)

@@ -12,7 +12,15 @@ import torch
 
 from .._losses import Loss, loss_value
 from ..data import ImageData, subset_per_class
-from ..dynamics import MIN_FIT_POINTS, default_fit_window, epsilon_times, fit_power_law, mse_mode_curve
+from ..dynamics import (
+    MIN_FIT_POINTS,
+    default_fit_window,
+    epsilon_times,
+    fit_power_law,
+    mse_flow_curve,
+    mse_mode_curve,
+    squared_loss_stable,
+)
 from ..errors import TrainlessError
 from ..finetune import FinetuneConfig, check_problem, learning_rates
 from ..models import HeadStart, LoadedModel
@@ -255,6 +263,18 @@ def extrapolate(
         curve = mse
         warp = np.arange(curve.size, dtype=np.float64)
     else:
+        mu0, mu = np.asarray(spectral.eigenvalues_subset), np.asarray(spectral.eigenvalues)
+        if not squared_loss_stable(np.concatenate((mu0, mu)), lrs, config.momentum, config.nesterov):
+            # The warp times the cross-entropy curve by the squared loss's relative progress, a proxy; at this lr
+            # that proxy's discrete recursion grows without bound in the top modes (the warp would stop at step 0
+            # and the curve stay flat), while the cross-entropy run, of smaller curvature, need not: gradient
+            # flow, its small-lr limit, times it instead.
+            mse_subset = mse_flow_curve(np.clip(mu0, 0.0, None), spectral.projections_subset, lrs, config.momentum)
+            mse = mse_flow_curve(mu, spectral.projections, lrs, config.momentum)
+            warnings.append(
+                f"at lr {max(lrs):g} the squared loss's discrete dynamics diverge in the top modes (lr mu_1 = "
+                f"{max(lrs) * float(max(mu0.max(), mu.max())):.3g}): the time warp follows its gradient flow instead"
+            )
         warp = time_warp(mse_subset, mse)
         scale = _mean_loss(loss, f0_all, data.y) / subset_curve[0]
         curve = warp_curve(subset_curve, warp) * scale

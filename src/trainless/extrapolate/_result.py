@@ -63,9 +63,11 @@ class Extrapolation:
     loss: the config's loss (``mse`` or ``cross-entropy``); for MSE the curve on N samples is App. D's
         (``spectral.mse_loss``); for cross-entropy it is the subset's predicted cross-entropy curve read at
         the warped step tau(t) at which the subset's MSE curve has made the relative progress the
-        extrapolated MSE curve makes by step t (``warp``), scaled by the ratio of the two sets' initial
-        losses: a stated approximation (the cross-entropy dynamics slow down with N as the MSE dynamics do),
-        whose error the benchmark measures against the prediction on all N.
+        extrapolated MSE curve makes by step t (``warp``; where the squared loss's discrete dynamics diverge
+        at the run's lr, which a cross-entropy run's smaller curvature allows, its gradient flow: the result's
+        warnings say so), scaled by the ratio of the two sets' initial losses: a stated approximation (the
+        cross-entropy dynamics slow down with N as the MSE dynamics do), whose error the benchmark measures
+        against the prediction on all N.
     loss_subset, loss_curve: the predicted loss at steps 0..T on the N0 subset (exact engine, full batch)
         and on N samples (extrapolated). warp: tau(t) (T+1 floats; identity for MSE).
     eps_times_subset, eps_times: epsilon-training-times of the two curves.

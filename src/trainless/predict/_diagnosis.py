@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..dynamics import KernelOperator, Spectrum, cumulative_share, default_fit_window, fit_power_law
+from ..dynamics import (
+    KernelOperator,
+    Spectrum,
+    cumulative_share,
+    default_fit_window,
+    fit_power_law,
+    flow_factors,
+)
 from ..errors import TrainlessError
 
 #: shares of ||dy||^2 whose mode counts are reported
@@ -86,14 +93,6 @@ def _gram(op: KernelOperator) -> np.ndarray:
         return m.numpy()
     n, c = op.n, int(op.c or 1)
     return m.view(n, c, n, c).diagonal(dim1=1, dim2=3).sum(-1).numpy()
-
-
-def flow_factors(mu: np.ndarray, lrs: Sequence[float], grid: Sequence[int], momentum: float = 0.0) -> np.ndarray:
-    """exp(-mu_k tau_t) at the grid's steps t: (len(grid), M) float64, tau_t = sum_{s<t} lrs[s] / (1 - momentum)
-    (gradient flow of the squared loss in Theta's eigenbasis, mu_k = lambda_k / N; the heavy-ball ODE's lr
-    / (1 - m) with momentum)."""
-    tau = np.concatenate(([0.0], np.cumsum(np.asarray(lrs, dtype=np.float64)))) / (1.0 - momentum)
-    return np.exp(-np.outer(tau[np.asarray(grid, dtype=np.int64)], np.asarray(mu, dtype=np.float64)))
 
 
 def _pca(gram: np.ndarray) -> tuple[np.ndarray, float]:
