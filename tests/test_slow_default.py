@@ -35,3 +35,8 @@ def test_default_predict_job(tmp_path, capsys):
     # the default follows the kernel along the predicted path (kernel_updates="auto" at T = 150)
     assert pred["options"]["kernel_updates"] == [1, 10, 25, 50, 100] and len(pred["kernel_path"]) == 5
     assert (tmp_path / "prediction.png").stat().st_size > 0
+    # the per-sample diagnosis is finite at the default lr, past the squared loss's edge in its top modes (it called
+    # every sample unfitted there, 1e213 of the residual left, until it used gradient flow)
+    left = pred["spectral"]["sample_left"]
+    assert len(left) == 150 and all(0 <= v <= 1 for v in left)
+    assert sum(t is not None for t in pred["spectral"]["sample_steps"]) > 0
