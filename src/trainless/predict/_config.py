@@ -30,7 +30,10 @@ predicted first batch is the real one)."""
 def auto_kernel_updates(steps: int, momentum: float = 0.0) -> tuple[int, ...]:
     """A kernel-update schedule for a run of ``steps`` steps (in optimizer steps): at step 1, then T/15, T/6, T/3
     and 2T/3 (1, 10, 25, 50 and 100 for T = 150), the later ones about evenly spaced in log-time because the
-    kernel moves fastest early. Steps outside [1, T-1] are dropped.
+    kernel moves fastest early. Steps outside [1, T-1] are dropped. Chosen at T = 150; at T = 300 (suite longer) it
+    held, at T = 600 (unseen24) the gap from step 1 to T/15 = 40 left the full-batch predictions too slow early
+    (largest errors 26-180%), and a schedule anchored at the start instead (T = 150's steps, then doubling) was
+    better on five of eight longer runs and far worse on one (docs/fidelity.md): kept as it is.
 
     Step 1 (:data:`AUTO_FIRST_UPDATE`, added 2026-12-03): the real kernel after one step is already 20-81% from
     Theta_0 (relative Frobenius norm, three public cases: units near their threshold switch at once). Measured
