@@ -65,6 +65,15 @@ def comparison_scores(comparison: dict) -> dict[str, float]:
     }
 
 
+def eps_triples(cached: dict, comp: dict) -> str:
+    """The predicted T_eps of two comparisons of one case and the real one, per eps on the loss ("a/b/real ...")."""
+    return " ".join(
+        f"{a['predicted']}/{b['predicted']}/{a['real']}"
+        for a, b in zip(cached["eps"], comp["eps"], strict=True)
+        if a["basis"] == "loss"
+    )
+
+
 def score_line(s: dict[str, float]) -> str:
     """One line of :func:`comparison_scores`'s figures (the exploration scripts' log format)."""
     return (

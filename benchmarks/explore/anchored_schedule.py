@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import cached_updated_cases, comparison_scores, repredict_updated, score_line
+from fidelity_default import cached_updated_cases, comparison_scores, eps_triples, repredict_updated, score_line
 
 
 def anchored(steps: int) -> list[int]:
@@ -42,11 +42,7 @@ for p, d, cached in cached_updated_cases(args):
     t0 = time.perf_counter()
     overrides = {"path_stride": STRIDE} if STRIDE else None
     case, result, comp = repredict_updated(d, overrides=overrides, case_changes={"kernel_updates": schedule})
-    eps = " ".join(
-        f"{a['predicted']}/{b['predicted']}/{a['real']}"
-        for a, b in zip(cached["eps"], comp["eps"], strict=True)
-        if a["basis"] == "loss"
-    )
+    eps = eps_triples(cached, comp)
     print(
         f"{p.parent.parent.name:8s} {p.stem[:8]} {case.tag:10s} N={result['n']:3d} B={case.batch_size:2d} T={steps} "
         f"lr={case.lr} cached {d['case']['kernel_updates']} anchored {schedule} stride {STRIDE or 'auto'}\n"

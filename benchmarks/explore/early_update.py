@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import cached_updated_cases, comparison_scores, repredict_updated, score_line
+from fidelity_default import cached_updated_cases, comparison_scores, eps_triples, repredict_updated, score_line
 
 
 def pool(log: str) -> None:
@@ -70,11 +70,7 @@ for p, d, cached in cached_updated_cases(args):
     schedule = sorted({AT or round(steps / 30), *d["case"]["kernel_updates"]})
     t0 = time.perf_counter()
     case, result, comp = repredict_updated(d, case_changes={"kernel_updates": schedule})
-    eps = " ".join(
-        f"{a['predicted']}/{b['predicted']}/{a['real']}"
-        for a, b in zip(cached["eps"], comp["eps"], strict=True)
-        if a["basis"] == "loss"
-    )
+    eps = eps_triples(cached, comp)
     print(
         f"{p.parent.parent.name:8s} {p.stem[:8]} {case.tag:10s} N={result['n']:3d} B={case.batch_size:2d} "
         f"lr={case.lr} updates {schedule}\n"
