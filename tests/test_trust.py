@@ -840,6 +840,22 @@ def test_progress_shows_the_dynamics_and_each_updated_kernel(digits16, tiny, cap
     assert capsys.readouterr().err == ""
 
 
+def test_auto_updates_on_runs_longer_than_measured_say_how_they_missed(digits16, tiny):
+    # At T = 600 the T-scaled schedule's predictions were too slow early (unseen24); T = 300 held.
+    from trainless.predict import predict
+    from trainless.predict._predict import LONGEST_MEASURED_STEPS
+
+    def says(steps, updates="auto"):
+        cfg = FinetuneConfig(lr=0.05, steps=steps)
+        pred = predict(tiny, digits16, cfg, dataclasses.replace(FAST, kernel_updates=updates))
+        return sum("suite unseen24" in w and "fall faster early" in w for w in pred.warnings)
+
+    assert says(LONGEST_MEASURED_STEPS + 20) == 1
+    assert says(LONGEST_MEASURED_STEPS) == 0
+    assert says(LONGEST_MEASURED_STEPS + 20, updates=(1, 10, 25, 50, 100, 200)) == 0  # a schedule of one's own
+    assert says(LONGEST_MEASURED_STEPS + 20, updates=()) == 0  # the frozen kernel
+
+
 def test_updates_that_cost_more_than_half_the_run_say_so(digits16, tiny):
     # On the tiny CNN a real step takes milliseconds: five kernels along the path cost more than the 12-step run.
     from trainless.predict import predict
