@@ -476,8 +476,10 @@ def path_stride_from_arg(value: str) -> int | str | None:
 def kernel_updates_from_args(values: list[str]) -> tuple[int, ...] | str:
     """``--kernel-updates``: integers, or the single word ``auto`` (resolved by the prediction, see
     :class:`PredictConfig`) or ``none`` (the frozen kernel)."""
-    if values in (["auto"], ["none"]):
-        return "auto" if values == ["auto"] else ()
+    if values == ["auto"]:
+        return "auto"
+    if values == ["none"]:
+        return ()
     try:
         return tuple(int(v) for v in values)
     except ValueError:

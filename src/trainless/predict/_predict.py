@@ -324,7 +324,7 @@ def predict_from(
         # A network that is linear in its trained weights (a head trained alone, a linear model) has no catapult:
         # its real run is the linearized one and diverges past the edge too.
         gap = 0.0 if lin.trainable == "head" else None
-        if gap is None and model is not None and data is not None:
+        if gap is None and with_network:
             gap = _one_step_gap(model, data, lin, config, start_step)
         linear = gap is not None and gap < LINEAR_GAP
         if linear:
@@ -561,15 +561,20 @@ def _move_steps(stride: int | None, steps: int, updates: tuple[int, ...]) -> tup
 def _updates_note(updates: tuple[int, ...], lin: Linearization, config: FinetuneConfig) -> str:
     """What the kernel updates will cost, from the kernel at w0's time, and the real run's estimate."""
     each = lin.kernel.seconds
-    run = lin.step_seconds * config.steps if lin.step_seconds is not None else None
+    step = _step_seconds(lin, config)
     steps = ", ".join(map(str, updates))
     text = (
         f"kernel updates: {len(updates)} more kernels along the predicted path (steps {steps}), about "
         f"{_seconds(each)} each as at w0, {_seconds(len(updates) * each)} in all"
     )
-    if run is not None and lin.timed_batch_size == config.batch_size:
-        text += f"; the real run is estimated at {_seconds(run)}"
+    if step is not None:
+        text += f"; the real run is estimated at {_seconds(step * config.steps)}"
     return text + " (--kernel-updates none, PredictConfig(kernel_updates=()): the frozen kernel alone)"
+
+
+def _step_seconds(lin: Linearization, config: FinetuneConfig) -> float | None:
+    """One real optimizer step's time for ``config`` (None when not timed, or timed with another batch size)."""
+    return lin.step_seconds if lin.timed_batch_size == config.batch_size else None
 
 
 def _seconds(x: float) -> str:
@@ -806,7 +811,7 @@ def _predict_trajectory(
         warnings.append(f"engine {engine.value!r} ignores the SGD noise of batch size {config.batch_size}")
     if engine is not Engine.DISCRETE and config.momentum > 0:
         warnings.append(f"engine {engine.value!r} models momentum {config.momentum} by the effective lr lr/(1-m)")
-    step_seconds = lin.step_seconds if lin.timed_batch_size == config.batch_size else None
+    step_seconds = _step_seconds(lin, config)
     if lin.step_seconds is not None and step_seconds is None:
         warnings.append("no wall-clock estimate: the step was timed with another batch size")
     return Prediction(
