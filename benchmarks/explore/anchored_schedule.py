@@ -31,24 +31,30 @@ def anchored(steps: int) -> list[int]:
     return [t for t in out if t <= 2 * steps / 3]
 
 
-args = sys.argv[1:]
-STRIDE = int(args.pop(args.index("--stride") + 1)) if "--stride" in args else None
-args = [a for a in args if a != "--stride"]
-for p, d, cached in cached_updated_cases(args):
-    steps = d["case"]["steps"]
-    if steps <= 150:
-        continue
-    schedule = anchored(steps)
-    t0 = time.perf_counter()
-    overrides = {"path_stride": STRIDE} if STRIDE else None
-    case, result, comp = repredict_updated(d, overrides=overrides, case_changes={"kernel_updates": schedule})
-    eps = eps_triples(cached, comp)
-    print(
-        f"{p.parent.parent.name:8s} {p.stem[:8]} {case.tag:10s} N={result['n']:3d} B={case.batch_size:2d} T={steps} "
-        f"lr={case.lr} cached {d['case']['kernel_updates']} anchored {schedule} stride {STRIDE or 'auto'}\n"
-        f"   cached    {score_line(comparison_scores(cached))}\n"
-        f"   anchored  {score_line(comparison_scores(comp))}  ({time.perf_counter() - t0:.0f} s, cached "
-        f"{d['predictions']['discrete+updates']['seconds']:.0f} s)\n"
-        f"   eps 1/5/10/20/40%: cached/anchored/real {eps}",
-        flush=True,
-    )
+def main() -> None:
+    args = sys.argv[1:]
+    stride = int(args.pop(args.index("--stride") + 1)) if "--stride" in args else None
+    args = [a for a in args if a != "--stride"]
+    for p, d, cached in cached_updated_cases(args):
+        steps = d["case"]["steps"]
+        if steps <= 150:
+            continue
+        schedule = anchored(steps)
+        t0 = time.perf_counter()
+        overrides = {"path_stride": stride} if stride else None
+        case, result, comp = repredict_updated(d, overrides=overrides, case_changes={"kernel_updates": schedule})
+        eps = eps_triples(cached, comp)
+        print(
+            f"{p.parent.parent.name:8s} {p.stem[:8]} {case.tag:10s} N={result['n']:3d} B={case.batch_size:2d} "
+            f"T={steps} "
+            f"lr={case.lr} cached {d['case']['kernel_updates']} anchored {schedule} stride {stride or 'auto'}\n"
+            f"   cached    {score_line(comparison_scores(cached))}\n"
+            f"   anchored  {score_line(comparison_scores(comp))}  ({time.perf_counter() - t0:.0f} s, cached "
+            f"{d['predictions']['discrete+updates']['seconds']:.0f} s)\n"
+            f"   eps 1/5/10/20/40%: cached/anchored/real {eps}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
