@@ -88,6 +88,9 @@ def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):
     assert predict_config_from_args(default).path_stride == "auto"
     assert predict_config_from_args(default).update_shape == "full"
     assert predict_config_from_args(default).above_edge == "edge"
+    assert not predict_config_from_args(default).edge_cap
+    clip = build_parser().parse_args([*argv, "--edge-cap", "clip", "--out", str(tmp_path / "clip")])
+    assert predict_config_from_args(clip).edge_cap and predict_config_from_args(clip).edge_cap_shape == "clip"
     as_is = build_parser().parse_args([*argv, "--above-edge", "diverge", "--out", str(tmp_path / "as_is")])
     assert predict_config_from_args(as_is).above_edge == "diverge"
     # "auto" makes no kernel updates with momentum (measured worse than the frozen kernel there)

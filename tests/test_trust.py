@@ -13,7 +13,7 @@ from torch.func import functional_call, jacrev
 from trainless import FinetuneConfig, load_model
 from trainless._losses import loss_hessian, loss_value
 from trainless.dynamics import KernelOperator
-from trainless.errors import ConfigError
+from trainless.errors import ConfigError, TrainlessError
 from trainless.predict import PredictConfig, auto_path_stride, endpoint_check, linearize, predict_from
 
 FAST = PredictConfig(timing_steps=0, batch_orders=2)
@@ -44,6 +44,36 @@ def test_sharpness_of_the_pseudo_kernel_equals_its_kronecker_expansion():
     full = torch.einsum("ij,ab->ijab", kp, torch.eye(4, dtype=torch.float64))
     h = loss_hessian("ce", torch.randn(6, 4, dtype=torch.float64))
     assert KernelOperator(kp).sharpness(h) == pytest.approx(KernelOperator(full).sharpness(h), rel=1e-12)
+
+
+@pytest.mark.parametrize("pseudo", [False, True])
+def test_clipped_kernel_sits_at_the_target_sharpness_and_keeps_the_modes_below_the_clip(pseudo):
+    # MSE (H = I): the sharpness is lambda_max / N, so the clip level is target x N in closed form.
+    torch.manual_seed(2)
+    n, c = 6, 3
+    a = torch.randn(n * c if not pseudo else n, n * c if not pseudo else n, dtype=torch.float64)
+    mat = a @ a.T
+    k = mat if pseudo else mat.view(n, c, n, c).permute(0, 2, 1, 3)
+    op = KernelOperator(k)
+    evals = torch.linalg.eigvalsh(mat).flip(0)
+    h_mse = loss_hessian("mse", torch.zeros(n, c, dtype=torch.float64))
+    target = 0.5 * float(evals[1] + evals[2]) / n  # between the second and third eigenvalue: two modes lowered
+    clipped, level = op.clipped(h_mse, target)
+    assert level == pytest.approx(target * n, rel=1e-5)
+    got = torch.linalg.eigvalsh(clipped.matrix).flip(0)
+    torch.testing.assert_close(got[2:], evals[2:])
+    torch.testing.assert_close(got[:2], torch.full((2,), level, dtype=torch.float64))
+    assert clipped.sharpness(h_mse) <= target
+    # cross-entropy: no closed form for the level, but the sharpness lands at the target from below
+    h_ce = loss_hessian("ce", torch.randn(n, c, dtype=torch.float64))
+    goal = 0.5 * op.sharpness(h_ce)
+    clipped_ce, _ = op.clipped(h_ce, goal)
+    assert clipped_ce.sharpness(h_ce) == pytest.approx(goal, rel=1e-5) and clipped_ce.sharpness(h_ce) <= goal
+    # at or below the target it is the kernel itself
+    same, top = op.clipped(h_ce, 2.0 * op.sharpness(h_ce))
+    assert same is op and top == pytest.approx(float(evals[0]))
+    with pytest.raises(TrainlessError, match="target sharpness must be positive, got 0"):
+        op.clipped(h_ce, 0.0)
 
 
 def test_loss_hessian_matches_autograd():
@@ -464,11 +494,12 @@ def test_kernel_updates_on_a_diverging_run_keep_the_last_kernel(digits16, tiny):
     assert len(pred.kernel_path) >= 1 and math.isfinite(pred.kernel_path[0]["trace_ratio"])
 
 
-def test_edge_cap_scales_an_updated_kernel_to_the_edge_and_is_a_no_op_below_it(digits16, tiny):
+@pytest.mark.parametrize("shape", ["scale", "clip"])
+def test_edge_cap_scales_an_updated_kernel_to_the_edge_and_is_a_no_op_below_it(digits16, tiny, shape):
     cfg = FinetuneConfig(lr=0.01, steps=40, loss="mse")
     lin = linearize(tiny, digits16, cfg, FAST)
     edge = 2.0 / predict_from(lin, cfg, FAST).sharpness
-    opts = dataclasses.replace(FAST, kernel_updates=(5, 20))
+    opts = dataclasses.replace(FAST, kernel_updates=(5, 20), edge_cap_shape=shape)
     # well below the edge: the cap changes nothing
     low = FinetuneConfig(lr=0.2 * edge, steps=40, loss="mse")
     plain = predict_from(lin, low, opts, model=tiny, data=digits16)
@@ -481,7 +512,11 @@ def test_edge_cap_scales_an_updated_kernel_to_the_edge_and_is_a_no_op_below_it(d
     free = predict_from(lin, mid, dataclasses.replace(opts, above_edge="diverge"), model=tiny, data=big)
     held = predict_from(lin, mid, dataclasses.replace(opts, edge_cap=True), model=tiny, data=big)
     first = held.kernel_path[0]
-    assert first["edge_ratio"] > 1 and first["scale"] == pytest.approx(1 / first["edge_ratio"])
+    assert first["edge_ratio"] > 1
+    if shape == "scale":
+        assert first["scale"] == pytest.approx(1 / first["edge_ratio"])
+    else:  # only the top modes lowered: the trace falls by less than the ratio
+        assert 1 / first["edge_ratio"] < first["scale"] < 1
     assert math.isfinite(held.loss[-1]) and held.loss[-1] < 10 * held.loss[0]
     assert not (math.isfinite(free.loss[-1]) and free.loss[-1] < 10 * free.loss[0])
     assert "edge" in held.trust["flags"]

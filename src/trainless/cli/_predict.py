@@ -19,6 +19,7 @@ from ..extrapolate import DEFAULT_ALPHA, Extrapolation, extrapolate
 from ..kernel import KernelConfig, KernelMethod
 from ..predict import (
     AboveEdge,
+    EdgeCapShape,
     MomentumBuffer,
     PredictConfig,
     Prediction,
@@ -440,6 +441,13 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         help="what an updated kernel contributes: full (itself) or scaled (Theta_0 scaled to its trace)",
     )
     g.add_argument(
+        "--edge-cap",
+        choices=["off", *(m.value for m in EdgeCapShape)],
+        default=d.edge_cap_shape if d.edge_cap else "off",
+        help="an updated kernel that puts the lr past the linearized stability edge: off (as computed), scale "
+        "(all of it lowered to the edge) or clip (its eigenvalues above the edge's level clipped)",
+    )
+    g.add_argument(
         "--momentum-buffer",
         choices=[m.value for m in MomentumBuffer],
         default=d.momentum_buffer,
@@ -502,6 +510,8 @@ def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
         if a.update_kernel is None
         else KernelConfig(method=a.update_kernel, dim=a.update_kernel_dim, max_memory_mib=a.kernel_memory),
         update_shape=a.update_shape,
+        edge_cap=a.edge_cap != "off",
+        edge_cap_shape=PredictConfig().edge_cap_shape if a.edge_cap == "off" else a.edge_cap,
         above_edge=a.above_edge,
         momentum_buffer=a.momentum_buffer,
         path_stride=a.path_stride,

@@ -133,6 +133,41 @@ class KernelOperator:
         scaled = torch.einsum("iab,ibjd,jde->iaje", root, blocks, root).reshape(n * c, n * c)
         return float(torch.linalg.eigvalsh(scaled)[-1]) / n
 
+    def clipped(self, hessian: torch.Tensor, target: float, rtol: float = 1e-6) -> tuple[KernelOperator, float]:
+        """Theta with its eigenvalues clipped at the largest level c whose :meth:`sharpness` is at most ``target``:
+        V min(Lambda, c) V^T (float64; the pseudo-NTK's Theta_p clipped, its layout kept), and c. Modes below c are
+        left as they are; only the top of the spectrum is lowered (a real network at the edge of stability keeps
+        its top Hessian eigenvalue near 2 / lr while the rest evolve; Cohen et al. 2021).
+
+        hessian: (N, C, C) as for :meth:`sharpness`; target > 0, in its units. The sharpness grows with c (a
+        larger c gives a larger Theta in the PSD order), so c is found by bisection on [0, lambda_max] to
+        ``rtol`` of lambda_max; each trial costs one eigvalsh of size (N C)^2. Returns self and lambda_max when
+        the sharpness is already at most ``target``.
+        """
+        if not target > 0:
+            raise TrainlessError(f"target sharpness must be positive, got {target}")
+        if self.sharpness(hessian) <= target:
+            return self, float(self.spectrum().eigenvalues[0])
+        s = self.spectrum()
+        evals, vecs = s.eigenvalues, s.vectors
+
+        def at(c: float) -> torch.Tensor:
+            return (vecs * evals.clamp(max=c)) @ vecs.T
+
+        def layout(mat: torch.Tensor) -> KernelOperator:
+            if self.pseudo:
+                return KernelOperator(mat)
+            return KernelOperator(mat.view(self.n, self.c, self.n, self.c).permute(0, 2, 1, 3))
+
+        lo, hi = 0.0, float(evals[0])
+        while hi - lo > rtol * float(evals[0]):
+            mid = 0.5 * (lo + hi)
+            if layout(at(mid)).sharpness(hessian) <= target:
+                lo = mid
+            else:
+                hi = mid
+        return layout(at(lo)), lo
+
     def spectrum(self) -> Spectrum:
         """Eigen-decomposition of the stored matrix (Theta, or Theta_p for the pseudo-NTK), float64, by
         torch.linalg.eigh; computed once and cached."""

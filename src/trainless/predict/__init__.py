@@ -4,6 +4,7 @@ from ._closed import predict_closed_loop
 from ._config import (
     DEFAULT_EPS,
     AboveEdge,
+    EdgeCapShape,
     MomentumBuffer,
     PredictConfig,
     UpdateShape,
@@ -26,6 +27,7 @@ from ._trust import (
 __all__ = [
     "DEFAULT_EPS",
     "AboveEdge",
+    "EdgeCapShape",
     "EndpointCheck",
     "LevelTime",
     "Linearization",

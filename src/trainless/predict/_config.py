@@ -114,6 +114,24 @@ class UpdateShape(DocEnum):
     )
 
 
+class EdgeCapShape(DocEnum):
+    """How ``PredictConfig.edge_cap`` brings an updated kernel past the stability edge back to it
+    (``PredictConfig.edge_cap_shape``; no effect without the cap)."""
+
+    SCALE = (
+        "scale",
+        "Theta_k / r, r its edge ratio: every mode slowed by r, the top one to the edge. Cheap (no "
+        "eigendecomposition); also slows the modes far below the edge, which fit the late phase.",
+    )
+    CLIP = (
+        "clip",
+        "Theta_k with its eigenvalues clipped at the level that puts the sharpness at the edge: the modes below it "
+        "as computed, as a real network at the edge of stability keeps its top Hessian eigenvalue near 2 / lr while "
+        "the rest evolve (Cohen et al. 2021). One eigendecomposition of Theta_k and a bisection of (N C)^2 "
+        "eigvalsh calls per capped update (seconds at N C = 500).",
+    )
+
+
 class AboveEdge(DocEnum):
     """What a prediction does with an MSE run whose lr is past the linearized loss's stability edge
     (``PredictConfig.above_edge``): edge ratio r = lr x sharpness / (2 (1 + m)) > 1. There the linearized MSE run
@@ -177,6 +195,9 @@ class PredictConfig:
         (edge ratio r > 1), use that kernel scaled by 1 / r, so its sharpness sits at the edge, as a real
         network's does at the edge of stability (Cohen et al. 2021), instead of letting the linearized run
         diverge. The kernel path records the raw ratio (the trust signal still flags it) and the scale.
+    edge_cap_shape: an :class:`EdgeCapShape` value: how the cap lowers such a kernel, all of it by 1 / r
+        (``scale``) or only its eigenvalues above the level that puts it at the edge (``clip``; the kernel
+        path's ``scale`` is then the clipped kernel's trace over the computed one's).
     update_shape: an :class:`UpdateShape` value: the updated kernel as computed (``full``) or Theta_0 scaled to
         its trace (``scaled``); the kernel path's trace ratio and relative change are the computed kernel's,
         its edge ratio and residual rate the kernel's used.
@@ -213,6 +234,7 @@ class PredictConfig:
     kernel_updates: tuple[int, ...] | str = AUTO
     update_kernel: KernelConfig | None = None
     edge_cap: bool = False
+    edge_cap_shape: str = "scale"
     update_shape: str = "full"
     above_edge: str = "edge"
     momentum_buffer: str = "kept"
@@ -236,6 +258,7 @@ class PredictConfig:
         "kernel_updates": AnyOf((OneOf((AUTO,)), TupleOf(Interval(1, None, integer=True), may_be_empty=True))),
         "update_kernel": InstanceOf(KernelConfig, optional=True),
         "edge_cap": InstanceOf(bool),
+        "edge_cap_shape": OneOf(tuple(e.value for e in EdgeCapShape)),
         "update_shape": OneOf(tuple(e.value for e in UpdateShape)),
         "above_edge": OneOf(tuple(e.value for e in AboveEdge)),
         "momentum_buffer": OneOf(tuple(e.value for e in MomentumBuffer)),

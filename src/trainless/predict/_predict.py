@@ -34,7 +34,16 @@ from ..finetune import FinetuneConfig, check_problem, check_test_data, learning_
 from ..kernel import KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from ..models import HeadStart, LoadedModel, select_trainable, warm_head
 from ._carry import BufferCarry
-from ._config import AUTO, AboveEdge, MomentumBuffer, PredictConfig, UpdateShape, auto_kernel_updates, auto_path_stride
+from ._config import (
+    AUTO,
+    AboveEdge,
+    EdgeCapShape,
+    MomentumBuffer,
+    PredictConfig,
+    UpdateShape,
+    auto_kernel_updates,
+    auto_path_stride,
+)
 from ._diagnosis import diagnose_spectrum
 from ._endpoint import WeightPath
 from ._preserve import preserved
@@ -414,7 +423,12 @@ def predict_from(
             sharp = op.sharpness(loss_hessian(config.loss, f))
             ratio = max(lrs[t:]) * sharp / (2.0 * (1.0 + config.momentum))
             scale = 1.0
-            if cap and ratio > 1.0:
+            if cap and ratio > 1.0 and options.edge_cap_shape == EdgeCapShape.CLIP.value:
+                # Only the modes past the edge are lowered (see EdgeCapShape.CLIP).
+                clipped, _ = op.clipped(loss_hessian(config.loss, f), sharp / ratio)
+                scale = float(clipped.matrix.diagonal().sum()) / float(op.matrix.diagonal().sum())
+                op = clipped
+            elif cap and ratio > 1.0:
                 # Edge of stability (Cohen et al. 2021): a real network whose sharpness grows past 2(1+m)/lr
                 # does not diverge; its sharpness hovers at that edge. Scale the new kernel down to it.
                 scale = 1.0 / ratio
