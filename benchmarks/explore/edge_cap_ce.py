@@ -9,10 +9,11 @@ to the edge. It was measured once on four cached cases with the schedule of the 
 on two, worse on one). Here: every cached cross-entropy case without momentum whose cached kernel-updates
 prediction met a ratio above 1 (with the cap the others are unchanged), predicted again with the cap on, and,
 with ``--anchored``, the runs longer than 150 steps with the anchored schedule of
-``anchored_schedule.py``, cap off and on. ``--shape clip`` caps by clipping the kernel's eigenvalues above the edge's
+``anchored_schedule.py``, cap off and on (``--cap-only``: on only, the anchored schedule's own figures being in
+``anchored_schedule.txt``). ``--shape clip`` caps by clipping the kernel's eigenvalues above the edge's
 level instead of scaling all of it (``PredictConfig.edge_cap_shape``).
 
-    python benchmarks/explore/edge_cap_ce.py CASE.json ... [--anchored] [--shape scale|clip]
+    python benchmarks/explore/edge_cap_ce.py CASE.json ... [--anchored [--cap-only]] [--shape scale|clip]
 """
 
 import sys
@@ -26,7 +27,8 @@ from fidelity_default import cached_updated_cases, comparison_scores, eps_triple
 
 args = sys.argv[1:]
 ANCHORED = "--anchored" in args
-args = [a for a in args if a != "--anchored"]
+CAP_ONLY = "--cap-only" in args
+args = [a for a in args if a not in ("--anchored", "--cap-only")]
 SHAPE = args.pop(args.index("--shape") + 1) if "--shape" in args else "scale"
 args = [a for a in args if a != "--shape"]
 CAP = {"edge_cap": True, "edge_cap_shape": SHAPE}
@@ -38,7 +40,7 @@ for p, d, cached in cached_updated_cases(args):
     if ANCHORED:
         if steps <= 150:
             continue
-        variants = [("anchored", {}), ("anch+cap", CAP)]
+        variants = [("anch+cap", CAP)] if CAP_ONLY else [("anchored", {}), ("anch+cap", CAP)]
         changes = {"kernel_updates": anchored(steps)}
     else:
         if not path or max(q["edge_ratio"] for q in path) <= 1.0:
