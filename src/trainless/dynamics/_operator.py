@@ -122,13 +122,22 @@ class KernelOperator:
         matrix, so this costs one eigvalsh of that size. Full-batch GD with heavy-ball momentum m on the
         quadratic model with this curvature is stable iff lr < 2 (1 + m) / sharpness.
         """
+        return self._top_curvature(self._mat, self._hessian_root(hessian))
+
+    def _hessian_root(self, hessian: torch.Tensor) -> torch.Tensor:
+        """H^(1/2) per sample, (N, C, C) float64, after checking H's shape against the kernel's."""
         h = hessian.detach().to(torch.float64).cpu()
         n, c = self.n, h.shape[-1]
         if h.shape != (n, c, c) or (self.c is not None and c != self.c):
             raise TrainlessError(f"hessian must have shape ({n}, C, C) to match the kernel, got {tuple(h.shape)}")
         evals, evecs = torch.linalg.eigh(h)
-        root = evecs @ torch.diag_embed(evals.clamp_min(0.0).sqrt()) @ evecs.transpose(-1, -2)  # (N, C, C)
-        mat = self._mat if not self.pseudo else torch.kron(self._mat, torch.eye(c, dtype=torch.float64))
+        return evecs @ torch.diag_embed(evals.clamp_min(0.0).sqrt()) @ evecs.transpose(-1, -2)
+
+    def _top_curvature(self, mat: torch.Tensor, root: torch.Tensor) -> float:
+        """The largest eigenvalue of (1/N) H^(1/2) Theta H^(1/2) for ``mat`` in this operator's stored layout."""
+        n, c = self.n, root.shape[-1]
+        if self.pseudo:
+            mat = torch.kron(mat, torch.eye(c, dtype=torch.float64))
         blocks = mat.view(n, c, n, c)
         scaled = torch.einsum("iab,ibjd,jde->iaje", root, blocks, root).reshape(n * c, n * c)
         return float(torch.linalg.eigvalsh(scaled)[-1]) / n
@@ -146,27 +155,26 @@ class KernelOperator:
         """
         if not target > 0:
             raise TrainlessError(f"target sharpness must be positive, got {target}")
-        if self.sharpness(hessian) <= target:
-            return self, float(self.spectrum().eigenvalues[0])
+        root = self._hessian_root(hessian)  # once: every trial below shares it
         s = self.spectrum()
         evals, vecs = s.eigenvalues, s.vectors
+        if self._top_curvature(self._mat, root) <= target:
+            return self, float(evals[0])
 
         def at(c: float) -> torch.Tensor:
-            return (vecs * evals.clamp(max=c)) @ vecs.T
-
-        def layout(mat: torch.Tensor) -> KernelOperator:
-            if self.pseudo:
-                return KernelOperator(mat)
-            return KernelOperator(mat.view(self.n, self.c, self.n, self.c).permute(0, 2, 1, 3))
+            return (vecs * evals.clamp(max=c)) @ vecs.T  # the stored layout, as the eigenvectors are
 
         lo, hi = 0.0, float(evals[0])
         while hi - lo > rtol * float(evals[0]):
             mid = 0.5 * (lo + hi)
-            if layout(at(mid)).sharpness(hessian) <= target:
+            if self._top_curvature(at(mid), root) <= target:
                 lo = mid
             else:
                 hi = mid
-        return layout(at(lo)), lo
+        mat = at(lo)
+        if self.pseudo:
+            return KernelOperator(mat), lo
+        return KernelOperator(mat.view(self.n, self.c, self.n, self.c).permute(0, 2, 1, 3)), lo
 
     def spectrum(self) -> Spectrum:
         """Eigen-decomposition of the stored matrix (Theta, or Theta_p for the pseudo-NTK), float64, by

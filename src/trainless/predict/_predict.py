@@ -420,19 +420,20 @@ def predict_from(
                 op = KernelOperator(base)
             # The grown kernel can put the rest of the run past the stability edge (the real network then
             # stabilizes itself; the linearized one diverges): the trust signal takes the largest ratio.
-            sharp = op.sharpness(loss_hessian(config.loss, f))
+            hessian = loss_hessian(config.loss, f)
+            sharp = op.sharpness(hessian)
             ratio = max(lrs[t:]) * sharp / (2.0 * (1.0 + config.momentum))
             scale = 1.0
-            if cap and ratio > 1.0 and options.edge_cap_shape == EdgeCapShape.CLIP.value:
-                # Only the modes past the edge are lowered (see EdgeCapShape.CLIP).
-                clipped, _ = op.clipped(loss_hessian(config.loss, f), sharp / ratio)
-                scale = float(clipped.matrix.diagonal().sum()) / float(op.matrix.diagonal().sum())
-                op = clipped
-            elif cap and ratio > 1.0:
+            if cap and ratio > 1.0:
                 # Edge of stability (Cohen et al. 2021): a real network whose sharpness grows past 2(1+m)/lr
-                # does not diverge; its sharpness hovers at that edge. Scale the new kernel down to it.
-                scale = 1.0 / ratio
-                op = KernelOperator(base * scale)
+                # does not diverge; its sharpness hovers at that edge. Bring the new kernel down to it.
+                if options.edge_cap_shape == EdgeCapShape.CLIP.value:
+                    clipped, _ = op.clipped(hessian, sharp / ratio)  # only the modes past the edge lowered
+                    scale = float(clipped.matrix.diagonal().sum()) / float(op.matrix.diagonal().sum())
+                    op = clipped
+                else:
+                    scale = 1.0 / ratio
+                    op = KernelOperator(base * scale)
             # How much faster the new kernel drives down what is left to fit than Theta_0 would: far above the
             # trace ratio, its growth concentrates on the residual (the updated path feeds on itself; measured
             # against the real network's kernels in benchmarks/oracle_kernels.py).
