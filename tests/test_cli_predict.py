@@ -88,7 +88,12 @@ def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):
     assert predict_config_from_args(default).path_stride == "auto"
     assert predict_config_from_args(default).update_shape == "full"
     assert predict_config_from_args(default).above_edge == "edge"
-    assert not predict_config_from_args(default).edge_cap
+    assert predict_config_from_args(default).edge_cap == "auto"
+    off = build_parser().parse_args([*argv, "--edge-cap", "off", "--out", str(tmp_path / "off")])
+    assert predict_config_from_args(off).edge_cap is False
+    scale = build_parser().parse_args([*argv, "--edge-cap", "scale", "--out", str(tmp_path / "scale")])
+    assert predict_config_from_args(scale).edge_cap is True
+    assert predict_config_from_args(scale).edge_cap_shape == "scale"
     clip = build_parser().parse_args([*argv, "--edge-cap", "clip", "--out", str(tmp_path / "clip")])
     assert predict_config_from_args(clip).edge_cap and predict_config_from_args(clip).edge_cap_shape == "clip"
     as_is = build_parser().parse_args([*argv, "--above-edge", "diverge", "--out", str(tmp_path / "as_is")])

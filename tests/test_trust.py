@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 from problems import batch_coefficients, reference_kernel, tanh_mlp
@@ -522,6 +523,27 @@ def test_edge_cap_scales_an_updated_kernel_to_the_edge_and_is_a_no_op_below_it(d
     assert "edge" in held.trust["flags"]
 
 
+def test_edge_cap_auto_caps_runs_longer_than_the_anchor_and_no_shorter_one(digits16, tiny):
+    from trainless.predict import auto_edge_cap
+    from trainless.predict._config import AUTO_ANCHOR_STEPS
+
+    assert auto_edge_cap(AUTO_ANCHOR_STEPS + 1) and not auto_edge_cap(AUTO_ANCHOR_STEPS)
+    cfg = FinetuneConfig(lr=0.01, steps=40, loss="mse")
+    lin = linearize(tiny, digits16, cfg, FAST)
+    edge = 2.0 / predict_from(lin, cfg, FAST).sharpness
+    # As in the test above: updates on inputs 3x larger put the run past the edge, where an uncapped MSE run
+    # (above_edge="diverge") diverges.
+    big = dataclasses.replace(digits16, x=3.0 * digits16.x)
+    opts = dataclasses.replace(FAST, kernel_updates=(5, 20), above_edge="diverge")
+    for steps, on in ((AUTO_ANCHOR_STEPS, False), (AUTO_ANCHOR_STEPS + 10, True)):
+        run = FinetuneConfig(lr=0.5 * edge, steps=steps, loss="mse")
+        auto = predict_from(lin, run, opts, model=tiny, data=big)
+        chosen = predict_from(lin, run, dataclasses.replace(opts, edge_cap=on), model=tiny, data=big)
+        assert auto.options.edge_cap is on
+        np.testing.assert_array_equal(auto.loss, chosen.loss)  # NaN where the uncapped run diverges
+        assert (auto.kernel_path[0]["scale"] < 1) is on
+
+
 def test_above_edge_trains_an_mse_run_past_the_edge_at_the_edge(digits16, tiny):
     # In function space the scaled lrs are the whole definition: the prediction at r x the edge equals the
     # linearized model as it is at lr / r, every engine, and it changes nothing below the edge or for CE.
@@ -695,7 +717,14 @@ def test_auto_kernel_updates_scale_with_the_run_and_are_off_with_momentum():
     from trainless.predict import auto_kernel_updates
 
     assert auto_kernel_updates(150) == (1, 10, 25, 50, 100)
-    assert auto_kernel_updates(300, 0.0) == (1, 20, 50, 100, 200)
+    assert auto_kernel_updates(90) == (1, 6, 15, 30, 60)
+    # Past T = 150 anchored at the start: T = 150's steps, then doubling up to 2T/3.
+    assert auto_kernel_updates(151) == (1, 10, 25, 50, 100)
+    assert auto_kernel_updates(299) == (1, 10, 25, 50, 100)
+    assert auto_kernel_updates(300, 0.0) == (1, 10, 25, 50, 100, 200)
+    assert auto_kernel_updates(600) == (1, 10, 25, 50, 100, 200, 400)
+    assert auto_kernel_updates(5000) == (1, 10, 25, 50, 100, 200, 400, 800, 1600, 3200)
+    assert auto_kernel_updates(600, 0.9) == ()
     # Short runs: steps that round onto each other or onto the end are made once or dropped.
     assert auto_kernel_updates(15) == (1, 2, 5, 10)
     assert auto_kernel_updates(3) == (1, 2)
@@ -875,15 +904,16 @@ def test_progress_shows_the_dynamics_and_each_updated_kernel(digits16, tiny, cap
     assert capsys.readouterr().err == ""
 
 
-def test_auto_updates_on_runs_longer_than_measured_say_how_they_missed(digits16, tiny):
-    # At T = 600 the T-scaled schedule's predictions were too slow early (unseen24); T = 300 held.
+def test_auto_updates_on_runs_longer_than_measured_say_so(digits16, tiny):
+    # The anchored schedule was measured up to T = 600 (unseen24, unseen26); longer runs are untested.
     from trainless.predict import predict
     from trainless.predict._predict import LONGEST_MEASURED_STEPS
 
     def says(steps, updates="auto"):
         cfg = FinetuneConfig(lr=0.05, steps=steps)
-        pred = predict(tiny, digits16, cfg, dataclasses.replace(FAST, kernel_updates=updates))
-        return sum("suite unseen24" in w and "fall faster early" in w for w in pred.warnings)
+        opts = dataclasses.replace(FAST, kernel_updates=updates, endpoint_check=False)
+        pred = predict(tiny, digits16, cfg, opts)
+        return sum(f"up to T = {LONGEST_MEASURED_STEPS}" in w for w in pred.warnings)
 
     assert says(LONGEST_MEASURED_STEPS + 20) == 1
     assert says(LONGEST_MEASURED_STEPS) == 0

@@ -423,7 +423,8 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         default=["auto"],
         metavar="STEP",
         help="steps at which Theta is computed again along the predicted path (one kernel each); 'auto' "
-        "(default): steps 1, T/15, T/6, T/3, 2T/3, none with momentum, a head trained alone, weight decay or the "
+        "(default): steps 1, T/15, T/6, T/3, 2T/3 up to T = 150, then 1, 10, 25, 50, 100 and doubling up to 2T/3; "
+        "none with momentum, a head trained alone, weight decay or the "
         "ODE/SDE engines; 'none': the kernel frozen at w0 (the paper's method; about 5x cheaper on the quick "
         "start, its late curve slower)",
     )
@@ -442,10 +443,11 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--edge-cap",
-        choices=["off", *(m.value for m in EdgeCapShape)],
-        default=d.edge_cap_shape if d.edge_cap else "off",
+        choices=["auto", "off", *(m.value for m in EdgeCapShape)],
+        default="auto",
         help="an updated kernel that puts the lr past the linearized stability edge: off (as computed), scale "
-        "(all of it lowered to the edge) or clip (its eigenvalues above the edge's level clipped)",
+        "(all of it lowered to the edge), clip (its eigenvalues above the edge's level clipped) or auto (scale on "
+        "runs longer than 150 steps, off up to them)",
     )
     g.add_argument(
         "--momentum-buffer",
@@ -510,8 +512,8 @@ def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
         if a.update_kernel is None
         else KernelConfig(method=a.update_kernel, dim=a.update_kernel_dim, max_memory_mib=a.kernel_memory),
         update_shape=a.update_shape,
-        edge_cap=a.edge_cap != "off",
-        edge_cap_shape=PredictConfig().edge_cap_shape if a.edge_cap == "off" else a.edge_cap,
+        edge_cap={"auto": "auto", "off": False}.get(a.edge_cap, True),
+        edge_cap_shape=a.edge_cap if a.edge_cap in {m.value for m in EdgeCapShape} else PredictConfig().edge_cap_shape,
         above_edge=a.above_edge,
         momentum_buffer=a.momentum_buffer,
         path_stride=a.path_stride,

@@ -8,6 +8,7 @@ from ._config import (
     MomentumBuffer,
     PredictConfig,
     UpdateShape,
+    auto_edge_cap,
     auto_kernel_updates,
     auto_path_stride,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "PredictConfig",
     "Prediction",
     "UpdateShape",
+    "auto_edge_cap",
     "auto_kernel_updates",
     "auto_path_stride",
     "endpoint_check",

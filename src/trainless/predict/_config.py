@@ -20,6 +20,12 @@ AUTO = "auto"
 AUTO_UPDATE_FRACTIONS = (1 / 15, 1 / 6, 1 / 3, 2 / 3)
 
 
+AUTO_ANCHOR_STEPS = 150
+"""The longest run (in optimizer steps) whose auto kernel-update schedule scales with T (1, T/15, T/6, T/3, 2T/3,
+chosen at T = 150); longer runs keep T = 150's steps and continue them by doubling (:func:`auto_kernel_updates`), and
+are predicted with the edge cap (``PredictConfig.edge_cap="auto"``)."""
+
+
 AUTO_FIRST_UPDATE = 1
 """The step of the first automatic kernel update: after one full-batch GD step the predicted weights are the
 real run's (the first step's gradient is the network's own at w_0), so Theta there is exactly the real network's
@@ -28,12 +34,21 @@ predicted first batch is the real one)."""
 
 
 def auto_kernel_updates(steps: int, momentum: float = 0.0) -> tuple[int, ...]:
-    """A kernel-update schedule for a run of ``steps`` steps (in optimizer steps): at step 1, then T/15, T/6, T/3
-    and 2T/3 (1, 10, 25, 50 and 100 for T = 150), the later ones about evenly spaced in log-time because the
-    kernel moves fastest early. Steps outside [1, T-1] are dropped. Chosen at T = 150; at T = 300 (suite longer) it
-    held, at T = 600 (unseen24) the gap from step 1 to T/15 = 40 left the full-batch predictions too slow early
-    (largest errors 26-180%), and a schedule anchored at the start instead (T = 150's steps, then doubling) was
-    better on five of eight longer runs and far worse on one (docs/fidelity.md): kept as it is.
+    """A kernel-update schedule for a run of ``steps`` steps (in optimizer steps). Up to T = 150
+    (:data:`AUTO_ANCHOR_STEPS`): at step 1, then T/15, T/6, T/3 and 2T/3 (1, 10, 25, 50 and 100 for T = 150), the
+    later ones about evenly spaced in log-time because the kernel moves fastest early; steps outside [1, T-1] are
+    dropped. Longer runs keep T = 150's steps and continue them by doubling up to 2T/3 (1, 10, 25, 50, 100, 200 at
+    T = 300; and 400 at T = 600), with the edge cap on (:func:`auto_edge_cap`).
+
+    Why anchored (2026-12-04): the real kernel grows in the first tens of steps whatever the budget (units
+    switching on as the weights move, which takes a number of steps set by the lr), so the scaled rule's T/15 = 40
+    at T = 600 left the kernel of step 1 standing while the real one grew: largest relative T_eps errors per case
+    26-180% on unseen24, too slow early. Anchored alone, unseen24's N = 100 run got worse (180% -> 364%): its update
+    at step 10 put the lr 4.9x past the linearized stability edge and the predicted loss spiked, which the cap
+    prevents. With the cap, on the eight runs longer than 150 steps cached then (unseen24, longer, unseen7), better
+    than the scaled rule on six, worse on two (T = 300: 10% -> 14% and 15%); then held out on unseen26 (four
+    T = 600 runs written before it ran, ``benchmarks/results/explore/edge_cap_ce_unseen26.txt``): 64 / 78 / 53 /
+    39% -> 30 / 11 / 25 / 18%, better on all four, levels 53 / 43 / 34 / 31% -> 16 / 9 / 17 / 13%.
 
     Step 1 (:data:`AUTO_FIRST_UPDATE`, added 2026-12-03): the real kernel after one step is already 20-81% from
     Theta_0 (relative Frobenius norm, three public cases: units near their threshold switch at once). Measured
@@ -61,8 +76,24 @@ def auto_kernel_updates(steps: int, momentum: float = 0.0) -> tuple[int, ...]:
     schedule (EfficientNet-Lite1's six included) the updates are better on 18, worse on 16."""
     if momentum > 0:
         return ()
-    scheduled = {AUTO_FIRST_UPDATE} | {round(steps * f) for f in AUTO_UPDATE_FRACTIONS}
-    return tuple(sorted(s for s in scheduled if 1 <= s < steps))
+    if steps <= AUTO_ANCHOR_STEPS:
+        scheduled = {AUTO_FIRST_UPDATE} | {round(steps * f) for f in AUTO_UPDATE_FRACTIONS}
+        return tuple(sorted(s for s in scheduled if 1 <= s < steps))
+    # Anchored at the start: T = 150's steps, then doubling up to 2T/3 (the last update's place in the scaled rule).
+    scheduled = list(auto_kernel_updates(AUTO_ANCHOR_STEPS))
+    while 2 * scheduled[-1] <= 2 * steps / 3:
+        scheduled.append(2 * scheduled[-1])
+    return tuple(scheduled)
+
+
+def auto_edge_cap(steps: int) -> bool:
+    """Whether ``PredictConfig.edge_cap="auto"`` caps updated kernels at the stability edge on a run of ``steps``
+    optimizer steps: above :data:`AUTO_ANCHOR_STEPS`, where the anchored schedule's later kernels stand for hundreds
+    of steps each. Measured with that schedule only (``auto_kernel_updates``: the two were held out together on
+    unseen26). At T = 150 the cap was measured too and stays off: on the 34 cached cross-entropy runs whose updates
+    met the edge it was better on 17 and worse on 11 (chosen there), and on unseen25's four edge cases, held out,
+    worse on two and better on none (docs/fidelity.md)."""
+    return steps > AUTO_ANCHOR_STEPS
 
 
 AUTO_STRIDE_MOVES = 30
@@ -195,6 +226,8 @@ class PredictConfig:
         (edge ratio r > 1), use that kernel scaled by 1 / r, so its sharpness sits at the edge, as a real
         network's does at the edge of stability (Cohen et al. 2021), instead of letting the linearized run
         diverge. The kernel path records the raw ratio (the trust signal still flags it) and the scale.
+        ``"auto"`` (the default): on for runs longer than :data:`AUTO_ANCHOR_STEPS` steps, off up to it; the
+        prediction's ``options`` then carry the choice made (:func:`auto_edge_cap`).
     edge_cap_shape: an :class:`EdgeCapShape` value: how the cap lowers such a kernel, all of it by 1 / r
         (``scale``) or only its eigenvalues above the level that puts it at the edge (``clip``; the kernel
         path's ``scale`` is then the clipped kernel's trace over the computed one's).
@@ -233,7 +266,7 @@ class PredictConfig:
     endpoint_warning: float = 0.5
     kernel_updates: tuple[int, ...] | str = AUTO
     update_kernel: KernelConfig | None = None
-    edge_cap: bool = False
+    edge_cap: bool | str = AUTO
     edge_cap_shape: str = "scale"
     update_shape: str = "full"
     above_edge: str = "edge"
@@ -257,7 +290,7 @@ class PredictConfig:
         "endpoint_warning": Interval(0, None, low_closed=False),
         "kernel_updates": AnyOf((OneOf((AUTO,)), TupleOf(Interval(1, None, integer=True), may_be_empty=True))),
         "update_kernel": InstanceOf(KernelConfig, optional=True),
-        "edge_cap": InstanceOf(bool),
+        "edge_cap": AnyOf((OneOf((AUTO,)), InstanceOf(bool))),
         "edge_cap_shape": OneOf(tuple(e.value for e in EdgeCapShape)),
         "update_shape": OneOf(tuple(e.value for e in UpdateShape)),
         "above_edge": OneOf(tuple(e.value for e in AboveEdge)),
