@@ -87,6 +87,9 @@ def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):
     assert predict_config_from_args(default).momentum_buffer == "kept"
     assert predict_config_from_args(default).path_stride == "auto"
     assert predict_config_from_args(default).update_shape == "full"
+    assert predict_config_from_args(default).update_path == "own"
+    flow = build_parser().parse_args([*argv, "--update-path", "flow", "--out", str(tmp_path / "flow")])
+    assert predict_config_from_args(flow).update_path == "flow"
     assert predict_config_from_args(default).above_edge == "edge"
     assert predict_config_from_args(default).edge_cap == "auto"
     off = build_parser().parse_args([*argv, "--edge-cap", "off", "--out", str(tmp_path / "off")])

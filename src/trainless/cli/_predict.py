@@ -23,6 +23,7 @@ from ..predict import (
     MomentumBuffer,
     PredictConfig,
     Prediction,
+    UpdatePath,
     UpdateShape,
     predict,
 )
@@ -389,6 +390,11 @@ def render_predict(report: PredictReport, fmt: str) -> str:
     return render_rows(rows)
 
 
+def _enum_argument(group: argparse._ArgumentGroup, flag: str, enum: type, default: str, help: str) -> None:
+    """A flag whose values are a DocEnum's members."""
+    group.add_argument(flag, choices=[m.value for m in enum], default=default, help=help)
+
+
 def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
     d, k = PredictConfig(), KernelConfig()
     g = p.add_argument_group("prediction")
@@ -397,11 +403,12 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--kernel-memory", type=float, default=k.max_memory_mib, help="kernel memory budget, MiB")
     g.add_argument("--engine", choices=[e.value for e in Engine], default=d.engine, help="dynamics engine")
     g.add_argument("--batch-orders", type=int, default=d.batch_orders, help="SGD batch orders averaged")
-    g.add_argument(
+    _enum_argument(
+        g,
         "--above-edge",
-        choices=[m.value for m in AboveEdge],
-        default=d.above_edge,
-        help="an MSE run whose lr is past the linearized stability edge: edge (train the linearized model at the "
+        AboveEdge,
+        d.above_edge,
+        "an MSE run whose lr is past the linearized stability edge: edge (train the linearized model at the "
         "edge, as a real network's sharpness falls there) or diverge (the linearized model as it is)",
     )
     g.add_argument("--sde-paths", type=int, default=d.sde_paths, help="SDE paths")
@@ -435,11 +442,20 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         help="kernel method of the kernel updates (default: --kernel's); e.g. countsketch for cheaper updates",
     )
     g.add_argument("--update-kernel-dim", type=int, default=k.dim, help="projection dimension of the updates")
-    g.add_argument(
+    _enum_argument(
+        g,
         "--update-shape",
-        choices=[m.value for m in UpdateShape],
-        default=d.update_shape,
-        help="what an updated kernel contributes: full (itself) or scaled (Theta_0 scaled to its trace)",
+        UpdateShape,
+        d.update_shape,
+        "what an updated kernel contributes: full (itself) or scaled (Theta_0 scaled to its trace)",
+    )
+    _enum_argument(
+        g,
+        "--update-path",
+        UpdatePath,
+        d.update_path,
+        "where the kernel updates are taken: own (the linearized run's own path) or flow (a full-batch "
+        "gradient flow beside it; with it --kernel-updates auto schedules updates under momentum too; opt-in)",
     )
     g.add_argument(
         "--edge-cap",
@@ -517,6 +533,7 @@ def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
         above_edge=a.above_edge,
         momentum_buffer=a.momentum_buffer,
         path_stride=a.path_stride,
+        update_path=a.update_path,
     )
 
 

@@ -145,6 +145,28 @@ class UpdateShape(DocEnum):
     )
 
 
+class UpdatePath(DocEnum):
+    """Along which weights the kernel updates are taken (``PredictConfig.update_path``; no effect without them)."""
+
+    OWN = (
+        "own",
+        "The linearized run's own (paired) path: w0 + sum_k J_k^T of its coefficients' increments, moved at the "
+        "updates and every ``path_stride`` steps. Without momentum the default (measured on every bench suite). "
+        "With momentum its kernels blow up or shrink as the minibatch run overshoots (measurements.md, 'Kernel "
+        "updates under momentum'), which is why ``kernel_updates='auto'`` makes none there.",
+    )
+    FLOW = (
+        "flow",
+        "A full-batch linearized gradient flow beside the run (GD sub-steps of lr_max / 10 from Theta_0 and f0, "
+        "following its own updated kernels), the run's step t taken at the flow time where heavy ball has moved as "
+        "far under a constant gradient (``_flow.heavy_ball_distance``): smooth, no batch noise and no momentum "
+        "overshoot feed back into the kernels. With it ``kernel_updates='auto'`` schedules updates with momentum "
+        "too (as without), moves every ``path_stride`` steps' worth, and the endpoint check is at the flow's end. "
+        "Costs about 10 / (1 - m) function-space steps per step more (seconds). Opt-in: screened on cached "
+        "momentum runs (benchmarks/explore/momentum_flow_path.py), not yet the default.",
+    )
+
+
 class EdgeCapShape(DocEnum):
     """How ``PredictConfig.edge_cap`` brings an updated kernel past the stability edge back to it
     (``PredictConfig.edge_cap_shape``; no effect without the cap)."""
@@ -248,6 +270,9 @@ class PredictConfig:
         used. No effect without kernel updates; an integer stride not with ``momentum_buffer="exact"``.
         ``weight_distance`` before the first kernel update stays the frozen model's ||J_0^T alpha|| (the moves
         are not tracked there).
+    update_path: an :class:`UpdatePath` value: the updates taken along the linearized run's own path (``own``)
+        or along a full-batch gradient flow beside it (``flow``: with it ``kernel_updates="auto"`` schedules
+        updates with momentum too; ``weight_distance`` at the updates is then the flow's).
     """
 
     kernel: KernelConfig = field(default_factory=KernelConfig)
@@ -272,6 +297,7 @@ class PredictConfig:
     above_edge: str = "edge"
     momentum_buffer: str = "kept"
     path_stride: int | str | None = AUTO
+    update_path: str = "own"
 
     _constraints: ClassVar[dict] = {
         "kernel": InstanceOf(KernelConfig),
@@ -296,6 +322,7 @@ class PredictConfig:
         "above_edge": OneOf(tuple(e.value for e in AboveEdge)),
         "momentum_buffer": OneOf(tuple(e.value for e in MomentumBuffer)),
         "path_stride": AnyOf((OneOf((AUTO,)), Interval(1, None, integer=True, optional=True))),
+        "update_path": OneOf(tuple(e.value for e in UpdatePath)),
     }
 
     def __post_init__(self) -> None:
@@ -317,6 +344,11 @@ class PredictConfig:
             raise ConfigError(
                 f"PredictConfig.path_stride={self.path_stride} needs momentum_buffer 'kept': the exact buffer "
                 "carry is momentum SGD on a model whose Jacobian changes only at the kernel updates"
+            )
+        if self.update_path == UpdatePath.FLOW.value and self.momentum_buffer == MomentumBuffer.EXACT.value:
+            raise ConfigError(
+                "PredictConfig.update_path='flow' needs momentum_buffer 'kept': the flow path is full-batch GD and "
+                "has no momentum buffer to carry"
             )
         if self.scheduled_updates and list(self.kernel_updates) != sorted(set(self.kernel_updates)):
             raise ConfigError(

@@ -40,6 +40,7 @@ from ._config import (
     EdgeCapShape,
     MomentumBuffer,
     PredictConfig,
+    UpdatePath,
     UpdateShape,
     auto_edge_cap,
     auto_kernel_updates,
@@ -47,6 +48,7 @@ from ._config import (
 )
 from ._diagnosis import diagnose_spectrum
 from ._endpoint import WeightPath
+from ._flow import FlowPoint, flow_path
 from ._preserve import preserved
 from ._result import LevelTime, Prediction
 from ._trust import endpoint_threshold, largest_edge_ratio, trust_flags, trust_regime, trust_summary
@@ -380,11 +382,34 @@ def predict_from(
         carry = BufferCarry(path) if config.momentum > 0 and exact else None
 
         # Steps where only the weights move (path_stride): the engine calls the hook there too.
+        flow = options.update_path == UpdatePath.FLOW.value
         stride = options.path_stride
         if stride == AUTO:  # an integer stride is refused with the exact buffer; "auto" gives way to it
-            stride = None if exact else auto_path_stride(steps_left, config.momentum)
+            stride = None if exact else auto_path_stride(steps_left, 0.0 if flow else config.momentum)
         stride = stride if updates else None
-        moves = _move_steps(stride, steps_left, updates)
+        # Along the flow path the weights move inside the flow (flow_path); the run itself only switches kernels.
+        moves = () if flow else _move_steps(stride, steps_left, updates)
+        flow_points: dict[int, FlowPoint | None] = {}
+        flow_final: torch.Tensor | None = None
+        if flow and updates:
+
+            def kernel_here() -> KernelResult:
+                return compute_kernel(model.module, path.x, options.update_kernel or options.kernel, progress=progress)
+
+            flow_points, flow_final = flow_path(
+                path,
+                lin.operator,
+                lin.kernel.f0,
+                lin.y,
+                config.loss,
+                lrs,
+                config.momentum,
+                config.nesterov,
+                updates,
+                stride,
+                kernel_here,
+            )
+            kernel_seconds += sum(p.result.seconds for p in flow_points.values() if p is not None)
 
         def update(t: int, alpha: torch.Tensor, f: torch.Tensor, segment: MomentumSegment | None) -> KernelOperator:
             nonlocal kernel_seconds
@@ -395,26 +420,35 @@ def predict_from(
             diverged = {"step": t, "weight_distance": nan, "trace_ratio": nan, "relative_change": nan}
             diverged |= {"edge_ratio": nan, "scale": nan, "residual_rate": nan, "seconds": 0.0}
             diverged |= {"path_loss_real": nan, "path_loss_linear": nan, "path_output_gap": nan}
-            moved = path.move_to(alpha, shift=carry.shift(segment.carry) if carry and segment else None)
-            if carry is not None:
-                carry.started(t)
-            if not moved:
-                # The linearized run is diverging: no kernel exists at these weights; keep the last one.
-                kernel_path.append(diverged)
-                return current[0]
-            try:
-                result = compute_kernel(
-                    model.module, path.x, options.update_kernel or options.kernel, progress=progress
-                )
+            if flow:
+                point = flow_points.get(t)
+                if point is None:  # the flow's weights went non-finite: keep the last kernel
+                    kernel_path.append(diverged)
+                    return current[0]
+                result, distance, f_path = point.result, point.distance, point.f_linear
                 op = KernelOperator(result.k_train_train)
-            except TrainlessError:  # non-finite outputs or kernel at weights far out: diverging as well
-                kernel_path.append(diverged)
-                return current[0]
-            kernel_seconds += result.seconds
+            else:
+                moved = path.move_to(alpha, shift=carry.shift(segment.carry) if carry and segment else None)
+                if carry is not None:
+                    carry.started(t)
+                if not moved:
+                    # The linearized run is diverging: no kernel exists at these weights; keep the last one.
+                    kernel_path.append(diverged)
+                    return current[0]
+                try:
+                    result = compute_kernel(
+                        model.module, path.x, options.update_kernel or options.kernel, progress=progress
+                    )
+                    op = KernelOperator(result.k_train_train)
+                except TrainlessError:  # non-finite outputs or kernel at weights far out: diverging as well
+                    kernel_path.append(diverged)
+                    return current[0]
+                kernel_seconds += result.seconds
+                distance, f_path = path.distance(), f
             # The kernel's pass also gives the real network's outputs at the path's weights: how far the real
             # network there is from the linearized run, early as well as at the end (the endpoint check).
-            moved_by = float((f - lin.kernel.f0).norm())
-            path_gap = float((result.f0 - f).norm()) / moved_by if moved_by > 0 else nan
+            moved_by = float((f_path - lin.kernel.f0).norm())
+            path_gap = float((result.f0 - f_path).norm()) / moved_by if moved_by > 0 else nan
             theta = op.matrix
             base = result.k_train_train
             if options.update_shape == UpdateShape.SCALED.value:
@@ -446,7 +480,7 @@ def predict_from(
             kernel_path.append(
                 {
                     "step": t,
-                    "weight_distance": path.distance(),
+                    "weight_distance": distance,
                     "trace_ratio": float(theta.diagonal().sum()) / trace0,
                     "relative_change": float((theta - theta0).norm() / theta0.norm()),
                     "edge_ratio": ratio,
@@ -454,7 +488,7 @@ def predict_from(
                     "residual_rate": rate,
                     "seconds": result.seconds,
                     "path_loss_real": float(loss_value(config.loss, result.f0, lin.y)),
-                    "path_loss_linear": float(loss_value(config.loss, f, lin.y)),
+                    "path_loss_linear": float(loss_value(config.loss, f_path, lin.y)),
                     "path_output_gap": path_gap,
                 }
             )
@@ -486,7 +520,12 @@ def predict_from(
         alpha = traj.alpha_final[0]
         completed = traj.status is TrajectoryStatus.COMPLETED and bool(torch.isfinite(alpha).all())
         shift = carry.shift(float(traj.carry_final[0])) if carry and traj.carry_final is not None else None
-        if completed and (options.endpoint_check or updates) and path.move_to(alpha, float(traj.c_final[0]), shift):
+        if flow and updates:
+            # The path already stands at the flow's end (flow_path): check the real network there.
+            if completed and flow_final is not None:
+                check = path.check(config.loss, flow_final)
+                final_distance = path.distance()
+        elif completed and (options.endpoint_check or updates) and path.move_to(alpha, float(traj.c_final[0]), shift):
             check = path.check(config.loss, traj.f_final[0])
             final_distance = path.distance()
     if carry is not None:
@@ -526,7 +565,13 @@ def predict_from(
             f"edge from step {over[0]['step']} on: the rest of the prediction may oscillate or diverge while the "
             "real network stabilizes itself; read it as a bound"
         )
-    if updates and config.momentum > 0:
+    if updates and config.momentum > 0 and flow:
+        warnings.append(
+            f"kernel updates with momentum {config.momentum:g} along a full-batch gradient flow (update_path='flow'): "
+            "opt-in, measured on the benchmark's cached momentum runs (benchmarks/explore/momentum_flow_path.py), "
+            "not yet the default; compare with the frozen prediction (--kernel-updates none)"
+        )
+    elif updates and config.momentum > 0:
         warnings.append(
             f"kernel updates with momentum {config.momentum:g}: on the benchmark's momentum runs they scored worse "
             "than the frozen kernel (the updated minibatch run can turn unstable while the real one does "
@@ -686,7 +731,11 @@ def _auto_updates(
         or config.weight_decay > 0
         or lin.held_out is not None
     )
-    return () if frozen_only else auto_kernel_updates(steps_left, config.momentum)
+    if frozen_only:
+        return ()
+    # The flow path is full-batch GD whatever the run's optimizer, so it gets GD's schedule.
+    flow = options.update_path == UpdatePath.FLOW.value
+    return auto_kernel_updates(steps_left, 0.0 if flow else config.momentum)
 
 
 def _trains_at_edge(config: FinetuneConfig, options: PredictConfig) -> bool:

@@ -1,0 +1,100 @@
+"""Kernel updates along the gradient-flow path (``PredictConfig(update_path="flow")``)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from trainless import FinetuneConfig, load_model
+from trainless.errors import ConfigError
+from trainless.predict import PredictConfig, auto_kernel_updates, linearize, predict_from
+from trainless.predict._flow import heavy_ball_distance
+
+FAST = PredictConfig(timing_steps=0, batch_orders=2)
+FLOW = dataclasses.replace(FAST, update_path="flow")
+
+
+@pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.5, True), (0.9, True)])
+def test_heavy_ball_distance_is_how_far_torch_sgd_moves_under_a_constant_gradient(momentum, nesterov):
+    # The reference: torch.optim.SGD itself on L(w) = w (gradient 1 everywhere), lr changed every step.
+    lrs = [0.1, 0.3, 0.2, 0.05, 0.4, 0.1, 0.1, 0.25]
+    w = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=lrs[0], momentum=momentum, nesterov=nesterov)
+    moved = [0.0]
+    for lr in lrs:
+        opt.param_groups[0]["lr"] = lr
+        opt.zero_grad()
+        w.sum().backward()
+        opt.step()
+        moved.append(-float(w.detach()))
+    assert heavy_ball_distance(lrs, momentum, nesterov) == pytest.approx(moved, rel=1e-12, abs=1e-15)
+
+
+def test_flow_updates_change_nothing_for_a_linear_model(digits16):
+    # Theta of f = W x + b never changes, so the flow's kernels are Theta_0 and the prediction the frozen one, and
+    # the real network at the flow's weights is the linearized flow there.
+    cfg = FinetuneConfig(lr=0.002, steps=30, batch_size=20, momentum=0.9)
+    model = load_model("factories:linear16", 5, seed=0)
+    lin = linearize(model, digits16, cfg, FAST)
+    frozen = predict_from(lin, cfg, FAST)
+    flow = predict_from(lin, cfg, dataclasses.replace(FLOW, kernel_updates=(5, 12, 20)), model=model, data=digits16)
+    torch.testing.assert_close(torch.tensor(flow.loss), torch.tensor(frozen.loss), rtol=1e-5, atol=1e-7)
+    assert [row["step"] for row in flow.kernel_path] == [5, 12, 20]
+    assert all(abs(row["trace_ratio"] - 1) < 1e-5 and row["relative_change"] < 1e-5 for row in flow.kernel_path)
+    assert all(row["path_output_gap"] < 1e-4 for row in flow.kernel_path)
+    assert all(row["path_loss_real"] == pytest.approx(row["path_loss_linear"], rel=1e-5) for row in flow.kernel_path)
+    # the flow moves on: farther from w0 at each update, and the endpoint check is made at its end
+    distances = [row["weight_distance"] for row in flow.kernel_path]
+    assert 0 < distances[0] < distances[1] < distances[2]
+    assert flow.endpoint is not None and flow.endpoint["output_gap"] < 1e-4
+
+
+def test_flow_updates_vanish_as_the_learning_rate_goes_to_zero(digits16, tiny):
+    # Along the flow the weights move by O(lr t), so the kernel, and the curves' gap to the frozen one, by O(lr)
+    # (with momentum 0.9 the kernel still changes by half at lr 5e-3 here: the asymptote starts below it).
+    gaps = []
+    for lr in (0.0005, 0.00005):
+        cfg = FinetuneConfig(lr=lr, steps=20, batch_size=16, momentum=0.9)
+        lin = linearize(tiny, digits16, cfg, FAST)
+        frozen = torch.tensor(predict_from(lin, cfg, FAST).loss)
+        pred = predict_from(lin, cfg, dataclasses.replace(FLOW, kernel_updates=(5, 10, 15)), model=tiny, data=digits16)
+        gaps.append(float((torch.tensor(pred.loss) - frozen).abs().max() / (frozen[0] - frozen[-1])))
+    assert gaps[0] > 1e-4  # the network is not linear: the updates do something at the larger lr
+    assert gaps[1] < 0.3 * gaps[0]
+
+
+def test_the_flow_path_tracks_the_gd_path_at_a_small_lr(digits16, tiny):
+    # Without momentum the flow time of step t is t lr, so at a small lr the flow's weights and kernels are the
+    # linearized GD run's own (the two differ by O(lr) per unit of time).
+    cfg = FinetuneConfig(lr=0.002, steps=40)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    opts = dataclasses.replace(FAST, kernel_updates=(10, 25), path_stride=1)
+    own = predict_from(lin, cfg, opts, model=tiny, data=digits16)
+    flow = predict_from(lin, cfg, dataclasses.replace(opts, update_path="flow"), model=tiny, data=digits16)
+    for a, b in zip(own.kernel_path, flow.kernel_path, strict=True):
+        assert b["weight_distance"] == pytest.approx(a["weight_distance"], rel=0.02)
+        assert b["trace_ratio"] == pytest.approx(a["trace_ratio"], rel=0.02)
+        assert abs(b["trace_ratio"] - 1) > 1e-4  # the kernel does move here
+    torch.testing.assert_close(torch.tensor(flow.loss), torch.tensor(own.loss), rtol=0.02, atol=1e-6)
+
+
+def test_auto_schedules_flow_updates_under_momentum_and_says_they_are_opt_in(digits16, tiny):
+    cfg = FinetuneConfig(lr=0.005, steps=30, batch_size=16, momentum=0.9)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    own = predict_from(lin, cfg, FAST, model=tiny, data=digits16)
+    assert own.options.kernel_updates == () and own.kernel_path == ()  # the default: frozen under momentum
+    flow = predict_from(lin, cfg, FLOW, model=tiny, data=digits16)
+    assert flow.options.kernel_updates == auto_kernel_updates(30) == (1, 2, 5, 10, 20)
+    assert flow.options.path_stride == 1 and flow.options.update_path == "flow"
+    assert [row["step"] for row in flow.kernel_path] == [1, 2, 5, 10, 20]
+    assert any("along a full-batch gradient flow" in w for w in flow.warnings)
+    assert not any("scored worse than the frozen kernel" in w for w in flow.warnings)
+
+
+def test_flow_path_refuses_the_exact_buffer():
+    with pytest.raises(ConfigError, match="update_path='flow' needs momentum_buffer 'kept'"):
+        PredictConfig(update_path="flow", momentum_buffer="exact")
+    with pytest.raises(ConfigError, match="update_path"):
+        PredictConfig(update_path="weights")
