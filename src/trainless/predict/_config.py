@@ -73,7 +73,9 @@ def auto_kernel_updates(steps: int, momentum: float = 0.0) -> tuple[int, ...]:
     the 4 of unseen11 (below the edge, N = 100; better on 1); better on all 4 of unseen13 (edge ratio 0.08-0.25 at
     w0). The rule that suggested, updates under momentum at an edge ratio of at most 0.25, failed on unseen14 (written
     to test it: better on 3 of 5, worse on 2, pooled p95 70% -> 105%); over the 37 momentum runs checked with that
-    schedule (EfficientNet-Lite1's six included) the updates are better on 18, worse on 16."""
+    schedule (EfficientNet-Lite1's six included) the updates are better on 18, worse on 16. (Along the gradient-flow
+    path, ``PredictConfig(update_path="flow")``, the prediction asks for the schedule without momentum instead: that
+    path is full-batch GD whatever the run's optimizer; see :class:`UpdatePath`.)"""
     if momentum > 0:
         return ()
     if steps <= AUTO_ANCHOR_STEPS:
