@@ -104,6 +104,19 @@ def repredict_updated(
     return case, result, next((c for c in result["comparisons"] if c["engine"] == UPDATED), None)
 
 
+def curve_figures(curve: np.ndarray, real: np.ndarray) -> dict:
+    """A loss curve against the real one, as the exploration scripts pool it: the relative T_eps errors (``eps``,
+    :func:`eps_errors`), their largest (``max``), the median level error (``levels``) and the loss at T's relative
+    error (``final``)."""
+    eps, lv = eps_errors(curve, real), level_errors(curve, real)
+    return {
+        "eps": eps,
+        "max": max(eps),
+        "levels": statistics.median(lv) if lv else float("nan"),
+        "final": abs(curve[-1] - real[-1]) / real[-1],
+    }
+
+
 def curve_scores(curve: np.ndarray, real: np.ndarray) -> str:
     """One line of the exploration scripts: largest and median relative T_eps error, median level error, and
     the loss at T against the real one (relative error)."""

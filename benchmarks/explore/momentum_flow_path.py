@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import eps_errors, level_errors, load_cached_case, schedule_of
+from fidelity_default import curve_figures, load_cached_case, schedule_of
 
 from trainless._losses import loss_hessian
 from trainless.data import batch_schedule
@@ -70,16 +70,6 @@ def flow_kernels(model, data, trainable, kconf, loss, lr, m, steps, updates, k0,
         steps_hooked = tuple(sorted(s for s in set(at) | moves if 1 <= s < horizon))
         simulate(k0, f0, data.y, sched, loss=loss, kernel_updates=steps_hooked, update_kernel=hook)
     return out
-
-
-def scores(curve: np.ndarray, real: np.ndarray) -> dict:
-    eps, lv = eps_errors(curve, real), level_errors(curve, real)
-    return {
-        "eps": eps,
-        "max": max(eps),
-        "levels": statistics.median(lv) if lv else float("nan"),
-        "final": abs(curve[-1] - real[-1]) / real[-1],
-    }
 
 
 def one_case(p: Path) -> None:
@@ -123,7 +113,7 @@ def one_case(p: Path) -> None:
     traces = " ".join(f"{t}:{float(torch.einsum('iicc->', k)) / tr0:.2f}" for t, k in sorted(kernels.items()))
     line = []
     for name, curve in curves.items():
-        s = scores(curve, real)
+        s = curve_figures(curve, real)
         acc = pooled.setdefault(name, {"eps": [], "levels": [], "final": [], "max": []})
         for key in ("levels", "final", "max"):
             acc[key].append(s[key])

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import eps_errors, level_errors, load_cached_case, schedule_of
+from fidelity_default import curve_figures, load_cached_case, schedule_of
 
 from trainless.data import batch_schedule
 from trainless.dynamics import KernelOperator, simulate
@@ -30,16 +30,6 @@ from trainless.kernel import compute_kernel
 
 PAD = 16  # batch orders, as the bench's predictions
 pooled: dict[str, dict[str, list[float]]] = {}
-
-
-def scores(curve: np.ndarray, real: np.ndarray) -> dict[str, float]:
-    eps, lv = eps_errors(curve, real), level_errors(curve, real)
-    return {
-        "eps": eps,
-        "max": max(eps),
-        "levels": statistics.median(lv) if lv else float("nan"),
-        "final": abs(curve[-1] - real[-1]) / real[-1],
-    }
 
 
 for p in map(Path, sys.argv[1:]):
@@ -80,7 +70,7 @@ for p in map(Path, sys.argv[1:]):
     regime = "gd" if config.batch_size is None else ("sgd-m" if config.momentum else "sgd")
     line = []
     for name, curve in curves.items():
-        s = scores(curve, real)
+        s = curve_figures(curve, real)
         acc = pooled.setdefault(f"{regime} {name}", {"eps": [], "levels": [], "final": [], "max": []})
         acc["eps"].extend(s["eps"])
         acc["levels"].append(s["levels"])

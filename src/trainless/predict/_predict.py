@@ -389,13 +389,14 @@ def predict_from(
         stride = stride if updates else None
         # Along the flow path the weights move inside the flow (flow_path); the run itself only switches kernels.
         moves = () if flow else _move_steps(stride, steps_left, updates)
+
+        def kernel_here() -> KernelResult:
+            """The real network's kernel at the path's current weights, by the updates' kernel method."""
+            return compute_kernel(model.module, path.x, options.update_kernel or options.kernel, progress=progress)
+
         flow_points: dict[int, FlowPoint | None] = {}
         flow_final: torch.Tensor | None = None
         if flow and updates:
-
-            def kernel_here() -> KernelResult:
-                return compute_kernel(model.module, path.x, options.update_kernel or options.kernel, progress=progress)
-
             flow_points, flow_final = flow_path(
                 path,
                 lin.operator,
@@ -436,9 +437,7 @@ def predict_from(
                     kernel_path.append(diverged)
                     return current[0]
                 try:
-                    result = compute_kernel(
-                        model.module, path.x, options.update_kernel or options.kernel, progress=progress
-                    )
+                    result = kernel_here()
                     op = KernelOperator(result.k_train_train)
                 except TrainlessError:  # non-finite outputs or kernel at weights far out: diverging as well
                     kernel_path.append(diverged)
