@@ -10,7 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainless.bench import UPDATED, Case, extrapolate, load_suite, parse_suite, run_case, steps_to_match
+from trainless.bench import (
+    UPDATED,
+    Case,
+    extrapolate,
+    load_suite,
+    parse_suite,
+    run_case,
+    run_suite,
+    steps_to_match,
+)
 from trainless.cli import main
 from trainless.cli._bench import BenchJob
 from trainless.errors import ConfigError, TrainlessError
@@ -179,6 +188,16 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert {p.name: p.stat().st_mtime_ns for p in new} == stamps
     with pytest.raises(ConfigError, match="needs repredict"):
         BenchJob(suite=str(updated), only=(UPDATED,))
+    # One case chosen by its id's prefix: only its file is rewritten; a prefix naming no case is refused first.
+    first = sorted(new)[0]
+    argv = ["bench", str(updated), "--out", str(out), "--repredict", "--only", UPDATED, "--no-progress"]
+    assert main([*argv, "--cases", first.stem[:6]]) == 0
+    assert {p.name for p in new if p.stat().st_mtime_ns != stamps[p.name]} == {first.name}
+    stamps = {p.name: p.stat().st_mtime_ns for p in new}
+    with pytest.raises(TrainlessError, match=r"cases \['000000000000'\] name no case of suite"):
+        run_suite(load_suite(updated), out, repredict=True, cases=("000000000000",))
+    with pytest.raises(ConfigError, match="a case-id prefix"):
+        BenchJob(suite=str(updated), cases=("case-1",))
     # New kernel-update steps with only the updates made again: new case ids, the earlier versions' other
     # predictions, comparisons and baseline carried over, the earlier files left in place.
     moved = tmp_path / "quick_moved.toml"
@@ -318,13 +337,14 @@ def test_the_auto_mode_scores_updates_without_momentum_and_the_frozen_kernel_wit
             "band_coverage": None,
         }
 
-    def result(case_id, momentum, errors):
+    def result(case_id, momentum, errors, path="own", steps=150):
         engines = ("discrete", "discrete-paired", UPDATED)
         pred = {"options": {"endpoint_warning": 0.5}, "edge_ratio": 0.1, "kernel_path": [], "endpoint": None}
+        updated = {**pred, "options": {**pred["options"], "update_path": path}}
         return {
             "case_id": case_id,
-            "case": {"tag": "t", "steps": 150, "batch_size": 8, "momentum": momentum},
-            "predictions": {e: pred for e in engines},
+            "case": {"tag": "t", "steps": steps, "batch_size": 8, "momentum": momentum},
+            "predictions": {"discrete": pred, "discrete-paired": pred, UPDATED: updated},
             "comparisons": [
                 comp(e, x, "paired" if e.endswith("paired") else "expected")
                 for e, x in zip(engines, errors, strict=True)
@@ -332,9 +352,14 @@ def test_the_auto_mode_scores_updates_without_momentum_and_the_frozen_kernel_wit
             "baseline": {"steps_to_match": None},
         }
 
-    plain, heavy = result("a", 0.0, (0.4, 0.5, 0.1)), result("b", 0.9, (0.2, 0.3, 0.9))
+    plain, heavy = result("a", 0.0, (0.4, 0.5, 0.1)), result("b", 0.9, (0.2, 0.3, 0.9), path="flow")
     assert auto_comparison(plain)["engine"] == UPDATED and auto_comparison(heavy)["engine"] == "discrete"
     assert auto_comparison({**plain, "comparisons": plain["comparisons"][:2]}) is None  # no updates made
+    # the auto schedule makes none on a one-step run: the frozen prediction is what the user gets
+    assert auto_comparison(result("c", 0.0, (0.4, 0.5, 0.1), steps=1))["engine"] == "discrete"
+    # an updated prediction cached along another path than the default takes is stale
+    with pytest.raises(TrainlessError, match="case d: .* taken along the 'flow' path, the default now takes 'own'"):
+        auto_comparison(result("d", 0.0, (0.2, 0.3, 0.9), path="flow"))
     s = summarize([plain, heavy])
     assert s["modes"][UPDATED_AUTO]["cases"] == 2
     assert s["modes"][UPDATED_AUTO]["sgd_rel_error_median"] == pytest.approx(0.15)  # 0.1 and 0.2

@@ -87,9 +87,11 @@ def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):
     assert predict_config_from_args(default).momentum_buffer == "kept"
     assert predict_config_from_args(default).path_stride == "auto"
     assert predict_config_from_args(default).update_shape == "full"
-    assert predict_config_from_args(default).update_path == "own"
+    assert predict_config_from_args(default).update_path == "auto"
     flow = build_parser().parse_args([*argv, "--update-path", "flow", "--out", str(tmp_path / "flow")])
     assert predict_config_from_args(flow).update_path == "flow"
+    auto_path = build_parser().parse_args([*argv, "--update-path", "auto", "--out", str(tmp_path / "auto_path")])
+    assert predict_config_from_args(auto_path) == predict_config_from_args(default)
     assert predict_config_from_args(default).above_edge == "edge"
     assert predict_config_from_args(default).edge_cap == "auto"
     off = build_parser().parse_args([*argv, "--edge-cap", "off", "--out", str(tmp_path / "off")])
@@ -101,11 +103,16 @@ def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):
     assert predict_config_from_args(clip).edge_cap and predict_config_from_args(clip).edge_cap_shape == "clip"
     as_is = build_parser().parse_args([*argv, "--above-edge", "diverge", "--out", str(tmp_path / "as_is")])
     assert predict_config_from_args(as_is).above_edge == "diverge"
-    # "auto" makes no kernel updates with momentum (measured worse than the frozen kernel there)
+    # "auto" makes no kernel updates with momentum (the frozen kernel: measured better at the tail there) ...
     auto = build_parser().parse_args([*argv[:-3], "--out", str(tmp_path / "auto")])
     p_auto = run_predict(PredictJob(job_from_args(auto), predict_config_from_args(auto))).prediction
     assert p_auto.options.kernel_updates == () and p_auto.kernel_path == ()
     assert any("momentum 0.9 with the frozen kernel" in w for w in p_auto.warnings)
+    # ... unless the flow path is asked for: then GD's schedule along it
+    flow_auto = build_parser().parse_args([*argv[:-3], "--update-path", "flow", "--out", str(tmp_path / "fa")])
+    p_flow = run_predict(PredictJob(job_from_args(flow_auto), predict_config_from_args(flow_auto))).prediction
+    assert p_flow.options.kernel_updates == (1, 3, 5) and p_flow.options.update_path == "flow"
+    assert [row["step"] for row in p_flow.kernel_path] == [1, 3, 5]
 
 
 def test_predict_path_stride_flag(tmp_path, capsys):

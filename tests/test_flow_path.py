@@ -9,7 +9,7 @@ import torch
 
 from trainless import FinetuneConfig, load_model
 from trainless.errors import ConfigError
-from trainless.predict import PredictConfig, auto_kernel_updates, linearize, predict_from
+from trainless.predict import PredictConfig, auto_kernel_updates, linearize, predict_from, resolve_update_path
 from trainless.predict._flow import heavy_ball_distance
 
 FAST = PredictConfig(timing_steps=0, batch_orders=2)
@@ -80,17 +80,48 @@ def test_the_flow_path_tracks_the_gd_path_at_a_small_lr(digits16, tiny):
     torch.testing.assert_close(torch.tensor(flow.loss), torch.tensor(own.loss), rtol=0.02, atol=1e-6)
 
 
-def test_auto_schedules_flow_updates_under_momentum_and_says_they_are_opt_in(digits16, tiny):
+def test_momentum_keeps_the_frozen_kernel_unless_the_flow_is_asked_for(digits16, tiny):
     cfg = FinetuneConfig(lr=0.005, steps=30, batch_size=16, momentum=0.9)
     lin = linearize(tiny, digits16, cfg, FAST)
-    own = predict_from(lin, cfg, FAST, model=tiny, data=digits16)
-    assert own.options.kernel_updates == () and own.kernel_path == ()  # the default: frozen under momentum
+    auto = predict_from(lin, cfg, FAST, model=tiny, data=digits16)
+    assert auto.options.kernel_updates == () == auto_kernel_updates(30, 0.9) and auto.kernel_path == ()
+    assert any("momentum 0.9 with the frozen kernel" in w for w in auto.warnings)
+    # update_path="flow" given: the auto schedule is GD's, taken along the flow, with the measured note
     flow = predict_from(lin, cfg, FLOW, model=tiny, data=digits16)
-    assert flow.options.kernel_updates == auto_kernel_updates(30) == (1, 2, 5, 10, 20)
+    assert flow.options.kernel_updates == auto_kernel_updates(30, 0.9, "flow") == auto_kernel_updates(30)
+    assert flow.options.kernel_updates == (1, 2, 5, 10, 20)
     assert flow.options.path_stride == 1 and flow.options.update_path == "flow"
     assert [row["step"] for row in flow.kernel_path] == [1, 2, 5, 10, 20]
-    assert any("along a full-batch gradient flow" in w for w in flow.warnings)
-    assert not any("scored worse than the frozen kernel" in w for w in flow.warnings)
+    assert any("along a full-batch gradient flow: on the benchmark's 44" in w for w in flow.warnings)
+    # steps given by hand under momentum: along the flow by default ("auto", resolved in the options) ...
+    given = dataclasses.replace(FAST, kernel_updates=(1, 2, 5, 10, 20))
+    by_hand = predict_from(lin, cfg, given, model=tiny, data=digits16)
+    assert by_hand.options.update_path == "flow" and by_hand.loss == pytest.approx(flow.loss, rel=1e-6)
+    # ... and along the run's own path when asked, with the note that it scored worse there
+    own = predict_from(lin, cfg, dataclasses.replace(given, update_path="own"), model=tiny, data=digits16)
+    assert own.options.update_path == "own" and own.loss != pytest.approx(flow.loss, rel=1e-6)
+    assert any("along the run's own path (update_path='own')" in w for w in own.warnings)
+
+
+@pytest.mark.parametrize(
+    "path, momentum, buffer, resolved",
+    [
+        ("auto", 0.9, "kept", "flow"),
+        ("auto", 0.0, "kept", "own"),
+        ("auto", 0.9, "exact", "own"),  # the flow path has no buffer to carry exactly
+        ("own", 0.9, "kept", "own"),
+        ("flow", 0.0, "kept", "flow"),
+    ],
+)
+def test_resolve_update_path(path, momentum, buffer, resolved):
+    assert resolve_update_path(path, momentum, buffer) == resolved
+
+
+def test_a_prediction_file_from_before_the_field_took_the_own_path():
+    d = PredictConfig().to_dict()
+    del d["update_path"]
+    assert PredictConfig.from_dict(d).update_path == "own"
+    assert PredictConfig.from_dict(PredictConfig().to_dict()).update_path == "auto"
 
 
 def test_flow_path_refuses_the_exact_buffer():

@@ -165,7 +165,8 @@ def test_kernel_updates_change_nothing_for_a_linear_model(digits16):
     model = load_model("factories:linear16", 5, seed=0)
     lin = linearize(model, digits16, cfg, FAST)
     frozen = predict_from(lin, cfg, FAST)
-    opts = dataclasses.replace(FAST, kernel_updates=(5, 12, 20), path_stride=None)
+    # along the run's own path, whose weights the paired linearized run gives (the flow's: test_flow_path.py)
+    opts = dataclasses.replace(FAST, kernel_updates=(5, 12, 20), path_stride=None, update_path="own")
     moving = predict_from(lin, cfg, opts, model=model, data=digits16)
     torch.testing.assert_close(torch.tensor(moving.loss), torch.tensor(frozen.loss), rtol=1e-5, atol=1e-7)
     strided = predict_from(lin, cfg, dataclasses.replace(opts, path_stride=3), model=model, data=digits16)
@@ -713,7 +714,7 @@ def test_path_stride_moves_the_weights_through_the_jacobian_at_each_stride(digit
     assert pred.loss[-1] != plain.loss[-1]
 
 
-def test_auto_kernel_updates_scale_with_the_run_and_are_off_with_momentum():
+def test_auto_kernel_updates_scale_with_the_run_and_are_off_with_momentum_unless_along_the_flow():
     from trainless.predict import auto_kernel_updates
 
     assert auto_kernel_updates(150) == (1, 10, 25, 50, 100)
@@ -724,7 +725,8 @@ def test_auto_kernel_updates_scale_with_the_run_and_are_off_with_momentum():
     assert auto_kernel_updates(300, 0.0) == (1, 10, 25, 50, 100, 200)
     assert auto_kernel_updates(600) == (1, 10, 25, 50, 100, 200, 400)
     assert auto_kernel_updates(5000) == (1, 10, 25, 50, 100, 200, 400, 800, 1600, 3200)
-    assert auto_kernel_updates(600, 0.9) == ()
+    assert auto_kernel_updates(600, 0.9) == () == auto_kernel_updates(600, 0.9, "own")
+    assert auto_kernel_updates(600, 0.9, "flow") == auto_kernel_updates(600)  # asked for: GD's schedule
     # Short runs: steps that round onto each other or onto the end are made once or dropped.
     assert auto_kernel_updates(15) == (1, 2, 5, 10)
     assert auto_kernel_updates(3) == (1, 2)
@@ -749,11 +751,13 @@ def test_default_path_stride_resolves_per_run_and_is_reported(digits16, tiny):
     explicit = predict_from(lin, cfg, dataclasses.replace(opts, path_stride=2), model=tiny, data=digits16)
     plain = predict_from(lin, cfg, dataclasses.replace(opts, path_stride=None), model=tiny, data=digits16)
     assert auto.options.path_stride == 2 and auto.loss == explicit.loss and auto.loss != plain.loss
-    # With momentum "auto" makes no moves: the plain updates.
-    heavy = dataclasses.replace(cfg, momentum=0.9)
-    auto_m = predict_from(lin, heavy, opts, model=tiny, data=digits16)
-    plain_m = predict_from(lin, heavy, dataclasses.replace(opts, path_stride=None), model=tiny, data=digits16)
+    # With momentum along the run's own path "auto" makes no moves: the plain updates.
+    heavy, own = dataclasses.replace(cfg, momentum=0.9), dataclasses.replace(opts, update_path="own")
+    auto_m = predict_from(lin, heavy, own, model=tiny, data=digits16)
+    plain_m = predict_from(lin, heavy, dataclasses.replace(own, path_stride=None), model=tiny, data=digits16)
     assert auto_m.options.path_stride is None and auto_m.loss == plain_m.loss
+    # Along the flow path (the default with momentum) the flow moves as GD's would: T / 30.
+    assert predict_from(lin, heavy, opts, model=tiny, data=digits16).options.path_stride == 2
     # "auto" gives way to the exact buffer (an integer stride is refused with it); without updates it stays.
     exact = predict_from(lin, cfg, dataclasses.replace(opts, momentum_buffer="exact"), model=tiny, data=digits16)
     assert exact.options.path_stride is None and exact.loss == plain.loss

@@ -19,12 +19,14 @@ from ..kernel import KernelConfig
 from ..models import HeadStart
 from ..predict import (
     PredictConfig,
+    UpdatePath,
     auto_kernel_updates,
     endpoint_ratio,
     endpoint_threshold,
     largest_edge_ratio,
     linearize,
     predict_from,
+    resolve_update_path,
     trust_flags,
     trust_regime,
 )
@@ -72,7 +74,8 @@ UPDATED = "discrete+updates"
 UPDATED_AUTO = "discrete+updates/auto"
 """A mode scored from the cached predictions, not made: what ``kernel_updates=auto_kernel_updates(T, m)`` gives
 a user, i.e. the ``discrete+updates`` prediction without momentum and the frozen ``discrete`` one with it (the
-auto schedule makes no updates under momentum, and a prediction without updates is the frozen one)."""
+auto schedule makes no updates under momentum unless ``update_path="flow"`` is given, and a prediction without
+updates is the frozen one)."""
 
 
 EDGE_LR_RTOL = 1e-6
@@ -91,9 +94,19 @@ def auto_comparison(result: dict[str, Any]) -> dict[str, Any] | None:
     if UPDATED not in by_engine:
         return None
     case = result["case"]
-    # The predictor's own rule decides (no updates: the frozen prediction), so the two cannot drift apart.
-    scheduled = auto_kernel_updates(case["steps"], case.get("momentum", 0.0))
-    return by_engine[UPDATED] if scheduled else by_engine.get("discrete")
+    momentum = case.get("momentum", 0.0)
+    # The predictor's own rules decide (no updates: the frozen prediction), so the two cannot drift apart.
+    scheduled = auto_kernel_updates(case["steps"], momentum)
+    if not scheduled:
+        return by_engine.get("discrete")
+    made = result["predictions"][UPDATED]["options"].get("update_path", UpdatePath.OWN.value)
+    path = resolve_update_path(PredictConfig().update_path, momentum)
+    if made != path:
+        raise TrainlessError(
+            f"case {result['case_id']}: its {UPDATED} prediction was taken along the {made!r} path, the default "
+            f"now takes {path!r} there; make it again: trainless bench SUITE --out DIR --repredict --only {UPDATED}"
+        )
+    return by_engine[UPDATED]
 
 
 def kernel_key(method: str) -> str:
@@ -541,6 +554,7 @@ def run_suite(
     repredict: bool = False,
     cached_only: bool = False,
     only: frozenset[str] | None = None,
+    cases: tuple[str, ...] = (),
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run every case of ``suite`` not already cached under ``out_dir/cases`` (resumable), then write
     ``results.csv`` and ``summary.json``. Returns the case results and the summary.
@@ -553,15 +567,25 @@ def run_suite(
     ``discrete+updates``) and keep the cached others, their comparisons and the baseline; a case cached
     without any of them is left as it is. A case whose kernel-update steps changed (a new case id) starts from
     its earlier version's result the same way, written under the new id (the earlier file stays: delete it
-    if the suite no longer has that version)."""
+    if the suite no longer has that version).
+    cases: case-id prefixes (as the files under ``out_dir/cases`` are named): run, or with repredict predict
+    again, only the cases they name; the suite's other cached cases are summarized as they are. Each prefix
+    must name at least one case of the suite."""
     if repredict and cached_only:
         raise TrainlessError("repredict and cached_only exclude each other: one re-runs predictions, one runs nothing")
     if only is not None and not repredict:
         raise TrainlessError(f"only={sorted(only)} selects predictions to make again: it needs repredict")
+    unknown = [p for p in cases if not any(c.case_id.startswith(p) for c in suite.cases)]
+    if unknown:
+        raise TrainlessError(f"cases {unknown} name no case of suite {suite.name!r} (case ids are hex prefixes)")
     out = ensure_writable_dir(out_dir)
     ensure_writable_dir(out / "cases")
     results = []
-    todo = [c for c in suite.cases if repredict or not _case_path(out, c).is_file()]
+
+    def chosen(case: Case) -> bool:
+        return not cases or any(case.case_id.startswith(p) for p in cases)
+
+    todo = [c for c in suite.cases if chosen(c) and (repredict or not _case_path(out, c).is_file())]
     earlier: dict[str, list[dict[str, Any]]] = {}
     if repredict:
         # Every cached result by run key: a case whose prediction settings changed (a new case id) reuses the
@@ -580,10 +604,10 @@ def run_suite(
         for case in suite.cases:
             path = _case_path(out, case)
             cached = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-            if cached is not None and not repredict:
+            if cached is not None and (not repredict or not chosen(case)):
                 results.append(cached)
                 continue
-            if cached_only:
+            if cached_only or not chosen(case):
                 continue
             if cached is None and only is not None:
                 cached = _earlier_version(case, earlier.get(case.run_key, []), only)

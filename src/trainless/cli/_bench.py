@@ -19,7 +19,8 @@ class BenchJob:
     ``out/cases`` and skipped when present), the device and whether to show progress. repredict: make the
     cached cases' predictions again against their cached real runs (after a change to the predictor).
     cached_only: run nothing, report the cases cached so far. only: with repredict, the predictions to make
-    again (keys of a result's ``predictions``, e.g. ``discrete+updates``); the others stay as cached."""
+    again (keys of a result's ``predictions``, e.g. ``discrete+updates``); the others stay as cached. cases:
+    case-id prefixes: run (or predict again) only these cases; the other cached ones are reported as they are."""
 
     suite: str = "bench/suites/quick.toml"
     out: str = "runs/bench"
@@ -28,6 +29,7 @@ class BenchJob:
     repredict: bool = False
     cached_only: bool = False
     only: tuple[str, ...] = ()
+    cases: tuple[str, ...] = ()
 
     _constraints: ClassVar[dict] = {
         "suite": Pattern(r".+", "a suite TOML file"),
@@ -37,6 +39,7 @@ class BenchJob:
         "repredict": OneOf((False, True)),
         "cached_only": OneOf((False, True)),
         "only": TupleOf(Pattern(r"\S+", "a prediction key"), may_be_empty=True),
+        "cases": TupleOf(Pattern(r"[0-9a-f]+", "a case-id prefix (hex)"), may_be_empty=True),
     }
 
     def __post_init__(self) -> None:
@@ -67,6 +70,7 @@ def run_bench(job: BenchJob) -> BenchReport:
         repredict=job.repredict,
         cached_only=job.cached_only,
         only=frozenset(job.only) if job.only else None,
+        cases=job.cases,
     )
     files = write_bench_report(results, summary, job.out)
     out = [f"{job.out}/results.csv", f"{job.out}/summary.json", *(str(f) for f in files)]
@@ -134,6 +138,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="with --repredict, make only these predictions again (e.g. discrete+updates); keep the cached others",
     )
     p.add_argument(
+        "--cases",
+        nargs="+",
+        default=[],
+        metavar="ID",
+        help="run (with --repredict: predict again) only the cases whose ids start with these (as in OUT/cases)",
+    )
+    p.add_argument(
         "--cached-only", action="store_true", help="run nothing: report the cases cached so far (a partial suite)"
     )
     add_format_argument(p)
@@ -141,7 +152,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.set_defaults(
         handler=lambda a: render_bench(
             run_bench(
-                BenchJob(a.suite, a.out, a.device, want_progress(a.progress), a.repredict, a.cached_only, tuple(a.only))
+                BenchJob(
+                    a.suite,
+                    a.out,
+                    a.device,
+                    want_progress(a.progress),
+                    a.repredict,
+                    a.cached_only,
+                    tuple(a.only),
+                    tuple(a.cases),
+                )
             ),
             a.format,
         )

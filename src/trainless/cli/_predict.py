@@ -390,9 +390,11 @@ def render_predict(report: PredictReport, fmt: str) -> str:
     return render_rows(rows)
 
 
-def _enum_argument(group: argparse._ArgumentGroup, flag: str, enum: type, default: str, help: str) -> None:
-    """A flag whose values are a DocEnum's members."""
-    group.add_argument(flag, choices=[m.value for m in enum], default=default, help=help)
+def _enum_argument(
+    group: argparse._ArgumentGroup, flag: str, enum: type, default: str, help: str, extra: tuple[str, ...] = ()
+) -> None:
+    """A flag whose values are a DocEnum's members (and ``extra`` ones, e.g. "auto")."""
+    group.add_argument(flag, choices=[*extra, *(m.value for m in enum)], default=default, help=help)
 
 
 def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
@@ -431,7 +433,7 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         metavar="STEP",
         help="steps at which Theta is computed again along the predicted path (one kernel each); 'auto' "
         "(default): steps 1, T/15, T/6, T/3, 2T/3 up to T = 150, then 1, 10, 25, 50, 100 and doubling up to 2T/3; "
-        "none with momentum, a head trained alone, weight decay or the "
+        "none with a head trained alone, weight decay or the "
         "ODE/SDE engines; 'none': the kernel frozen at w0 (the paper's method; about 5x cheaper on the quick "
         "start, its late curve slower)",
     )
@@ -454,8 +456,10 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         "--update-path",
         UpdatePath,
         d.update_path,
-        "where the kernel updates are taken: own (the linearized run's own path) or flow (a full-batch "
-        "gradient flow beside it; with it --kernel-updates auto schedules updates under momentum too; opt-in)",
+        "where the kernel updates are taken: own (the linearized run's own path), flow (a full-batch "
+        "gradient flow beside it; with it --kernel-updates auto schedules updates under momentum too) or auto "
+        "(the default: flow with momentum, own without)",
+        extra=("auto",),
     )
     g.add_argument(
         "--edge-cap",

@@ -12,6 +12,7 @@ from ._config import (
     auto_edge_cap,
     auto_kernel_updates,
     auto_path_stride,
+    resolve_update_path,
 )
 from ._endpoint import EndpointCheck, endpoint_check
 from ._predict import Linearization, level_times, linearize, predict, predict_from, time_optimizer_step
@@ -52,6 +53,7 @@ __all__ = [
     "predict_closed_loop",
     "predict_from",
     "preserved",
+    "resolve_update_path",
     "time_optimizer_step",
     "trust_flags",
     "trust_regime",

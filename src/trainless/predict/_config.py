@@ -33,7 +33,18 @@ kernel after its first step, which no later update can say of its weights (with 
 predicted first batch is the real one)."""
 
 
-def auto_kernel_updates(steps: int, momentum: float = 0.0) -> tuple[int, ...]:
+def resolve_update_path(update_path: str, momentum: float, momentum_buffer: str = "kept") -> str:
+    """The :class:`UpdatePath` value ``update_path`` stands for on a run with this ``momentum`` and buffer
+    treatment: ``"auto"`` is ``flow`` with momentum (and the kept buffer, which the flow path needs), ``own``
+    otherwise; an explicit value is itself."""
+    if update_path != AUTO:
+        return update_path
+    if momentum > 0 and momentum_buffer == MomentumBuffer.KEPT.value:
+        return UpdatePath.FLOW.value
+    return UpdatePath.OWN.value
+
+
+def auto_kernel_updates(steps: int, momentum: float = 0.0, update_path: str = AUTO) -> tuple[int, ...]:
     """A kernel-update schedule for a run of ``steps`` steps (in optimizer steps). Up to T = 150
     (:data:`AUTO_ANCHOR_STEPS`): at step 1, then T/15, T/6, T/3 and 2T/3 (1, 10, 25, 50 and 100 for T = 150), the
     later ones about evenly spaced in log-time because the kernel moves fastest early; steps outside [1, T-1] are
@@ -73,10 +84,17 @@ def auto_kernel_updates(steps: int, momentum: float = 0.0) -> tuple[int, ...]:
     the 4 of unseen11 (below the edge, N = 100; better on 1); better on all 4 of unseen13 (edge ratio 0.08-0.25 at
     w0). The rule that suggested, updates under momentum at an edge ratio of at most 0.25, failed on unseen14 (written
     to test it: better on 3 of 5, worse on 2, pooled p95 70% -> 105%); over the 37 momentum runs checked with that
-    schedule (EfficientNet-Lite1's six included) the updates are better on 18, worse on 16. (Along the gradient-flow
-    path, ``PredictConfig(update_path="flow")``, the prediction asks for the schedule without momentum instead: that
-    path is full-batch GD whatever the run's optimizer; see :class:`UpdatePath`.)"""
-    if momentum > 0:
+    schedule (EfficientNet-Lite1's six included) the updates are better on 18, worse on 16. Along the gradient-flow
+    path (``update_path="flow"``) the schedule is the one without momentum: that path is full-batch GD whatever the
+    run's optimizer; see :class:`UpdatePath`.
+
+    update_path: the ``PredictConfig.update_path`` asked for: with momentum the schedule above only for ``"flow"``
+    given explicitly, none otherwise. Every cached momentum case predicted again along the flow path
+    (2026-12-04, ``benchmarks/explore/flow_default.py``; 44 runs): its largest error per case better than the
+    frozen kernel's on 27, worse on 10 (median 48% -> 33%, loss at T 549% -> 39% off), but worse on the runs near
+    or past the stability edge (p95 79% -> 135%; pooled SGD p95 63% -> 74%), so ``"auto"`` keeps the frozen kernel
+    with momentum while steps given by hand are taken along the flow."""
+    if momentum > 0 and update_path != UpdatePath.FLOW.value:
         return ()
     if steps <= AUTO_ANCHOR_STEPS:
         scheduled = {AUTO_FIRST_UPDATE} | {round(steps * f) for f in AUTO_UPDATE_FRACTIONS}
@@ -155,7 +173,7 @@ class UpdatePath(DocEnum):
         "The linearized run's own (paired) path: w0 + sum_k J_k^T of its coefficients' increments, moved at the "
         "updates and every ``path_stride`` steps. Without momentum the default (measured on every bench suite). "
         "With momentum its kernels blow up or shrink as the minibatch run overshoots (measurements.md, 'Kernel "
-        "updates under momentum'), which is why ``kernel_updates='auto'`` makes none there.",
+        "updates under momentum'): with momentum the updates are taken along ``flow`` unless this is asked for.",
     )
     FLOW = (
         "flow",
@@ -164,11 +182,13 @@ class UpdatePath(DocEnum):
         "far under a constant gradient (``_flow.heavy_ball_distance``): smooth, no batch noise and no momentum "
         "overshoot feed back into the kernels. With it ``kernel_updates='auto'`` schedules updates with momentum "
         "too (as without), moves every ``path_stride`` steps' worth, and the endpoint check is at the flow's end. "
-        "Costs about 10 / (1 - m) function-space steps per step more (seconds). Opt-in: on 14 cached momentum runs "
-        "below the edge better than the frozen kernel on all 10 on Lite0, on none of 4 on Lite1; held out on suite "
-        "unseen30, better on 5 of 6, worse on none (benchmarks/explore/momentum_flow_path.py, docs/fidelity.md). "
-        "Not yet the default: the cached momentum runs are to be predicted again with it and the trust signal "
-        "recalibrated first.",
+        "Costs about 10 / (1 - m) function-space steps per step more (seconds). Where kernel updates under "
+        "momentum are asked for (steps given, ``update_path='auto'``) they are taken along it. On 14 cached "
+        "momentum runs below the edge better than the frozen kernel on all 10 on Lite0, on none of 4 on Lite1; "
+        "held out on suite unseen30, better on 5 of 6, worse on none (benchmarks/explore/momentum_flow_path.py); "
+        "over all 44 cached momentum runs better on 27, worse on 10, the worst near or past the stability edge "
+        "(benchmarks/explore/flow_default.py, docs/fidelity.md): ``kernel_updates='auto'`` schedules updates "
+        "under momentum only with ``update_path='flow'`` given.",
     )
 
 
@@ -240,7 +260,8 @@ class PredictConfig:
         linearized run has reached, the outputs carrying on in function space under the new kernel (the
         discrete engine; one kernel and one vector-Jacobian product each). Empty: the paper's kernel
         frozen at w0. Steps at or past T are ignored. ``"auto"`` (the default): :func:`auto_kernel_updates` of
-        the steps predicted and the config's momentum (none with momentum) wherever updates can change the
+        the steps predicted, the config's momentum and ``update_path`` (none with momentum unless
+        ``update_path="flow"`` is given, then GD's schedule) wherever updates can change the
         prediction and are supported: the discrete engine, the model and data at hand, more than the head
         trained (a head alone is linear in its weights: its kernel never moves), no weight decay and no test
         points; the frozen kernel elsewhere. The prediction's ``options`` then carry the steps used. On the
@@ -271,13 +292,17 @@ class PredictConfig:
         The weights the next kernel is taken at then follow a Jacobian at most ``path_stride`` steps old
         instead of one a whole segment old. None: the weights move only at the kernel updates. ``"auto"`` (the
         default): :func:`auto_path_stride` of the steps predicted and the config's momentum (T / 30 without
-        momentum, none with it or with the exact buffer); the prediction's ``options`` then carry the stride
+        momentum or along the flow path, none with momentum along the run's own path or with the exact buffer);
+        the prediction's ``options`` then carry the stride
         used. No effect without kernel updates; an integer stride not with ``momentum_buffer="exact"``.
         ``weight_distance`` before the first kernel update stays the frozen model's ||J_0^T alpha|| (the moves
         are not tracked there).
     update_path: an :class:`UpdatePath` value: the updates taken along the linearized run's own path (``own``)
         or along a full-batch gradient flow beside it (``flow``: with it ``kernel_updates="auto"`` schedules
-        updates with momentum too; ``weight_distance`` at the updates is then the flow's).
+        updates with momentum too; ``weight_distance`` at the updates is then the flow's). ``"auto"`` (the
+        default): ``flow`` with momentum and the kept buffer, ``own`` otherwise (:func:`resolve_update_path`),
+        while ``kernel_updates="auto"`` makes none with momentum (the frozen kernel, see
+        :func:`auto_kernel_updates`); a prediction with updates carries the path it took in its ``options``.
     """
 
     kernel: KernelConfig = field(default_factory=KernelConfig)
@@ -302,7 +327,7 @@ class PredictConfig:
     above_edge: str = "edge"
     momentum_buffer: str = "kept"
     path_stride: int | str | None = AUTO
-    update_path: str = "own"
+    update_path: str = AUTO
 
     _constraints: ClassVar[dict] = {
         "kernel": InstanceOf(KernelConfig),
@@ -327,7 +352,7 @@ class PredictConfig:
         "above_edge": OneOf(tuple(e.value for e in AboveEdge)),
         "momentum_buffer": OneOf(tuple(e.value for e in MomentumBuffer)),
         "path_stride": AnyOf((OneOf((AUTO,)), Interval(1, None, integer=True, optional=True))),
-        "update_path": OneOf(tuple(e.value for e in UpdatePath)),
+        "update_path": OneOf((AUTO, *(e.value for e in UpdatePath))),
     }
 
     def __post_init__(self) -> None:
@@ -381,4 +406,5 @@ class PredictConfig:
         d["eps"], d["levels"] = tuple(d["eps"]), tuple(d["levels"])
         updates = d.get("kernel_updates", ())  # files written before "auto" existed hold a list
         d["kernel_updates"] = AUTO if updates == AUTO else tuple(updates)
+        d.setdefault("update_path", UpdatePath.OWN.value)  # files written before it existed took the own path
         return cls(**d)
