@@ -92,7 +92,7 @@ def test_momentum_keeps_the_frozen_kernel_unless_the_flow_is_asked_for(digits16,
     assert flow.options.kernel_updates == (1, 2, 5, 10, 20)
     assert flow.options.path_stride == 1 and flow.options.update_path == "flow"
     assert [row["step"] for row in flow.kernel_path] == [1, 2, 5, 10, 20]
-    assert any("along a full-batch gradient flow: on the benchmark's 44" in w for w in flow.warnings)
+    assert any("along a full-batch gradient flow: on the benchmark's 50" in w for w in flow.warnings)
     # steps given by hand under momentum: along the flow by default ("auto", resolved in the options) ...
     given = dataclasses.replace(FAST, kernel_updates=(1, 2, 5, 10, 20))
     by_hand = predict_from(lin, cfg, given, model=tiny, data=digits16)

@@ -93,7 +93,9 @@ def auto_kernel_updates(steps: int, momentum: float = 0.0, update_path: str = AU
     (2026-12-04, ``benchmarks/explore/flow_default.py``; 44 runs): its largest error per case better than the
     frozen kernel's on 27, worse on 10 (median 48% -> 33%, loss at T 549% -> 39% off), but worse on the runs near
     or past the stability edge (p95 79% -> 135%; pooled SGD p95 63% -> 74%), so ``"auto"`` keeps the frozen kernel
-    with momentum while steps given by hand are taken along the flow."""
+    with momentum while steps given by hand are taken along the flow. Its best restriction there, the flow at most
+    half the edge at w0, held out on unseen31: no gain (largest error median / worst 48% / 109% against the frozen
+    kernel's 49% / 109%)."""
     if momentum > 0 and update_path != UpdatePath.FLOW.value:
         return ()
     if steps <= AUTO_ANCHOR_STEPS:

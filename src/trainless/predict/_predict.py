@@ -573,12 +573,13 @@ def predict_from(
             "full-batch gradient flow"
         )
     elif updates and config.momentum > 0:
-        # benchmarks/explore/flow_default.py: every cached momentum case of the bench, 2026-12-04.
+        # benchmarks/explore/flow_default.py: every cached momentum case of the bench, then unseen31, 2026-12-04.
         here = largest_edge_ratio(pred.edge_ratio, kernel_path)
         warnings.append(
             f"kernel updates with momentum {config.momentum:g} along a full-batch gradient flow: on the benchmark's "
-            "44 momentum runs better than the frozen kernel on 27 and worse on 10 (largest T_eps error per run, "
-            "median 48% -> 33%; loss at T 549% -> 39% off), the worst where the lr is above half the stability edge"
+            "50 momentum runs better than the frozen kernel on 28 and worse on 13 (largest T_eps error per run; on "
+            "the first 44, median 48% -> 33%, loss at T 549% -> 39% off), the worst where the lr is above half the "
+            "stability edge"
             + (f" (here {here:.2g}x it)" if here is not None else "")
             + "; compare with the frozen kernel (--kernel-updates none)"
         )
