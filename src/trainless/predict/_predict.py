@@ -587,9 +587,9 @@ def predict_from(
         warnings.append(
             f"a run of {steps_left} steps with the auto kernel updates (at steps {', '.join(map(str, updates))}): "
             f"the schedule was measured on runs of up to T = {LONGEST_MEASURED_STEPS} (suites unseen24 and "
-            "unseen26); past that its last kernels each stand for more steps, and of the four T = 1000 runs measured "
-            "since (suites unseen27, unseen28) the two at lr 5e-4 were predicted too fast late (27% and 47% off at "
-            "eps 1%, the first not flagged): trust the late curve less"
+            "unseen26); past that its last kernels each stand for more steps, and the eight T = 1000 runs measured "
+            "since (suites unseen27 to unseen29) were all predicted too fast late, by 2-47% at eps 1% (three off by "
+            "more than 25%, at lr 5e-4 and 7e-4, one of them not flagged): trust the late curve less"
         )
     extra = time.perf_counter() - t_path - pred.dynamics_seconds
     seconds = pred.seconds + extra
