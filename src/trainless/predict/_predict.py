@@ -383,7 +383,8 @@ def predict_from(
         carry = BufferCarry(path) if config.momentum > 0 and exact else None
 
         # Steps where only the weights move (path_stride): the engine calls the hook there too.
-        flow = _update_path(options, config) == UpdatePath.FLOW.value
+        path_taken = _update_path(options, config)
+        flow = path_taken == UpdatePath.FLOW.value
         stride = options.path_stride
         if stride == AUTO:  # an integer stride is refused with the exact buffer; "auto" gives way to it
             stride = None if exact else auto_path_stride(steps_left, 0.0 if flow else config.momentum)
@@ -608,11 +609,7 @@ def predict_from(
     flags = trust_flags(edge, endpoint, options.endpoint_warning, endpoint_threshold(mode))
     return dataclasses.replace(
         pred,
-        options=(
-            dataclasses.replace(options, path_stride=stride, update_path=_update_path(options, config))
-            if updates
-            else options
-        ),
+        options=(dataclasses.replace(options, path_stride=stride, update_path=path_taken) if updates else options),
         trust=trust_summary(flags, mode, steps=config.steps, endpoint_checked=endpoint is not None, regime=regime),
         endpoint=endpoint,
         kernel_path=tuple(kernel_path),
