@@ -117,6 +117,17 @@ def curve_figures(curve: np.ndarray, real: np.ndarray) -> dict:
     }
 
 
+def pool_figures(pooled: dict[str, dict[str, list[float]]], key: str, curve: np.ndarray, real: np.ndarray) -> dict:
+    """:func:`curve_figures` of ``curve``, also added to ``pooled[key]`` (its eps errors extended, its largest,
+    level and loss-at-T errors appended), as the exploration scripts pool their modes over cases."""
+    s = curve_figures(curve, real)
+    acc = pooled.setdefault(key, {"eps": [], "levels": [], "final": [], "max": []})
+    acc["eps"].extend(s["eps"])
+    for k in ("levels", "final", "max"):
+        acc[k].append(s[k])
+    return s
+
+
 def curve_scores(curve: np.ndarray, real: np.ndarray) -> str:
     """One line of the exploration scripts: largest and median relative T_eps error, median level error, and
     the loss at T against the real one (relative error)."""

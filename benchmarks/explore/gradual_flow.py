@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import curve_figures, linearize_cached, schedule_of
+from fidelity_default import linearize_cached, pool_figures, schedule_of
 
 from trainless.data import batch_schedule
 from trainless.dynamics import KernelOperator, simulate
@@ -51,7 +51,7 @@ KEY = "discrete+updates"
 pooled: dict[str, dict[str, list[float]]] = {}
 
 
-def flow_kernels(d: dict, case, config, kconf, model, data, lin) -> dict[int, torch.Tensor | None]:
+def flow_kernels(d: dict, config, kconf, model, data, lin) -> dict[int, torch.Tensor | None]:
     """{t: the flow's kernel at update t (N, N, C, C) float64, or None where the flow diverged}."""
     cache = CACHE / f"{d['case_id']}.pt"
     if cache.is_file():
@@ -115,7 +115,7 @@ def one_case(p: Path) -> None:
         print(f"{p.stem[:8]} skipped: momentum {config.momentum}, batch {config.batch_size}", flush=True)
         return
     t0 = time.perf_counter()
-    raw = flow_kernels(d, case, config, kconf, model, data, lin)
+    raw = flow_kernels(d, config, kconf, model, data, lin)
     kernels = {t: k for t, k in raw.items() if k is not None}  # a diverged flow keeps the last kernel
     seconds = time.perf_counter() - t0
     n = lin.n
@@ -147,11 +147,7 @@ def one_case(p: Path) -> None:
             check = f"switch vs cached max |diff| {np.nanmax(np.abs(curves[how] - cached)):.1e}"
     line = []
     for name, curve in curves.items():
-        s = curve_figures(curve, real)
-        acc = pooled.setdefault(name, {"eps": [], "levels": [], "final": [], "max": []})
-        for key in ("levels", "final", "max"):
-            acc[key].append(s[key])
-        acc["eps"].extend(s["eps"])
+        s = pool_figures(pooled, name, curve, real)
         line.append(f"{name} max {s['max']:.0%} lv {s['levels']:.0%} T {s['final']:.0%}")
     tr0 = float(torch.einsum("iicc->", k0))
     traces = " ".join(f"{t}:{float(torch.einsum('iicc->', k)) / tr0:.2f}" for t, k in sorted(kernels.items()))

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import curve_figures, load_cached_case, schedule_of
+from fidelity_default import load_cached_case, pool_figures, schedule_of
 
 from trainless._losses import loss_hessian
 from trainless.data import batch_schedule
@@ -113,11 +113,7 @@ def one_case(p: Path) -> None:
     traces = " ".join(f"{t}:{float(torch.einsum('iicc->', k)) / tr0:.2f}" for t, k in sorted(kernels.items()))
     line = []
     for name, curve in curves.items():
-        s = curve_figures(curve, real)
-        acc = pooled.setdefault(name, {"eps": [], "levels": [], "final": [], "max": []})
-        for key in ("levels", "final", "max"):
-            acc[key].append(s[key])
-        acc["eps"].extend(s["eps"])
+        s = pool_figures(pooled, name, curve, real)
         line.append(f"{name} max {s['max']:.0%} levels {s['levels']:.0%} final {s['final']:.0%}")
     print(
         f"{p.parent.parent.name:9s} {p.stem[:8]} N={n} B={config.batch_size} lr={config.lr} | "

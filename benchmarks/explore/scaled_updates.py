@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import curve_figures, load_cached_case, schedule_of
+from fidelity_default import load_cached_case, pool_figures, schedule_of
 
 from trainless.data import batch_schedule
 from trainless.dynamics import KernelOperator, simulate
@@ -70,12 +70,7 @@ for p in map(Path, sys.argv[1:]):
     regime = "gd" if config.batch_size is None else ("sgd-m" if config.momentum else "sgd")
     line = []
     for name, curve in curves.items():
-        s = curve_figures(curve, real)
-        acc = pooled.setdefault(f"{regime} {name}", {"eps": [], "levels": [], "final": [], "max": []})
-        acc["eps"].extend(s["eps"])
-        acc["levels"].append(s["levels"])
-        acc["final"].append(s["final"])
-        acc["max"].append(s["max"])
+        s = pool_figures(pooled, f"{regime} {name}", curve, real)
         line.append(f"{name} max {s['max']:.0%} levels {s['levels']:.0%} final {s['final']:.0%}")
     traces = " ".join(f"{t}:{v:.2f}" for t, v in sorted(scale.items()))
     print(f"{p.stem[:8]} {case.tag:10s} {regime:5s} | " + " | ".join(line) + f" | traces {traces}", flush=True)
