@@ -129,7 +129,9 @@ def _photo_file(package: str, file: str) -> str:
 def _photo_crops() -> tuple[np.ndarray, np.ndarray]:
     """(crops (8 * 200, 3, 96, 96) uint8, labels) of ``photos``: square crops of side uniform in [1/4, 1/2] of
     the photo's shorter side at a uniform position, resized to 96 px (bilinear, antialiased). Each photo's crops
-    come from its own generator (seed = class index), so the pool is fixed whatever is drawn from it."""
+    come from its own generator (seed = class index), so the pool is fixed whatever is drawn from it. Crops of one
+    photo overlap, so a held-out split of ``photos`` (``load_test_split``) is near its training set: it scores
+    recognition of the same scenes, not generalization to new photos."""
     from PIL import Image
 
     crops, labels = [], []
