@@ -16,11 +16,13 @@ per case was below the updates' on all three, 1 / 5 / 40% against 29 / 20 / 44%,
 36 / 21 / 65%), and of those the cases whose lr is below the linearized stability edge at w0 (the trust signal's
 ``edge`` flag at init; past it real runs can diverge, as two of unseen8's momentum runs at lr 1e-2 did, and the
 normalized T_eps of a run that does not converge scores nothing the user asked); and, where the pool holds more
-than one network, the fresh-head cross-entropy cases of each (is a figure one network's?). Prints a Markdown table
+than one network, the fresh-head cross-entropy cases of each (is a figure one network's?), and likewise per kind of
+image (grey digits, natural images). Prints a Markdown table
 and writes it to benchmarks/results/suites_table.md.
 
     python benchmarks/suites_table.py bench/results/paper --unseen bench/results/longer \
-        bench/results/unseen{,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34} \
+        bench/results/unseen{,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20} \
+        bench/results/unseen{21,22,23,24,25,26,27,28,29,30,31,32,33,34,35} \
         bench/results/{practice,plainsgd,mseedge}
 """
 
@@ -35,6 +37,7 @@ from trainless.bench import UPDATED_AUTO, summarize
 
 OUT = Path(__file__).resolve().parent / "results" / "suites_table.md"
 MODES = (("frozen", "discrete", "trust"), ("auto updates", UPDATED_AUTO, "trust_updates_auto"))
+DOMAINS = {"mnist5k": "grey digits", "digits": "grey digits", "photos": "natural images"}
 
 
 def pct(v: float | None) -> str:
@@ -111,6 +114,13 @@ def main() -> None:
             for model in models:
                 of_model = [r for r in fresh if r["case"]["model"] == model]
                 lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head, {model}**", of_model)
+        # Per kind of image, where the pool holds more than one: the digits are far from the pretraining images,
+        # photos near them, and the network stays nearer its linearization on the latter (unseen34).
+        domains = sorted({DOMAINS.get(r["case"]["data"], "user data") for r in fresh})
+        if len(domains) > 1:
+            for domain in domains:
+                of_domain = [r for r in fresh if DOMAINS.get(r["case"]["data"], "user data") == domain]
+                lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head, {domain}**", of_domain)
     lines.append("")
     lines.append("\\* written before it was run (cases not seen while designing).")
     table = "\n".join(lines) + "\n"
