@@ -111,19 +111,20 @@ def check_dataset_name(name: str) -> None:
 
 
 def _photo_file(package: str, file: str) -> str:
-    import importlib.util
-    import os
-
+    """The path of one photograph of ``photos``, found where its package keeps it (as the package's own loader
+    does: ``importlib.resources`` for scikit-image's and scikit-learn's, ``cbook.get_sample_data`` for matplotlib's)."""
     if package == "matplotlib":
         import matplotlib.cbook
 
         return str(matplotlib.cbook.get_sample_data(file, asfileobj=False))
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        hint = "scikit-image" if package == "skimage" else package
-        raise TrainlessError(f"dataset 'photos' needs the package {hint!r}: pip install {hint}")
-    sub = "data" if package == "skimage" else os.path.join("datasets", "images")
-    return os.path.join(next(iter(spec.submodule_search_locations)), sub, file)
+    from importlib import resources
+
+    module = {"skimage": "skimage.data", "sklearn": "sklearn.datasets.images"}[package]
+    try:
+        return str(resources.files(module) / file)
+    except ModuleNotFoundError as exc:
+        hint = "scikit-image" if package == "skimage" else "scikit-learn"
+        raise TrainlessError(f"dataset 'photos' needs the package {hint!r}: pip install {hint}") from exc
 
 
 def _photo_crops() -> tuple[np.ndarray, np.ndarray]:
