@@ -40,6 +40,11 @@ MODES = (("frozen", "discrete", "trust"), ("auto updates", UPDATED_AUTO, "trust_
 DOMAINS = {"mnist5k": "grey digits", "digits": "grey digits", "photos": "natural images"}
 
 
+def domain(result: dict) -> str:
+    """The kind of image of a cached case's data (``DOMAINS``; a user's factory: ``user data``)."""
+    return DOMAINS.get(result["case"]["data"], "user data")
+
+
 def pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.0%}"
 
@@ -116,11 +121,11 @@ def main() -> None:
                 lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head, {model}**", of_model)
         # Per kind of image, where the pool holds more than one: the digits are far from the pretraining images,
         # photos near them, and the network stays nearer its linearization on the latter (unseen34).
-        domains = sorted({DOMAINS.get(r["case"]["data"], "user data") for r in fresh})
-        if len(domains) > 1:
-            for domain in domains:
-                of_domain = [r for r in fresh if DOMAINS.get(r["case"]["data"], "user data") == domain]
-                lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head, {domain}**", of_domain)
+        kinds = sorted({domain(r) for r in fresh})
+        if len(kinds) > 1:
+            for kind in kinds:
+                of_kind = [r for r in fresh if domain(r) == kind]
+                lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head, {kind}**", of_kind)
     lines.append("")
     lines.append("\\* written before it was run (cases not seen while designing).")
     table = "\n".join(lines) + "\n"
