@@ -94,6 +94,10 @@ def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):
     assert predict_config_from_args(auto_path) == predict_config_from_args(default)
     assert predict_config_from_args(default).above_edge == "edge"
     assert predict_config_from_args(default).edge_cap == "auto"
+    assert predict_config_from_args(default).refine_updates == "auto"
+    for word, value in (("on", True), ("off", False)):
+        refine = build_parser().parse_args([*argv, "--refine-updates", word, "--out", str(tmp_path / word)])
+        assert predict_config_from_args(refine).refine_updates is value
     off = build_parser().parse_args([*argv, "--edge-cap", "off", "--out", str(tmp_path / "off")])
     assert predict_config_from_args(off).edge_cap is False
     scale = build_parser().parse_args([*argv, "--edge-cap", "scale", "--out", str(tmp_path / "scale")])

@@ -470,6 +470,14 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         "runs longer than 150 steps, off up to them)",
     )
     g.add_argument(
+        "--refine-updates",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="with kernel updates, predict again with one more update inside every segment whose kernel trace "
+        "more than doubled: on, off, or auto (the default: where at least 90%% of the penultimate features are "
+        "zero at init, without momentum)",
+    )
+    g.add_argument(
         "--momentum-buffer",
         choices=[m.value for m in MomentumBuffer],
         default=d.momentum_buffer,
@@ -538,6 +546,7 @@ def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
         momentum_buffer=a.momentum_buffer,
         path_stride=a.path_stride,
         update_path=a.update_path,
+        refine_updates={"auto": "auto", "on": True, "off": False}[a.refine_updates],
     )
 
 

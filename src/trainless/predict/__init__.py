@@ -12,6 +12,8 @@ from ._config import (
     auto_edge_cap,
     auto_kernel_updates,
     auto_path_stride,
+    auto_refine_updates,
+    refined_updates,
     resolve_update_path,
 )
 from ._endpoint import EndpointCheck, endpoint_check
@@ -42,6 +44,7 @@ __all__ = [
     "auto_edge_cap",
     "auto_kernel_updates",
     "auto_path_stride",
+    "auto_refine_updates",
     "endpoint_check",
     "endpoint_ratio",
     "endpoint_threshold",
@@ -53,6 +56,7 @@ __all__ = [
     "predict_closed_loop",
     "predict_from",
     "preserved",
+    "refined_updates",
     "resolve_update_path",
     "time_optimizer_step",
     "trust_flags",

@@ -118,6 +118,49 @@ def auto_edge_cap(steps: int) -> bool:
     return steps > AUTO_ANCHOR_STEPS
 
 
+REFINE_GROWTH = 2.0
+"""How many times its trace the kernel may grow between two updates before ``refine_updates`` adds one between
+them (:func:`refined_updates`)."""
+
+REFINE_INACTIVE_SHARE = 0.9
+"""The share of exactly-zero penultimate features at init from which ``PredictConfig.refine_updates="auto"``
+refines the kernel-update schedule (:func:`auto_refine_updates`)."""
+
+
+def refined_updates(steps: tuple[int, ...], trace_ratios: tuple[float, ...]) -> tuple[int, ...]:
+    """A kernel-update schedule with one more update at the midpoint round((a + b) / 2) of every segment (a, b]
+    (a = 0 for the first; b - a at least 2) whose kernel trace grew more than :data:`REFINE_GROWTH`-fold,
+    tr Theta_b / tr Theta_a (``trace_ratios``: each update's tr Theta / tr Theta_0, as ``Prediction.kernel_path``
+    records them; a NaN, from a diverged update, adds nothing). Steps in optimizer steps of the predicted run.
+    One pass: the segments the midpoints make are not refined again."""
+    if len(steps) != len(trace_ratios):
+        raise TrainlessError(f"{len(steps)} update steps but {len(trace_ratios)} trace ratios")
+    out, prev_step, prev_trace = set(steps), 0, 1.0
+    for step, trace in zip(steps, trace_ratios, strict=True):
+        if trace / prev_trace > REFINE_GROWTH and step - prev_step >= 2:
+            out.add(round((prev_step + step) / 2))
+        prev_step, prev_trace = step, trace
+    return tuple(sorted(out))
+
+
+def auto_refine_updates(inactive_share: float | None, momentum: float) -> bool:
+    """Whether ``PredictConfig.refine_updates="auto"`` refines a prediction's kernel-update schedule: without
+    momentum, where at least :data:`REFINE_INACTIVE_SHARE` of the penultimate features (the head's inputs over
+    the training set) are exactly zero at init (``inactive_share``; None: not measurable, no refinement).
+
+    Why (2026-12-05): there the real kernel grows by factors between the default updates (13-93x by step 100 at
+    32 px, against at most 6x on every cached 64-160 px case, where 44-80% of the features are zero;
+    benchmarks/explore/init_inactive.py), and the linearized run, holding each kernel for a whole segment, runs
+    slow. Refining where a segment's trace more than doubled, on every cached case where it changes the schedule
+    (18 of 166, nearly all below 80% zero), was better on 10 and worse on 6, pooled p95 27% -> 30%: not adopted
+    there (benchmarks/explore/refine_updates.py). On the 32 px suite unseen37 (written before it ran, all seven
+    cases 93-98% zero) it was better on five of the six full-batch GD cases and worse on none (largest relative
+    T_eps error 22 / 31 / 14 / 26 / 11% -> 8 / 6 / 11 / 12 / 8%, the sixth 12% -> 11%; pooled p95 24% -> 11%), and
+    on the earlier 32 px case 26% -> 19%. The threshold lies in the gap between the two groups, not fitted to an
+    error."""
+    return momentum == 0 and inactive_share is not None and inactive_share >= REFINE_INACTIVE_SHARE
+
+
 AUTO_STRIDE_MOVES = 30
 """How many weight moves ``path_stride="auto"`` spreads over a run (a stride of 5 steps at T = 150)."""
 
@@ -305,6 +348,12 @@ class PredictConfig:
         default): ``flow`` with momentum and the kept buffer, ``own`` otherwise (:func:`resolve_update_path`),
         while ``kernel_updates="auto"`` makes none with momentum (the frozen kernel, see
         :func:`auto_kernel_updates`); a prediction with updates carries the path it took in its ``options``.
+    refine_updates: with kernel updates, predict once more with one more update at the midpoint of every
+        segment of the schedule whose kernel trace more than doubled (:func:`refined_updates`; the prediction
+        costs those kernels and a second pass of the dynamics). ``"auto"`` (the default): where at least 90% of
+        the penultimate features are zero at init, without momentum (:func:`auto_refine_updates`; the
+        prediction's ``inactive_share`` records the share); the prediction's ``options`` then carry the choice
+        made and its ``kernel_updates`` the steps used. No effect without kernel updates.
     """
 
     kernel: KernelConfig = field(default_factory=KernelConfig)
@@ -330,6 +379,7 @@ class PredictConfig:
     momentum_buffer: str = "kept"
     path_stride: int | str | None = AUTO
     update_path: str = AUTO
+    refine_updates: bool | str = AUTO
 
     _constraints: ClassVar[dict] = {
         "kernel": InstanceOf(KernelConfig),
@@ -355,6 +405,7 @@ class PredictConfig:
         "momentum_buffer": OneOf(tuple(e.value for e in MomentumBuffer)),
         "path_stride": AnyOf((OneOf((AUTO,)), Interval(1, None, integer=True, optional=True))),
         "update_path": OneOf((AUTO, *(e.value for e in UpdatePath))),
+        "refine_updates": AnyOf((OneOf((AUTO,)), InstanceOf(bool))),
     }
 
     def __post_init__(self) -> None:
@@ -409,4 +460,5 @@ class PredictConfig:
         updates = d.get("kernel_updates", ())  # files written before "auto" existed hold a list
         d["kernel_updates"] = AUTO if updates == AUTO else tuple(updates)
         d.setdefault("update_path", UpdatePath.OWN.value)  # files written before it existed took the own path
+        d.setdefault("refine_updates", False)  # nor were they refined
         return cls(**d)

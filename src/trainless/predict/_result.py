@@ -90,6 +90,9 @@ class Prediction:
     spectral: why the run is slow (``SpectralDiagnosis.to_dict()``): the power-law fit of Theta's
         spectrum, how many eigen-directions hold 50 / 90 / 99% of ||dy||^2, per-sample convergence steps and
         the slowest samples, the gradients' top-two principal components per sample.
+    inactive_share: the share of exactly-zero entries of the (N, F) penultimate features (the head's inputs) over
+        the training set at the linearization point, float32 forward pass; measured where
+        ``PredictConfig.refine_updates="auto"`` decides on it (kernel updates made, no momentum), else None.
     """
 
     config: FinetuneConfig
@@ -141,6 +144,7 @@ class Prediction:
     test_loss: tuple[float, ...] = ()
     test_error: tuple[float, ...] = ()
     spectral: dict[str, Any] | None = None
+    inactive_share: float | None = None
 
     @property
     def steps(self) -> int:

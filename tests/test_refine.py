@@ -1,0 +1,92 @@
+"""Refined kernel-update schedules (``PredictConfig.refine_updates``): one more update inside every segment whose
+kernel trace more than doubled."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from trainless import FinetuneConfig, load_model
+from trainless.errors import ConfigError, TrainlessError
+from trainless.predict import PredictConfig, auto_refine_updates, linearize, predict_from, refined_updates
+
+FAST = PredictConfig(timing_steps=0, batch_orders=2, kernel_updates=(2, 10, 20))
+
+
+def test_refined_updates_adds_the_midpoint_of_every_segment_whose_trace_more_than_doubled():
+    # unseen37's digits run at 32 px: the trace along the default schedule, and the steps the exploration added.
+    steps, traces = (1, 10, 25, 50, 100), (0.9, 1.3, 2.7, 13.9, 45.4)
+    assert refined_updates(steps, traces) == (1, 10, 18, 25, 38, 50, 75, 100)
+    # the first segment starts at step 0, trace 1; a segment of one step has no room; NaN (diverged) adds nothing
+    assert refined_updates((4, 5), (2.5, 6.0)) == (2, 4, 5)
+    assert refined_updates((10, 20), (math.nan, 5.0)) == (10, 20)
+    # exactly twice is not more than twice, and a shrinking kernel adds nothing
+    assert refined_updates((10, 20), (2.0, 0.5)) == (10, 20)
+
+
+def test_refined_updates_refuses_mismatched_lengths():
+    with pytest.raises(TrainlessError, match="3 update steps but 2 trace ratios"):
+        refined_updates((1, 2, 3), (1.0, 1.0))
+
+
+def test_auto_refines_only_without_momentum_from_ninety_percent_zero_features():
+    assert auto_refine_updates(0.9, 0.0) and auto_refine_updates(0.98, 0.0)
+    assert not auto_refine_updates(0.89, 0.0)
+    assert not auto_refine_updates(0.98, 0.9)
+    assert not auto_refine_updates(None, 0.0)
+
+
+def test_refine_updates_is_checked_at_construction():
+    for value in ("auto", True, False):
+        assert PredictConfig(refine_updates=value).refine_updates == value
+    with pytest.raises(ConfigError, match="refine_updates"):
+        PredictConfig(refine_updates="yes")
+
+
+def test_refining_predicts_again_with_the_refined_schedule(digits16, tiny):
+    # At lr 1 the tiny CNN's kernel grows 13x between steps 2 and 10 (measured): the segment gets step 6.
+    cfg = FinetuneConfig(lr=1.0, steps=30)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    plain = predict_from(lin, cfg, dataclasses.replace(FAST, refine_updates=False), model=tiny, data=digits16)
+    steps = tuple(int(r["step"]) for r in plain.kernel_path)
+    schedule = refined_updates(steps, tuple(r["trace_ratio"] for r in plain.kernel_path))
+    assert steps == (2, 10, 20) and schedule != steps and 6 in schedule
+    refined = predict_from(lin, cfg, dataclasses.replace(FAST, refine_updates=True), model=tiny, data=digits16)
+    assert refined.options.kernel_updates == schedule and refined.options.refine_updates is True
+    assert tuple(int(r["step"]) for r in refined.kernel_path) == schedule
+    assert any("predicted again with updates also at steps 6" in w for w in refined.warnings)
+    # it is the one-pass prediction with that schedule given
+    direct = predict_from(
+        lin, cfg, dataclasses.replace(FAST, kernel_updates=schedule, refine_updates=False), model=tiny, data=digits16
+    )
+    torch.testing.assert_close(torch.tensor(refined.loss), torch.tensor(direct.loss), rtol=1e-6, atol=1e-9)
+    assert refined.inactive_share is None  # asked for by hand: the share decides nothing, and is not measured
+
+
+def test_auto_measures_the_share_and_leaves_a_mostly_active_network_alone(digits16, tiny):
+    cfg = FinetuneConfig(lr=1.0, steps=30)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    auto = predict_from(lin, cfg, FAST, model=tiny, data=digits16)
+    assert auto.options.refine_updates is False and auto.options.kernel_updates == (2, 10, 20)
+    # the tiny CNN's head inputs: ReLU features, nearly all active on these digits
+    assert auto.inactive_share is not None and 0.0 <= auto.inactive_share < 0.9
+    # with momentum auto does not refine, and does not measure
+    mom = FinetuneConfig(lr=0.01, steps=30, batch_size=20, momentum=0.9)
+    lin_m = linearize(tiny, digits16, mom, FAST)
+    with_m = predict_from(lin_m, mom, FAST, model=tiny, data=digits16)
+    assert with_m.options.refine_updates is False and with_m.inactive_share is None
+
+
+@pytest.mark.parametrize("which", ["linear", "small lr"])
+def test_refining_changes_nothing_where_the_kernel_does_not_grow(digits16, tiny, which):
+    # A linear model's kernel never moves; as lr -> 0 the kernel's change vanishes: no segment doubles.
+    model = load_model("factories:linear16", 5, seed=0) if which == "linear" else tiny
+    cfg = FinetuneConfig(lr=0.002 if which == "linear" else 1e-4, steps=30)
+    lin = linearize(model, digits16, cfg, FAST)
+    plain = predict_from(lin, cfg, dataclasses.replace(FAST, refine_updates=False), model=model, data=digits16)
+    refined = predict_from(lin, cfg, dataclasses.replace(FAST, refine_updates=True), model=model, data=digits16)
+    assert refined.options.kernel_updates == plain.options.kernel_updates == (2, 10, 20)
+    assert refined.loss == plain.loss
