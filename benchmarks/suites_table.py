@@ -22,7 +22,7 @@ and writes it to benchmarks/results/suites_table.md.
 
     python benchmarks/suites_table.py bench/results/paper --unseen bench/results/longer \
         bench/results/unseen{,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20} \
-        bench/results/unseen{21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36} \
+        bench/results/unseen{21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38} \
         bench/results/{practice,plainsgd,mseedge}
 """
 
@@ -126,6 +126,14 @@ def main() -> None:
             for kind in kinds:
                 of_kind = [r for r in fresh if domain(r) == kind]
                 lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head, {kind}**", of_kind)
+        # Per resolution: below 64 px most of the head's inputs are zero at init and the kernel grows by factors
+        # (unseen37, unseen38); above it less than at 64 px on photos, more on digits (unseen33, unseen35).
+        sizes = {"below 64 px": lambda px: px < 64, "64 px": lambda px: px == 64, "above 64 px": lambda px: px > 64}
+        by_size = {name: [r for r in fresh if chosen(r["resolution"])] for name, chosen in sizes.items()}
+        if sum(1 for group in by_size.values() if group) > 1:
+            for name, group in by_size.items():
+                if group:
+                    lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head, {name}**", group)
     lines.append("")
     lines.append("\\* written before it was run (cases not seen while designing).")
     table = "\n".join(lines) + "\n"
