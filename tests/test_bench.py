@@ -354,6 +354,10 @@ def test_the_auto_mode_scores_updates_without_momentum_and_the_frozen_kernel_wit
 
     plain, heavy = result("a", 0.0, (0.4, 0.5, 0.1)), result("b", 0.9, (0.2, 0.3, 0.9), path="flow")
     assert auto_comparison(plain)["engine"] == UPDATED and auto_comparison(heavy)["engine"] == "discrete"
+    # under momentum with 90% of the penultimate features zero at init (recorded by the prediction) auto updates
+    for share, engine in ((0.95, UPDATED), (0.5, "discrete")):
+        recorded = {**heavy["predictions"], UPDATED: {**heavy["predictions"][UPDATED], "inactive_share": share}}
+        assert auto_comparison({**heavy, "predictions": recorded})["engine"] == engine
     assert auto_comparison({**plain, "comparisons": plain["comparisons"][:2]}) is None  # no updates made
     # the auto schedule makes none on a one-step run: the frozen prediction is what the user gets
     assert auto_comparison(result("c", 0.0, (0.4, 0.5, 0.1), steps=1))["engine"] == "discrete"

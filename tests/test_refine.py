@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 
 import pytest
 import torch
 
 from trainless import FinetuneConfig, load_model
 from trainless.errors import ConfigError, TrainlessError
-from trainless.predict import PredictConfig, auto_refine_updates, linearize, predict_from, refined_updates
+from trainless.predict import (
+    AUTO_INACTIVE_SHARE,
+    PredictConfig,
+    auto_kernel_updates,
+    auto_refine_updates,
+    linearize,
+    predict_from,
+    refined_updates,
+)
 
 FAST = PredictConfig(timing_steps=0, batch_orders=2, kernel_updates=(2, 10, 20))
 
@@ -58,12 +67,14 @@ def test_refining_predicts_again_with_the_refined_schedule(digits16, tiny):
     assert refined.options.kernel_updates == schedule and refined.options.refine_updates is True
     assert tuple(int(r["step"]) for r in refined.kernel_path) == schedule
     assert any("predicted again with updates also at steps 6" in w for w in refined.warnings)
-    # it is the one-pass prediction with that schedule given
+    # it is the one-pass prediction with that schedule given; the kernel before the first added step (step 2) is
+    # the first pass's, reused, and the curve is the same all the same
+    assert [r["seconds"] == 0.0 for r in refined.kernel_path] == [t < 6 for t in schedule]
     direct = predict_from(
         lin, cfg, dataclasses.replace(FAST, kernel_updates=schedule, refine_updates=False), model=tiny, data=digits16
     )
     torch.testing.assert_close(torch.tensor(refined.loss), torch.tensor(direct.loss), rtol=1e-6, atol=1e-9)
-    assert refined.inactive_share is None  # asked for by hand: the share decides nothing, and is not measured
+    assert refined.inactive_share == plain.inactive_share is not None  # measured all the same
 
 
 def test_auto_measures_the_share_and_leaves_a_mostly_active_network_alone(digits16, tiny):
@@ -73,11 +84,37 @@ def test_auto_measures_the_share_and_leaves_a_mostly_active_network_alone(digits
     assert auto.options.refine_updates is False and auto.options.kernel_updates == (2, 10, 20)
     # the tiny CNN's head inputs: ReLU features, nearly all active on these digits
     assert auto.inactive_share is not None and 0.0 <= auto.inactive_share < 0.9
-    # with momentum auto does not refine, and does not measure
+    # with momentum auto does not refine
     mom = FinetuneConfig(lr=0.01, steps=30, batch_size=20, momentum=0.9)
     lin_m = linearize(tiny, digits16, mom, FAST)
     with_m = predict_from(lin_m, mom, FAST, model=tiny, data=digits16)
-    assert with_m.options.refine_updates is False and with_m.inactive_share is None
+    assert with_m.options.refine_updates is False and with_m.inactive_share == auto.inactive_share
+
+
+def test_auto_schedules_updates_under_momentum_only_far_from_the_linearization():
+    gd = auto_kernel_updates(150)
+    assert auto_kernel_updates(150, 0.9) == auto_kernel_updates(150, 0.9, "auto", 0.5) == ()
+    assert auto_kernel_updates(150, 0.9, "auto", AUTO_INACTIVE_SHARE) == gd == (1, 10, 25, 50, 100)
+    # a path named by hand keeps its own rule: the flow always, the run's own path never
+    assert auto_kernel_updates(150, 0.9, "flow", None) == gd and auto_kernel_updates(150, 0.9, "own", 0.99) == ()
+
+
+@pytest.mark.parametrize("buffer, updated", [("kept", True), ("exact", False)])
+def test_a_far_network_under_momentum_gets_updates_along_the_flow(digits16, tiny, monkeypatch, buffer, updated):
+    # The tiny CNN's features are nearly all active; stand in a share above the gate to see what auto does with
+    # it. With the exact buffer "auto" takes the run's own path, where the rule was not measured: none.
+    # (trainless.predict is also the function's name at the top level, so the module is taken from sys.modules)
+    monkeypatch.setattr(sys.modules["trainless.predict._predict"], "_inactive_share", lambda model, data: 0.95)
+    mom = FinetuneConfig(lr=0.01, steps=30, batch_size=20, momentum=0.9)
+    options = dataclasses.replace(FAST, kernel_updates="auto", momentum_buffer=buffer)
+    pred = predict_from(linearize(tiny, digits16, mom, options), mom, options, model=tiny, data=digits16)
+    assert pred.inactive_share == 0.95 and pred.options.refine_updates is False
+    if updated:
+        assert pred.options.kernel_updates == auto_kernel_updates(30) and pred.options.update_path == "flow"
+        assert [int(r["step"]) for r in pred.kernel_path] == list(auto_kernel_updates(30))
+        assert any("because 95% of the penultimate features are zero" in w for w in pred.warnings)
+    else:
+        assert pred.options.kernel_updates == () and not pred.kernel_path
 
 
 @pytest.mark.parametrize("which", ["linear", "small lr"])

@@ -87,16 +87,20 @@ cores)."""
 
 def auto_comparison(result: dict[str, Any]) -> dict[str, Any] | None:
     """The comparison of a case result that :data:`UPDATED_AUTO` scores: its ``discrete+updates`` comparison,
-    or, where ``auto_kernel_updates`` of the case's T and momentum makes none (with momentum), its
-    expected-curve ``discrete`` one; None when the case has no kernel-updates prediction (or no such
-    comparison)."""
+    or, where ``auto_kernel_updates`` of the case's T, momentum and recorded ``inactive_share`` makes none (with
+    momentum, below 90% zero penultimate features), its expected-curve ``discrete`` one; None when the case has
+    no kernel-updates prediction (or no such comparison)."""
     by_engine = {c["engine"]: c for c in result["comparisons"] if c.get("curve", "expected") == "expected"}
     if UPDATED not in by_engine:
         return None
     case = result["case"]
     momentum = case.get("momentum", 0.0)
-    # The predictor's own rules decide (no updates: the frozen prediction), so the two cannot drift apart.
-    scheduled = auto_kernel_updates(case["steps"], momentum)
+    # The predictor's own rules decide (no updates: the frozen prediction), so the two cannot drift apart. Under
+    # momentum they read the share of zero penultimate features the predictions recorded (None in results cached
+    # before it was: those ran at 64-160 px, below the rule's 90%, benchmarks/explore/init_inactive.py).
+    made_with = [result["predictions"][key].get("inactive_share") for key in (UPDATED, "discrete")]
+    share = next((v for v in made_with if v is not None), None)
+    scheduled = auto_kernel_updates(case["steps"], momentum, PredictConfig().update_path, share)
     if not scheduled:
         return by_engine.get("discrete")
     made = result["predictions"][UPDATED]["options"].get("update_path", UpdatePath.OWN.value)

@@ -2,6 +2,7 @@
 
 from ._closed import predict_closed_loop
 from ._config import (
+    AUTO_INACTIVE_SHARE,
     DEFAULT_EPS,
     AboveEdge,
     EdgeCapShape,
@@ -30,6 +31,7 @@ from ._trust import (
 )
 
 __all__ = [
+    "AUTO_INACTIVE_SHARE",
     "DEFAULT_EPS",
     "AboveEdge",
     "EdgeCapShape",

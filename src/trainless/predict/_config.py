@@ -44,7 +44,9 @@ def resolve_update_path(update_path: str, momentum: float, momentum_buffer: str 
     return UpdatePath.OWN.value
 
 
-def auto_kernel_updates(steps: int, momentum: float = 0.0, update_path: str = AUTO) -> tuple[int, ...]:
+def auto_kernel_updates(
+    steps: int, momentum: float = 0.0, update_path: str = AUTO, inactive_share: float | None = None
+) -> tuple[int, ...]:
     """A kernel-update schedule for a run of ``steps`` steps (in optimizer steps). Up to T = 150
     (:data:`AUTO_ANCHOR_STEPS`): at step 1, then T/15, T/6, T/3 and 2T/3 (1, 10, 25, 50 and 100 for T = 150), the
     later ones about evenly spaced in log-time because the kernel moves fastest early; steps outside [1, T-1] are
@@ -95,9 +97,20 @@ def auto_kernel_updates(steps: int, momentum: float = 0.0, update_path: str = AU
     or past the stability edge (p95 79% -> 135%; pooled SGD p95 63% -> 74%), so ``"auto"`` keeps the frozen kernel
     with momentum while steps given by hand are taken along the flow. Its best restriction there, the flow at most
     half the edge at w0, held out on unseen31: no gain (largest error median / worst 48% / 109% against the frozen
-    kernel's 49% / 109%)."""
+    kernel's 49% / 109%).
+
+    inactive_share: the share of exactly-zero penultimate features at init (None: not measured). With momentum and
+    ``update_path="auto"``, from :data:`AUTO_INACTIVE_SHARE` on the updates are scheduled (and taken along the flow,
+    :func:`resolve_update_path`). Why (2026-12-05): at 32 px, where 96-98% of them are zero, the frozen kernel runs
+    far too slow under momentum (the kernel grows 33-223x along the flow by step 100): on unseen37 and unseen38 171%
+    and 32% (largest relative T_eps error), the flow 39% and 30%; the rule, written into unseen39 before it ran, held
+    on its five momentum runs at 96-98% zero: the flow better on all five (76 / 85 / 87 / 431 / 153% -> 29 / 11 / 12 /
+    25 / 24%), pooled p95 385% -> 26%, median 79% -> 10%; on its Lite1 run at 86% zero, below the gate, worse
+    (48% -> 52%)."""
     if momentum > 0 and update_path != UpdatePath.FLOW.value:
-        return ()
+        far = inactive_share is not None and inactive_share >= AUTO_INACTIVE_SHARE
+        if not (update_path == AUTO and far):
+            return ()
     if steps <= AUTO_ANCHOR_STEPS:
         scheduled = {AUTO_FIRST_UPDATE} | {round(steps * f) for f in AUTO_UPDATE_FRACTIONS}
         return tuple(sorted(s for s in scheduled if 1 <= s < steps))
@@ -122,9 +135,12 @@ REFINE_GROWTH = 2.0
 """How many times its trace the kernel may grow between two updates before ``refine_updates`` adds one between
 them (:func:`refined_updates`)."""
 
-REFINE_INACTIVE_SHARE = 0.9
-"""The share of exactly-zero penultimate features at init from which ``PredictConfig.refine_updates="auto"``
-refines the kernel-update schedule (:func:`auto_refine_updates`)."""
+AUTO_INACTIVE_SHARE = 0.9
+"""The share of exactly-zero penultimate features at init (``Prediction.inactive_share``) from which the auto
+choices treat the network as far from its linearization (at 32 px on the benchmark: 93-98% on EfficientNet-Lite0,
+against 44-80% on every case at 40-160 px): without momentum ``refine_updates="auto"`` refines the kernel-update
+schedule (:func:`auto_refine_updates`), with momentum ``kernel_updates="auto"`` takes updates along the gradient
+flow (:func:`auto_kernel_updates`)."""
 
 
 def refined_updates(steps: tuple[int, ...], trace_ratios: tuple[float, ...]) -> tuple[int, ...]:
@@ -145,7 +161,7 @@ def refined_updates(steps: tuple[int, ...], trace_ratios: tuple[float, ...]) -> 
 
 def auto_refine_updates(inactive_share: float | None, momentum: float) -> bool:
     """Whether ``PredictConfig.refine_updates="auto"`` refines a prediction's kernel-update schedule: without
-    momentum, where at least :data:`REFINE_INACTIVE_SHARE` of the penultimate features (the head's inputs over
+    momentum, where at least :data:`AUTO_INACTIVE_SHARE` of the penultimate features (the head's inputs over
     the training set) are exactly zero at init (``inactive_share``; None: not measurable, no refinement).
 
     Why (2026-12-05): there the real kernel grows by factors between the default updates (13-93x by step 100 at
@@ -158,7 +174,7 @@ def auto_refine_updates(inactive_share: float | None, momentum: float) -> bool:
     T_eps error 22 / 31 / 14 / 26 / 11% -> 8 / 6 / 11 / 12 / 8%, the sixth 12% -> 11%; pooled p95 24% -> 11%), and
     on the earlier 32 px case 26% -> 19%. The threshold lies in the gap between the two groups, not fitted to an
     error."""
-    return momentum == 0 and inactive_share is not None and inactive_share >= REFINE_INACTIVE_SHARE
+    return momentum == 0 and inactive_share is not None and inactive_share >= AUTO_INACTIVE_SHARE
 
 
 AUTO_STRIDE_MOVES = 30
@@ -306,7 +322,8 @@ class PredictConfig:
         discrete engine; one kernel and one vector-Jacobian product each). Empty: the paper's kernel
         frozen at w0. Steps at or past T are ignored. ``"auto"`` (the default): :func:`auto_kernel_updates` of
         the steps predicted, the config's momentum and ``update_path`` (none with momentum unless
-        ``update_path="flow"`` is given, then GD's schedule) wherever updates can change the
+        ``update_path="flow"`` is given, or at least 90% of the penultimate features are zero at init, then GD's
+        schedule along the flow) wherever updates can change the
         prediction and are supported: the discrete engine, the model and data at hand, more than the head
         trained (a head alone is linear in its weights: its kernel never moves), no weight decay and no test
         points; the frozen kernel elsewhere. The prediction's ``options`` then carry the steps used. On the
@@ -346,8 +363,9 @@ class PredictConfig:
         or along a full-batch gradient flow beside it (``flow``: with it ``kernel_updates="auto"`` schedules
         updates with momentum too; ``weight_distance`` at the updates is then the flow's). ``"auto"`` (the
         default): ``flow`` with momentum and the kept buffer, ``own`` otherwise (:func:`resolve_update_path`),
-        while ``kernel_updates="auto"`` makes none with momentum (the frozen kernel, see
-        :func:`auto_kernel_updates`); a prediction with updates carries the path it took in its ``options``.
+        while ``kernel_updates="auto"`` makes none with momentum (the frozen kernel) unless at least 90% of the
+        penultimate features are zero at init (see :func:`auto_kernel_updates`); a prediction with updates carries
+        the path it took in its ``options``.
     refine_updates: with kernel updates, predict once more with one more update at the midpoint of every
         segment of the schedule whose kernel trace more than doubled (:func:`refined_updates`; the prediction
         costs those kernels and a second pass of the dynamics). ``"auto"`` (the default): where at least 90% of

@@ -36,6 +36,7 @@ from ..models import HeadStart, LoadedModel, penultimate_features, select_traina
 from ._carry import BufferCarry
 from ._config import (
     AUTO,
+    AUTO_INACTIVE_SHARE,
     AboveEdge,
     EdgeCapShape,
     MomentumBuffer,
@@ -324,14 +325,17 @@ def predict_from(
     if not isinstance(options, PredictConfig):
         raise TrainlessError(f"options must be a PredictConfig, got {type(options).__name__}")
     where = {"progress": progress, "start_step": start_step, "model": model, "data": data}
-    pred = _predict_path(lin, config, options, **where)
-    if not pred.kernel_path or options.refine_updates is False:
-        return _refined_choice(pred, False, None)
-    share = None
-    if options.refine_updates == AUTO:
-        share = None if config.momentum > 0 else _inactive_share(model, data)
-        if not auto_refine_updates(share, config.momentum):
-            return _refined_choice(pred, False, share)
+    # The share decides auto's choices (updates under momentum, the refinement without). It is measured before the
+    # first pass, so that the first pass keeps its kernels (for the second to reuse) only where one may follow.
+    share = _inactive_share(model, data)
+    may_refine = options.refine_updates is True or (
+        options.refine_updates == AUTO and auto_refine_updates(share, config.momentum)
+    )
+    kernels: dict[int, KernelResult] | None = {} if may_refine else None
+    where |= {"share": share}
+    pred = _predict_path(lin, config, options, **where, kernels=kernels)
+    if not pred.kernel_path or kernels is None:
+        return _refined_choice(pred, False, share)
     steps = tuple(int(row["step"]) for row in pred.kernel_path)
     schedule = refined_updates(steps, tuple(float(row["trace_ratio"]) for row in pred.kernel_path))
     if schedule == steps:
@@ -345,8 +349,15 @@ def predict_from(
     )
     if progress:
         tqdm.write(note, file=sys.stderr)
+    # Up to the first added step the second pass follows the first one's path (same updates, same weight moves):
+    # its kernels there are the first pass's, and are not computed again.
+    reuse = {t: k for t, k in kernels.items() if t < added[0]}
     again = _predict_path(
-        lin, config, dataclasses.replace(pred.options, kernel_updates=schedule, refine_updates=False), **where
+        lin,
+        config,
+        dataclasses.replace(pred.options, kernel_updates=schedule, refine_updates=False),
+        **where,
+        kernels=reuse,
     )
     return dataclasses.replace(
         _refined_choice(again, True, share),
@@ -388,13 +399,18 @@ def _predict_path(
     start_step: int,
     model: LoadedModel | None,
     data: ImageData | None,
+    kernels: dict[int, KernelResult] | None = None,
+    share: float | None = None,
 ) -> Prediction:
     """:func:`predict_from` without the refinement: one pass of the dynamics, with the kernel updates and the
-    endpoint check where asked."""
+    endpoint check where asked. share: the share of zero penultimate features at init (:func:`_inactive_share`),
+    for ``kernel_updates="auto"``. kernels: the updates' kernels by step, along the run's own path: one found there
+    is used instead of being computed (the caller vouches that the path reaches the same weights at that step),
+    one computed is stored."""
     steps_left = config.steps - start_step
     with_network = model is not None and data is not None
     # What "auto" makes here; the endpoint warning of a frozen prediction also points at it when it is not empty.
-    auto_here = _auto_updates(options, lin, config, steps_left, with_network=with_network)
+    auto_here = _auto_updates(options, lin, config, steps_left, with_network=with_network, inactive_share=share)
     options = dataclasses.replace(
         options,
         kernel_updates=auto_here if options.kernel_updates == AUTO else tuple(options.kernel_updates),
@@ -496,6 +512,7 @@ def _predict_path(
             diverged = {"step": t, "weight_distance": nan, "trace_ratio": nan, "relative_change": nan}
             diverged |= {"edge_ratio": nan, "scale": nan, "residual_rate": nan, "seconds": 0.0}
             diverged |= {"path_loss_real": nan, "path_loss_linear": nan, "path_output_gap": nan}
+            reused = False
             if flow:
                 point = flow_points.get(t)
                 if point is None:  # the flow's weights went non-finite: keep the last kernel
@@ -511,13 +528,16 @@ def _predict_path(
                     # The linearized run is diverging: no kernel exists at these weights; keep the last one.
                     kernel_path.append(diverged)
                     return current[0]
+                reused = kernels is not None and t in kernels
                 try:
-                    result = kernel_here()
+                    result = kernels[t] if reused else kernel_here()
                     op = KernelOperator(result.k_train_train)
                 except TrainlessError:  # non-finite outputs or kernel at weights far out: diverging as well
                     kernel_path.append(diverged)
                     return current[0]
-                kernel_seconds += result.seconds
+                if kernels is not None:
+                    kernels[t] = result
+                kernel_seconds += 0.0 if reused else result.seconds
                 distance, f_path = path.distance(), f
             # The kernel's pass also gives the real network's outputs at the path's weights: how far the real
             # network there is from the linearized run, early as well as at the end (the endpoint check).
@@ -560,7 +580,7 @@ def _predict_path(
                     "edge_ratio": ratio,
                     "scale": scale,
                     "residual_rate": rate,
-                    "seconds": result.seconds,
+                    "seconds": 0.0 if reused else result.seconds,
                     "path_loss_real": float(loss_value(config.loss, result.f0, lin.y)),
                     "path_loss_linear": float(loss_value(config.loss, f_path, lin.y)),
                     "path_output_gap": path_gap,
@@ -655,6 +675,13 @@ def _predict_path(
             "the first 44, median 48% -> 33%, loss at T 549% -> 39% off), the worst where the lr is above half the "
             "stability edge"
             + (f" (here {here:.2g}x it)" if here is not None else "")
+            + (
+                f"; made by kernel_updates='auto' because {share:.0%} of the penultimate features are zero at init: "
+                "there (32 px on the benchmark) the frozen kernel ran far too slow, and the flow was better on all "
+                "seven momentum runs measured at 96-98% zero"
+                if share is not None and share >= AUTO_INACTIVE_SHARE and options.kernel_updates == auto_here
+                else ""
+            )
             + "; compare with the frozen kernel (--kernel-updates none)"
         )
     if updates and steps_left > LONGEST_MEASURED_STEPS and options.kernel_updates == auto_here:
@@ -800,10 +827,17 @@ def _distance_warning(final_distance: float, lin: Linearization, options: Predic
 
 
 def _auto_updates(
-    options: PredictConfig, lin: Linearization, config: FinetuneConfig, steps_left: int, *, with_network: bool
+    options: PredictConfig,
+    lin: Linearization,
+    config: FinetuneConfig,
+    steps_left: int,
+    *,
+    with_network: bool,
+    inactive_share: float | None = None,
 ) -> tuple[int, ...]:
     """The steps ``kernel_updates="auto"`` resolves to (see PredictConfig): :func:`auto_kernel_updates` of the
-    ``steps_left`` predicted, or none where updates are not supported or cannot move the kernel."""
+    ``steps_left`` predicted (and, under momentum, of the share of zero penultimate features at init where the
+    updates would be taken along the flow), or none where updates are not supported or cannot move the kernel."""
     frozen_only = (
         options.engine != Engine.DISCRETE.value
         or not with_network
@@ -813,7 +847,9 @@ def _auto_updates(
     )
     if frozen_only:
         return ()
-    return auto_kernel_updates(steps_left, config.momentum, options.update_path)
+    # The share's rule was measured along the flow; with the exact buffer "auto" takes the run's own path instead.
+    flow = _update_path(options, config) == UpdatePath.FLOW.value
+    return auto_kernel_updates(steps_left, config.momentum, options.update_path, inactive_share if flow else None)
 
 
 def _update_path(options: PredictConfig, config: FinetuneConfig) -> str:

@@ -77,7 +77,8 @@ class Prediction:
         left to fit; far above trace_ratio, its growth concentrates on the residual), path_loss_real and
         path_loss_linear (the real network's loss at the path's weights there, from the kernel's own forward pass,
         and the linearized run's), path_output_gap (||f_real - f_lin|| / ||f_lin - f0|| there, the endpoint
-        check's gap at that step), seconds (the kernel's) and,
+        check's gap at that step), seconds (the kernel's; 0 for one a refined prediction took from its first
+        pass, see ``PredictConfig.refine_updates``) and,
         under momentum, carry_seconds (mapping every path's momentum buffer onto the new Jacobian); empty for
         the frozen kernel.
     trust: the trust signal: ``flags`` (``edge``, ``endpoint``), ``mode`` (``frozen`` | ``updates``), the
@@ -91,8 +92,10 @@ class Prediction:
         spectrum, how many eigen-directions hold 50 / 90 / 99% of ||dy||^2, per-sample convergence steps and
         the slowest samples, the gradients' top-two principal components per sample.
     inactive_share: the share of exactly-zero entries of the (N, F) penultimate features (the head's inputs) over
-        the training set at the linearization point, float32 forward pass; measured where
-        ``PredictConfig.refine_updates="auto"`` decides on it (kernel updates made, no momentum), else None.
+        the training set at the linearization point, float32 forward pass; measured whenever the model and data are
+        given (None otherwise, or for a model whose head is not its last operation). From 90% on the auto choices
+        treat the network as far from its linearization (``refine_updates`` without momentum, updates along the
+        flow with it; :data:`~trainless.predict.AUTO_INACTIVE_SHARE`).
     """
 
     config: FinetuneConfig
