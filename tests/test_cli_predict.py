@@ -70,6 +70,9 @@ def test_predict_with_kernel_updates_reports_the_kernel_path_and_the_endpoint(tm
     assert prediction_label(p) == "predicted (discrete, exact kernel, updated at 1, 2, 5, 10, 20)"  # the plots' legend
     table = render_predict(report, "table")
     assert "endpoint check" in table and "kernel updates" in table and "stability" in table
+    # the share of zero head inputs at init, which the auto choices read (tiny CNN: well below the 90% gate)
+    assert f"{p.inactive_share:.0%} of the penultimate features are exactly zero" in table
+    assert "far from the linearization" not in table and render_predict(report, "json").count("inactive_share") == 1
     saved = json.loads((tmp_path / "prediction.json").read_text())  # the steps "auto" resolved to, T = 30
     assert saved["kernel_path"][0]["step"] == 1 and saved["options"]["kernel_updates"] == [1, 2, 5, 10, 20]
 

@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..extrapolate import DEFAULT_ALPHA, Extrapolation, extrapolate
 from ..kernel import KernelConfig, KernelMethod
 from ..predict import (
+    AUTO_INACTIVE_SHARE,
     AboveEdge,
     EdgeCapShape,
     MomentumBuffer,
@@ -177,6 +178,7 @@ def summarize_prediction(p: Prediction) -> dict[str, Any]:
         "sharpness": p.sharpness,
         "edge_ratio": p.edge_ratio,
         "edge_scale": p.edge_scale,
+        "inactive_share": p.inactive_share,
         "endpoint": p.endpoint,
         "kernel_path": list(p.kernel_path),
         "trust": p.trust,
@@ -193,6 +195,19 @@ def trust_rows(p: Prediction) -> list[tuple[str, str]]:
             + (f"; predicted at the edge: lrs x {p.edge_scale:.3g} (--above-edge)" if p.edge_scale < 1 else ""),
         )
     ]
+    if p.inactive_share is not None:
+        far = p.inactive_share >= AUTO_INACTIVE_SHARE
+        rows.append(
+            (
+                "head inputs at init",
+                f"{p.inactive_share:.0%} of the penultimate features are exactly zero"
+                + (
+                    ": far from the linearization (as at 32 px on the benchmark), the kernel will grow by factors"
+                    if far
+                    else ""
+                ),
+            )
+        )
     e = p.endpoint
     if e is not None:
         flips = "" if not e["units"] else f"; {e['flip_fraction']:.2%} of {e['units']} activations switch piece"
