@@ -106,7 +106,8 @@ def auto_kernel_updates(
     and 32% (largest relative T_eps error), the flow 39% and 30%; the rule, written into unseen39 before it ran, held
     on its five momentum runs at 96-98% zero: the flow better on all five (76 / 85 / 87 / 431 / 153% -> 29 / 11 / 12 /
     25 / 24%), pooled p95 385% -> 26%, median 79% -> 10%; on its Lite1 run at 86% zero, below the gate, worse
-    (48% -> 52%)."""
+    (48% -> 52%). On unseen40 (held out, other shapes) better on two of its three momentum runs at 98% zero (31% ->
+    24%; 960% -> 600% past the edge) and worse on the one at half the edge (28% -> 58%), as at 64-96 px."""
     if momentum > 0 and update_path != UpdatePath.FLOW.value:
         far = inactive_share is not None and inactive_share >= AUTO_INACTIVE_SHARE
         if not (update_path == AUTO and far):

@@ -678,8 +678,8 @@ def _predict_path(
             + (f" (here {here:.2g}x it)" if here is not None else "")
             + (
                 f"; made by kernel_updates='auto' because {share:.0%} of the penultimate features are zero at init: "
-                "there (32 px on the benchmark) the frozen kernel ran far too slow, and the flow was better on all "
-                "seven momentum runs measured at 96-98% zero"
+                "there (32 px on the benchmark) the frozen kernel ran far too slow, and the flow was better on nine "
+                "of the ten momentum runs measured at 96-98% zero (worse on one at half the stability edge)"
                 if share is not None and share >= AUTO_INACTIVE_SHARE and options.kernel_updates == auto_here
                 else ""
             )
