@@ -18,7 +18,6 @@ from ..errors import ConfigError
 from ..extrapolate import DEFAULT_ALPHA, Extrapolation, extrapolate
 from ..kernel import KernelConfig, KernelMethod
 from ..predict import (
-    AUTO_INACTIVE_SHARE,
     AboveEdge,
     EdgeCapShape,
     MomentumBuffer,
@@ -26,6 +25,7 @@ from ..predict import (
     Prediction,
     UpdatePath,
     UpdateShape,
+    far_from_linearization,
     predict,
 )
 from ..report import plot_extrapolation, plot_prediction, plot_spectral
@@ -196,7 +196,7 @@ def trust_rows(p: Prediction) -> list[tuple[str, str]]:
         )
     ]
     if p.inactive_share is not None:
-        far = p.inactive_share >= AUTO_INACTIVE_SHARE
+        far = far_from_linearization(p.inactive_share)
         rows.append(
             (
                 "head inputs at init",

@@ -14,6 +14,7 @@ from ._config import (
     auto_kernel_updates,
     auto_path_stride,
     auto_refine_updates,
+    far_from_linearization,
     refined_updates,
     resolve_update_path,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "endpoint_check",
     "endpoint_ratio",
     "endpoint_threshold",
+    "far_from_linearization",
     "largest_edge_ratio",
     "level_times",
     "linearize",

@@ -109,8 +109,7 @@ def auto_kernel_updates(
     (48% -> 52%). On unseen40 (held out, other shapes) better on two of its three momentum runs at 98% zero (31% ->
     24%; 960% -> 600% past the edge) and worse on the one at half the edge (28% -> 58%), as at 64-96 px."""
     if momentum > 0 and update_path != UpdatePath.FLOW.value:
-        far = inactive_share is not None and inactive_share >= AUTO_INACTIVE_SHARE
-        if not (update_path == AUTO and far):
+        if not (update_path == AUTO and far_from_linearization(inactive_share)):
             return ()
     if steps <= AUTO_ANCHOR_STEPS:
         scheduled = {AUTO_FIRST_UPDATE} | {round(steps * f) for f in AUTO_UPDATE_FRACTIONS}
@@ -144,6 +143,13 @@ schedule (:func:`auto_refine_updates`), with momentum ``kernel_updates="auto"`` 
 flow (:func:`auto_kernel_updates`)."""
 
 
+def far_from_linearization(inactive_share: float | None) -> bool:
+    """Whether a share of exactly-zero penultimate features at init (``Prediction.inactive_share``; None: not
+    measured) reaches :data:`AUTO_INACTIVE_SHARE`, where the auto choices treat the network as far from its
+    linearization."""
+    return inactive_share is not None and inactive_share >= AUTO_INACTIVE_SHARE
+
+
 def refined_updates(steps: tuple[int, ...], trace_ratios: tuple[float, ...]) -> tuple[int, ...]:
     """A kernel-update schedule with one more update at the midpoint round((a + b) / 2) of every segment (a, b]
     (a = 0 for the first; b - a at least 2) whose kernel trace grew more than :data:`REFINE_GROWTH`-fold,
@@ -175,7 +181,7 @@ def auto_refine_updates(inactive_share: float | None, momentum: float) -> bool:
     T_eps error 22 / 31 / 14 / 26 / 11% -> 8 / 6 / 11 / 12 / 8%, the sixth 12% -> 11%; pooled p95 24% -> 11%), and
     on the earlier 32 px case 26% -> 19%. The threshold lies in the gap between the two groups, not fitted to an
     error."""
-    return momentum == 0 and inactive_share is not None and inactive_share >= AUTO_INACTIVE_SHARE
+    return momentum == 0 and far_from_linearization(inactive_share)
 
 
 AUTO_STRIDE_MOVES = 30

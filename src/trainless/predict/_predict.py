@@ -36,7 +36,6 @@ from ..models import HeadStart, LoadedModel, penultimate_features, select_traina
 from ._carry import BufferCarry
 from ._config import (
     AUTO,
-    AUTO_INACTIVE_SHARE,
     AboveEdge,
     EdgeCapShape,
     MomentumBuffer,
@@ -47,6 +46,7 @@ from ._config import (
     auto_kernel_updates,
     auto_path_stride,
     auto_refine_updates,
+    far_from_linearization,
     refined_updates,
     resolve_update_path,
 )
@@ -324,15 +324,14 @@ def predict_from(
     options = options or PredictConfig()
     if not isinstance(options, PredictConfig):
         raise TrainlessError(f"options must be a PredictConfig, got {type(options).__name__}")
-    where = {"progress": progress, "start_step": start_step, "model": model, "data": data}
     # The share decides auto's choices (updates under momentum, the refinement without). It is measured before the
     # first pass, so that the first pass keeps its kernels (for the second to reuse) only where one may follow.
     share = _inactive_share(model, data)
+    where = {"progress": progress, "start_step": start_step, "model": model, "data": data, "share": share}
     may_refine = options.refine_updates is True or (
         options.refine_updates == AUTO and auto_refine_updates(share, config.momentum)
     )
     kernels: dict[int, KernelResult] | None = {} if may_refine else None
-    where |= {"share": share}
     pred = _predict_path(lin, config, options, **where, kernels=kernels)
     if not pred.kernel_path or kernels is None:
         return _refined_choice(pred, False, share)
@@ -680,7 +679,7 @@ def _predict_path(
                 f"; made by kernel_updates='auto' because {share:.0%} of the penultimate features are zero at init: "
                 "there (32 px on the benchmark) the frozen kernel ran far too slow, and the flow was better on nine "
                 "of the ten momentum runs measured at 96-98% zero (worse on one at half the stability edge)"
-                if share is not None and share >= AUTO_INACTIVE_SHARE and options.kernel_updates == auto_here
+                if far_from_linearization(share) and options.kernel_updates == auto_here
                 else ""
             )
             + "; compare with the frozen kernel (--kernel-updates none)"
