@@ -20,28 +20,18 @@ import json
 import statistics
 
 import numpy as np
-from fidelity_default import comparison_scores
+from fidelity_default import comparison_scores, load_cached_case
 
 from trainless.bench import UPDATED
 from trainless.bench._run import auto_comparison
-from trainless.finetune import load_model_and_data
 from trainless.models import penultimate_features
 
 BAD = 0.25
 
 
-def zero_share(case: dict) -> float:
-    """The share of exactly-zero entries of the (N, F) penultimate features of the case's training set at w0."""
-    model, data, _ = load_model_and_data(
-        case["model"],
-        case["data"],
-        classes=case["classes"],
-        per_class=case["per_class"],
-        resolution=case["resolution"],
-        data_seed=case["data_seed"],
-        seed=case["seed"],
-    )
-    model.module.eval()
+def zero_share(d: dict) -> float:
+    """The share of exactly-zero entries of the (N, F) penultimate features of a cached case's training set at w0."""
+    *_, model, data = load_cached_case(d)
     feats = penultimate_features(model, data.x)
     return float((feats == 0).float().mean())
 
@@ -64,7 +54,7 @@ def main() -> None:
         auto = auto_comparison(d)
         if auto is None:
             continue
-        share = zero_share(case)
+        share = zero_share(d)
         trace = d["predictions"][UPDATED].get("kernel_path") or [{}]
         row = {
             "suite": p.parent.parent.name,
@@ -99,6 +89,10 @@ def main() -> None:
         traced = [r for r in chosen if np.isfinite(r["trace"])]
         rho = spearman([r["share"] for r in traced], [r["trace"] for r in traced])
         print(f"  kernel trace ratio at the last update: {rho:+.2f}")
+    # Within the range of every case at 36 px and above: does the share rank the default's error there?
+    below = [r for r in rows if not r["momentum"] and r["share"] < 0.8]
+    rho = spearman([r["share"] for r in below], [r["auto"]["eps_max"] for r in below])
+    print(f"\nno momentum, below 80% zero ({len(below)} cases): Spearman with the auto largest T_eps error {rho:+.2f}")
     print("\nby zero share (no momentum): cases, auto bad / frozen bad, auto median largest, frozen loss at T error")
     edges = [0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
     for lo, hi in itertools.pairwise(edges):
