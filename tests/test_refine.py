@@ -13,7 +13,8 @@ import torch
 from trainless import FinetuneConfig, load_model
 from trainless.errors import ConfigError, TrainlessError
 from trainless.predict import (
-    AUTO_INACTIVE_SHARE,
+    FLOW_INACTIVE_SHARE,
+    REFINE_INACTIVE_SHARE,
     PredictConfig,
     auto_kernel_updates,
     auto_refine_updates,
@@ -94,7 +95,11 @@ def test_auto_measures_the_share_and_leaves_a_mostly_active_network_alone(digits
 def test_auto_schedules_updates_under_momentum_only_far_from_the_linearization():
     gd = auto_kernel_updates(150)
     assert auto_kernel_updates(150, 0.9) == auto_kernel_updates(150, 0.9, "auto", 0.5) == ()
-    assert auto_kernel_updates(150, 0.9, "auto", AUTO_INACTIVE_SHARE) == gd == (1, 10, 25, 50, 100)
+    assert auto_kernel_updates(150, 0.9, "auto", FLOW_INACTIVE_SHARE) == gd == (1, 10, 25, 50, 100)
+    # the two gates differ (unseen41): at 86-89% zero the flow under momentum, no refinement without it
+    assert FLOW_INACTIVE_SHARE < REFINE_INACTIVE_SHARE
+    assert auto_kernel_updates(150, 0.9, "auto", 0.87) == gd and not auto_refine_updates(0.87, 0.0)
+    assert auto_kernel_updates(150, 0.9, "auto", 0.84) == ()
     # a path named by hand keeps its own rule: the flow always, the run's own path never
     assert auto_kernel_updates(150, 0.9, "flow", None) == gd and auto_kernel_updates(150, 0.9, "own", 0.99) == ()
 

@@ -18,6 +18,8 @@ from ..errors import ConfigError
 from ..extrapolate import DEFAULT_ALPHA, Extrapolation, extrapolate
 from ..kernel import KernelConfig, KernelMethod
 from ..predict import (
+    FLOW_INACTIVE_SHARE,
+    REFINE_INACTIVE_SHARE,
     AboveEdge,
     EdgeCapShape,
     MomentumBuffer,
@@ -196,7 +198,10 @@ def trust_rows(p: Prediction) -> list[tuple[str, str]]:
         )
     ]
     if p.inactive_share is not None:
-        far = far_from_linearization(p.inactive_share)
+        # The gate of the auto choice this run gets: updates along the flow under momentum, else the refinement.
+        far = far_from_linearization(
+            p.inactive_share, FLOW_INACTIVE_SHARE if p.config.momentum > 0 else REFINE_INACTIVE_SHARE
+        )
         rows.append(
             (
                 "head inputs at init",

@@ -2,8 +2,9 @@
 
 from ._closed import predict_closed_loop
 from ._config import (
-    AUTO_INACTIVE_SHARE,
     DEFAULT_EPS,
+    FLOW_INACTIVE_SHARE,
+    REFINE_INACTIVE_SHARE,
     AboveEdge,
     EdgeCapShape,
     MomentumBuffer,
@@ -32,8 +33,9 @@ from ._trust import (
 )
 
 __all__ = [
-    "AUTO_INACTIVE_SHARE",
     "DEFAULT_EPS",
+    "FLOW_INACTIVE_SHARE",
+    "REFINE_INACTIVE_SHARE",
     "AboveEdge",
     "EdgeCapShape",
     "EndpointCheck",

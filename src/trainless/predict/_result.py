@@ -93,9 +93,10 @@ class Prediction:
         the slowest samples, the gradients' top-two principal components per sample.
     inactive_share: the share of exactly-zero entries of the (N, F) penultimate features (the head's inputs) over
         the training set at the linearization point, float32 forward pass; measured whenever the model and data are
-        given (None otherwise, or for a model whose head is not its last operation). From 90% on the auto choices
-        treat the network as far from its linearization (``refine_updates`` without momentum, updates along the
-        flow with it; :data:`~trainless.predict.AUTO_INACTIVE_SHARE`).
+        given (None otherwise, or for a model whose head is not its last operation). From a gate on the auto choices
+        treat the network as far from its linearization: ``refine_updates`` without momentum from 90%
+        (:data:`~trainless.predict.REFINE_INACTIVE_SHARE`), updates along the flow with it from 85%
+        (:data:`~trainless.predict.FLOW_INACTIVE_SHARE`).
     """
 
     config: FinetuneConfig
