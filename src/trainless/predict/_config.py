@@ -340,7 +340,7 @@ class PredictConfig:
         discrete engine; one kernel and one vector-Jacobian product each). Empty: the paper's kernel
         frozen at w0. Steps at or past T are ignored. ``"auto"`` (the default): :func:`auto_kernel_updates` of
         the steps predicted, the config's momentum and ``update_path`` (none with momentum unless
-        ``update_path="flow"`` is given, or at least 90% of the penultimate features are zero at init, then GD's
+        ``update_path="flow"`` is given, or at least 85% of the penultimate features are zero at init, then GD's
         schedule along the flow) wherever updates can change the
         prediction and are supported: the discrete engine, the model and data at hand, more than the head
         trained (a head alone is linear in its weights: its kernel never moves), no weight decay and no test
@@ -381,7 +381,7 @@ class PredictConfig:
         or along a full-batch gradient flow beside it (``flow``: with it ``kernel_updates="auto"`` schedules
         updates with momentum too; ``weight_distance`` at the updates is then the flow's). ``"auto"`` (the
         default): ``flow`` with momentum and the kept buffer, ``own`` otherwise (:func:`resolve_update_path`),
-        while ``kernel_updates="auto"`` makes none with momentum (the frozen kernel) unless at least 90% of the
+        while ``kernel_updates="auto"`` makes none with momentum (the frozen kernel) unless at least 85% of the
         penultimate features are zero at init (see :func:`auto_kernel_updates`); a prediction with updates carries
         the path it took in its ``options``.
     refine_updates: with kernel updates, predict once more with one more update at the midpoint of every
