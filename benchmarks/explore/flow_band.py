@@ -1,13 +1,15 @@
-"""Flow against frozen under momentum, per cached case: unseen41's question (2), the band below the 90% gate.
+"""Flow against frozen under momentum, per cached case: unseen41's question (2), the band below the then 90% gate, and
+unseen42's question (1), the 85% gate it led to held out.
 
 Reads cached bench cases (no run): for every momentum case whose ``discrete+updates`` prediction took the kernel
 updates along the gradient flow, its largest relative T_eps error on the loss against the frozen kernel's
-(``discrete``, what ``kernel_updates="auto"`` gives under momentum below 90% zero penultimate features at init),
-with the share each prediction recorded. The test fixed in bench/suites/unseen41.toml before it ran: the flow better
-on more cases than it is worse (a tie within 1 point) and its pooled p95 (over the cases' (eps, loss) errors) not
-higher. Log: benchmarks/results/explore/flow_band.txt.
+(``discrete``, what ``kernel_updates="auto"`` gives under momentum below the gate, ``FLOW_INACTIVE_SHARE``, of zero
+penultimate features at init), with the share each prediction recorded. The test fixed in bench/suites/unseen41.toml
+and unseen42.toml before they ran: the flow better on more cases than it is worse (a tie within 1 point) and its
+pooled p95 (over the cases' (eps, loss) errors) not higher. Logs in benchmarks/results/explore/:
 
-    python benchmarks/explore/flow_band.py bench/results/unseen41/cases/*.json
+    python benchmarks/explore/flow_band.py bench/results/unseen41/cases/*.json  # log flow_band.txt
+    python benchmarks/explore/flow_band.py bench/results/unseen42/cases/*.json  # log flow_band_unseen42.txt
 """
 
 import json

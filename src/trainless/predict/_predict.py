@@ -679,7 +679,7 @@ def _predict_path(
             + (
                 f"; made by kernel_updates='auto' because {share:.0%} of the penultimate features are zero at init: "
                 "there (28-32 px on the benchmark) the frozen kernel ran far too slow, and the flow was better on "
-                "14 of the 17 momentum runs measured at 85-98% zero (worse on three, one at half the stability edge)"
+                "19 of the 23 momentum runs measured at 85-98% zero (worse on four, one at half the stability edge)"
                 if far_from_linearization(share, FLOW_INACTIVE_SHARE) and options.kernel_updates == auto_here
                 else ""
             )
