@@ -1,0 +1,76 @@
+"""Screen: a denser kernel-update schedule on full-batch runs in the 85-90% band of zero penultimate features at init,
+where the default neither refines (``REFINE_INACTIVE_SHARE`` is 90%) nor keeps up: all eight Lite1 GD runs of
+unseen41 and unseen42 were predicted slow at the levels, and refining where a segment's trace doubled changed little
+on unseen41 (``refine_heldout_unseen41.txt``).
+
+Each cached GD case given (T = 150, at least ``FLOW_INACTIVE_SHARE`` zero) is predicted again (its real run from the
+cache) with every segment of the default schedule halved, steps 1, 6, 10, 18, 25, 38, 50, 75, 100, 125 (twice the
+kernels; from 90% zero refined on top where a segment's trace doubles, as the default is), and scored against the
+cached default: largest relative T_eps error per case, the median level error, the loss at T, and which way the
+levels miss. Chosen on these cases, so whatever it suggests needs a suite of its own before it can become a rule.
+Log: benchmarks/results/explore/band_schedule.txt.
+
+    python benchmarks/explore/band_schedule.py bench/results/unseen{35,37,38,40,41,42}/cases/*.json
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fidelity_default import cached_updated_cases, comparison_scores, repredict_updated
+
+from trainless.bench import UPDATED
+from trainless.predict import FLOW_INACTIVE_SHARE
+
+DENSE = (1, 6, 10, 18, 25, 38, 50, 75, 100, 125)
+TIE = 0.01
+
+
+def level_lateness(comp: dict) -> list[float]:
+    """(predicted - real) / real steps to each loss level both curves reach (> 0: the prediction is slow)."""
+    return [(lv["predicted"] - lv["real"]) / lv["real"] for lv in comp["levels"] if lv["real"] and lv["predicted"]]
+
+
+def main() -> None:
+    counts = [0, 0, 0]  # dense better, worse, tie
+    pooled: dict[str, list[float]] = {"default": [], "dense": []}
+    for p, d, cached in cached_updated_cases(sys.argv[1:]):
+        if d["case"]["batch_size"] != 0 or d["case"]["steps"] != 150:
+            continue
+        pred = d["predictions"][UPDATED]
+        share = pred.get("inactive_share")
+        if share is None or share < FLOW_INACTIVE_SHARE:
+            continue
+        # refine_updates stays "auto": from 90% zero the denser schedule is refined too, as the default's is
+        _, _, comp = repredict_updated(d, case_changes={"kernel_updates": list(DENSE)})
+        if comp is None:
+            continue
+        a, b = comparison_scores(cached), comparison_scores(comp)
+        for key, c in (("default", cached), ("dense", comp)):
+            pooled[key] += [r["relative_error"] for r in c["eps"] if r["basis"] == "loss"]
+        diff = b["eps_max"] - a["eps_max"]
+        counts[0 if diff < -TIE else (1 if diff > TIE else 2)] += 1
+        late_a, late_b = level_lateness(cached), level_lateness(comp)
+        print(
+            f"{p.parent.parent.name:9s} {p.stem[:8]} {d['case']['model'][-5:]} {d['case']['data']:7s} "
+            f"{d['resolution']}px "
+            f"zero {share:.1%} | largest {a['eps_max']:.0%} -> {b['eps_max']:.0%}, "
+            f"levels {a['levels_median']:.0%} -> {b['levels_median']:.0%} (late by "
+            f"{'/'.join(f'{x:+.0%}' for x in late_a)} -> {'/'.join(f'{x:+.0%}' for x in late_b)}), loss at T "
+            f"{a['final_loss_error']:.0%} -> {b['final_loss_error']:.0%}",
+            flush=True,
+        )
+    better, worse, tie = counts
+    if better + worse + tie:
+        da, db = pooled["default"], pooled["dense"]
+        print(
+            f"dense against the default: better on {better}, worse on {worse}, tie {tie}; pooled eps errors p95 "
+            f"{np.percentile(da, 95):.0%} -> {np.percentile(db, 95):.0%}, median {np.median(da):.0%} -> "
+            f"{np.median(db):.0%} ({len(db)} pairs)"
+        )
+
+
+if __name__ == "__main__":
+    main()
