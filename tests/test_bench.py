@@ -364,6 +364,18 @@ def test_the_auto_mode_scores_updates_without_momentum_and_the_frozen_kernel_wit
     # an updated prediction cached along another path than the default takes is stale
     with pytest.raises(TrainlessError, match="case d: .* taken along the 'flow' path, the default now takes 'own'"):
         auto_comparison(result("d", 0.0, (0.2, 0.3, 0.9), path="flow"))
+    # full batch at 85-90% zero the default halves the schedule: a prediction made on the case's own is stale
+    gd = result("e", 0.0, (0.4, 0.5, 0.1))
+    gd["case"] = {**gd["case"], "batch_size": 0, "kernel_updates": [1, 10, 25, 50, 100]}
+    for steps, fine in (((1, 10, 25, 50, 100), False), ((1, 6, 10, 18, 25, 38, 50, 75, 100, 125), True)):
+        made = gd["predictions"][UPDATED]
+        made = {**made, "inactive_share": 0.87, "options": {**made["options"], "kernel_updates": list(steps)}}
+        case = {**gd, "predictions": {**gd["predictions"], UPDATED: made}}
+        if fine:
+            assert auto_comparison(case)["engine"] == UPDATED
+        else:
+            with pytest.raises(TrainlessError, match="case e: .* halves the schedule there .* make it again"):
+                auto_comparison(case)
     s = summarize([plain, heavy])
     assert s["modes"][UPDATED_AUTO]["cases"] == 2
     assert s["modes"][UPDATED_AUTO]["sgd_rel_error_median"] == pytest.approx(0.15)  # 0.1 and 0.2

@@ -14,10 +14,13 @@ from trainless import FinetuneConfig, load_model
 from trainless.errors import ConfigError, TrainlessError
 from trainless.predict import (
     FLOW_INACTIVE_SHARE,
+    HALVE_INACTIVE_SHARE,
     REFINE_INACTIVE_SHARE,
     PredictConfig,
+    auto_halve_updates,
     auto_kernel_updates,
     auto_refine_updates,
+    halved_updates,
     linearize,
     predict_from,
     refined_updates,
@@ -132,3 +135,59 @@ def test_refining_changes_nothing_where_the_kernel_does_not_grow(digits16, tiny,
     refined = predict_from(lin, cfg, dataclasses.replace(FAST, refine_updates=True), model=model, data=digits16)
     assert refined.options.kernel_updates == plain.options.kernel_updates == (2, 10, 20)
     assert refined.loss == plain.loss
+
+
+def test_halved_updates_adds_the_midpoint_of_every_segment_up_to_t():
+    assert halved_updates((1, 10, 25, 50, 100), 150) == (1, 6, 10, 18, 25, 38, 50, 75, 100, 125)
+    # segments shorter than 2 steps have no midpoint; the last one ends at T
+    assert halved_updates((1, 2, 3), 4) == (1, 2, 3)
+    assert halved_updates((2, 10, 20), 30) == (1, 2, 6, 10, 15, 20, 25)
+    assert halved_updates((), 10) == (5,)
+
+
+def test_auto_halves_only_full_batch_without_momentum_in_the_band_below_the_refinement():
+    band = (HALVE_INACTIVE_SHARE + REFINE_INACTIVE_SHARE) / 2
+    assert auto_halve_updates(HALVE_INACTIVE_SHARE, 0.0, True) and auto_halve_updates(band, 0.0, True)
+    # from 90% the refinement takes over; below 85%, under momentum, with minibatches or unmeasured: neither
+    assert not auto_halve_updates(REFINE_INACTIVE_SHARE, 0.0, True)
+    assert not auto_halve_updates(HALVE_INACTIVE_SHARE - 0.01, 0.0, True)
+    assert not auto_halve_updates(band, 0.9, True) and not auto_halve_updates(band, 0.0, False)
+    assert not auto_halve_updates(None, 0.0, True)
+
+
+def _with_share(monkeypatch, share):
+    # trainless.predict is also the function's name at the top level: the module is taken from sys.modules
+    monkeypatch.setattr(sys.modules["trainless.predict._predict"], "_inactive_share", lambda model, data: share)
+
+
+def test_auto_halves_the_schedule_in_the_band(digits16, tiny, monkeypatch):
+    _with_share(monkeypatch, 0.87)
+    cfg = FinetuneConfig(lr=1.0, steps=30)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    halved = predict_from(lin, cfg, FAST, model=tiny, data=digits16)
+    schedule = halved_updates((2, 10, 20), 30)
+    assert halved.options.kernel_updates == schedule and halved.options.refine_updates is True
+    assert [int(r["step"]) for r in halved.kernel_path] == list(schedule)
+    assert any("halved up front" in w for w in halved.warnings) and halved.inactive_share == 0.87
+    direct = predict_from(
+        lin, cfg, dataclasses.replace(FAST, kernel_updates=schedule, refine_updates=False), model=tiny, data=digits16
+    )
+    torch.testing.assert_close(torch.tensor(halved.loss), torch.tensor(direct.loss), rtol=1e-6, atol=1e-9)
+    # refine_updates off, or minibatches: the schedule as given
+    off = predict_from(lin, cfg, dataclasses.replace(FAST, refine_updates=False), model=tiny, data=digits16)
+    assert off.options.kernel_updates == (2, 10, 20)
+    sgd = FinetuneConfig(lr=1.0, steps=30, batch_size=20)
+    lin_sgd = linearize(tiny, digits16, sgd, FAST)
+    assert predict_from(lin_sgd, sgd, FAST, model=tiny, data=digits16).options.kernel_updates == (2, 10, 20)
+
+
+def test_halving_changes_nothing_for_a_linear_model(digits16, monkeypatch):
+    # A linear model's kernel never moves: more updates give the same curve.
+    _with_share(monkeypatch, 0.87)
+    model = load_model("factories:linear16", 5, seed=0)
+    cfg = FinetuneConfig(lr=0.002, steps=30)
+    lin = linearize(model, digits16, cfg, FAST)
+    plain = predict_from(lin, cfg, dataclasses.replace(FAST, refine_updates=False), model=model, data=digits16)
+    halved = predict_from(lin, cfg, FAST, model=model, data=digits16)
+    assert halved.options.kernel_updates == halved_updates((2, 10, 20), 30)
+    torch.testing.assert_close(torch.tensor(halved.loss), torch.tensor(plain.loss), rtol=1e-9, atol=1e-12)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fidelity_default import cached_updated_cases, comparison_scores, repredict_updated
 
 from trainless.bench import UPDATED
-from trainless.predict import FLOW_INACTIVE_SHARE
+from trainless.predict import FLOW_INACTIVE_SHARE, REFINE_INACTIVE_SHARE
 
 DENSE = (1, 6, 10, 18, 25, 38, 50, 75, 100, 125)
 TIE = 0.01
@@ -43,8 +43,10 @@ def main() -> None:
         share = pred.get("inactive_share")
         if share is None or share < FLOW_INACTIVE_SHARE:
             continue
-        # refine_updates stays "auto": from 90% zero the denser schedule is refined too, as the default's is
-        _, _, comp = repredict_updated(d, case_changes={"kernel_updates": list(DENSE)})
+        # From 90% zero refine_updates stays "auto": the denser schedule is refined too, as the default's is. Below it
+        # "auto" would halve the schedule itself (HALVE_INACTIVE_SHARE, since this screen): off, the schedule as given.
+        overrides = None if share >= REFINE_INACTIVE_SHARE else {"refine_updates": False}
+        _, _, comp = repredict_updated(d, overrides=overrides, case_changes={"kernel_updates": list(DENSE)})
         if comp is None:
             continue
         a, b = comparison_scores(cached), comparison_scores(comp)

@@ -20,9 +20,11 @@ from ..models import HeadStart
 from ..predict import (
     PredictConfig,
     UpdatePath,
+    auto_halve_updates,
     auto_kernel_updates,
     endpoint_ratio,
     endpoint_threshold,
+    halved_updates,
     largest_edge_ratio,
     linearize,
     predict_from,
@@ -88,8 +90,9 @@ cores)."""
 def auto_comparison(result: dict[str, Any]) -> dict[str, Any] | None:
     """The comparison of a case result that :data:`UPDATED_AUTO` scores: its ``discrete+updates`` comparison,
     or, where ``auto_kernel_updates`` of the case's T, momentum and recorded ``inactive_share`` makes none (with
-    momentum, below 90% zero penultimate features), its expected-curve ``discrete`` one; None when the case has
-    no kernel-updates prediction (or no such comparison)."""
+    momentum, below 85% zero penultimate features), its expected-curve ``discrete`` one; None when the case has
+    no kernel-updates prediction (or no such comparison). A full-batch prediction in the band where the default
+    halves the schedule (:func:`~trainless.predict.auto_halve_updates`) must have been made so."""
     by_engine = {c["engine"]: c for c in result["comparisons"] if c.get("curve", "expected") == "expected"}
     if UPDATED not in by_engine:
         return None
@@ -97,12 +100,23 @@ def auto_comparison(result: dict[str, Any]) -> dict[str, Any] | None:
     momentum = case.get("momentum", 0.0)
     # The predictor's own rules decide (no updates: the frozen prediction), so the two cannot drift apart. Under
     # momentum they read the share of zero penultimate features the predictions recorded (None in results cached
-    # before it was: those ran at 64-160 px, below the rule's 90%, benchmarks/explore/init_inactive.py).
+    # before it was: those ran at 64-160 px, below the rules' 85%, benchmarks/explore/init_inactive.py).
     made_with = [result["predictions"][key].get("inactive_share") for key in (UPDATED, "discrete")]
     share = next((v for v in made_with if v is not None), None)
     scheduled = auto_kernel_updates(case["steps"], momentum, PredictConfig().update_path, share)
     if not scheduled:
         return by_engine.get("discrete")
+    if case["batch_size"] == 0 and auto_halve_updates(share, momentum, True):
+        # The halving rule changes the schedule itself: a prediction made before it (or with it off) is not the
+        # default's.
+        want = halved_updates(tuple(t for t in case["kernel_updates"] if t < case["steps"]), case["steps"])
+        made_steps = tuple(result["predictions"][UPDATED]["options"]["kernel_updates"])
+        if made_steps != want:
+            raise TrainlessError(
+                f"case {result['case_id']}: its {UPDATED} prediction has updates at {list(made_steps)}, the default "
+                f"halves the schedule there ({share:.0%} zero head inputs at init) to {list(want)}; make it again: "
+                f"trainless bench SUITE --out DIR --repredict --only {UPDATED}"
+            )
     made = result["predictions"][UPDATED]["options"].get("update_path", UpdatePath.OWN.value)
     path = resolve_update_path(PredictConfig().update_path, momentum)
     if made != path:

@@ -19,7 +19,7 @@ from ..extrapolate import DEFAULT_ALPHA, Extrapolation, extrapolate
 from ..kernel import KernelConfig, KernelMethod
 from ..predict import (
     FLOW_INACTIVE_SHARE,
-    REFINE_INACTIVE_SHARE,
+    HALVE_INACTIVE_SHARE,
     AboveEdge,
     EdgeCapShape,
     MomentumBuffer,
@@ -198,9 +198,10 @@ def trust_rows(p: Prediction) -> list[tuple[str, str]]:
         )
     ]
     if p.inactive_share is not None:
-        # The gate of the auto choice this run gets: updates along the flow under momentum, else the refinement.
+        # The gate of the auto choice this run gets: updates along the flow under momentum, else a denser schedule
+        # (halved from 85%, refined from 90%).
         far = far_from_linearization(
-            p.inactive_share, FLOW_INACTIVE_SHARE if p.config.momentum > 0 else REFINE_INACTIVE_SHARE
+            p.inactive_share, FLOW_INACTIVE_SHARE if p.config.momentum > 0 else HALVE_INACTIVE_SHARE
         )
         rows.append(
             (
@@ -496,7 +497,7 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="with kernel updates, predict again with one more update inside every segment whose kernel trace "
         "more than doubled: on, off, or auto (the default: where at least 90%% of the penultimate features are "
-        "zero at init, without momentum)",
+        "zero at init, without momentum; from 85%% to below 90%%, full batch, every segment halved up front)",
     )
     g.add_argument(
         "--momentum-buffer",

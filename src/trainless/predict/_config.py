@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -161,6 +162,40 @@ def far_from_linearization(inactive_share: float | None, gate: float = REFINE_IN
     for updates along the flow under momentum), where that auto choice treats the network as far from its
     linearization."""
     return inactive_share is not None and inactive_share >= gate
+
+
+HALVE_INACTIVE_SHARE = 0.85
+"""The share of exactly-zero penultimate features at init from which, below :data:`REFINE_INACTIVE_SHARE`, on a
+full-batch run without momentum, ``refine_updates="auto"`` halves every segment of the kernel-update schedule up
+front (:func:`halved_updates`, :func:`auto_halve_updates`). Why (2026-12-05): in that band (Lite1 at 28-32 px on the
+benchmark) all eight GD runs of unseen41 and unseen42 were predicted slow at the levels (4-24%) and the refinement,
+which waits for a segment's trace to double, changed little; halving every segment was better on six of the ten
+cached runs at 84.8-89.4%, worse on one (pooled p95 25% -> 20%; benchmarks/explore/band_schedule.py), and held out on
+unseen43 (written before it ran, four new runs at 86.5-89.0%): better on all four (largest relative T_eps error 27 /
+26 / 14 / 18% -> 20 / 21 / 11 / 12%; pooled p95 26% -> 20%). From 90% on, refined on top, it was worse (on four of
+eight 32 px runs): there the refinement alone stays. The band's runs are still predicted slow at the levels, less."""
+
+
+def halved_updates(steps: tuple[int, ...], total: int) -> tuple[int, ...]:
+    """A kernel-update schedule with one more update at the midpoint round((a + b) / 2) of every segment (a, b] of
+    0 < steps_1 < ... < steps_k < ``total`` (the last one ending at T, in optimizer steps) at least 2 steps long:
+    at T = 150 the default 1, 10, 25, 50, 100 becomes 1, 6, 10, 18, 25, 38, 50, 75, 100, 125 (twice the kernels)."""
+    edges = (0, *sorted(t for t in steps if 0 < t < total), total)
+    added = {round((a + b) / 2) for a, b in itertools.pairwise(edges) if b - a >= 2}
+    return tuple(sorted(set(steps) | added))
+
+
+def auto_halve_updates(inactive_share: float | None, momentum: float, full_batch: bool) -> bool:
+    """Whether ``PredictConfig.refine_updates="auto"`` halves the segments of a prediction's kernel-update schedule
+    up front (:func:`halved_updates`): full batch, no momentum, and a share of zero penultimate features at init
+    (None: not measured, no) from :data:`HALVE_INACTIVE_SHARE` to below :data:`REFINE_INACTIVE_SHARE`, where the
+    refinement takes over."""
+    return (
+        momentum == 0
+        and full_batch
+        and far_from_linearization(inactive_share, HALVE_INACTIVE_SHARE)
+        and not far_from_linearization(inactive_share, REFINE_INACTIVE_SHARE)
+    )
 
 
 def refined_updates(steps: tuple[int, ...], trace_ratios: tuple[float, ...]) -> tuple[int, ...]:
@@ -390,8 +425,11 @@ class PredictConfig:
         segment of the schedule whose kernel trace more than doubled (:func:`refined_updates`; the prediction
         costs those kernels and a second pass of the dynamics). ``"auto"`` (the default): where at least 90% of
         the penultimate features are zero at init, without momentum (:func:`auto_refine_updates`; the
-        prediction's ``inactive_share`` records the share); the prediction's ``options`` then carry the choice
-        made and its ``kernel_updates`` the steps used. No effect without kernel updates.
+        prediction's ``inactive_share`` records the share); from 85% to below 90%, on a full-batch run without
+        momentum, every segment of the schedule is halved up front instead, in one pass
+        (:func:`auto_halve_updates`, :func:`halved_updates`); the prediction's ``options`` then carry the
+        choice made (True for either) and its ``kernel_updates`` the steps used. No effect without kernel
+        updates.
     """
 
     kernel: KernelConfig = field(default_factory=KernelConfig)

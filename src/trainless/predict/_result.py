@@ -95,7 +95,8 @@ class Prediction:
         the training set at the linearization point, float32 forward pass; measured whenever the model and data are
         given (None otherwise, or for a model whose head is not its last operation). From a gate on the auto choices
         treat the network as far from its linearization: ``refine_updates`` without momentum from 90%
-        (:data:`~trainless.predict.REFINE_INACTIVE_SHARE`), updates along the flow with it from 85%
+        (:data:`~trainless.predict.REFINE_INACTIVE_SHARE`; from 85%, full batch, the schedule halved up front,
+        :data:`~trainless.predict.HALVE_INACTIVE_SHARE`), updates along the flow with momentum from 85%
         (:data:`~trainless.predict.FLOW_INACTIVE_SHARE`).
     """
 
