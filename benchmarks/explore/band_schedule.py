@@ -3,14 +3,18 @@ where the default neither refines (``REFINE_INACTIVE_SHARE`` is 90%) nor keeps u
 unseen41 and unseen42 were predicted slow at the levels, and refining where a segment's trace doubled changed little
 on unseen41 (``refine_heldout_unseen41.txt``).
 
-Each cached GD case given (T = 150, at least ``FLOW_INACTIVE_SHARE`` zero) is predicted again (its real run from the
-cache) with every segment of the default schedule halved, steps 1, 6, 10, 18, 25, 38, 50, 75, 100, 125 (twice the
-kernels; from 90% zero refined on top where a segment's trace doubles, as the default is), and scored against the
-cached default: largest relative T_eps error per case, the median level error, the loss at T, and which way the
-levels miss. Chosen on these cases, so whatever it suggests needs a suite of its own before it can become a rule.
+Each cached case without momentum given (T = 150, at least ``FLOW_INACTIVE_SHARE`` zero; full-batch GD, or plain
+SGD, where the default does not halve, as in unseen44's screen) is predicted again (its real run from the cache) with
+every segment of the default schedule halved, steps 1, 6, 10, 18, 25, 38, 50, 75, 100, 125 (twice the kernels; from
+90% zero refined on top where a segment's trace doubles, as the default is), and scored against the cached
+prediction: largest relative T_eps error per case, the median level error, the loss at T, and which way the levels
+miss. Chosen on these cases, so whatever it suggests needs a suite of its own before it can become a rule (the GD
+band runs' cached predictions are halved themselves since unseen43: there it compares a schedule with itself).
 Log: benchmarks/results/explore/band_schedule.txt.
 
     python benchmarks/explore/band_schedule.py bench/results/unseen{35,37,38,40,41,42}/cases/*.json
+    python benchmarks/explore/band_schedule.py bench/results/unseen43/cases/*.json  # log band_schedule_unseen43.txt
+    python benchmarks/explore/band_schedule.py bench/results/unseen44/cases/*.json  # log band_schedule_unseen44.txt
 """
 
 import sys
@@ -37,7 +41,7 @@ def main() -> None:
     counts = [0, 0, 0]  # dense better, worse, tie
     pooled: dict[str, list[float]] = {"default": [], "dense": []}
     for p, d, cached in cached_updated_cases(sys.argv[1:]):
-        if d["case"]["batch_size"] != 0 or d["case"]["steps"] != 150:
+        if d["case"]["steps"] != 150:
             continue
         pred = d["predictions"][UPDATED]
         share = pred.get("inactive_share")
