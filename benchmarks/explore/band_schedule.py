@@ -15,6 +15,7 @@ Log: benchmarks/results/explore/band_schedule.txt.
     python benchmarks/explore/band_schedule.py bench/results/unseen{35,37,38,40,41,42}/cases/*.json
     python benchmarks/explore/band_schedule.py bench/results/unseen43/cases/*.json  # log band_schedule_unseen43.txt
     python benchmarks/explore/band_schedule.py bench/results/unseen44/cases/*.json  # log band_schedule_unseen44.txt
+    python benchmarks/explore/band_schedule.py bench/results/unseen45/cases/*.json  # log band_schedule_unseen45.txt
 """
 
 import sys

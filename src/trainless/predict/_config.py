@@ -175,8 +175,9 @@ unseen43 (written before it ran, four new runs at 86.5-89.0%): better on all fou
 26 / 14 / 18% -> 20 / 21 / 11 / 12%; pooled p95 26% -> 20%). From 90% on, refined on top, it was worse (on four of
 eight 32 px runs): there the refinement alone stays. The band's runs are still predicted slow at the levels, less.
 At T = 300, where it halves the anchored schedule, held out on unseen44: better on three of four runs, worse on one
-(pooled p95 37% -> 19%). Not on minibatch runs: halving was better on two of three plain SGD runs in the band
-(unseen44, a screen), not enough for a rule."""
+(pooled p95 37% -> 19%). Not on minibatch runs: better on two of three plain SGD runs in the band (unseen44, a
+screen), then on unseen45 (six more, written before it ran) better on four and worse on two, at lr 2e-3 and batch 8
+and 10, pooled p95 17% -> 19%: not adopted."""
 
 
 def halved_updates(steps: tuple[int, ...], total: int) -> tuple[int, ...]:
