@@ -65,6 +65,11 @@ def comparison_scores(comparison: dict) -> dict[str, float]:
     }
 
 
+def expected(result: dict, engine: str) -> dict:
+    """A cached bench case's comparison of ``engine`` on its expected curve (not the paired one)."""
+    return next(c for c in result["comparisons"] if c["engine"] == engine and c.get("curve", "expected") == "expected")
+
+
 def eps_triples(cached: dict, comp: dict) -> str:
     """The predicted T_eps of two comparisons of one case and the real one, per eps on the loss ("a/b/real ...")."""
     return " ".join(

@@ -343,6 +343,7 @@ def test_the_auto_mode_scores_updates_without_momentum_and_the_frozen_kernel_wit
         updated = {**pred, "options": {**pred["options"], "update_path": path}}
         return {
             "case_id": case_id,
+            "n": 50,
             "case": {"tag": "t", "steps": steps, "batch_size": 8, "momentum": momentum},
             "predictions": {"discrete": pred, "discrete-paired": pred, UPDATED: updated},
             "comparisons": [

@@ -147,12 +147,13 @@ def test_halved_updates_adds_the_midpoint_of_every_segment_up_to_t():
 
 def test_auto_halves_only_full_batch_without_momentum_in_the_band_below_the_refinement():
     band = (HALVE_INACTIVE_SHARE + REFINE_INACTIVE_SHARE) / 2
-    assert auto_halve_updates(HALVE_INACTIVE_SHARE, 0.0, True) and auto_halve_updates(band, 0.0, True)
+    assert auto_halve_updates(HALVE_INACTIVE_SHARE, 0.0, None, 50) and auto_halve_updates(band, 0.0, 0, 50)
+    assert auto_halve_updates(band, 0.0, 50, 50)  # a batch of the whole set is full batch
     # from 90% the refinement takes over; below 85%, under momentum, with minibatches or unmeasured: neither
-    assert not auto_halve_updates(REFINE_INACTIVE_SHARE, 0.0, True)
-    assert not auto_halve_updates(HALVE_INACTIVE_SHARE - 0.01, 0.0, True)
-    assert not auto_halve_updates(band, 0.9, True) and not auto_halve_updates(band, 0.0, False)
-    assert not auto_halve_updates(None, 0.0, True)
+    assert not auto_halve_updates(REFINE_INACTIVE_SHARE, 0.0, None, 50)
+    assert not auto_halve_updates(HALVE_INACTIVE_SHARE - 0.01, 0.0, None, 50)
+    assert not auto_halve_updates(band, 0.9, None, 50) and not auto_halve_updates(band, 0.0, 16, 50)
+    assert not auto_halve_updates(None, 0.0, None, 50)
 
 
 def _with_share(monkeypatch, share):

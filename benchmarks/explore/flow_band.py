@@ -19,15 +19,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import comparison_scores
+from fidelity_default import comparison_scores, expected
 
 from trainless.bench import UPDATED
 
 TIE = 0.01
-
-
-def expected(result: dict, engine: str) -> dict:
-    return next(c for c in result["comparisons"] if c["engine"] == engine and c.get("curve", "expected") == "expected")
 
 
 def main() -> None:

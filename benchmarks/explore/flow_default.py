@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import comparison_scores
+from fidelity_default import comparison_scores, expected
 
 SCREEN = {"845a18fd", "a22e763b", "dc80fb11", "7ea1ec64", "df90be4f", "1e5640c2", "27eac66a", "29410e56"}
 SCREEN |= {"3bf10a32", "f1c39ea7", "bbed6aab", "15ad1f49", "77a42be4", "d24a202a"}
@@ -33,10 +33,6 @@ HELD_OUT = {"1f3273bf", "1f420994", "6a41c183", "7bf8e901", "981b51cc", "e42b0e6
 MODES = ("frozen", "own", "flow", "rule")
 RULE_EDGE = 0.5  # the rule the 44 runs suggested: the flow where the edge ratio at w0 is at most this, else frozen
 RULE_HELD_OUT = {"unseen31"}  # written to hold the rule out, after it was drawn
-
-
-def expected(result: dict, engine: str) -> dict:
-    return next(c for c in result["comparisons"] if c["engine"] == engine and c.get("curve", "expected") == "expected")
 
 
 def main() -> None:

@@ -106,7 +106,7 @@ def auto_comparison(result: dict[str, Any]) -> dict[str, Any] | None:
     scheduled = auto_kernel_updates(case["steps"], momentum, PredictConfig().update_path, share)
     if not scheduled:
         return by_engine.get("discrete")
-    if case["batch_size"] == 0 and auto_halve_updates(share, momentum, True):
+    if auto_halve_updates(share, momentum, case["batch_size"], result["n"]):
         # The halving rule changes the schedule itself: a prediction made before it (or with it off) is not the
         # default's.
         want = halved_updates(tuple(t for t in case["kernel_updates"] if t < case["steps"]), case["steps"])

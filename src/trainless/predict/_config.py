@@ -189,14 +189,19 @@ def halved_updates(steps: tuple[int, ...], total: int) -> tuple[int, ...]:
     return tuple(sorted(set(steps) | added))
 
 
-def auto_halve_updates(inactive_share: float | None, momentum: float, full_batch: bool) -> bool:
+def is_full_batch(batch_size: int | None, n: int) -> bool:
+    """Whether a run with ``batch_size`` (None or 0: the whole training set) on ``n`` samples takes full-batch steps."""
+    return not batch_size or batch_size >= n
+
+
+def auto_halve_updates(inactive_share: float | None, momentum: float, batch_size: int | None, n: int) -> bool:
     """Whether ``PredictConfig.refine_updates="auto"`` halves the segments of a prediction's kernel-update schedule
-    up front (:func:`halved_updates`): full batch, no momentum, and a share of zero penultimate features at init
-    (None: not measured, no) from :data:`HALVE_INACTIVE_SHARE` to below :data:`REFINE_INACTIVE_SHARE`, where the
-    refinement takes over."""
+    up front (:func:`halved_updates`): full batch (:func:`is_full_batch` of ``batch_size`` on ``n`` samples), no
+    momentum, and a share of zero penultimate features at init (None: not measured, no) from
+    :data:`HALVE_INACTIVE_SHARE` to below :data:`REFINE_INACTIVE_SHARE`, where the refinement takes over."""
     return (
         momentum == 0
-        and full_batch
+        and is_full_batch(batch_size, n)
         and far_from_linearization(inactive_share, HALVE_INACTIVE_SHARE)
         and not far_from_linearization(inactive_share, REFINE_INACTIVE_SHARE)
     )

@@ -334,8 +334,7 @@ def predict_from(
     # first pass, so that the first pass keeps its kernels (for the second to reuse) only where one may follow.
     share = _inactive_share(model, data)
     where = {"progress": progress, "start_step": start_step, "model": model, "data": data, "share": share}
-    full_batch = not config.batch_size or config.batch_size >= lin.n
-    if options.refine_updates == AUTO and auto_halve_updates(share, config.momentum, full_batch):
+    if options.refine_updates == AUTO and auto_halve_updates(share, config.momentum, config.batch_size, lin.n):
         halved = _predict_halved(lin, config, options, where)
         if halved is not None:
             return halved

@@ -23,6 +23,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ._config import is_full_batch
+
 BANDS_FILE = Path(__file__).with_name("trust_bands.json")
 
 
@@ -72,7 +74,7 @@ def endpoint_threshold(mode: str, bands_file: Path = BANDS_FILE) -> float | None
 def trust_regime(batch_size: int | None, n: int, momentum: float, loss: str) -> str:
     """The regime a trust band's direction figures are kept under: ``gd`` (full batch: ``batch_size`` None, 0
     or >= N), ``sgd`` or ``sgd-momentum``, then the loss, e.g. ``sgd-ce``."""
-    full = not batch_size or batch_size >= n
+    full = is_full_batch(batch_size, n)
     return f"{'gd' if full else ('sgd-momentum' if momentum > 0 else 'sgd')}-{loss}"
 
 
