@@ -65,6 +65,50 @@ def comparison_scores(comparison: dict) -> dict[str, float]:
     }
 
 
+TIE = 0.01
+"""Two largest per-case errors within this (1 point) count as a tie in :class:`Tally`."""
+
+
+class Tally:
+    """A candidate prediction against a baseline, case by case, as the held-out tests fixed in the suite files
+    count them: better, worse or tied on the largest relative T_eps error on the loss (a tie within ``TIE``), and
+    each side's (eps, loss) errors pooled over the cases for their p95 and median."""
+
+    def __init__(self) -> None:
+        self.better = self.worse = self.tie = 0
+        self.base: list[float] = []
+        self.new: list[float] = []
+
+    def add(self, base: dict, new: dict) -> tuple[dict[str, float], dict[str, float]]:
+        """Count one case from its two bench comparisons; returns their :func:`comparison_scores`."""
+        a, b = comparison_scores(base), comparison_scores(new)
+        for pooled, comp in ((self.base, base), (self.new, new)):
+            pooled += [r["relative_error"] for r in comp["eps"] if r["basis"] == "loss"]
+        diff = b["eps_max"] - a["eps_max"]
+        if diff < -TIE:
+            self.better += 1
+        elif diff > TIE:
+            self.worse += 1
+        else:
+            self.tie += 1
+        return a, b
+
+    @property
+    def cases(self) -> int:
+        return self.better + self.worse + self.tie
+
+    def p95(self, side: str) -> float:
+        """The pooled p95 of ``side`` (``base`` or ``new``)."""
+        return float(np.percentile(getattr(self, side), 95))
+
+    def median(self, side: str) -> float:
+        return float(np.median(getattr(self, side)))
+
+    def passed(self) -> bool:
+        """The held-out test: better on more cases than worse, and a pooled p95 not higher."""
+        return self.better > self.worse and self.p95("new") <= self.p95("base")
+
+
 def expected(result: dict, engine: str) -> dict:
     """A cached bench case's comparison of ``engine`` on its expected curve (not the paired one)."""
     return next(c for c in result["comparisons"] if c["engine"] == engine and c.get("curve", "expected") == "expected")

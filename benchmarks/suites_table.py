@@ -13,7 +13,8 @@ case, before taking quantiles: all of them, their cross-entropy cases alone (the
 edge are a regime of their own), and those with a fresh head (the regime the fidelity targets are set for; a
 linear-probed head starts near its optimum; on the three such GD cases the frozen kernel's median T_eps error
 per case was below the updates' on all three, 1 / 5 / 40% against 29 / 20 / 44%, the largest 2 / 30 / 65% against
-36 / 21 / 65%), and of those the cases whose lr is below the linearized stability edge at w0 (the trust signal's
+36 / 21 / 65%), and of those per optimizer regime (full-batch GD, plain SGD, SGD with momentum: the trust signal's hit rate differs
+between them), the cases whose lr is below the linearized stability edge at w0 (the trust signal's
 ``edge`` flag at init; past it real runs can diverge, as two of unseen8's momentum runs at lr 1e-2 did, and the
 normalized T_eps of a run that does not converge scores nothing the user asked); and, where the pool holds more
 than one network, the fresh-head cross-entropy cases of each (is a figure one network's?), and likewise per kind of
@@ -34,6 +35,7 @@ from pathlib import Path
 
 from trainless._io import write_text
 from trainless.bench import UPDATED_AUTO, summarize
+from trainless.bench._run import result_regime
 
 OUT = Path(__file__).resolve().parent / "results" / "suites_table.md"
 MODES = (("frozen", "discrete", "trust"), ("auto updates", UPDATED_AUTO, "trust_updates_auto"))
@@ -113,6 +115,13 @@ def main() -> None:
         below = [r for r in fresh if below_edge(r)]
         if len(below) < len(fresh):
             lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head, lr below the edge**", below)
+        # Per optimizer regime (``trust_regime``): the pooled trust hit rate mixes regimes whose flags work unlike
+        # (under momentum the endpoint flag catches most bad runs; on GD it is weaker), so each gets its own row.
+        regimes = {"gd-ce": "full-batch GD", "sgd-ce": "plain SGD", "sgd-momentum-ce": "SGD with momentum"}
+        for key, label in regimes.items():
+            group = [r for r in fresh if result_regime(r) == key]
+            if group and len(group) < len(fresh):
+                lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head, {label}**", group)
         # Per network, where the pool holds more than one: are the figures one network's?
         models = sorted({r["case"]["model"] for r in fresh})
         if len(models) > 1:

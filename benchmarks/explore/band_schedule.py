@@ -21,16 +21,13 @@ Log: benchmarks/results/explore/band_schedule.txt.
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import cached_updated_cases, comparison_scores, repredict_updated
+from fidelity_default import Tally, cached_updated_cases, repredict_updated
 
 from trainless.bench import UPDATED
 from trainless.predict import FLOW_INACTIVE_SHARE, REFINE_INACTIVE_SHARE
 
 DENSE = (1, 6, 10, 18, 25, 38, 50, 75, 100, 125)
-TIE = 0.01
 
 
 def level_lateness(comp: dict) -> list[float]:
@@ -39,8 +36,7 @@ def level_lateness(comp: dict) -> list[float]:
 
 
 def main() -> None:
-    counts = [0, 0, 0]  # dense better, worse, tie
-    pooled: dict[str, list[float]] = {"default": [], "dense": []}
+    tally = Tally()  # dense (new) against the default (base)
     for p, d, cached in cached_updated_cases(sys.argv[1:]):
         if d["case"]["steps"] != 150:
             continue
@@ -54,11 +50,7 @@ def main() -> None:
         _, _, comp = repredict_updated(d, overrides=overrides, case_changes={"kernel_updates": list(DENSE)})
         if comp is None:
             continue
-        a, b = comparison_scores(cached), comparison_scores(comp)
-        for key, c in (("default", cached), ("dense", comp)):
-            pooled[key] += [r["relative_error"] for r in c["eps"] if r["basis"] == "loss"]
-        diff = b["eps_max"] - a["eps_max"]
-        counts[0 if diff < -TIE else (1 if diff > TIE else 2)] += 1
+        a, b = tally.add(cached, comp)
         late_a, late_b = level_lateness(cached), level_lateness(comp)
         print(
             f"{p.parent.parent.name:9s} {p.stem[:8]} {d['case']['model'][-5:]} {d['case']['data']:7s} "
@@ -69,13 +61,11 @@ def main() -> None:
             f"{a['final_loss_error']:.0%} -> {b['final_loss_error']:.0%}",
             flush=True,
         )
-    better, worse, tie = counts
-    if better + worse + tie:
-        da, db = pooled["default"], pooled["dense"]
+    if tally.cases:
         print(
-            f"dense against the default: better on {better}, worse on {worse}, tie {tie}; pooled eps errors p95 "
-            f"{np.percentile(da, 95):.0%} -> {np.percentile(db, 95):.0%}, median {np.median(da):.0%} -> "
-            f"{np.median(db):.0%} ({len(db)} pairs)"
+            f"dense against the default: better on {tally.better}, worse on {tally.worse}, tie {tally.tie}; pooled "
+            f"eps errors p95 {tally.p95('base'):.0%} -> {tally.p95('new'):.0%}, median {tally.median('base'):.0%} -> "
+            f"{tally.median('new'):.0%} ({len(tally.new)} pairs)"
         )
 
 

@@ -16,31 +16,22 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import comparison_scores, expected
+from fidelity_default import Tally, expected
 
 from trainless.bench import UPDATED
 
-TIE = 0.01
-
 
 def main() -> None:
-    counts = [0, 0, 0]  # flow better, worse, tie
-    pooled: dict[str, list[float]] = {"frozen": [], "flow": []}
+    tally = Tally()  # the flow (new) against the frozen kernel (base)
     for path in map(Path, sys.argv[1:]):
         d = json.loads(path.read_text(encoding="utf-8"))
         case = d["case"]
         pred = d["predictions"].get(UPDATED)
         if not case.get("momentum") or pred is None or pred["options"].get("update_path") != "flow":
             continue
-        comps = {"frozen": expected(d, "discrete"), "flow": expected(d, UPDATED)}
-        scores = {k: comparison_scores(c) for k, c in comps.items()}
-        for k, c in comps.items():
-            pooled[k] += [r["relative_error"] for r in c["eps"] if r["basis"] == "loss"]
-        diff = scores["flow"]["eps_max"] - scores["frozen"]["eps_max"]
-        counts[0 if diff < -TIE else (1 if diff > TIE else 2)] += 1
+        frozen, flow = tally.add(expected(d, "discrete"), expected(d, UPDATED))
+        scores = {"frozen": frozen, "flow": flow}
         share = pred.get("inactive_share")
         print(
             f"{path.parent.parent.name:9s} {path.stem[:8]} {case['model'][-5:]} {case['data']:7s} {d['resolution']}px "
@@ -50,18 +41,15 @@ def main() -> None:
             f"{scores['flow']['levels_median']:.0%}, loss at T {scores['frozen']['final_loss_error']:.0%} / "
             f"{scores['flow']['final_loss_error']:.0%}"
         )
-    if not sum(counts):
+    if not tally.cases:
         print("no momentum case with updates along the flow")
         return
-    better, worse, tie = counts
-    fz, fl = pooled["frozen"], pooled["flow"]
     print(
-        f"flow against frozen: better on {better}, worse on {worse}, tie {tie}; pooled eps errors p95 "
-        f"{np.percentile(fl, 95):.0%} (flow) vs {np.percentile(fz, 95):.0%}, median {np.median(fl):.0%} vs "
-        f"{np.median(fz):.0%} ({len(fl)} pairs)"
+        f"flow against frozen: better on {tally.better}, worse on {tally.worse}, tie {tally.tie}; pooled eps errors "
+        f"p95 {tally.p95('new'):.0%} (flow) vs {tally.p95('base'):.0%}, median {tally.median('new'):.0%} vs "
+        f"{tally.median('base'):.0%} ({len(tally.new)} pairs)"
     )
-    passed = better > worse and np.percentile(fl, 95) <= np.percentile(fz, 95)
-    print(f"the test fixed before the suite ran: {'passed' if passed else 'failed'}")
+    print(f"the test fixed before the suite ran: {'passed' if tally.passed() else 'failed'}")
 
 
 if __name__ == "__main__":

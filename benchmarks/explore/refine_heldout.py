@@ -15,28 +15,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np
-from fidelity_default import cached_updated_cases, comparison_scores, repredict_updated
+from fidelity_default import Tally, cached_updated_cases, repredict_updated
 
 from trainless.bench import UPDATED
 
-TIE = 0.01
-
 
 def main() -> None:
-    pooled: dict[bool, dict[str, list[float]]] = {True: {"auto": [], "other": []}, False: {"auto": [], "other": []}}
-    counts: dict[bool, list[int]] = {True: [0, 0, 0], False: [0, 0, 0]}  # auto better, worse, tie
+    # Auto (new) against the other choice (base), apart for the cases auto refined and those it did not.
+    tallies = {True: Tally(), False: Tally()}
     for p, d, cached in cached_updated_cases(sys.argv[1:]):
         pred = d["predictions"][UPDATED]
         refined = bool(pred["options"].get("refine_updates", False))
         _, result, comp = repredict_updated(d, overrides={"refine_updates": not refined})
         if comp is None:
             continue
-        auto, other = comparison_scores(cached), comparison_scores(comp)
-        for key, c in (("auto", cached), ("other", comp)):
-            pooled[refined][key] += [r["relative_error"] for r in c["eps"] if r["basis"] == "loss"]
-        diff = auto["eps_max"] - other["eps_max"]
-        counts[refined][0 if diff < -TIE else (1 if diff > TIE else 2)] += 1
+        other, auto = tallies[refined].add(comp, cached)
         share = pred.get("inactive_share")
         other_steps = result["predictions"][UPDATED]["options"]["kernel_updates"]
         print(
@@ -48,14 +41,13 @@ def main() -> None:
             flush=True,
         )
     for refined, label in ((True, "refined by auto, against unrefined"), (False, "not refined, against refined")):
-        better, worse, tie = counts[refined]
-        if not better + worse + tie:
+        t = tallies[refined]
+        if not t.cases:
             continue
-        a, o = pooled[refined]["auto"], pooled[refined]["other"]
         print(
-            f"{label}: auto better on {better}, worse on {worse}, tie {tie}; pooled eps errors p95 "
-            f"{np.percentile(a, 95):.0%} (auto) vs {np.percentile(o, 95):.0%}, median {np.median(a):.0%} vs "
-            f"{np.median(o):.0%} ({len(a)} pairs)"
+            f"{label}: auto better on {t.better}, worse on {t.worse}, tie {t.tie}; pooled eps errors p95 "
+            f"{t.p95('new'):.0%} (auto) vs {t.p95('base'):.0%}, median {t.median('new'):.0%} vs "
+            f"{t.median('base'):.0%} ({len(t.new)} pairs)"
         )
 
 
