@@ -72,9 +72,11 @@ TIE = 0.01
 class Tally:
     """A candidate prediction against a baseline, case by case, as the held-out tests fixed in the suite files
     count them: better, worse or tied on the largest relative T_eps error on the loss (a tie within ``TIE``), and
-    each side's (eps, loss) errors pooled over the cases for their p95 and median."""
+    each side's (eps, loss) errors pooled over the cases for their p95 and median. ``key``: the per-case figure of
+    :func:`comparison_scores` compared (``final_loss_error`` counts by the loss at T instead)."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: str = "eps_max") -> None:
+        self.key = key
         self.better = self.worse = self.tie = 0
         self.base: list[float] = []
         self.new: list[float] = []
@@ -84,7 +86,7 @@ class Tally:
         a, b = comparison_scores(base), comparison_scores(new)
         for pooled, comp in ((self.base, base), (self.new, new)):
             pooled += [r["relative_error"] for r in comp["eps"] if r["basis"] == "loss"]
-        diff = b["eps_max"] - a["eps_max"]
+        diff = b[self.key] - a[self.key]
         if diff < -TIE:
             self.better += 1
         elif diff > TIE:
@@ -140,6 +142,16 @@ def cached_updated_cases(paths: Iterable[str | Path]) -> Iterator[tuple[Path, di
         if d["case"]["momentum"] or UPDATED not in d["predictions"]:
             continue
         yield p, d, next(c for c in d["comparisons"] if c["engine"] == UPDATED)
+
+
+def cached_flow_cases(paths: Iterable[str | Path]) -> Iterator[tuple[Path, dict, dict]]:
+    """The cached bench cases (``cases/*.json`` paths) with momentum whose kernel-updates prediction took its updates
+    along the gradient flow: each case file's path, its loaded result and that prediction. Others are skipped."""
+    for p in map(Path, paths):
+        d = json.loads(p.read_text(encoding="utf-8"))
+        pred = d["predictions"].get(UPDATED)
+        if d["case"].get("momentum") and pred is not None and pred["options"].get("update_path") == "flow":
+            yield p, d, pred
 
 
 def repredict_updated(

@@ -1,29 +1,27 @@
 """Every benchmark suite's figures in one table, per mode, and the suites written before they ran pooled.
 
-Reads the cached case results of each suite directory (``bench/results/NAME/cases``; nothing is run) and
-summarizes them with ``trainless.bench.summarize``, the bench's own pooling: per mode the median and 95th
-percentile relative T_eps error for GD and SGD (an eps the prediction never reaches scores 100%), the median
-relative error of the steps to reach 50 / 20 / 10% of the initial loss and of the loss at T, and the trust
-signal's hit rate (bad: largest relative T_eps error above 25%), and for SGD the share of steps at which the
-real loss lies inside the predicted 5-95% band over batch orders (median over cases; a calibrated band: about
-90%). The modes: the frozen kernel (``discrete``)
-and ``discrete+updates/auto`` (what ``--kernel-updates auto`` gives: the updates without momentum, the frozen
-kernel with it). The pooled rows join the suites named with ``--unseen`` (written before they were run), case by
-case, before taking quantiles: all of them, their cross-entropy cases alone (the MSE runs past the stability
+Reads the cached case results of each suite directory (``bench/results/NAME/cases``; nothing is run) and summarizes
+them with ``trainless.bench.summarize``, the bench's own pooling: per mode the median and 95th percentile relative
+T_eps error for GD and SGD (an eps the prediction never reaches scores 100%), the median relative error of the steps
+to reach 50 / 20 / 10% of the initial loss and of the loss at T, and the trust signal's hit rate (bad: largest
+relative T_eps error above 25%), and for SGD the share of steps at which the real loss lies inside the predicted
+5-95% band over batch orders (median over cases; a calibrated band: about 90%). The modes: the frozen kernel
+(``discrete``) and ``discrete+updates/auto`` (what ``--kernel-updates auto`` gives: the updates without momentum,
+the frozen kernel with it). The pooled rows join the suites named with ``--unseen`` (written before they were run),
+case by case, before taking quantiles: all of them, their cross-entropy cases alone (the MSE runs past the stability
 edge are a regime of their own), and those with a fresh head (the regime the fidelity targets are set for; a
-linear-probed head starts near its optimum; on the three such GD cases the frozen kernel's median T_eps error
-per case was below the updates' on all three, 1 / 5 / 40% against 29 / 20 / 44%, the largest 2 / 30 / 65% against
-36 / 21 / 65%), and of those per optimizer regime (full-batch GD, plain SGD, SGD with momentum: the trust signal's hit rate differs
-between them), the cases whose lr is below the linearized stability edge at w0 (the trust signal's
+linear-probed head starts near its optimum; on the three such GD cases the frozen kernel's median T_eps error per
+case was below the updates' on all three, 1 / 5 / 40% against 29 / 20 / 44%, the largest 2 / 30 / 65% against 36 /
+21 / 65%), and of those per optimizer regime (full-batch GD, plain SGD, SGD with momentum: the trust signal's hit
+rate differs between them), the cases whose lr is below the linearized stability edge at w0 (the trust signal's
 ``edge`` flag at init; past it real runs can diverge, as two of unseen8's momentum runs at lr 1e-2 did, and the
-normalized T_eps of a run that does not converge scores nothing the user asked); and, where the pool holds more
-than one network, the fresh-head cross-entropy cases of each (is a figure one network's?), and likewise per kind of
-image (grey digits, natural images). Prints a Markdown table
-and writes it to benchmarks/results/suites_table.md.
+normalized T_eps of a run that does not converge scores nothing the user asked); and, where the pool holds more than
+one network, the fresh-head cross-entropy cases of each (is a figure one network's?), and likewise per kind of image
+(grey digits, natural images). Prints a Markdown table and writes it to benchmarks/results/suites_table.md.
 
     python benchmarks/suites_table.py bench/results/paper --unseen bench/results/longer \
         bench/results/unseen{,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20} \
-        bench/results/unseen{21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45} \
+        bench/results/unseen{21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46} \
         bench/results/{practice,plainsgd,mseedge}
 """
 

@@ -12,24 +12,19 @@ pooled p95 (over the cases' (eps, loss) errors) not higher. Logs in benchmarks/r
     python benchmarks/explore/flow_band.py bench/results/unseen42/cases/*.json  # log flow_band_unseen42.txt
 """
 
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import Tally, expected
+from fidelity_default import Tally, cached_flow_cases, expected
 
 from trainless.bench import UPDATED
 
 
 def main() -> None:
     tally = Tally()  # the flow (new) against the frozen kernel (base)
-    for path in map(Path, sys.argv[1:]):
-        d = json.loads(path.read_text(encoding="utf-8"))
+    for path, d, pred in cached_flow_cases(sys.argv[1:]):
         case = d["case"]
-        pred = d["predictions"].get(UPDATED)
-        if not case.get("momentum") or pred is None or pred["options"].get("update_path") != "flow":
-            continue
         frozen, flow = tally.add(expected(d, "discrete"), expected(d, UPDATED))
         scores = {"frozen": frozen, "flow": flow}
         share = pred.get("inactive_share")
