@@ -1023,8 +1023,8 @@ def _predict_trajectory(
             + (
                 f"; at most half the stability edge (here {edge_ratio:.2g}x it) kernel updates along the gradient "
                 "flow (--update-path flow) ended 1.5x off the real loss at T (median over 53 such runs, against "
-                "5.9x), but are not the default: they overshot on a few runs near half the edge, and their T_eps "
-                "p95 was higher (64% against 58%)"
+                "5.9x), but are not the default: they overshot on a few runs, and their T_eps p95 was "
+                "higher (64% against 58%)"
                 if edge_ratio <= 0.5
                 else ""
             )
