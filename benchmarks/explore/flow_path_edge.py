@@ -12,6 +12,13 @@ bench/suites/unseen48.toml before it ran, over the cases given: (1) the rule bet
 the largest T_eps error (a tie within 1 point), pooled (eps, loss) p95 not higher; (2) better on more cases than worse
 by the loss at T, with a lower median factor.
 
+Outcome on unseen48 (log flow_path_edge_unseen48.txt): (1) failed, (2) passed, so nothing changed. Seven of its eight
+runs kept the flow (largest edge ratio 0.19-0.47), one fell back (0.55). By the largest T_eps error the rule was better
+on none, worse on three (35 -> 41%, 65 -> 68%, 59 -> 69%), equal on five, pooled p95 65% -> 69%; at T better on six,
+worse on one, 4.3x -> 1.6x off (median factor). The implementation written while it ran (``auto_guarded_flow``,
+``FLOW_EDGE_RATIO``, the bench's ``auto_comparison``, tests) is kept, not applied, in
+benchmarks/results/explore/guarded_flow.patch.
+
     python benchmarks/explore/flow_path_edge.py bench/results/*/cases/*.json  # the screen: flow_path_edge.txt
     python benchmarks/explore/flow_path_edge.py bench/results/unseen48/cases/*.json  # log flow_path_edge_unseen48.txt
 """

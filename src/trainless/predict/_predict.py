@@ -1022,9 +1022,9 @@ def _predict_trajectory(
             "late curve and the loss at T as an upper bound"
             + (
                 f"; at most half the stability edge (here {edge_ratio:.2g}x it) kernel updates along the gradient "
-                "flow (--update-path flow) ended 1.5x off the real loss at T (median over 53 such runs, against "
-                "5.9x), but are not the default: they overshot on a few runs, and their T_eps p95 was "
-                "higher (64% against 58%)"
+                "flow (--update-path flow) ended nearer the real loss at T (1.5x off against 5.9x, median over 53 "
+                "such runs; held out on two suites, 3.7x -> 1.9x and 4.3x -> 1.6x), but are not the default: "
+                "their T_eps were no better there (p95 50% -> 82% and 65% -> 69%)"
                 if edge_ratio <= 0.5
                 else ""
             )
