@@ -137,7 +137,7 @@ def test_large_predicted_distance_warns(digits16, tiny, updates):
 
 
 def test_momentum_with_the_frozen_kernel_warns_the_late_curve_is_an_upper_bound(digits16, tiny):
-    # Below the edge, cross-entropy, momentum, no kernel updates: the benchmark's real runs ended lower (79 of 84);
+    # Below the edge, cross-entropy, momentum, no kernel updates: the benchmark's real runs ended lower (86 of 92);
     # at most half the edge the note names the flow's figures on the loss at T.
     cfg = FinetuneConfig(lr=0.001, steps=6, batch_size=16, momentum=0.9)
     note = "read the late curve and the loss at T as an upper bound"

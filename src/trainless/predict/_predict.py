@@ -1010,19 +1010,19 @@ def _predict_trajectory(
         )
     if config.momentum > 0 and not options.kernel_updates and loss is Loss.CE and edge_ratio <= 1.0:
         # benchmarks/explore/momentum_retention.py (the buffer's pull) and the momentum runs below the edge of the
-        # bench suites: 32 when this was written (docs/measurements.md, "Kernel updates under momentum"), 84 since
+        # bench suites: 32 when this was written (docs/measurements.md, "Kernel updates under momentum"), 92 since
         # (every cached one, 2026-12-05). The flow's figures: benchmarks/explore/flow_edge_rule.py over the cached runs
-        # at most half the edge and below FLOW_INACTIVE_SHARE (where the default keeps the frozen kernel), and its
-        # held-out test on unseen46, which it failed on the T_eps tail (docs/fidelity.md).
+        # at most half the edge and below FLOW_INACTIVE_SHARE (where the default keeps the frozen kernel), and the
+        # held-out tests of unseen46 and unseen48 (flow_path_edge.py), which it failed on T_eps (docs/fidelity.md).
         warnings.append(
             f"momentum {config.momentum:g} with the frozen kernel: on the benchmark's cross-entropy momentum runs "
             "below the stability edge the real run often started slower (as the Jacobian changes, the buffer's "
             "pull along the residual fell to 0.2-0.75 of the linearized one's by step 5, 4 runs) and nearly always "
-            "ended lower (the predicted loss at T was above the real one on 79 of 84, median 7.5x): read the "
+            "ended lower (the predicted loss at T was above the real one on 86 of 92, median 7.4x): read the "
             "late curve and the loss at T as an upper bound"
             + (
                 f"; at most half the stability edge (here {edge_ratio:.2g}x it) kernel updates along the gradient "
-                "flow (--update-path flow) ended nearer the real loss at T (1.5x off against 5.9x, median over 53 "
+                "flow (--update-path flow) ended nearer the real loss at T (1.5x off against 5.8x, median over 60 "
                 "such runs; held out on two suites, 3.7x -> 1.9x and 4.3x -> 1.6x), but are not the default: "
                 "their T_eps were no better there (p95 50% -> 82% and 65% -> 69%)"
                 if edge_ratio <= 0.5
