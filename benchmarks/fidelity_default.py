@@ -65,6 +65,15 @@ def comparison_scores(comparison: dict) -> dict[str, float]:
     }
 
 
+def off_by(predicted: float, real: float) -> float:
+    """How many times a predicted loss is off the real one, max(p/r, r/p), signed negative where the prediction is the
+    lower (NaN unless both are positive): the bench's relative error |p - r| / r stops at 100% below the real loss and
+    has no bound above, so it favours a prediction that ends low; this does not."""
+    if predicted <= 0 or real <= 0:
+        return float("nan")
+    return predicted / real if predicted >= real else -real / predicted
+
+
 TIE = 0.01
 """Two largest per-case errors within this (1 point) count as a tie in :class:`Tally`."""
 
@@ -80,10 +89,12 @@ class Tally:
         self.better = self.worse = self.tie = 0
         self.base: list[float] = []
         self.new: list[float] = []
+        self.scores: list[tuple[dict[str, float], dict[str, float]]] = []  # per case, (base, new)
 
     def add(self, base: dict, new: dict) -> tuple[dict[str, float], dict[str, float]]:
         """Count one case from its two bench comparisons; returns their :func:`comparison_scores`."""
         a, b = comparison_scores(base), comparison_scores(new)
+        self.scores.append((a, b))
         for pooled, comp in ((self.base, base), (self.new, new)):
             pooled += [r["relative_error"] for r in comp["eps"] if r["basis"] == "loss"]
         diff = b[self.key] - a[self.key]
@@ -105,6 +116,17 @@ class Tally:
 
     def median(self, side: str) -> float:
         return float(np.median(getattr(self, side)))
+
+    def figures(self, key: str, side: str) -> list[float]:
+        """One :func:`comparison_scores` figure of ``side`` (``base`` or ``new``), per case counted."""
+        return [pair[side == "new"][key] for pair in self.scores]
+
+    def loss_factors(self, side: str) -> list[float]:
+        """:func:`off_by` of ``side``'s loss at T, per case counted."""
+        return [
+            off_by(pair[side == "new"]["final_loss_pred"], pair[side == "new"]["final_loss_real"])
+            for pair in self.scores
+        ]
 
     def passed(self) -> bool:
         """The held-out test: better on more cases than worse, and a pooled p95 not higher."""

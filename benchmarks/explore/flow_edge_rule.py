@@ -30,20 +30,9 @@ from trainless.bench import UPDATED
 RULE_EDGE = 0.5
 
 
-def off_by(predicted: float, real: float) -> float:
-    """How many times the predicted loss at T is off the real one, max(p/r, r/p), signed negative where the prediction
-    is the lower: the bench's relative error |p - r| / r stops at 100% below the real loss and has no bound above, so
-    it favours a prediction that ends low; this does not."""
-    if predicted <= 0 or real <= 0:
-        return float("nan")
-    return predicted / real if predicted >= real else -real / predicted
-
-
 def main() -> None:
     eps = {True: Tally(), False: Tally()}  # the flow (new) against the frozen kernel (base); key: at most RULE_EDGE
     final = {True: Tally("final_loss_error"), False: Tally("final_loss_error")}
-    losses: dict[bool, dict[str, list[float]]] = {True: {"base": [], "new": []}, False: {"base": [], "new": []}}
-    factors: dict[bool, dict[str, list[float]]] = {True: {"base": [], "new": []}, False: {"base": [], "new": []}}
     for path, d, pred in cached_flow_cases(sys.argv[1:]):
         case = d["case"]
         edge = d["predictions"]["discrete"]["edge_ratio"]
@@ -51,10 +40,6 @@ def main() -> None:
         frozen, flow = expected(d, "discrete"), expected(d, UPDATED)
         a, b = eps[inside].add(frozen, flow)
         final[inside].add(frozen, flow)
-        losses[inside]["base"].append(a["final_loss_error"])
-        losses[inside]["new"].append(b["final_loss_error"])
-        for side, sc in (("base", a), ("new", b)):
-            factors[inside][side].append(off_by(sc["final_loss_pred"], sc["final_loss_real"]))
         share = pred.get("inactive_share")
         print(
             f"{path.parent.parent.name:9s} {path.stem[:8]} {case['model'][-5:]} {case['data']:7s} "
@@ -73,17 +58,20 @@ def main() -> None:
             f"{t.tie}; pooled eps errors p95 {t.p95('base'):.0%} -> {t.p95('new'):.0%}, median {t.median('base'):.0%} "
             f"-> {t.median('new'):.0%} ({len(t.new)} pairs)"
         )
+        loss = {side: statistics.median(t.figures("final_loss_error", side)) for side in ("base", "new")}
+        factors = {side: t.loss_factors(side) for side in ("base", "new")}
         print(
             f"{label}, {f.cases} cases: loss at T, flow better on {f.better}, worse on {f.worse}, tie {f.tie}; median "
-            f"{statistics.median(losses[inside]['base']):.0%} -> {statistics.median(losses[inside]['new']):.0%}; "
-            f"off by a factor (median) {statistics.median(abs(x) for x in factors[inside]['base']):.2f} -> "
-            f"{statistics.median(abs(x) for x in factors[inside]['new']):.2f}, predicted below the real one on "
-            f"{sum(1 for x in factors[inside]['base'] if x < 0)} -> {sum(1 for x in factors[inside]['new'] if x < 0)}"
+            f"{loss['base']:.0%} -> {loss['new']:.0%}; "
+            f"off by a factor (median) {statistics.median(abs(x) for x in factors['base']):.2f} -> "
+            f"{statistics.median(abs(x) for x in factors['new']):.2f}, predicted below the real one on "
+            f"{sum(1 for x in factors['base'] if x < 0)} -> {sum(1 for x in factors['new'] if x < 0)}"
         )
     t, f = eps[True], final[True]
     if t.cases:
         first = t.better >= t.worse and t.p95("new") <= t.p95("base")
-        second = f.better > f.worse and statistics.median(losses[True]["new"]) < statistics.median(losses[True]["base"])
+        loss = {side: statistics.median(t.figures("final_loss_error", side)) for side in ("base", "new")}
+        second = f.better > f.worse and loss["new"] < loss["base"]
         print(
             f"the test fixed in unseen46.toml, on the cases given: (1) T_eps {'passed' if first else 'failed'}, (2) "
             f"loss at T {'passed' if second else 'failed'}"
