@@ -3,10 +3,19 @@
 For each case file, the cached kernel-updates prediction (made with the default ``path_stride="auto"``, every
 T/30 steps without momentum) is scored next to the same prediction made again with ``path_stride=S``
 (``run_case(..., only={"discrete+updates"})``, the real run from the cache): largest and median relative
-T_eps error on the loss, median level error, loss-at-T error, and the prediction's seconds. Kept as run.
+T_eps error on the loss, median level error, loss-at-T error, and the prediction's seconds; then the cases counted
+as the held-out tests count them (:class:`fidelity_default.Tally`: better / worse / tied on the largest error, pooled
+p95 and median, the test passed when better on more cases than worse with a p95 not higher) and the cost ratio.
 
     python benchmarks/explore/stride_density.py --stride 2 CASE.json ...
+
+First run on eight public cases chosen after seeing their errors (log ``stride_density.txt``). Held out on
+2026-12-05 (log ``stride_density_n50.txt``): every fresh-head cross-entropy full-batch GD case at N = 50, 64 px,
+T = 150, constant lr, with a path stride, of the suites unseen to unseen48 (39 cases), in case-id order, the test
+(``Tally.passed``) fixed before the run.
 """
+
+import statistics
 
 import argparse
 import json
@@ -15,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import comparison_scores, repredict_updated, score_line
+from fidelity_default import Tally, comparison_scores, repredict_updated, score_line
 
 from trainless.bench import UPDATED
 
@@ -25,6 +34,7 @@ ap.add_argument("--stride", type=int, default=2)
 a = ap.parse_args()
 
 
+tally, seconds_ratio = Tally(), []
 for p in a.cases:
     d = json.loads(p.read_text())
     cached = next(c for c in d["comparisons"] if c["engine"] == UPDATED)
@@ -32,9 +42,19 @@ for p in a.cases:
     t0 = time.perf_counter()
     case, _, new = repredict_updated(d, {"path_stride": a.stride})
     seconds = time.perf_counter() - t0
+    tally.add(cached, new)
+    seconds_ratio.append(seconds / d["predictions"][UPDATED]["seconds"])
     print(
         f"{p.stem[:8]} {case.tag:8s} stride {was}: {score_line(comparison_scores(cached))} "
         f"[{d['predictions'][UPDATED]['seconds']:.0f} s] | stride {a.stride}: {score_line(comparison_scores(new))} "
         f"[{seconds:.0f} s]",
         flush=True,
     )
+
+print(
+    f"{tally.cases} cases: stride {a.stride} better on {tally.better}, worse on {tally.worse}, tied on {tally.tie}; "
+    f"pooled T_eps p95 {tally.p95('base'):.1%} -> {tally.p95('new'):.1%}, median {tally.median('base'):.1%} -> "
+    f"{tally.median('new'):.1%}; loss at T median {statistics.median(tally.figures('final_loss_error', 'base')):.0%} -> "
+    f"{statistics.median(tally.figures('final_loss_error', 'new')):.0%}; seconds, median ratio to the cached "
+    f"{statistics.median(seconds_ratio):.2f}; test {'passed' if tally.passed() else 'FAILED'}"
+)
