@@ -15,10 +15,9 @@ T = 150, constant lr, with a path stride, of the suites unseen to unseen48 (39 c
 (``Tally.passed``) fixed before the run.
 """
 
-import statistics
-
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
