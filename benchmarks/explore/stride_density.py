@@ -55,5 +55,6 @@ print(
     f"{tally.cases} cases: stride {a.stride} better on {tally.better}, worse on {tally.worse}, tied on {tally.tie}; "
     f"pooled T_eps p95 {tally.p95('base'):.1%} -> {tally.p95('new'):.1%}, median {tally.median('base'):.1%} -> "
     f"{tally.median('new'):.1%}; loss at T median {final['base']:.0%} -> {final['new']:.0%}; "
-    f"seconds, median ratio to the cached {statistics.median(seconds_ratio):.2f}; test {'passed' if tally.passed() else 'FAILED'}"
+    f"seconds, median ratio to the cached {statistics.median(seconds_ratio):.2f}; "
+    f"test {'passed' if tally.passed() else 'FAILED'}"
 )
