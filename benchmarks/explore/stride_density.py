@@ -8,6 +8,7 @@ as the held-out tests count them (:class:`fidelity_default.Tally`: better / wors
 p95 and median, the test passed when better on more cases than worse with a p95 not higher) and the cost ratio.
 
     python benchmarks/explore/stride_density.py --stride 2 CASE.json ...
+    python benchmarks/explore/stride_density.py --stride 2 --timing CASE.json ...   # the costs, back to back
 
 First run on eight public cases chosen after seeing their errors (log ``stride_density.txt``). Held out on
 2026-12-05 (log ``stride_density_n50.txt``): every fresh-head cross-entropy full-batch GD case at N = 50, 64 px,
@@ -30,7 +31,27 @@ from trainless.bench import UPDATED
 ap = argparse.ArgumentParser()
 ap.add_argument("cases", nargs="+", type=Path)
 ap.add_argument("--stride", type=int, default=2)
+ap.add_argument(
+    "--timing",
+    action="store_true",
+    help="only time: predict each case with the auto stride (5 at T = 150) and --stride, twice, back to back",
+)
 a = ap.parse_args()
+
+if a.timing:
+    # The cached predictions' seconds come from other days and loads; only back-to-back runs compare costs.
+    for p in a.cases:
+        d = json.loads(p.read_text())
+        lines = []
+        for stride in ("auto", a.stride, "auto", a.stride):
+            _, result, _ = repredict_updated(d, {"path_stride": stride})
+            pred = result["predictions"][UPDATED]
+            lines.append(
+                f"stride {pred['options']['path_stride']}: prediction {pred['seconds']:.1f} s (kernels "
+                f"{pred['kernel_seconds']:.1f} s, est. real run {pred['estimated_run_seconds']:.1f} s)"
+            )
+        print(p.stem[:8], " | ".join(lines), flush=True)
+    sys.exit()
 
 
 tally, seconds_ratio = Tally(), []
