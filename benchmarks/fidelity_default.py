@@ -94,9 +94,16 @@ class Tally:
     def add(self, base: dict, new: dict) -> tuple[dict[str, float], dict[str, float]]:
         """Count one case from its two bench comparisons; returns their :func:`comparison_scores`."""
         a, b = comparison_scores(base), comparison_scores(new)
+        loss_eps = [[r["relative_error"] for r in comp["eps"] if r["basis"] == "loss"] for comp in (base, new)]
+        self.count(a, b, *loss_eps)
+        return a, b
+
+    def count(self, a: dict[str, float], b: dict[str, float], base_eps: list[float], new_eps: list[float]) -> None:
+        """Count one case from its two sides' scores (at least ``key``) and (eps, loss) errors, where the cases are
+        scored from curves rather than bench comparisons (:func:`curve_scores_of`)."""
         self.scores.append((a, b))
-        for pooled, comp in ((self.base, base), (self.new, new)):
-            pooled += [r["relative_error"] for r in comp["eps"] if r["basis"] == "loss"]
+        self.base += base_eps
+        self.new += new_eps
         diff = b[self.key] - a[self.key]
         if diff < -TIE:
             self.better += 1
@@ -209,6 +216,17 @@ def pool_figures(pooled: dict[str, dict[str, list[float]]], key: str, curve: np.
     for k in ("levels", "final", "max"):
         acc[k].append(s[k])
     return s
+
+
+def curve_scores_of(figures: dict) -> dict[str, float]:
+    """:func:`curve_figures` under the keys of :func:`comparison_scores` that :class:`Tally` counts by."""
+    return {"eps_max": figures["max"], "final_loss_error": figures["final"]}
+
+
+def climb_back(real_loss: list[float]) -> float:
+    """A real run's largest loss in steps 10-60 over its smallest in the first 10 steps (above 1: the loss climbed
+    back up after its first descent, as momentum runs at small batches do)."""
+    return max(real_loss[10:60]) / min(real_loss[:10])
 
 
 def curve_scores(curve: np.ndarray, real: np.ndarray) -> str:

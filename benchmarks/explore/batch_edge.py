@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import load_cached_case
+from fidelity_default import climb_back, load_cached_case
 
 from trainless._losses import loss_hessian
 from trainless.dynamics import KernelOperator
@@ -38,8 +38,7 @@ for p in map(Path, sys.argv[1:]):
             idx = perm[i : i + b]
             batch.append(KernelOperator(k[idx][:, idx]).sharpness(h[idx]))
     s = np.array(batch) * config.lr / (2 * (1 + config.momentum))
-    real = d["record"]["loss"]
-    bump = max(real[10:60]) / min(real[:10])
+    bump = climb_back(d["record"]["loss"])
     print(
         f"{p.stem[:6]} {case.tag:6s} m {config.momentum} B {b} lr {config.lr:.0e}: edge ratio full "
         f"{full * config.lr / (2 * (1 + config.momentum)):.2f} batch median {np.median(s):.2f} p90 "

@@ -26,7 +26,7 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 from torch.func import functional_call, grad, jvp, vjp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import load_cached_case
+from fidelity_default import climb_back, load_cached_case
 
 from trainless._losses import loss_hessian
 from trainless.models._registry import select_trainable
@@ -88,8 +88,7 @@ def main() -> None:
         config, dim, full, gauss_newton = products(d)
         top, bottom, gn = extreme(full, dim, "LA"), extreme(full, dim, "SA"), extreme(gauss_newton, dim, "LA")
         edge = config.lr / (2 * (1 + config.momentum))
-        real = d["record"]["loss"]
-        bump = max(real[10:60]) / min(real[:10])
+        bump = climb_back(d["record"]["loss"])
         print(
             f"{p.stem[:8]} {d['case']['tag']:28s} m {config.momentum} B {config.batch_size or 'N'} lr "
             f"{config.lr:.1e}: full Hessian top {top:8.1f} (edge ratio {top * edge:.2f}) bottom {bottom:8.1f}, "

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import TIE, curve_figures, repredict_updated
+from fidelity_default import TIE, Tally, curve_figures, curve_scores_of, repredict_updated
 
 from trainless.bench import UPDATED
 
@@ -37,39 +37,36 @@ ap.add_argument("--stop-after", type=float, default=None, help="start no case af
 a = ap.parse_args()
 started = time.perf_counter()
 
-names = ("cached", f"stride {a.stride}", "mean")
-pooled: dict[str, list[float]] = {k: [] for k in names}
-largest: dict[str, list[float]] = {k: [] for k in names}
+# Both against the cached prediction (base): the stride-S curve and the mean, each case counted as Tally counts it.
+tallies = {f"stride {a.stride}": Tally(), "mean": Tally()}
 for p in a.cases:
     if a.stop_after is not None and time.perf_counter() - started > a.stop_after:
-        print(f"stopped after {len(largest['mean'])} of {len(a.cases)} cases (--stop-after {a.stop_after:.0f} s)")
+        print(f"stopped after {tallies['mean'].cases} of {len(a.cases)} cases (--stop-after {a.stop_after:.0f} s)")
         break
     d = json.loads(p.read_text(encoding="utf-8"))
     real = np.asarray(d["record"]["loss"], dtype=float)
     cached = np.asarray(d["predictions"][UPDATED]["loss"], dtype=float)
     _, result, _ = repredict_updated(d, {"path_stride": a.stride})
     new = np.asarray(result["predictions"][UPDATED]["loss"], dtype=float)
-    line = []
-    for name, curve in zip(names, (cached, new, (cached + new) / 2), strict=True):
-        s = curve_figures(curve, real)
-        pooled[name] += s["eps"]
-        largest[name].append(s["max"])
-        line.append(f"{name}: max {s['max']:.0%} loss at T {s['final']:.0%}")
+    figures = {
+        name: curve_figures(curve, real)
+        for name, curve in (("cached", cached), (f"stride {a.stride}", new), ("mean", (cached + new) / 2))
+    }
+    base = figures["cached"]
+    for name, tally in tallies.items():
+        tally.count(curve_scores_of(base), curve_scores_of(figures[name]), base["eps"], figures[name]["eps"])
+    line = [f"{name}: max {s['max']:.0%} loss at T {s['final']:.0%}" for name, s in figures.items()]
     print(p.stem[:8], d["case"]["tag"], " | ".join(line), flush=True)
 
-for name in names:
+for name, tally, side in (("cached", tallies["mean"], "base"), *((n, t, "new") for n, t in tallies.items())):
+    largest = tally.figures("eps_max", side)
     print(
-        f"{name:9s}: pooled T_eps p95 {np.percentile(pooled[name], 95):.1%} median "
-        f"{statistics.median(pooled[name]):.1%}; largest per case median {statistics.median(largest[name]):.0%}, "
-        f"above 25% on {sum(m > 0.25 for m in largest[name])} of {len(largest[name])}"
+        f"{name:9s}: pooled T_eps p95 {tally.p95(side):.1%} median {tally.median(side):.1%}; largest per case median "
+        f"{statistics.median(largest):.0%}, above 25% on {sum(m > 0.25 for m in largest)} of {len(largest)}"
     )
 
-diff = np.subtract(largest["mean"], largest["cached"])
-passed = (diff < -TIE).sum() > (diff > TIE).sum() and np.percentile(pooled["mean"], 95) <= np.percentile(
-    pooled["cached"], 95
-)
+mean = tallies["mean"]
 print(
-    f"mean against cached: better on {(diff < -TIE).sum()}, worse on {(diff > TIE).sum()}, tied on "
-    f"{(abs(diff) <= TIE).sum()} (largest error per case, tie within {TIE:.0%}); held-out test "
-    f"{'passed' if passed else 'FAILED'}"
+    f"mean against cached: better on {mean.better}, worse on {mean.worse}, tied on {mean.tie} (largest error per "
+    f"case, tie within {TIE:.0%}); held-out test {'passed' if mean.passed() else 'FAILED'}"
 )
