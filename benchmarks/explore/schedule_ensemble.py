@@ -12,7 +12,7 @@ each of the three. No constant is fitted: the mean is of two predictions the use
 
 Run first on the 39 N = 50 GD cases of ``stride_density_n50.txt`` (log ``schedule_ensemble_n50.txt``: the mean's
 pooled p95 17.3% against 20.7% and 20.0%). Then held out (log ``schedule_ensemble_n100.txt``) on the other cases of
-that selection, N = 80-150, in case-id order, ``--stop-after 2400``, the test fixed before the run: the mean better
+that selection, N = 80-200, in case-id order, ``--stop-after 2400``, the test fixed before the run: the mean better
 than the cached prediction on more cases than worse (largest error, ties within ``TIE``) with a pooled p95 not higher.
 """
 
