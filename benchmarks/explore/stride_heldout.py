@@ -1,0 +1,146 @@
+"""Exploration: a denser weight stride on every cached bench case it would change, kept for a default change.
+
+The candidate rule: ``path_stride = max(MIN_STRIDE, round(T / MOVES))`` (75 moves, never denser than every 2 steps:
+stride 2 at T = 150, 4 at T = 300, 8 at T = 600, 13 at T = 1000), against the default's T / 30 (stride 5 at T = 150).
+For each selected case, the cached kernel-updates prediction is made again with the candidate stride (the real run
+from the cache), scored next to the cached one (line as ``stride_density.py``), counted as the held-out tests count
+(:class:`fidelity_default.Tally`), overall and by group (T = 150 or longer; full batch or minibatch; the loss).
+
+Selected: every case of the given suite directories whose kernel-updates prediction took the run's own path
+(no momentum) with a path stride, less the case ids named in the ``--exclude`` logs (the cases the stride was
+already tried on), suite by suite in the order given, case ids sorted within. ``--save DIR`` keeps each new
+prediction (``run_case(..., only={"discrete+updates"})``, its comparisons included) as
+``DIR/<suite>/<case id>.json.gz``, read back instead of predicting again when the script is run again, so that a
+default change can merge them into the suites' case files (``trainless.bench._run.merge_predictions``) without
+another 4 hours of predictions.
+
+    python benchmarks/explore/stride_heldout.py --save bench/results/stride75 --stop-at 02:10 \\
+        --exclude benchmarks/results/explore/{stride_density_n*,schedule_ensemble_n100}.txt \\
+        --suites bench/results/unseen bench/results/unseen2 ...
+
+The test, fixed before the first run (2026-12-05/06): on the cases completed before ``--stop-at``, the candidate
+better on more cases than worse (largest relative T_eps error on the loss, ties within ``TIE``) with a pooled p95 not
+higher.
+"""
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fidelity_default import Tally, comparison_scores, repredict_updated, score_line
+
+from trainless._io import write_json
+from trainless.bench import UPDATED
+from trainless.bench._run import merge_predictions
+
+MOVES, MIN_STRIDE = 75, 2
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--suites", nargs="+", type=Path, required=True, help="suite result directories (with cases/)")
+ap.add_argument("--exclude", nargs="*", type=Path, default=[], help="logs whose per-case lines name cases to skip")
+ap.add_argument("--save", type=Path, default=None, help="keep each new prediction under this directory")
+ap.add_argument(
+    "--stop-at", default=None, help="start no case after this UTC time of day (HH:MM, today or after midnight)"
+)
+ap.add_argument("--list", action="store_true", help="only list the selected cases")
+ap.add_argument(
+    "--merge",
+    action="store_true",
+    help="predict nothing: merge every selected case's kept prediction (--save DIR) into its suite's case file",
+)
+a = ap.parse_args()
+
+
+def candidate_stride(steps: int) -> int:
+    return max(MIN_STRIDE, round(steps / MOVES))
+
+
+def group(d: dict) -> str:
+    c = d["case"]
+    return f"{'T=150' if c['steps'] == 150 else 'T>150'} {'SGD' if c['batch_size'] else 'GD'} {c['loss']}"
+
+
+skip = {m.group(1) for log in a.exclude for m in re.finditer(r"^([0-9a-f]{8}) ", log.read_text(), re.M)}
+selected = []
+for suite in a.suites:
+    for p in sorted((suite / "cases").glob("*.json")):
+        d = json.loads(p.read_text(encoding="utf-8"))
+        pred = d["predictions"].get(UPDATED)
+        if pred is None or d["case"]["momentum"] > 0 or p.stem[:8] in skip:
+            continue
+        if pred["options"].get("update_path", "own") != "own" or pred["options"].get("path_stride") is None:
+            continue
+        selected.append(p)
+print(f"# {len(selected)} cases selected from {len(a.suites)} suites ({len(skip)} case ids excluded)", flush=True)
+if a.list:
+    print("\n".join(str(p) for p in selected))
+    sys.exit()
+if a.merge:
+    # Only once every selected case is kept: a suite half at one stride and half at the other would be scored as
+    # one default (the bench's auto_comparison refuses a stride other than the default's).
+    kept = {p: a.save / p.parent.parent.name / f"{p.stem}.json.gz" for p in selected}
+    missing = [str(p) for p, k in kept.items() if not k.is_file()]
+    if missing:
+        sys.exit(f"{len(missing)} selected cases have no kept prediction (first: {missing[0]}); predict them first")
+    for p, k in kept.items():
+        fresh = json.loads(gzip.decompress(k.read_bytes()))
+        assert fresh["case_id"] == json.loads(p.read_text(encoding="utf-8"))["case_id"], p
+        write_json(p, merge_predictions(json.loads(p.read_text(encoding="utf-8")), fresh, {UPDATED}))
+    print(f"merged {len(kept)} kept predictions into their suites' case files")
+    sys.exit()
+
+stop = None
+if a.stop_at:
+    now = dt.datetime.now(dt.timezone.utc)
+    hh, mm = map(int, a.stop_at.split(":"))
+    stop = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    stop += dt.timedelta(days=1) if stop < now else dt.timedelta()
+
+tallies: dict[str, Tally] = {"all": Tally()}
+for p in selected:
+    if stop is not None and dt.datetime.now(dt.timezone.utc) > stop:
+        print(f"stopped after {tallies['all'].cases} of {len(selected)} cases (--stop-at {a.stop_at} UTC)", flush=True)
+        break
+    d = json.loads(p.read_text(encoding="utf-8"))
+    stride = candidate_stride(d["case"]["steps"])
+    cached = next(c for c in d["comparisons"] if c["engine"] == UPDATED)
+    was = d["predictions"][UPDATED]["options"]["path_stride"]
+    kept = a.save / p.parent.parent.name / f"{p.stem}.json.gz" if a.save else None
+    reused = kept is not None and kept.is_file()
+    if reused:
+        fresh = json.loads(gzip.decompress(kept.read_bytes()))
+    else:
+        _, fresh, _ = repredict_updated(d, {"path_stride": stride})
+        if kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            # Only the new prediction and its comparisons: the case file's other parts are in the suite already.
+            keep = {k: fresh[k] for k in ("case_id", "predictions", "comparisons", "baseline")}
+            tmp = kept.with_suffix(".tmp")
+            tmp.write_bytes(gzip.compress(json.dumps(keep, allow_nan=True).encode()))
+            tmp.replace(kept)
+    new = next(c for c in fresh["comparisons"] if c["engine"] == UPDATED)
+    assert fresh["predictions"][UPDATED]["options"]["path_stride"] == stride, "the stride asked for was not used"
+    for key in ("all", group(d)):
+        tallies.setdefault(key, Tally()).add(cached, new)
+    print(
+        f"{p.stem[:8]} {p.parent.parent.name:9s} {d['case']['tag']:10s} N={d['n']} {d['resolution']}px "
+        f"T={d['case']['steps']} | stride {was}: {score_line(comparison_scores(cached))} "
+        f"[{d['predictions'][UPDATED]['seconds']:.0f} s] | stride {stride}: {score_line(comparison_scores(new))} "
+        f"[{fresh['predictions'][UPDATED]['seconds']:.0f} s{', kept' if reused else ''}]",
+        flush=True,
+    )
+
+for key, t in tallies.items():
+    if not t.cases:
+        continue
+    print(
+        f"{key}: {t.cases} cases, candidate better on {t.better}, worse on {t.worse}, tied on {t.tie}; pooled T_eps "
+        f"p95 {t.p95('base'):.1%} -> {t.p95('new'):.1%}, median {t.median('base'):.1%} -> {t.median('new'):.1%}; "
+        f"cases above 25% {sum(x > 0.25 for x in t.figures('eps_max', 'base'))} -> "
+        f"{sum(x > 0.25 for x in t.figures('eps_max', 'new'))}; test {'passed' if t.passed() else 'FAILED'}"
+    )
