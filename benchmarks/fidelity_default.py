@@ -111,7 +111,6 @@ class Tally:
             self.worse += 1
         else:
             self.tie += 1
-        return a, b
 
     @property
     def cases(self) -> int:
