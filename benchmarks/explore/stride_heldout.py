@@ -4,7 +4,8 @@ The candidate rule: ``path_stride = max(MIN_STRIDE, round(T / MOVES))`` (75 move
 stride 2 at T = 150, 4 at T = 300, 8 at T = 600, 13 at T = 1000), against the default's T / 30 (stride 5 at T = 150).
 For each selected case, the cached kernel-updates prediction is made again with the candidate stride (the real run
 from the cache), scored next to the cached one (line as ``stride_density.py``), counted as the held-out tests count
-(:class:`fidelity_default.Tally`), overall and by group (T = 150 or longer; full batch or minibatch; the loss).
+(:class:`fidelity_default.Tally`), overall and by group (T = 150 or longer; full batch or minibatch; the loss); and the
+mean of the two paths' loss curves (``schedule_ensemble.py``'s candidate) counted the same way from the curves.
 
 Selected: every case of the given suite directories whose kernel-updates prediction took the run's own path
 (no momentum) with a path stride, less the case ids named in the ``--exclude`` logs (the cases the stride was
@@ -32,7 +33,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import Tally, comparison_scores, repredict_updated, score_line
+import numpy as np
+from fidelity_default import Tally, comparison_scores, curve_figures, curve_scores_of, repredict_updated, score_line
 
 from trainless._io import write_json
 from trainless.bench import UPDATED
@@ -102,6 +104,9 @@ if a.stop_at:
     stop += dt.timedelta(days=1) if stop < now else dt.timedelta()
 
 tallies: dict[str, Tally] = {"all": Tally()}
+# The mean of the two paths' loss curves, step by step, against the cached one, both scored from their curves
+# (schedule_ensemble.py's test on these cases: its two curves' own scores are in the lines above it).
+mean = Tally()
 for p in selected:
     if stop is not None and dt.datetime.now(dt.timezone.utc) > stop:
         print(f"stopped after {tallies['all'].cases} of {len(selected)} cases (--stop-at {a.stop_at} UTC)", flush=True)
@@ -127,6 +132,10 @@ for p in selected:
     assert fresh["predictions"][UPDATED]["options"]["path_stride"] == stride, "the stride asked for was not used"
     for key in ("all", group(d)):
         tallies.setdefault(key, Tally()).add(cached, new)
+    real = np.asarray(d["record"]["loss"], dtype=float)
+    curves = [np.asarray(x["predictions"][UPDATED]["loss"], dtype=float) for x in (d, fresh)]
+    base_fig, mean_fig = curve_figures(curves[0], real), curve_figures((curves[0] + curves[1]) / 2, real)
+    mean.count(curve_scores_of(base_fig), curve_scores_of(mean_fig), base_fig["eps"], mean_fig["eps"])
     print(
         f"{p.stem[:8]} {p.parent.parent.name:9s} {d['case']['tag']:10s} N={d['n']} {d['resolution']}px "
         f"T={d['case']['steps']} | stride {was}: {score_line(comparison_scores(cached))} "
@@ -143,4 +152,10 @@ for key, t in tallies.items():
         f"p95 {t.p95('base'):.1%} -> {t.p95('new'):.1%}, median {t.median('base'):.1%} -> {t.median('new'):.1%}; "
         f"cases above 25% {sum(x > 0.25 for x in t.figures('eps_max', 'base'))} -> "
         f"{sum(x > 0.25 for x in t.figures('eps_max', 'new'))}; test {'passed' if t.passed() else 'FAILED'}"
+    )
+if mean.cases:
+    print(
+        f"mean of the two paths (scored from the curves): better on {mean.better}, worse on {mean.worse}, tied on "
+        f"{mean.tie}; pooled T_eps p95 {mean.p95('base'):.1%} -> {mean.p95('new'):.1%}, median "
+        f"{mean.median('base'):.1%} -> {mean.median('new'):.1%}; test {'passed' if mean.passed() else 'FAILED'}"
     )
