@@ -106,7 +106,7 @@ if a.stop_at:
 tallies: dict[str, Tally] = {"all": Tally()}
 # The mean of the two paths' loss curves, step by step, against the cached one, both scored from their curves
 # (schedule_ensemble.py's test on these cases: its two curves' own scores are in the lines above it).
-mean = Tally()
+means: dict[str, Tally] = {"all": Tally()}
 for p in selected:
     if stop is not None and dt.datetime.now(dt.timezone.utc) > stop:
         print(f"stopped after {tallies['all'].cases} of {len(selected)} cases (--stop-at {a.stop_at} UTC)", flush=True)
@@ -135,7 +135,10 @@ for p in selected:
     real = np.asarray(d["record"]["loss"], dtype=float)
     curves = [np.asarray(x["predictions"][UPDATED]["loss"], dtype=float) for x in (d, fresh)]
     base_fig, mean_fig = curve_figures(curves[0], real), curve_figures((curves[0] + curves[1]) / 2, real)
-    mean.count(curve_scores_of(base_fig), curve_scores_of(mean_fig), base_fig["eps"], mean_fig["eps"])
+    for key in ("all", group(d)):
+        means.setdefault(key, Tally()).count(
+            curve_scores_of(base_fig), curve_scores_of(mean_fig), base_fig["eps"], mean_fig["eps"]
+        )
     print(
         f"{p.stem[:8]} {p.parent.parent.name:9s} {d['case']['tag']:10s} N={d['n']} {d['resolution']}px "
         f"T={d['case']['steps']} | stride {was}: {score_line(comparison_scores(cached))} "
@@ -153,9 +156,13 @@ for key, t in tallies.items():
         f"cases above 25% {sum(x > 0.25 for x in t.figures('eps_max', 'base'))} -> "
         f"{sum(x > 0.25 for x in t.figures('eps_max', 'new'))}; test {'passed' if t.passed() else 'FAILED'}"
     )
-if mean.cases:
+for key, mean in means.items():
+    if not mean.cases:
+        continue
     print(
-        f"mean of the two paths (scored from the curves): better on {mean.better}, worse on {mean.worse}, tied on "
-        f"{mean.tie}; pooled T_eps p95 {mean.p95('base'):.1%} -> {mean.p95('new'):.1%}, median "
-        f"{mean.median('base'):.1%} -> {mean.median('new'):.1%}; test {'passed' if mean.passed() else 'FAILED'}"
+        f"{key}, mean of the two paths (scored from the curves): better on {mean.better}, worse on {mean.worse}, "
+        f"tied on {mean.tie}; pooled T_eps p95 {mean.p95('base'):.1%} -> {mean.p95('new'):.1%}, median "
+        f"{mean.median('base'):.1%} -> {mean.median('new'):.1%}; cases above 25% "
+        f"{sum(x > 0.25 for x in mean.figures('eps_max', 'base'))} -> "
+        f"{sum(x > 0.25 for x in mean.figures('eps_max', 'new'))}; test {'passed' if mean.passed() else 'FAILED'}"
     )
