@@ -39,6 +39,7 @@ from fidelity_default import Tally, comparison_scores, curve_figures, curve_scor
 from trainless._io import write_json
 from trainless.bench import UPDATED
 from trainless.bench._run import merge_predictions
+from trainless.dynamics import epsilon_time
 
 MOVES, MIN_STRIDE = 75, 2
 
@@ -107,6 +108,9 @@ tallies: dict[str, Tally] = {"all": Tally()}
 # The mean of the two paths' loss curves, step by step, against the cached one, both scored from their curves
 # (schedule_ensemble.py's test on these cases: its two curves' own scores are in the lines above it).
 means: dict[str, Tally] = {"all": Tally()}
+# log T_eps ratios at every eps all four curves reach: the two paths against each other (the path's noise) and each
+# curve against the real one (the error's spread).
+log_ratios: dict[str, list[float]] = {"stride against cached": [], "cached": [], "candidate": [], "mean": []}
 for p in selected:
     if stop is not None and dt.datetime.now(dt.timezone.utc) > stop:
         print(f"stopped after {tallies['all'].cases} of {len(selected)} cases (--stop-at {a.stop_at} UTC)", flush=True)
@@ -135,6 +139,12 @@ for p in selected:
     real = np.asarray(d["record"]["loss"], dtype=float)
     curves = [np.asarray(x["predictions"][UPDATED]["loss"], dtype=float) for x in (d, fresh)]
     base_fig, mean_fig = curve_figures(curves[0], real), curve_figures((curves[0] + curves[1]) / 2, real)
+    for eps in d["case"]["eps"]:
+        t_real, t_base, t_new, t_mean = (epsilon_time(c, eps)[0] for c in (real, *curves, sum(curves) / 2))
+        if t_real and t_base and t_new and t_mean:
+            log_ratios["stride against cached"].append(np.log(t_new / t_base))
+            for key, t in (("cached", t_base), ("candidate", t_new), ("mean", t_mean)):
+                log_ratios[key].append(np.log(t / t_real))
     for key in ("all", group(d)):
         means.setdefault(key, Tally()).count(
             curve_scores_of(base_fig), curve_scores_of(mean_fig), base_fig["eps"], mean_fig["eps"]
@@ -166,3 +176,10 @@ for key, mean in means.items():
         f"{sum(x > 0.25 for x in mean.figures('eps_max', 'base'))} -> "
         f"{sum(x > 0.25 for x in mean.figures('eps_max', 'new'))}; test {'passed' if mean.passed() else 'FAILED'}"
     )
+for key, r in log_ratios.items():
+    if r:
+        r = np.asarray(r)
+        print(
+            f"log T_eps ratio, {key}{'' if key.startswith('stride') else ' against real'}: {len(r)} eps, mean "
+            f"{r.mean():+.3f}, later on {np.mean(r > 0):.0%}, earlier on {np.mean(r < 0):.0%}, sd {r.std():.3f}"
+        )
