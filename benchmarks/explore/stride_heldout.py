@@ -34,11 +34,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
-from fidelity_default import Tally, comparison_scores, curve_figures, curve_scores_of, repredict_updated, score_line
+from fidelity_default import (
+    Tally,
+    comparison_scores,
+    curve_figures,
+    curve_scores_of,
+    eps_errors,
+    repredict_updated,
+    score_line,
+)
+from gd_trust import auc
 
 from trainless._io import write_json
 from trainless.bench import UPDATED
-from trainless.bench._run import merge_predictions
+from trainless.bench._run import BAD_CASE, merge_predictions
 from trainless.dynamics import epsilon_time
 
 MOVES, MIN_STRIDE = 75, 2
@@ -111,6 +120,10 @@ means: dict[str, Tally] = {"all": Tally()}
 # log T_eps ratios at every eps all four curves reach: the two paths against each other (the path's noise) and each
 # curve against the real one (the error's spread).
 log_ratios: dict[str, list[float]] = {"stride against cached": [], "cached": [], "candidate": [], "mean": []}
+# For a trust signal: the two paths' disagreement (the largest relative T_eps difference of the candidate's curve
+# against the cached one) and the edge ratio lr / (2N / lambda_max), per run, with whether the cached prediction and
+# the mean were bad (largest error above BAD_CASE) and whether the run is a fresh-head CE GD one.
+signals: list[dict] = []
 for p in selected:
     if stop is not None and dt.datetime.now(dt.timezone.utc) > stop:
         print(f"stopped after {tallies['all'].cases} of {len(selected)} cases (--stop-at {a.stop_at} UTC)", flush=True)
@@ -139,6 +152,17 @@ for p in selected:
     real = np.asarray(d["record"]["loss"], dtype=float)
     curves = [np.asarray(x["predictions"][UPDATED]["loss"], dtype=float) for x in (d, fresh)]
     base_fig, mean_fig = curve_figures(curves[0], real), curve_figures((curves[0] + curves[1]) / 2, real)
+    signals.append(
+        {
+            "disagreement": max(eps_errors(curves[1], curves[0]) or [0.0]),
+            "edge": d["lr"] / d["edge_lr"],
+            "bad": comparison_scores(cached)["eps_max"] > BAD_CASE,
+            "bad mean": mean_fig["max"] > BAD_CASE,
+            "fresh CE GD": not d["case"]["batch_size"]
+            and d["case"]["loss"] == "ce"
+            and d["case"]["head_start"] == "fresh",
+        }
+    )
     for eps in d["case"]["eps"]:
         t_real, t_base, t_new, t_mean = (epsilon_time(c, eps)[0] for c in (real, *curves, sum(curves) / 2))
         if t_real and t_base and t_new and t_mean:
@@ -183,3 +207,12 @@ for key, r in log_ratios.items():
             f"log T_eps ratio, {key}{'' if key.startswith('stride') else ' against real'}: {len(r)} eps, mean "
             f"{r.mean():+.3f}, later on {np.mean(r > 0):.0%}, earlier on {np.mean(r < 0):.0%}, sd {r.std():.3f}"
         )
+for name, rows in (("all", signals), ("fresh CE GD", [r for r in signals if r["fresh CE GD"]])):
+    for target in ("bad", "bad mean"):
+        bad, good = [r for r in rows if r[target]], [r for r in rows if not r[target]]
+        if bad and good:
+            print(
+                f"trust, {name} ({len(rows)} runs, {len(bad)} {target}): AUC of the paths' disagreement "
+                f"{auc([r['disagreement'] for r in bad], [r['disagreement'] for r in good]):.2f}, of the edge ratio "
+                f"{auc([r['edge'] for r in bad], [r['edge'] for r in good]):.2f}"
+            )
