@@ -17,6 +17,7 @@ benchmarks/results/fidelity_default.csv.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import statistics
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,7 @@ import torch
 from trainless import FinetuneConfig
 from trainless._io import write_csv
 from trainless.bench import MISSED_EPS_ERROR, UPDATED, Case, run_case
+from trainless.bench._run import BAD_CASE
 from trainless.dynamics import SGDSchedule, epsilon_time
 from trainless.finetune import RunRecord, learning_rates, load_model_and_data
 from trainless.kernel import KernelConfig
@@ -138,6 +140,17 @@ class Tally:
         """The held-out test: better on more cases than worse, and a pooled p95 not higher."""
         return self.better > self.worse and self.p95("new") <= self.p95("base")
 
+    def summary(self) -> str:
+        """The counts, pooled p95 and median of both sides, cases above :data:`BAD_CASE` and the test's verdict, as the
+        exploration scripts' summary lines end."""
+        above = [sum(x > BAD_CASE for x in self.figures("eps_max", side)) for side in ("base", "new")]
+        return (
+            f"better on {self.better}, worse on {self.worse}, tied on {self.tie}; pooled T_eps p95 "
+            f"{self.p95('base'):.1%} -> {self.p95('new'):.1%}, median {self.median('base'):.1%} -> "
+            f"{self.median('new'):.1%}; cases above 25% {above[0]} -> {above[1]}; "
+            f"test {'passed' if self.passed() else 'FAILED'}"
+        )
+
 
 def expected(result: dict, engine: str) -> dict:
     """A cached bench case's comparison of ``engine`` on its expected curve (not the paired one)."""
@@ -220,6 +233,23 @@ def pool_figures(pooled: dict[str, dict[str, list[float]]], key: str, curve: np.
 def curve_scores_of(figures: dict) -> dict[str, float]:
     """:func:`curve_figures` under the keys of :func:`comparison_scores` that :class:`Tally` counts by."""
     return {"eps_max": figures["max"], "final_loss_error": figures["final"]}
+
+
+def stop_time(hh_mm: str | None) -> dt.datetime | None:
+    """The next UTC time of day ``HH:MM`` (today's, or tomorrow's when it has passed): a script's ``--stop-at``,
+    after which it starts no further case. None for None."""
+    if hh_mm is None:
+        return None
+    now = dt.datetime.now(dt.timezone.utc)
+    hh, mm = map(int, hh_mm.split(":"))
+    stop = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    return stop + dt.timedelta(days=1) if stop < now else stop
+
+
+def kept_path(root: Path, case_file: Path) -> Path:
+    """Where ``stride_heldout.py --save ROOT`` keeps the new prediction of a suite's case file
+    (``ROOT/<suite>/<case id>.json.gz``)."""
+    return root / case_file.parent.parent.name / f"{case_file.stem}.json.gz"
 
 
 def climb_back(real_loss: list[float]) -> float:

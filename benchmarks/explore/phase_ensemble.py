@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import Tally, curve_figures, curve_scores_of, repredict_updated
+from fidelity_default import Tally, curve_figures, curve_scores_of, kept_path, repredict_updated, stop_time
 
 from trainless.bench import UPDATED
 from trainless.predict import _predict as predict_module  # the package name is shadowed by trainless.predict()
@@ -39,12 +39,7 @@ def shifted_moves(stride: int | None, steps: int, updates: tuple[int, ...]) -> t
 
 predict_module._move_steps = shifted_moves
 
-stop = None
-if a.stop_at:
-    now = dt.datetime.now(dt.timezone.utc)
-    hh, mm = map(int, a.stop_at.split(":"))
-    stop = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
-    stop += dt.timedelta(days=1) if stop < now else dt.timedelta()
+stop = stop_time(a.stop_at)
 
 tallies = {name: Tally() for name in ("shifted", "mean shifted", "mean stride 2")}
 for p in a.cases:
@@ -52,7 +47,7 @@ for p in a.cases:
         print(f"stopped after {tallies['shifted'].cases} of {len(a.cases)} cases (--stop-at {a.stop_at} UTC)")
         break
     d = json.loads(p.read_text(encoding="utf-8"))
-    kept = json.loads(gzip.decompress((a.kept / p.parent.parent.name / f"{p.stem}.json.gz").read_bytes()))
+    kept = json.loads(gzip.decompress(kept_path(a.kept, p).read_bytes()))
     _, result, _ = repredict_updated(d, {"path_stride": 5})
     assert result["predictions"][UPDATED]["options"]["path_stride"] == 5
     real = np.asarray(d["record"]["loss"], dtype=float)
@@ -73,9 +68,4 @@ for p in a.cases:
     sys.stdout.flush()
 
 for name, t in tallies.items():
-    print(
-        f"{name} against cached: {t.cases} cases, better on {t.better}, worse on {t.worse}, tied on {t.tie}; pooled "
-        f"T_eps p95 {t.p95('base'):.1%} -> {t.p95('new'):.1%}, median {t.median('base'):.1%} -> "
-        f"{t.median('new'):.1%}; cases above 25% {sum(x > 0.25 for x in t.figures('eps_max', 'base'))} -> "
-        f"{sum(x > 0.25 for x in t.figures('eps_max', 'new'))}; test {'passed' if t.passed() else 'FAILED'}"
-    )
+    print(f"{name} against cached: {t.cases} cases, {t.summary()}")

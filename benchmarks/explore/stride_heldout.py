@@ -40,8 +40,10 @@ from fidelity_default import (
     curve_figures,
     curve_scores_of,
     eps_errors,
+    kept_path,
     repredict_updated,
     score_line,
+    stop_time,
 )
 from gd_trust import auc
 
@@ -95,7 +97,7 @@ if a.list:
 if a.merge:
     # Only once every selected case is kept: a suite half at one stride and half at the other would be scored as
     # one default (the bench's auto_comparison refuses a stride other than the default's).
-    kept = {p: a.save / p.parent.parent.name / f"{p.stem}.json.gz" for p in selected}
+    kept = {p: kept_path(a.save, p) for p in selected}
     missing = [str(p) for p, k in kept.items() if not k.is_file()]
     if missing:
         sys.exit(f"{len(missing)} selected cases have no kept prediction (first: {missing[0]}); predict them first")
@@ -106,12 +108,7 @@ if a.merge:
     print(f"merged {len(kept)} kept predictions into their suites' case files")
     sys.exit()
 
-stop = None
-if a.stop_at:
-    now = dt.datetime.now(dt.timezone.utc)
-    hh, mm = map(int, a.stop_at.split(":"))
-    stop = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
-    stop += dt.timedelta(days=1) if stop < now else dt.timedelta()
+stop = stop_time(a.stop_at)
 
 tallies: dict[str, Tally] = {"all": Tally()}
 # The mean of the two paths' loss curves, step by step, against the cached one, both scored from their curves
@@ -132,7 +129,7 @@ for p in selected:
     stride = candidate_stride(d["case"]["steps"])
     cached = next(c for c in d["comparisons"] if c["engine"] == UPDATED)
     was = d["predictions"][UPDATED]["options"]["path_stride"]
-    kept = a.save / p.parent.parent.name / f"{p.stem}.json.gz" if a.save else None
+    kept = kept_path(a.save, p) if a.save else None
     reused = kept is not None and kept.is_file()
     if reused:
         fresh = json.loads(gzip.decompress(kept.read_bytes()))
@@ -147,11 +144,15 @@ for p in selected:
             tmp.replace(kept)
     new = next(c for c in fresh["comparisons"] if c["engine"] == UPDATED)
     assert fresh["predictions"][UPDATED]["options"]["path_stride"] == stride, "the stride asked for was not used"
-    for key in ("all", group(d)):
-        tallies.setdefault(key, Tally()).add(cached, new)
     real = np.asarray(d["record"]["loss"], dtype=float)
     curves = [np.asarray(x["predictions"][UPDATED]["loss"], dtype=float) for x in (d, fresh)]
-    base_fig, mean_fig = curve_figures(curves[0], real), curve_figures((curves[0] + curves[1]) / 2, real)
+    mean_curve = (curves[0] + curves[1]) / 2
+    base_fig, mean_fig = curve_figures(curves[0], real), curve_figures(mean_curve, real)
+    for key in ("all", group(d)):
+        tallies.setdefault(key, Tally()).add(cached, new)
+        means.setdefault(key, Tally()).count(
+            curve_scores_of(base_fig), curve_scores_of(mean_fig), base_fig["eps"], mean_fig["eps"]
+        )
     signals.append(
         {
             "disagreement": max(eps_errors(curves[1], curves[0]) or [0.0]),
@@ -164,15 +165,11 @@ for p in selected:
         }
     )
     for eps in d["case"]["eps"]:
-        t_real, t_base, t_new, t_mean = (epsilon_time(c, eps)[0] for c in (real, *curves, sum(curves) / 2))
+        t_real, t_base, t_new, t_mean = (epsilon_time(c, eps)[0] for c in (real, *curves, mean_curve))
         if t_real and t_base and t_new and t_mean:
             log_ratios["stride against cached"].append(np.log(t_new / t_base))
             for key, t in (("cached", t_base), ("candidate", t_new), ("mean", t_mean)):
                 log_ratios[key].append(np.log(t / t_real))
-    for key in ("all", group(d)):
-        means.setdefault(key, Tally()).count(
-            curve_scores_of(base_fig), curve_scores_of(mean_fig), base_fig["eps"], mean_fig["eps"]
-        )
     print(
         f"{p.stem[:8]} {p.parent.parent.name:9s} {d['case']['tag']:10s} N={d['n']} {d['resolution']}px "
         f"T={d['case']['steps']} | stride {was}: {score_line(comparison_scores(cached))} "
@@ -182,24 +179,11 @@ for p in selected:
     )
 
 for key, t in tallies.items():
-    if not t.cases:
-        continue
-    print(
-        f"{key}: {t.cases} cases, candidate better on {t.better}, worse on {t.worse}, tied on {t.tie}; pooled T_eps "
-        f"p95 {t.p95('base'):.1%} -> {t.p95('new'):.1%}, median {t.median('base'):.1%} -> {t.median('new'):.1%}; "
-        f"cases above 25% {sum(x > 0.25 for x in t.figures('eps_max', 'base'))} -> "
-        f"{sum(x > 0.25 for x in t.figures('eps_max', 'new'))}; test {'passed' if t.passed() else 'FAILED'}"
-    )
+    if t.cases:
+        print(f"{key}: {t.cases} cases, candidate {t.summary()}")
 for key, mean in means.items():
-    if not mean.cases:
-        continue
-    print(
-        f"{key}, mean of the two paths (scored from the curves): better on {mean.better}, worse on {mean.worse}, "
-        f"tied on {mean.tie}; pooled T_eps p95 {mean.p95('base'):.1%} -> {mean.p95('new'):.1%}, median "
-        f"{mean.median('base'):.1%} -> {mean.median('new'):.1%}; cases above 25% "
-        f"{sum(x > 0.25 for x in mean.figures('eps_max', 'base'))} -> "
-        f"{sum(x > 0.25 for x in mean.figures('eps_max', 'new'))}; test {'passed' if mean.passed() else 'FAILED'}"
-    )
+    if mean.cases:
+        print(f"{key}, mean of the two paths (scored from the curves): {mean.summary()}")
 for key, r in log_ratios.items():
     if r:
         r = np.asarray(r)
