@@ -63,6 +63,12 @@ ap.add_argument(
 )
 ap.add_argument("--list", action="store_true", help="only list the selected cases")
 ap.add_argument(
+    "--shift",
+    action="store_true",
+    help="candidate: the cached stride with its moves shifted by half a stride (phase_ensemble.py's second path), "
+    "full-batch cross-entropy runs at T = 150 first",
+)
+ap.add_argument(
     "--merge",
     action="store_true",
     help="predict nothing: merge every selected case's kept prediction (--save DIR) into its suite's case file",
@@ -70,8 +76,19 @@ ap.add_argument(
 a = ap.parse_args()
 
 
-def candidate_stride(steps: int) -> int:
-    return max(MIN_STRIDE, round(steps / MOVES))
+def candidate_stride(steps: int, cached: int) -> int:
+    return cached if a.shift else max(MIN_STRIDE, round(steps / MOVES))
+
+
+if a.shift:
+    from trainless.predict import _predict as predict_module  # the package name is shadowed by trainless.predict()
+
+    def shifted_moves(stride: int | None, steps: int, updates: tuple[int, ...]) -> tuple[int, ...]:
+        # The first move half a stride in (3 at stride 5, as phase_ensemble.py's --offset 3), then every stride.
+        first = None if stride is None else stride - stride // 2
+        return () if stride is None else tuple(t for t in range(first, steps, stride) if t not in updates)
+
+    predict_module._move_steps = shifted_moves
 
 
 def group(d: dict) -> str:
@@ -90,6 +107,10 @@ for suite in a.suites:
         if pred["options"].get("update_path", "own") != "own" or pred["options"].get("path_stride") is None:
             continue
         selected.append(p)
+if a.shift:
+    rank = ("T=150 GD ce", "T>150 GD ce", "T=150 SGD ce")
+    groups = {p: group(json.loads(p.read_text(encoding="utf-8"))) for p in selected}
+    selected.sort(key=lambda p: rank.index(groups[p]) if groups[p] in rank else len(rank))  # stable: suite order kept
 print(f"# {len(selected)} cases selected from {len(a.suites)} suites ({len(skip)} case ids excluded)", flush=True)
 if a.list:
     print("\n".join(str(p) for p in selected))
@@ -126,9 +147,9 @@ for p in selected:
         print(f"stopped after {tallies['all'].cases} of {len(selected)} cases (--stop-at {a.stop_at} UTC)", flush=True)
         break
     d = json.loads(p.read_text(encoding="utf-8"))
-    stride = candidate_stride(d["case"]["steps"])
-    cached = next(c for c in d["comparisons"] if c["engine"] == UPDATED)
     was = d["predictions"][UPDATED]["options"]["path_stride"]
+    stride = candidate_stride(d["case"]["steps"], was)
+    cached = next(c for c in d["comparisons"] if c["engine"] == UPDATED)
     kept = kept_path(a.save, p) if a.save else None
     reused = kept is not None and kept.is_file()
     if reused:

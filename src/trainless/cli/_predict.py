@@ -516,6 +516,14 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         "momentum, none with it; 'none': only at the updates",
     )
     g.add_argument(
+        "--path-samples",
+        type=int,
+        default=d.path_samples,
+        metavar="K",
+        help="with kernel updates and a path stride, average the curves of K weight paths whose moves start at "
+        "different phases of the stride (K times the cost; default 1)",
+    )
+    g.add_argument(
         "--no-endpoint-check",
         dest="endpoint_check",
         action="store_false",
@@ -567,6 +575,7 @@ def predict_config_from_args(a: argparse.Namespace) -> PredictConfig:
         above_edge=a.above_edge,
         momentum_buffer=a.momentum_buffer,
         path_stride=a.path_stride,
+        path_samples=a.path_samples,
         update_path=a.update_path,
         refine_updates={"auto": "auto", "on": True, "off": False}[a.refine_updates],
     )

@@ -23,9 +23,9 @@ from ._config import (
     resolve_update_path,
 )
 from ._endpoint import EndpointCheck, endpoint_check
-from ._predict import Linearization, level_times, linearize, predict, predict_from, time_optimizer_step
+from ._predict import Linearization, linearize, predict, predict_from, time_optimizer_step
 from ._preserve import preserved
-from ._result import LevelTime, Prediction, load_prediction
+from ._result import LevelTime, Prediction, level_times, load_prediction
 from ._trust import (
     endpoint_ratio,
     endpoint_threshold,

@@ -15,8 +15,8 @@ from ..errors import TrainlessError
 from ..finetune import FinetuneConfig, RunRecord, finetune
 from ..models import HeadStart, LoadedModel
 from ._config import AUTO, PredictConfig
-from ._predict import check_dynamics, level_times, linearize, predict_from
-from ._result import Prediction
+from ._predict import check_dynamics, linearize, predict_from
+from ._result import Prediction, level_times
 
 
 def predict_closed_loop(

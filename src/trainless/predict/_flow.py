@@ -55,13 +55,15 @@ def flow_path(
     updates: Sequence[int],
     stride: int | None,
     compute: Callable[[], KernelResult],
+    phase: int = 0,
 ) -> tuple[dict[int, FlowPoint | None], torch.Tensor | None]:
     """Run the full-batch linearized gradient flow from (Theta_0, f0) and take the kernel along it.
 
     The flow is GD at lr_max / :data:`FLOW_SUBSTEPS`; the run's step t corresponds to the flow's sub-step
     round(D(t) / h), D = :func:`heavy_ball_distance`. At the sub-steps of ``updates`` the path's weights move
     (``path.move_to`` with the flow's coefficients) and ``compute()`` gives the real network's kernel there, which
-    the flow then follows; at those of every ``stride`` steps (None: none) the weights only move. The flow runs to
+    the flow then follows; at those of every ``stride`` steps (None: none; the first at step stride - ``phase``) the
+    weights only move. The flow runs to
     D(T), where ``path`` is left at its final weights (for the endpoint check). Returns {t: FlowPoint, or None where
     the flow's weights were no longer finite} and the flow's outputs at D(T), (N, C) float64 (None if not finite).
     lrs: the run's per-step lrs (T of them, in optimizer steps); updates: steps 1..T-1 of the run."""
@@ -75,7 +77,7 @@ def flow_path(
     at: dict[int, list[int]] = {}
     for t in updates:
         at.setdefault(min(max(1, round(dist[t] / h)), end), []).append(t)
-    moves = set() if stride is None else {round(dist[s] / h) for s in range(stride, steps, stride)}
+    moves = set() if stride is None else {round(dist[s] / h) for s in range(stride - phase, steps, stride)}
     hooked = tuple(sorted((set(at) | moves | {end}) - {0}))
     points: dict[int, FlowPoint | None] = {}
     current = [theta0]

@@ -58,7 +58,8 @@ from ._diagnosis import diagnose_spectrum
 from ._endpoint import WeightPath
 from ._flow import FlowPoint, flow_path
 from ._preserve import preserved
-from ._result import LevelTime, Prediction
+from ._result import Prediction, level_times
+from ._samples import path_mean
 from ._trust import endpoint_threshold, largest_edge_ratio, trust_flags, trust_regime, trust_summary
 
 
@@ -92,15 +93,6 @@ def _quantiles(paths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.T
     if paths.shape[0] == 1:
         return paths[0], paths[0], paths[0]
     return paths.mean(0), torch.quantile(paths, 0.05, dim=0), torch.quantile(paths, 0.95, dim=0)
-
-
-def level_times(loss: torch.Tensor, levels: tuple[float, ...]) -> tuple[LevelTime, ...]:
-    """For each level, the first step at which ``loss`` (L_0..L_T) is at or below level x L_0."""
-    out = []
-    for level in levels:
-        hit = torch.nonzero(loss <= level * loss[0]).flatten()
-        out.append(LevelTime(level, int(hit[0]) if hit.numel() else None))
-    return tuple(out)
 
 
 def _floats(t: torch.Tensor) -> tuple[float, ...]:
@@ -334,6 +326,26 @@ def predict_from(
     # first pass, so that the first pass keeps its kernels (for the second to reuse) only where one may follow.
     share = _inactive_share(model, data)
     where = {"progress": progress, "start_step": start_step, "model": model, "data": data, "share": share}
+    first = _predict_sample(lin, config, options, where)
+    stride = first.options.path_stride if first.kernel_path else None
+    if options.path_samples == 1 or not stride:
+        return first
+    # Phases spread evenly over the stride; a stride shorter than the samples has fewer distinct paths.
+    phases = sorted({k * stride // options.path_samples for k in range(1, options.path_samples)} - {0})
+    others = []
+    for phase in phases:
+        if progress:
+            tqdm.write(f"weight path {len(others) + 2} of {len(phases) + 1} (path_samples)", file=sys.stderr)
+        others.append(_predict_sample(lin, config, options, where | {"phase": phase}))
+    return path_mean((first, *others), phases, options, lin.seconds)
+
+
+def _predict_sample(
+    lin: Linearization, config: FinetuneConfig, options: PredictConfig, where: dict[str, Any]
+) -> Prediction:
+    """:func:`predict_from` along one weight path: its moves at the phase ``where.get("phase", 0)`` of the stride
+    (see ``PredictConfig.path_samples``), with the refinement or the halving where asked."""
+    share = where["share"]
     if options.refine_updates == AUTO and auto_halve_updates(share, config.momentum, config.batch_size, lin.n):
         halved = _predict_halved(lin, config, options, where)
         if halved is not None:
@@ -357,7 +369,7 @@ def predict_from(
         "benchmark's 32 px runs, where the kernel grows by factors, this lowered the largest T_eps error on 12 of "
         "the 14 runs it refined and raised it on one)"
     )
-    if progress:
+    if where["progress"]:
         tqdm.write(note, file=sys.stderr)
     # Up to the first added step the second pass follows the first one's path (same updates, same weight moves):
     # its kernels there are the first pass's, and are not computed again.
@@ -440,12 +452,14 @@ def _predict_path(
     data: ImageData | None,
     kernels: dict[int, KernelResult] | None = None,
     share: float | None = None,
+    phase: int = 0,
 ) -> Prediction:
     """:func:`predict_from` without the refinement: one pass of the dynamics, with the kernel updates and the
     endpoint check where asked. share: the share of zero penultimate features at init (:func:`_inactive_share`),
     for ``kernel_updates="auto"``. kernels: the updates' kernels by step, along the run's own path: one found there
     is used instead of being computed (the caller vouches that the path reaches the same weights at that step),
-    one computed is stored."""
+    one computed is stored. phase: the weight moves (path_stride) start at step stride - phase (0: at the stride).
+    """
     steps_left = config.steps - start_step
     with_network = model is not None and data is not None
     # What "auto" makes here; the endpoint warning of a frozen prediction also points at it when it is not empty.
@@ -518,7 +532,7 @@ def _predict_path(
             stride = None if exact else auto_path_stride(steps_left, 0.0 if flow else config.momentum)
         stride = stride if updates else None
         # Along the flow path the weights move inside the flow (flow_path); the run itself only switches kernels.
-        moves = () if flow else _move_steps(stride, steps_left, updates)
+        moves = () if flow else _move_steps(stride, steps_left, updates, phase)
 
         def kernel_here() -> KernelResult:
             """The real network's kernel at the path's current weights, by the updates' kernel method."""
@@ -539,6 +553,7 @@ def _predict_path(
                 updates,
                 stride,
                 kernel_here,
+                phase,
             )
             kernel_seconds += sum(p.result.seconds for p in flow_points.values() if p is not None)
 
@@ -761,10 +776,11 @@ def _predict_path(
     )
 
 
-def _move_steps(stride: int | None, steps: int, updates: tuple[int, ...]) -> tuple[int, ...]:
+def _move_steps(stride: int | None, steps: int, updates: tuple[int, ...], phase: int = 0) -> tuple[int, ...]:
     """The steps (counted from the prediction's start, below ``steps``) where the path's weights move without a
-    kernel update: every ``stride`` steps, the update steps left out (they move the weights anyway)."""
-    return () if stride is None else tuple(t for t in range(stride, steps, stride) if t not in updates)
+    kernel update: every ``stride`` steps from step stride - ``phase``, the update steps left out (they move the
+    weights anyway)."""
+    return () if stride is None else tuple(t for t in range(stride - phase, steps, stride) if t not in updates)
 
 
 def _updates_note(updates: tuple[int, ...], lin: Linearization, config: FinetuneConfig) -> str:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .._io import write_json, write_text
 from ..dynamics import EpsStatus, EpsTime, TrajectoryStatus
 from ..dynamics._eps import EpsDefinition
@@ -27,6 +29,15 @@ class LevelTime:
 
     def to_dict(self) -> dict[str, Any]:
         return {"level": self.level, "steps": self.steps}
+
+
+def level_times(loss: torch.Tensor, levels: tuple[float, ...]) -> tuple[LevelTime, ...]:
+    """For each level, the first step at which ``loss`` (L_0..L_T) is at or below level x L_0."""
+    out = []
+    for level in levels:
+        hit = torch.nonzero(loss <= level * loss[0]).flatten()
+        out.append(LevelTime(level, int(hit[0]) if hit.numel() else None))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,7 @@ class Prediction:
     test_error: tuple[float, ...] = ()
     spectral: dict[str, Any] | None = None
     inactive_share: float | None = None
+    path_losses: tuple[tuple[float, ...], ...] = ()
 
     @property
     def steps(self) -> int:
@@ -189,6 +201,7 @@ class Prediction:
         for key, v in list(d.items()):
             if isinstance(v, list):
                 d[key] = tuple(v)
+        d["path_losses"] = tuple(tuple(c) for c in d.get("path_losses", ()))
         return cls(**d)
 
     def curves_csv(self) -> str:
