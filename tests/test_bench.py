@@ -324,6 +324,7 @@ def test_a_prediction_that_never_reaches_eps_is_scored_not_dropped():
 
 def test_the_auto_mode_scores_updates_without_momentum_and_the_frozen_kernel_with_it():
     from trainless.bench import UPDATED, UPDATED_AUTO, auto_comparison, summarize
+    from trainless.predict import PredictConfig, resolve_path_samples
 
     def comp(engine, rel, curve="expected"):
         row = {"eps": 0.1, "basis": "loss", "predicted": 10, "real": 10, "relative_error": rel}
@@ -376,6 +377,17 @@ def test_the_auto_mode_scores_updates_without_momentum_and_the_frozen_kernel_wit
             assert auto_comparison(case)["engine"] == UPDATED
         else:
             with pytest.raises(TrainlessError, match="case e: .* halves the schedule there .* make it again"):
+                auto_comparison(case)
+    # a prediction averaged over another number of weight paths than the default's is stale (one path where none moved)
+    want = resolve_path_samples(PredictConfig().path_samples, 0.0, 8)
+    for stride, samples, fine in ((5, want, True), (5, want + 1, False), (None, 1, True), (None, want + 1, False)):
+        made = plain["predictions"][UPDATED]
+        made = {**made, "options": {**made["options"], "path_stride": stride, "path_samples": samples}}
+        case = {**plain, "predictions": {**plain["predictions"], UPDATED: made}}
+        if fine:
+            assert auto_comparison(case)["engine"] == UPDATED
+        else:
+            with pytest.raises(TrainlessError, match=f"case a: .* averaged {samples} weight paths, the default"):
                 auto_comparison(case)
     s = summarize([plain, heavy])
     assert s["modes"][UPDATED_AUTO]["cases"] == 2

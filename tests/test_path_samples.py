@@ -12,7 +12,14 @@ from trainless.cli import build_parser
 from trainless.cli._predict import PredictJob, job_from_args, predict_config_from_args, run_predict
 from trainless.dynamics import epsilon_times
 from trainless.errors import ConfigError
-from trainless.predict import PredictConfig, Prediction, level_times, linearize, predict_from
+from trainless.predict import (
+    PredictConfig,
+    Prediction,
+    level_times,
+    linearize,
+    predict_from,
+    resolve_path_samples,
+)
 from trainless.predict._predict import _move_steps
 
 FAST = PredictConfig(timing_steps=0, batch_orders=2, kernel_updates=(6, 14), path_stride=4, refine_updates=False)
@@ -73,13 +80,14 @@ def test_paths_vanish_as_the_learning_rate_goes_to_zero(digits16, tiny):
     assert gaps[1] < 0.3 * gaps[0]
 
 
-def test_no_paths_without_kernel_updates_or_a_stride(digits16, tiny):
+def test_one_path_without_kernel_updates_or_a_stride_to_shift(digits16, tiny):
     cfg = FinetuneConfig(lr=0.02, steps=24)
     lin = linearize(tiny, digits16, cfg, FAST)
-    for opts in (dataclasses.replace(FAST, kernel_updates=()), dataclasses.replace(FAST, path_stride=None)):
+    for change in ({"kernel_updates": ()}, {"path_stride": None}, {"path_stride": 1}):
+        opts = dataclasses.replace(FAST, **change)
         one = predict_from(lin, cfg, opts, model=tiny, data=digits16)
         two = predict_from(lin, cfg, dataclasses.replace(opts, path_samples=2), model=tiny, data=digits16)
-        assert two.path_losses == () and two.loss == one.loss
+        assert two.path_losses == () and two.loss == one.loss and two.options.path_samples == 1
 
 
 def test_path_samples_flag(tmp_path):
@@ -93,3 +101,24 @@ def test_path_samples_flag(tmp_path):
     bad = build_parser().parse_args([*argv, "--path-samples", "0", "--out", str(tmp_path / "bad")])
     with pytest.raises(ConfigError, match="path_samples"):
         predict_config_from_args(bad)
+    auto = build_parser().parse_args([*argv, "--path-samples", "auto", "--out", str(tmp_path / "auto")])
+    assert predict_config_from_args(auto).path_samples == "auto"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*argv, "--path-samples", "two", "--out", str(tmp_path / "two")])
+
+
+def test_auto_averages_two_paths_without_momentum_and_one_with_it(digits16, tiny):
+    assert resolve_path_samples("auto", 0.0, None) == 2 == resolve_path_samples("auto", 0.0, 16)
+    assert resolve_path_samples("auto", 0.9, 16) == 1 and resolve_path_samples(3, 0.9, 16) == 3
+    auto = dataclasses.replace(FAST, path_samples="auto")
+    gd = FinetuneConfig(lr=0.02, steps=24)
+    p = predict_from(linearize(tiny, digits16, gd, FAST), gd, auto, model=tiny, data=digits16)
+    assert p.options.path_samples == 2 and len(p.path_losses) == 2
+    heavy = FinetuneConfig(lr=0.005, steps=24, batch_size=16, momentum=0.9)
+    flow = dataclasses.replace(auto, update_path="flow")
+    lin = linearize(tiny, digits16, heavy, FAST)
+    p = predict_from(lin, heavy, flow, model=tiny, data=digits16)
+    assert p.options.path_samples == 1 and p.path_losses == ()
+    # asked for, the flow's moves are shifted too
+    two = predict_from(lin, heavy, dataclasses.replace(flow, path_samples=2), model=tiny, data=digits16)
+    assert len(two.path_losses) == 2 and two.path_losses[0] == p.loss and two.path_losses[1] != p.loss

@@ -25,6 +25,7 @@ higher.
 """
 
 import argparse
+import dataclasses
 import datetime as dt
 import gzip
 import json
@@ -48,9 +49,13 @@ from fidelity_default import (
 from gd_trust import auc
 
 from trainless._io import write_json
-from trainless.bench import UPDATED
+from trainless.bench import UPDATED, Case
+from trainless.bench._compare import compare
 from trainless.bench._run import BAD_CASE, merge_predictions
 from trainless.dynamics import epsilon_time
+from trainless.finetune import RunRecord
+from trainless.predict import Prediction
+from trainless.predict._samples import path_mean
 
 MOVES, MIN_STRIDE = 75, 2
 
@@ -91,6 +96,27 @@ if a.shift:
     predict_module._move_steps = shifted_moves
 
 
+def two_path_mean(d: dict, shifted: dict) -> dict:
+    """What ``path_samples=2`` makes of a case, from its cached prediction and the kept shifted one: their
+    :func:`~trainless.predict._samples.path_mean` (the same function the option calls) and its comparison, as a
+    :func:`run_case` result holding that prediction alone (for ``merge_predictions``)."""
+    first, second = (Prediction.from_dict(x["predictions"][UPDATED]) for x in (d, shifted))
+    options = dataclasses.replace(first.options, path_samples=2)
+    # The second path's linearization was its own process's, not recorded apart: its Theta_0 kernel, most of it, is
+    # counted once (its timing steps twice, a little more than the option would count).
+    shared = second.kernel["seconds"]
+    mean = path_mean(
+        (dataclasses.replace(first, options=options), second), (first.options.path_stride // 2,), options, shared
+    )
+    comparison = compare(mean, RunRecord.from_dict(d["record"]), smooth_window=Case.from_dict(d["case"]).smooth)
+    return {
+        "case_id": d["case_id"],
+        "predictions": {UPDATED: mean.to_dict()},
+        "comparisons": [{"engine": UPDATED, **comparison.to_dict()}],
+        "baseline": d["baseline"],
+    }
+
+
 def group(d: dict) -> str:
     c = d["case"]
     return f"{'T=150' if c['steps'] == 150 else 'T>150'} {'SGD' if c['batch_size'] else 'GD'} {c['loss']}"
@@ -124,8 +150,9 @@ if a.merge:
         sys.exit(f"{len(missing)} selected cases have no kept prediction (first: {missing[0]}); predict them first")
     for p, k in kept.items():
         fresh = json.loads(gzip.decompress(k.read_bytes()))
-        assert fresh["case_id"] == json.loads(p.read_text(encoding="utf-8"))["case_id"], p
-        write_json(p, merge_predictions(json.loads(p.read_text(encoding="utf-8")), fresh, {UPDATED}))
+        d = json.loads(p.read_text(encoding="utf-8"))
+        assert fresh["case_id"] == d["case_id"], p
+        write_json(p, merge_predictions(d, two_path_mean(d, fresh) if a.shift else fresh, {UPDATED}))
     print(f"merged {len(kept)} kept predictions into their suites' case files")
     sys.exit()
 

@@ -28,6 +28,7 @@ from ..predict import (
     largest_edge_ratio,
     linearize,
     predict_from,
+    resolve_path_samples,
     resolve_update_path,
     trust_flags,
     trust_regime,
@@ -123,6 +124,15 @@ def auto_comparison(result: dict[str, Any]) -> dict[str, Any] | None:
         raise TrainlessError(
             f"case {result['case_id']}: its {UPDATED} prediction was taken along the {made!r} path, the default "
             f"now takes {path!r} there; make it again: trainless bench SUITE --out DIR --repredict --only {UPDATED}"
+        )
+    made_options = result["predictions"][UPDATED]["options"]
+    made_samples = made_options.get("path_samples", 1)
+    samples = resolve_path_samples(PredictConfig().path_samples, momentum, case["batch_size"] or None)
+    samples = samples if made_options.get("path_stride") else 1  # no moves: one path whatever the option
+    if made_samples != samples:
+        raise TrainlessError(
+            f"case {result['case_id']}: its {UPDATED} prediction averaged {made_samples} weight paths, the default "
+            f"averages {samples} there; make it again: trainless bench SUITE --out DIR --repredict --only {UPDATED}"
         )
     return by_engine[UPDATED]
 

@@ -517,11 +517,11 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--path-samples",
-        type=int,
+        type=path_samples_from_arg,
         default=d.path_samples,
         metavar="K",
         help="with kernel updates and a path stride, average the curves of K weight paths whose moves start at "
-        "different phases of the stride (K times the cost; default 1)",
+        "different phases of the stride (K times the cost); 'auto': two without momentum, one with it",
     )
     g.add_argument(
         "--no-endpoint-check",
@@ -539,6 +539,16 @@ def path_stride_from_arg(value: str) -> int | str | None:
         return int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"takes an integer number of steps, 'auto' or 'none', got {value!r}") from None
+
+
+def path_samples_from_arg(value: str) -> int | str:
+    """``--path-samples``: an integer or ``auto`` (PredictConfig checks the integer's range)."""
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes an integer number of paths or 'auto', got {value!r}") from None
 
 
 def kernel_updates_from_args(values: list[str]) -> tuple[int, ...] | str:

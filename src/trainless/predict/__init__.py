@@ -20,6 +20,7 @@ from ._config import (
     far_from_linearization,
     halved_updates,
     refined_updates,
+    resolve_path_samples,
     resolve_update_path,
 )
 from ._endpoint import EndpointCheck, endpoint_check
@@ -69,6 +70,7 @@ __all__ = [
     "predict_from",
     "preserved",
     "refined_updates",
+    "resolve_path_samples",
     "resolve_update_path",
     "time_optimizer_step",
     "trust_flags",

@@ -256,6 +256,20 @@ def auto_path_stride(steps: int, momentum: float) -> int | None:
     return max(1, round(steps / AUTO_STRIDE_MOVES))
 
 
+AUTO_PATH_SAMPLES = 2
+"""The weight paths ``PredictConfig.path_samples="auto"`` averages where it averages any."""
+
+
+def resolve_path_samples(path_samples: int | str, momentum: float, batch_size: int | None) -> int:
+    """The number of weight paths ``path_samples`` stands for on a run with this momentum and batch size (None:
+    full batch): ``"auto"`` is :data:`AUTO_PATH_SAMPLES` without momentum and 1 with it (along the flow the two-path
+    mean was never measured); an integer is itself. The paths differ only where the prediction moves its weights
+    along a stride between kernel updates; elsewhere one is made whatever this says."""
+    if path_samples != AUTO:
+        return int(path_samples)
+    return AUTO_PATH_SAMPLES if momentum == 0 else 1
+
+
 class MomentumBuffer(DocEnum):
     """How kernel updates treat the momentum buffer (``PredictConfig.momentum_buffer``; no effect without
     momentum or without updates). The buffer is a weight-space vector B; the engine holds its image J B."""
@@ -428,8 +442,9 @@ class PredictConfig:
         stride 5) and average their loss and error curves step by step (``Prediction.path_losses`` keeps each path's
         loss): where the weights are moved draws the updated kernels, and so the curve, at random around a common
         mean. Costs one prediction per path; a stride shorter than the samples gives fewer distinct paths. 1 (the
-        default): one path. On 38 held-out full-batch runs at T = 150, two paths took the T_eps p95 from 29% to 24%
-        (docs/fidelity.md).
+        default): one path. ``"auto"``: :func:`resolve_path_samples` of the config's momentum and batch size; the
+        prediction's ``options`` then carry the number used. On 38 held-out full-batch runs at T = 150, two paths took
+        the T_eps p95 from 29% to 24% (docs/fidelity.md).
     update_path: an :class:`UpdatePath` value: the updates taken along the linearized run's own path (``own``)
         or along a full-batch gradient flow beside it (``flow``: with it ``kernel_updates="auto"`` schedules
         updates with momentum too; ``weight_distance`` at the updates is then the flow's). ``"auto"`` (the
@@ -470,7 +485,7 @@ class PredictConfig:
     above_edge: str = "edge"
     momentum_buffer: str = "kept"
     path_stride: int | str | None = AUTO
-    path_samples: int = 1
+    path_samples: int | str = 1
     update_path: str = AUTO
     refine_updates: bool | str = AUTO
 
@@ -497,7 +512,7 @@ class PredictConfig:
         "above_edge": OneOf(tuple(e.value for e in AboveEdge)),
         "momentum_buffer": OneOf(tuple(e.value for e in MomentumBuffer)),
         "path_stride": AnyOf((OneOf((AUTO,)), Interval(1, None, integer=True, optional=True))),
-        "path_samples": Interval(1, None, integer=True),
+        "path_samples": AnyOf((OneOf((AUTO,)), Interval(1, None, integer=True))),
         "update_path": OneOf((AUTO, *(e.value for e in UpdatePath))),
         "refine_updates": AnyOf((OneOf((AUTO,)), InstanceOf(bool))),
     }
@@ -555,4 +570,5 @@ class PredictConfig:
         d["kernel_updates"] = AUTO if updates == AUTO else tuple(updates)
         d.setdefault("update_path", UpdatePath.OWN.value)  # files written before it existed took the own path
         d.setdefault("refine_updates", False)  # nor were they refined
+        d.setdefault("path_samples", 1)  # nor averaged over paths
         return cls(**d)

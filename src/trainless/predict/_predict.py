@@ -52,6 +52,7 @@ from ._config import (
     far_from_linearization,
     halved_updates,
     refined_updates,
+    resolve_path_samples,
     resolve_update_path,
 )
 from ._diagnosis import diagnose_spectrum
@@ -318,7 +319,10 @@ def predict_from(
     momentum) a schedule whose kernel trace more than doubled between two updates is refined once: predicted again
     with an update at each such segment's midpoint (:func:`~trainless.predict.refined_updates`); by default from 85%
     to below 90%, on a full-batch run without momentum, every segment is halved up front instead
-    (:func:`~trainless.predict.halved_updates`)."""
+    (:func:`~trainless.predict.halved_updates`).
+    With ``options.path_samples`` above 1 and a path stride, all this is done along that many weight paths, their moves
+    at phases spread over the stride, and the curves averaged (:func:`~trainless.predict._samples.path_mean`; the
+    prediction's ``options.path_samples`` says how many were made)."""
     options = options or PredictConfig()
     if not isinstance(options, PredictConfig):
         raise TrainlessError(f"options must be a PredictConfig, got {type(options).__name__}")
@@ -326,12 +330,15 @@ def predict_from(
     # first pass, so that the first pass keeps its kernels (for the second to reuse) only where one may follow.
     share = _inactive_share(model, data)
     where = {"progress": progress, "start_step": start_step, "model": model, "data": data, "share": share}
+    samples = resolve_path_samples(options.path_samples, config.momentum, config.batch_size)
+    options = dataclasses.replace(options, path_samples=samples)
     first = _predict_sample(lin, config, options, where)
     stride = first.options.path_stride if first.kernel_path else None
-    if options.path_samples == 1 or not stride:
-        return first
     # Phases spread evenly over the stride; a stride shorter than the samples has fewer distinct paths.
-    phases = sorted({k * stride // options.path_samples for k in range(1, options.path_samples)} - {0})
+    phases = sorted({k * stride // samples for k in range(1, samples)} - {0}) if stride else []
+    if not phases:
+        # Without moves between updates (or a stride of 1) every path is this one: the options say one was made.
+        return dataclasses.replace(first, options=dataclasses.replace(first.options, path_samples=1))
     others = []
     for phase in phases:
         if progress:
