@@ -9,7 +9,7 @@ import torch
 
 from trainless import FinetuneConfig, load_model
 from trainless.cli import build_parser
-from trainless.cli._predict import PredictJob, job_from_args, predict_config_from_args, run_predict
+from trainless.cli._predict import PredictJob, job_from_args, predict_config_from_args, render_predict, run_predict
 from trainless.dynamics import epsilon_times
 from trainless.errors import ConfigError
 from trainless.predict import (
@@ -96,8 +96,10 @@ def test_path_samples_flag(tmp_path):
     args = build_parser().parse_args([*argv, "--path-samples", "2", "--timing-steps", "0", "--out", str(tmp_path)])
     job = PredictJob(job_from_args(args), predict_config_from_args(args))
     assert job.predict.path_samples == 2
-    p = run_predict(job).prediction
+    report = run_predict(job)
+    p = report.prediction
     assert len(p.path_losses) == 2 and p.options.path_samples == 2
+    assert "the curves are the mean of 2 paths" in render_predict(report, "table")
     bad = build_parser().parse_args([*argv, "--path-samples", "0", "--out", str(tmp_path / "bad")])
     with pytest.raises(ConfigError, match="path_samples"):
         predict_config_from_args(bad)

@@ -233,6 +233,8 @@ def trust_rows(p: Prediction) -> list[tuple[str, str]]:
         )
         stride = p.options.path_stride
         moves = "weights moved only there" if stride is None else f"weights also moved every {stride} steps"
+        if p.path_losses:
+            moves += f"; the curves are the mean of {len(p.path_losses)} paths moved at shifted steps (path_samples)"
         rows.append(
             (
                 "kernel updates",

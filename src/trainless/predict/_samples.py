@@ -62,7 +62,8 @@ def path_mean(
         f"moves at steps {', '.join(str(stride - p) for p in (0, *phases))})"
         + (f"; {len(preds) - len(done)} did not complete and are left out" if len(done) < len(preds) else "")
         + (f": the paths' loss T_eps differ by up to {spread:.0%}" if spread is not None else "")
-        + "; the kernel path, endpoint check and trust band are the first path's"
+        + "; the kernel path, endpoint check and trust band are the first path's; each path costs a prediction "
+        "(path_samples=1: one)"
     )
     return dataclasses.replace(
         first,
