@@ -109,9 +109,10 @@ def test_path_samples_flag(tmp_path):
         build_parser().parse_args([*argv, "--path-samples", "two", "--out", str(tmp_path / "two")])
 
 
-def test_auto_averages_two_paths_without_momentum_and_one_with_it(digits16, tiny):
-    assert resolve_path_samples("auto", 0.0, None) == 2 == resolve_path_samples("auto", 0.0, 16)
-    assert resolve_path_samples("auto", 0.9, 16) == 1 and resolve_path_samples(3, 0.9, 16) == 3
+def test_auto_averages_two_paths_on_full_batch_runs_and_one_elsewhere(digits16, tiny):
+    assert resolve_path_samples("auto", 0.0, None) == 2
+    assert resolve_path_samples("auto", 0.0, 16) == 1 == resolve_path_samples("auto", 0.9, 16)
+    assert resolve_path_samples(3, 0.9, 16) == 3
     auto = dataclasses.replace(FAST, path_samples="auto")
     gd = FinetuneConfig(lr=0.02, steps=24)
     p = predict_from(linearize(tiny, digits16, gd, FAST), gd, auto, model=tiny, data=digits16)

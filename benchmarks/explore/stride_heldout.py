@@ -67,6 +67,7 @@ ap.add_argument(
     "--stop-at", default=None, help="start no case after this UTC time of day (HH:MM, today or after midnight)"
 )
 ap.add_argument("--list", action="store_true", help="only list the selected cases")
+ap.add_argument("--kept-only", action="store_true", help="predict nothing: score the cases kept under --save")
 ap.add_argument(
     "--shift",
     action="store_true",
@@ -179,6 +180,8 @@ for p in selected:
     cached = next(c for c in d["comparisons"] if c["engine"] == UPDATED)
     kept = kept_path(a.save, p) if a.save else None
     reused = kept is not None and kept.is_file()
+    if a.kept_only and not reused:
+        continue
     if reused:
         fresh = json.loads(gzip.decompress(kept.read_bytes()))
     else:
@@ -196,7 +199,8 @@ for p in selected:
     curves = [np.asarray(x["predictions"][UPDATED]["loss"], dtype=float) for x in (d, fresh)]
     mean_curve = (curves[0] + curves[1]) / 2
     base_fig, mean_fig = curve_figures(curves[0], real), curve_figures(mean_curve, real)
-    for key in ("all", group(d)):
+    full_batch = [f"all GD {d['case']['loss']}"] if not d["case"]["batch_size"] else []
+    for key in ("all", group(d), *full_batch):
         tallies.setdefault(key, Tally()).add(cached, new)
         means.setdefault(key, Tally()).count(
             curve_scores_of(base_fig), curve_scores_of(mean_fig), base_fig["eps"], mean_fig["eps"]

@@ -523,7 +523,7 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         default=d.path_samples,
         metavar="K",
         help="with kernel updates and a path stride, average the curves of K weight paths whose moves start at "
-        "different phases of the stride (K times the cost); 'auto': two without momentum, one with it",
+        "different phases of the stride (K times the cost); 'auto': two on full-batch runs without momentum",
     )
     g.add_argument(
         "--no-endpoint-check",

@@ -262,12 +262,14 @@ AUTO_PATH_SAMPLES = 2
 
 def resolve_path_samples(path_samples: int | str, momentum: float, batch_size: int | None) -> int:
     """The number of weight paths ``path_samples`` stands for on a run with this momentum and batch size (None:
-    full batch): ``"auto"`` is :data:`AUTO_PATH_SAMPLES` without momentum and 1 with it (along the flow the two-path
-    mean was never measured); an integer is itself. The paths differ only where the prediction moves its weights
-    along a stride between kernel updates; elsewhere one is made whatever this says."""
+    full batch): ``"auto"`` is :data:`AUTO_PATH_SAMPLES` on full-batch runs without momentum and 1 elsewhere (the
+    held-out test of ``benchmarks/results/explore/shifted_heldout_test.md`` passed on full-batch runs and failed on
+    plain SGD's first 9; along the momentum flow it was never measured); an integer is itself. The paths differ only
+    where the prediction moves its weights along a stride between kernel updates; elsewhere one is made whatever this
+    says."""
     if path_samples != AUTO:
         return int(path_samples)
-    return AUTO_PATH_SAMPLES if momentum == 0 else 1
+    return AUTO_PATH_SAMPLES if momentum == 0 and batch_size is None else 1
 
 
 class MomentumBuffer(DocEnum):
@@ -442,9 +444,9 @@ class PredictConfig:
         stride 5) and average their loss and error curves step by step (``Prediction.path_losses`` keeps each path's
         loss): where the weights are moved draws the updated kernels, and so the curve, at random around a common
         mean. Costs one prediction per path; a stride shorter than the samples gives fewer distinct paths. 1 (the
-        default): one path. ``"auto"``: :func:`resolve_path_samples` of the config's momentum and batch size; the
-        prediction's ``options`` then carry the number used. On 38 held-out full-batch runs at T = 150, two paths took
-        the T_eps p95 from 29% to 24% (docs/fidelity.md).
+        default): one path. ``"auto"``: :func:`resolve_path_samples` of the config's momentum and batch size (two on
+        full-batch runs without momentum); the prediction's ``options`` then carry the number used. On the 184 cached
+        full-batch cross-entropy runs without momentum, two paths took the T_eps p95 from 24% to 21% (docs/fidelity.md).
     update_path: an :class:`UpdatePath` value: the updates taken along the linearized run's own path (``own``)
         or along a full-batch gradient flow beside it (``flow``: with it ``kernel_updates="auto"`` schedules
         updates with momentum too; ``weight_distance`` at the updates is then the flow's). ``"auto"`` (the
