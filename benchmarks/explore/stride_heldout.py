@@ -19,6 +19,11 @@ another 4 hours of predictions.
         --exclude benchmarks/results/explore/{stride_density_n*,schedule_ensemble_n100}.txt \\
         --suites bench/results/unseen bench/results/unseen2 ...
 
+``--shift`` (2026-12-06): the candidate is the cached stride with its moves shifted by half a stride (the second
+path of ``PredictConfig(path_samples=2)``), full-batch CE runs at T = 150 first, kept under its own ``--save``
+directory; with ``--merge`` each case then gets the two-path prediction (:func:`two_path_mean`, ``path_mean`` itself).
+``--kept-only`` scores the kept cases without predicting any. Its test: ``results/explore/shifted_heldout_test.md``.
+
 The test, fixed before the first run (2026-12-05/06): on the cases completed before ``--stop-at``, the candidate
 better on more cases than worse (largest relative T_eps error on the loss, ties within ``TIE``) with a pooled p95 not
 higher.
