@@ -94,10 +94,11 @@ def candidate_stride(steps: int, cached: int) -> int:
 if a.shift:
     from trainless.predict import _predict as predict_module  # the package name is shadowed by trainless.predict()
 
-    def shifted_moves(stride: int | None, steps: int, updates: tuple[int, ...]) -> tuple[int, ...]:
-        # The first move half a stride in (3 at stride 5, as phase_ensemble.py's --offset 3), then every stride.
-        first = None if stride is None else stride - stride // 2
-        return () if stride is None else tuple(t for t in range(first, steps, stride) if t not in updates)
+    def shifted_moves(stride: int | None, steps: int, updates: tuple[int, ...], phase: int = 0) -> tuple[int, ...]:
+        # The second path of path_samples=2 whatever phase the caller asks: phase stride // 2 (3 at stride 5).
+        return original_moves(stride, steps, updates, 0 if stride is None else stride // 2)
+
+    original_moves = predict_module._move_steps
 
     predict_module._move_steps = shifted_moves
 
