@@ -33,7 +33,8 @@ ap.add_argument("--stop-at", default=None, help="start no case after this UTC ti
 a = ap.parse_args()
 
 
-def shifted_moves(stride: int | None, steps: int, updates: tuple[int, ...]) -> tuple[int, ...]:
+def shifted_moves(stride: int | None, steps: int, updates: tuple[int, ...], phase: int = 0) -> tuple[int, ...]:
+    # The predictor now passes a phase (path_samples); this script's --offset replaces it.
     return () if stride is None else tuple(t for t in range(a.offset, steps, stride) if t not in updates)
 
 

@@ -10,13 +10,13 @@ import time
 import torch
 
 from ..data import ImageData
-from ..dynamics import Engine, epsilon_times
+from ..dynamics import Engine
 from ..errors import TrainlessError
 from ..finetune import FinetuneConfig, RunRecord, finetune
 from ..models import HeadStart, LoadedModel
 from ._config import AUTO, PredictConfig
 from ._predict import check_dynamics, linearize, predict_from
-from ._result import Prediction, level_times
+from ._result import Prediction, curve_times
 
 
 def predict_closed_loop(
@@ -84,8 +84,7 @@ def predict_closed_loop(
     loss = real_loss + rest.loss
     error = real_err + rest.error
     loss_t = torch.tensor(loss, dtype=torch.float64)
-    times = epsilon_times(loss_t, options.eps, basis="loss", definition=options.eps_definition)
-    times += epsilon_times(error, options.eps, basis="error", definition=options.eps_definition)
+    times, levels = curve_times(loss_t, error, options)
     nan_tail = (math.nan,) * (config.steps - k)
     return (
         dataclasses.replace(
@@ -103,7 +102,7 @@ def predict_closed_loop(
             paired_weight_distance=tuple(observed.weight_distance) + nan_tail,
             lr=tuple(observed.lr) + rest.lr,
             eps_times=times,
-            level_times=level_times(loss_t, options.levels),
+            level_times=levels,
             seconds=observed_seconds + rest.seconds,
             observed_steps=k,
             kernel_path=tuple(row | {"step": row["step"] + k} for row in rest.kernel_path),

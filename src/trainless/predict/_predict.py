@@ -26,7 +26,6 @@ from ..dynamics import (
     SGDSchedule,
     Trajectory,
     TrajectoryStatus,
-    epsilon_times,
     simulate,
 )
 from ..errors import TrainlessError
@@ -59,7 +58,7 @@ from ._diagnosis import diagnose_spectrum
 from ._endpoint import WeightPath
 from ._flow import FlowPoint, flow_path
 from ._preserve import preserved
-from ._result import Prediction, level_times
+from ._result import Prediction, curve_times
 from ._samples import path_mean
 from ._trust import endpoint_threshold, largest_edge_ratio, trust_flags, trust_regime, trust_summary
 
@@ -1005,10 +1004,7 @@ def _predict_trajectory(
         proj0 = spec.project(r0).pow(2)
         proj_final = spec.project(r_final).pow(2).mean(0)
         diagnosis = diagnose_spectrum(op, spec, kernel.f0, y_cpu, run_lrs, config.momentum)
-        eps_list = options.eps
-        times = epsilon_times(loss_mean, eps_list, basis="loss", definition=options.eps_definition)
-        times += epsilon_times(err_mean, eps_list, basis="error", definition=options.eps_definition)
-        levels = level_times(loss_mean, options.levels)
+        times, levels = curve_times(loss_mean, err_mean, options)
         dynamics_seconds = time.perf_counter() - t_dyn
 
     dist = traj.distance.mean(0)

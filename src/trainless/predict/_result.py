@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import torch
 
 from .._io import write_json, write_text
-from ..dynamics import EpsStatus, EpsTime, TrajectoryStatus
+from ..dynamics import EpsStatus, EpsTime, TrajectoryStatus, epsilon_times
 from ..dynamics._eps import EpsDefinition
 from ..finetune import FinetuneConfig
 from ._config import PredictConfig
@@ -38,6 +39,16 @@ def level_times(loss: torch.Tensor, levels: tuple[float, ...]) -> tuple[LevelTim
         hit = torch.nonzero(loss <= level * loss[0]).flatten()
         out.append(LevelTime(level, int(hit[0]) if hit.numel() else None))
     return tuple(out)
+
+
+def curve_times(
+    loss: torch.Tensor, error: torch.Tensor | Sequence[float], options: PredictConfig
+) -> tuple[tuple[EpsTime, ...], tuple[LevelTime, ...]]:
+    """A prediction's epsilon-training-times (``options.eps`` by ``options.eps_definition``, on the loss, then on the
+    error) and its level times (``options.levels``, on the loss) from its curves L_0..L_T and err_0..err_T."""
+    times = epsilon_times(loss, options.eps, basis="loss", definition=options.eps_definition)
+    times += epsilon_times(error, options.eps, basis="error", definition=options.eps_definition)
+    return times, level_times(loss, options.levels)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import torch
 
-from ..dynamics import TrajectoryStatus, epsilon_times
+from ..dynamics import TrajectoryStatus
 from ._config import PredictConfig
-from ._result import Prediction, level_times
+from ._result import Prediction, curve_times
 
 MEAN_FIELDS = (
     "loss",
@@ -53,8 +53,7 @@ def path_mean(
     }
     loss = torch.tensor(means["loss"], dtype=torch.float64)
     error = torch.tensor(means["error"], dtype=torch.float64)
-    times = epsilon_times(loss, options.eps, basis="loss", definition=options.eps_definition)
-    times += epsilon_times(error, options.eps, basis="error", definition=options.eps_definition)
+    times, levels = curve_times(loss, error, options)
     stride = first.options.path_stride
     spread = _spread(done, options)
     note = (
@@ -69,7 +68,7 @@ def path_mean(
         first,
         **means,
         eps_times=times,
-        level_times=level_times(loss, options.levels),
+        level_times=levels,
         path_losses=tuple(p.loss for p in preds),
         seconds=sum(p.seconds for p in preds) - (len(preds) - 1) * shared_seconds,
         kernel_seconds=sum(p.kernel_seconds for p in preds) - (len(preds) - 1) * first.kernel["seconds"],
