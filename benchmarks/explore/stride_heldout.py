@@ -80,6 +80,11 @@ ap.add_argument(
     "full-batch cross-entropy runs at T = 150 first",
 )
 ap.add_argument(
+    "--full-batch",
+    action="store_true",
+    help="select full-batch cases only (the runs path_samples='auto' makes two paths on), for predicting or --merge",
+)
+ap.add_argument(
     "--merge",
     action="store_true",
     help="predict nothing: merge every selected case's kept prediction (--save DIR) into its suite's case file",
@@ -135,7 +140,7 @@ for suite in a.suites:
     for p in sorted((suite / "cases").glob("*.json")):
         d = json.loads(p.read_text(encoding="utf-8"))
         pred = d["predictions"].get(UPDATED)
-        if pred is None or d["case"]["momentum"] > 0 or p.stem[:8] in skip:
+        if pred is None or d["case"]["momentum"] > 0 or p.stem[:8] in skip or (a.full_batch and d["case"]["batch_size"]):
             continue
         if pred["options"].get("update_path", "own") != "own" or pred["options"].get("path_stride") is None:
             continue
