@@ -17,12 +17,16 @@ from trainless.predict import (
     Prediction,
     level_times,
     linearize,
+    path_phases,
     predict_from,
     resolve_path_samples,
 )
 from trainless.predict._predict import _move_steps
 
-FAST = PredictConfig(timing_steps=0, batch_orders=2, kernel_updates=(6, 14), path_stride=4, refine_updates=False)
+# One path unless a test asks for more (the default, "auto", makes two on these full-batch runs).
+FAST = PredictConfig(
+    timing_steps=0, batch_orders=2, kernel_updates=(6, 14), path_stride=4, refine_updates=False, path_samples=1
+)
 
 
 def test_the_shifted_path_moves_half_a_stride_early_and_never_at_an_update():
@@ -50,7 +54,9 @@ def test_two_paths_are_the_mean_of_the_paths_predicted_one_by_one(digits16, tiny
         {k: v for k, v in row.items() if k not in drop} for row in one.kernel_path
     ]
     assert two.options.path_samples == 2
-    assert any("the mean of 2 weight paths" in w and "first moves at steps 4, 2" in w for w in two.warnings)
+    note = next(w for w in two.warnings if "the mean of 2 weight paths" in w)
+    assert "first moves at steps 4, 2" in note
+    assert two.seconds > one.seconds  # the second path's dynamics and kernel updates are paid on top
     # the file keeps each path's curve
     again = Prediction.from_dict(two.to_dict())
     assert again.path_losses == two.path_losses and again.loss == two.loss
@@ -113,6 +119,9 @@ def test_auto_averages_two_paths_on_full_batch_runs_and_one_elsewhere(digits16, 
     assert resolve_path_samples("auto", 0.0, None) == 2
     assert resolve_path_samples("auto", 0.0, 16) == 1 == resolve_path_samples("auto", 0.9, 16)
     assert resolve_path_samples(3, 0.9, 16) == 3
+    assert PredictConfig().path_samples == "auto"  # the default, since the held-out test of 2026-12-06
+    assert path_phases(5, 2) == (2,) and path_phases(1, 2) == () and path_phases(None, 2) == ()
+    assert path_phases(6, 3) == (2, 4) and path_phases(2, 4) == (1,)  # fewer distinct phases than samples
     auto = dataclasses.replace(FAST, path_samples="auto")
     gd = FinetuneConfig(lr=0.02, steps=24)
     p = predict_from(linearize(tiny, digits16, gd, FAST), gd, auto, model=tiny, data=digits16)

@@ -681,7 +681,7 @@ def test_path_stride_moves_the_weights_through_the_jacobian_at_each_stride(digit
 
     cfg = FinetuneConfig(lr=0.05, steps=20)
     lin = linearize(tiny, digits16, cfg, FAST)
-    opts = dataclasses.replace(FAST, kernel_updates=(9, 15), path_stride=2)
+    opts = dataclasses.replace(FAST, kernel_updates=(9, 15), path_stride=2, path_samples=1)  # one path walked
     pred = predict_from(lin, cfg, opts, model=tiny, data=digits16)
     plain = predict_from(lin, cfg, dataclasses.replace(opts, path_stride=None), model=tiny, data=digits16)
     wide = predict_from(lin, cfg, dataclasses.replace(opts, path_stride=20), model=tiny, data=digits16)
@@ -937,6 +937,12 @@ def test_updates_that_cost_more_than_half_the_run_say_so(digits16, tiny):
     # A run of seconds is quoted to three digits (a 0.5 s run was printed as "0 s").
     quoted = next(w for w in updated.warnings if "of the estimated real run" in w)
     assert updated.estimated_run_seconds < 100 and f"({updated.estimated_run_seconds:.3g} s)" in quoted, quoted
+    # T / 30 rounds to no stride at T = 12: one path, and nothing said of paths. With a stride the default averages
+    # two on this full-batch run, and the warning quotes both paths' cost together.
+    assert updated.path_losses == () and "--path-samples" not in quoted
+    two = predict(tiny, digits16, cfg, dataclasses.replace(timed, path_stride=4))
+    quoted = next(w for w in two.warnings if "of the estimated real run" in w)
+    assert len(two.path_losses) == 2 and f"took {two.seconds:.3g} s" in quoted and "--path-samples 1" in quoted
     frozen = predict(tiny, digits16, cfg, dataclasses.replace(timed, kernel_updates=()))
     untimed = predict(tiny, digits16, cfg, FAST)  # no estimate of the run: nothing to compare with
     assert untimed.kernel_path and untimed.estimated_run_seconds is None

@@ -27,6 +27,7 @@ from ..predict import (
     halved_updates,
     largest_edge_ratio,
     linearize,
+    path_phases,
     predict_from,
     resolve_path_samples,
     resolve_update_path,
@@ -127,8 +128,8 @@ def auto_comparison(result: dict[str, Any]) -> dict[str, Any] | None:
         )
     made_options = result["predictions"][UPDATED]["options"]
     made_samples = made_options.get("path_samples", 1)
-    samples = resolve_path_samples(PredictConfig().path_samples, momentum, case["batch_size"] or None)
-    samples = samples if made_options.get("path_stride") else 1  # no moves: one path whatever the option
+    asked = resolve_path_samples(PredictConfig().path_samples, momentum, case["batch_size"] or None)
+    samples = len(path_phases(made_options.get("path_stride"), asked)) + 1  # as many as the predictor makes
     if made_samples != samples:
         raise TrainlessError(
             f"case {result['case_id']}: its {UPDATED} prediction averaged {made_samples} weight paths, the default "

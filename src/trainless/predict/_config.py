@@ -272,6 +272,16 @@ def resolve_path_samples(path_samples: int | str, momentum: float, batch_size: i
     return AUTO_PATH_SAMPLES if momentum == 0 and batch_size is None else 1
 
 
+def path_phases(stride: int | None, samples: int) -> tuple[int, ...]:
+    """The phases (in steps) of the weight paths after the first that ``samples`` paths along a path stride make:
+    spread evenly over the stride (``k * stride // samples``, k = 1 .. samples - 1), each moving at steps
+    ``stride - phase, 2 stride - phase, ...``; a stride shorter than the samples gives fewer distinct ones, and no
+    stride (no moves between updates) none. ``len(path_phases(...)) + 1`` paths are made."""
+    if not stride:
+        return ()
+    return tuple(sorted({k * stride // samples for k in range(1, samples)} - {0}))
+
+
 class MomentumBuffer(DocEnum):
     """How kernel updates treat the momentum buffer (``PredictConfig.momentum_buffer``; no effect without
     momentum or without updates). The buffer is a weight-space vector B; the engine holds its image J B."""
@@ -443,10 +453,11 @@ class PredictConfig:
         phases spread evenly over the stride (the second of two moves first at step stride - stride // 2, e.g. 3 at
         stride 5) and average their loss and error curves step by step (``Prediction.path_losses`` keeps each path's
         loss): where the weights are moved draws the updated kernels, and so the curve, at random around a common
-        mean. Costs one prediction per path; a stride shorter than the samples gives fewer distinct paths. 1 (the
-        default): one path. ``"auto"``: :func:`resolve_path_samples` of the config's momentum and batch size (two on
-        full-batch runs without momentum); the prediction's ``options`` then carry the number used. On the 184 cached
-        full-batch cross-entropy runs without momentum, two paths took the T_eps p95 from 24% to 21% (docs/fidelity.md).
+        mean. Costs one prediction per path; a stride shorter than the samples gives fewer distinct paths. ``"auto"``
+        (the default): :func:`resolve_path_samples` of the config's momentum and batch size (two on full-batch runs
+        without momentum, one elsewhere); the prediction's ``options`` then carry the number used. 1: one path (half
+        the cost where auto makes two). On the 184 cached full-batch cross-entropy runs without momentum, two paths
+        took the T_eps p95 from 24% to 21% (docs/fidelity.md).
     update_path: an :class:`UpdatePath` value: the updates taken along the linearized run's own path (``own``)
         or along a full-batch gradient flow beside it (``flow``: with it ``kernel_updates="auto"`` schedules
         updates with momentum too; ``weight_distance`` at the updates is then the flow's). ``"auto"`` (the
@@ -487,7 +498,7 @@ class PredictConfig:
     above_edge: str = "edge"
     momentum_buffer: str = "kept"
     path_stride: int | str | None = AUTO
-    path_samples: int | str = 1
+    path_samples: int | str = AUTO
     update_path: str = AUTO
     refine_updates: bool | str = AUTO
 

@@ -50,6 +50,7 @@ from ._config import (
     auto_refine_updates,
     far_from_linearization,
     halved_updates,
+    path_phases,
     refined_updates,
     resolve_path_samples,
     resolve_update_path,
@@ -333,17 +334,41 @@ def predict_from(
     options = dataclasses.replace(options, path_samples=samples)
     first = _predict_sample(lin, config, options, where)
     stride = first.options.path_stride if first.kernel_path else None
-    # Phases spread evenly over the stride; a stride shorter than the samples has fewer distinct paths.
-    phases = sorted({k * stride // samples for k in range(1, samples)} - {0}) if stride else []
+    phases = path_phases(stride, samples)
     if not phases:
         # Without moves between updates (or a stride of 1) every path is this one: the options say one was made.
-        return dataclasses.replace(first, options=dataclasses.replace(first.options, path_samples=1))
+        return _cost_warned(dataclasses.replace(first, options=dataclasses.replace(first.options, path_samples=1)))
     others = []
     for phase in phases:
         if progress:
             tqdm.write(f"weight path {len(others) + 2} of {len(phases) + 1} (path_samples)", file=sys.stderr)
         others.append(_predict_sample(lin, config, options, where | {"phase": phase}))
-    return path_mean((first, *others), phases, options, lin.seconds)
+    return _cost_warned(path_mean((first, *others), phases, options, lin.seconds))
+
+
+def _cost_warned(pred: Prediction) -> Prediction:
+    """``pred`` with a warning where its kernel updates (over all its weight paths) cost more than
+    :data:`COSTLY_UPDATES` of the estimated real run: what a cheaper prediction gives up."""
+    seconds, run = pred.seconds, pred.estimated_run_seconds
+    if not pred.kernel_path or run is None or seconds <= COSTLY_UPDATES * run:
+        return pred
+    paths = len(pred.path_losses) or 1
+    cheaper = (
+        f"; one weight path (--path-samples 1; PredictConfig(path_samples=1)) costs about 1/{paths} of this, "
+        "with a less steady curve"
+        if paths > 1
+        else ""
+    )
+    warning = (
+        f"this prediction took {_seconds(seconds)}, {seconds / run:.0%} of the estimated real run ({_seconds(run)}): "
+        f"the {len(pred.kernel_path)} kernel updates along the path"
+        + (f", made along {paths} weight paths," if paths > 1 else "")
+        + " cost most of it"
+        + cheaper
+        + "; the frozen kernel (--kernel-updates none; PredictConfig(kernel_updates=())) costs one kernel (35-65 s on "
+        "the quick start, on 2 CPU cores) but predicts a fresh head's late curve too slow"
+    )
+    return dataclasses.replace(pred, warnings=(*pred.warnings, warning))
 
 
 def _predict_sample(
@@ -754,15 +779,6 @@ def _predict_path(
         )
     extra = time.perf_counter() - t_path - pred.dynamics_seconds
     seconds = pred.seconds + extra
-    run = pred.estimated_run_seconds
-    if updates and run is not None and seconds > COSTLY_UPDATES * run:
-        warnings.append(
-            f"this prediction took {_seconds(seconds)}, {seconds / run:.0%} of the estimated real run "
-            f"({_seconds(run)}): "
-            f"the {len(kernel_path)} kernel updates along the path cost most of it; the frozen kernel "
-            "(--kernel-updates none; PredictConfig(kernel_updates=())) costs one kernel (about a fifth of this on "
-            "the quick start) but predicts a fresh head's late curve too slow"
-        )
     endpoint = check.to_dict() if check is not None and options.endpoint_check else None
     mode = "updates" if updates else "frozen"
     edge = largest_edge_ratio(pred.edge_ratio, kernel_path)
