@@ -73,6 +73,18 @@ def test_paths_change_nothing_for_a_linear_model(digits16):
     torch.testing.assert_close(torch.tensor(three.loss), torch.tensor(one.loss), rtol=1e-6, atol=1e-9)
 
 
+def test_paths_change_nothing_when_only_the_head_trains(digits16, tiny):
+    # Training the head alone, the network is linear in what it trains (the features stay w0's): Theta never
+    # changes along any path, and two paths give the one-path curve.
+    cfg = FinetuneConfig(lr=0.05, steps=24)
+    lin = linearize(tiny, digits16, cfg, FAST, trainable="head")
+    one = predict_from(lin, cfg, FAST, model=tiny, data=digits16)
+    two = predict_from(lin, cfg, dataclasses.replace(FAST, path_samples=2), model=tiny, data=digits16)
+    assert len(two.path_losses) == 2
+    torch.testing.assert_close(torch.tensor(two.path_losses[1]), torch.tensor(one.loss), rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(torch.tensor(two.loss), torch.tensor(one.loss), rtol=1e-6, atol=1e-9)
+
+
 def test_paths_vanish_as_the_learning_rate_goes_to_zero(digits16, tiny):
     # The weights the kernels are taken at differ by O(lr) between the paths, and so do the curves.
     gaps = []
