@@ -216,14 +216,17 @@ class Prediction:
         return cls(**d)
 
     def curves_csv(self) -> str:
+        """The curves by optimizer step, one row per step 0..T: the columns of the mean prediction, the test curves
+        where predicted, and with several weight paths (``path_losses``) each path's loss as ``path_k_loss``."""
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         cols = ["loss", "loss_low", "loss_high", "error", "error_low", "error_high", "paired_loss", "paired_error"]
         if self.test_loss:
             cols += ["test_loss", "test_error"]
-        w.writerow(["step", *cols])
+        curves = [getattr(self, c) for c in cols] + list(self.path_losses)
+        w.writerow(["step", *cols, *(f"path_{k}_loss" for k in range(1, len(self.path_losses) + 1))])
         for t in range(self.steps + 1):
-            w.writerow([t, *(repr(float(getattr(self, c)[t])) for c in cols)])
+            w.writerow([t, *(repr(float(c[t])) for c in curves)])
         return buf.getvalue()
 
     def save(self, out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:

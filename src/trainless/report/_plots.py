@@ -80,6 +80,10 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike[str], record
             ax.plot(record.eval_steps, real, color="C3", label="real fine-tuning")
         ax.set_xlabel("optimizer step")
         ax.grid(True, which="both", alpha=0.3)
+    for i, path_loss in enumerate(p.path_losses):
+        # The mean is what is scored; the paths show how much where the weights were moved changed the curve.
+        label = f"each of the {len(p.path_losses)} weight paths averaged" if i == 0 else None
+        ax_loss.plot(steps, path_loss, color="C0", lw=0.6, alpha=0.5, label=label)
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel(f"training loss ({cfg.loss}, mean over N={p.n})")
     ax_loss.legend(fontsize=8)
