@@ -56,7 +56,6 @@ def path_mean(
     times, levels = curve_times(loss, error, options)
     stride = first.options.path_stride
     spread = _spread(done, options)
-    seconds = sum(p.seconds for p in preds) - (len(preds) - 1) * shared_seconds
     note = (
         f"the mean of {len(done)} weight paths (path_samples={options.path_samples}; stride {stride}, the first "
         f"moves at steps {', '.join(str(stride - p) for p in (0, *phases))})"
@@ -71,7 +70,7 @@ def path_mean(
         eps_times=times,
         level_times=levels,
         path_losses=tuple(p.loss for p in preds),
-        seconds=seconds,
+        seconds=sum(p.seconds for p in preds) - (len(preds) - 1) * shared_seconds,
         kernel_seconds=sum(p.kernel_seconds for p in preds) - (len(preds) - 1) * first.kernel["seconds"],
         dynamics_seconds=sum(p.dynamics_seconds for p in preds),
         peak_rss_mib=max(p.peak_rss_mib for p in preds),
