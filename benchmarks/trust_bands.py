@@ -21,7 +21,7 @@ beside the calibration suite's.
     python benchmarks/trust_bands.py bench/results/paper bench/results/unseen \
         --direction-validation bench/results/longer \
         bench/results/unseen{,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20} \
-        bench/results/unseen{21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48} \
+        bench/results/unseen{21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49} \
         bench/results/{practice,plainsgd,mseedge}
 """
 
