@@ -23,6 +23,9 @@ another 4 hours of predictions.
 path of ``PredictConfig(path_samples=2)``), full-batch CE runs at T = 150 first, kept under its own ``--save``
 directory; with ``--merge`` each case then gets the two-path prediction (:func:`two_path_mean`, ``path_mean`` itself).
 ``--kept-only`` scores the kept cases without predicting any. Its test: ``results/explore/shifted_heldout_test.md``.
+``--full-batch`` selects the runs ``path_samples="auto"`` makes two paths on (what ``--merge`` merged, 2026-12-06);
+``--minibatch`` the others (plain SGD: since the merge, a full-batch case file holds the two-path mean, which this
+script's "cached" column would then misread as one path).
 
 The test, fixed before the first run (2026-12-05/06): on the cases completed before ``--stop-at``, the candidate
 better on more cases than worse (largest relative T_eps error on the loss, ties within ``TIE``) with a pooled p95 not
@@ -85,6 +88,11 @@ ap.add_argument(
     help="select full-batch cases only (the runs path_samples='auto' makes two paths on), for predicting or --merge",
 )
 ap.add_argument(
+    "--minibatch",
+    action="store_true",
+    help="select minibatch (SGD) cases only: since the merge, full-batch case files hold the two-path mean already",
+)
+ap.add_argument(
     "--merge",
     action="store_true",
     help="predict nothing: merge every selected case's kept prediction (--save DIR) into its suite's case file",
@@ -135,21 +143,36 @@ def group(d: dict) -> str:
 
 
 skip = {m.group(1) for log in a.exclude for m in re.finditer(r"^([0-9a-f]{8}) ", log.read_text(), re.M)}
-selected = []
+selected, merged = [], 0
 for suite in a.suites:
     for p in sorted((suite / "cases").glob("*.json")):
         d = json.loads(p.read_text(encoding="utf-8"))
         pred = d["predictions"].get(UPDATED)
-        if pred is None or d["case"]["momentum"] > 0 or p.stem[:8] in skip or (a.full_batch and d["case"]["batch_size"]):
+        if (
+            pred is None
+            or d["case"]["momentum"] > 0
+            or p.stem[:8] in skip
+            or (a.full_batch and d["case"]["batch_size"])
+        ):
+            continue
+        if a.minibatch and not d["case"]["batch_size"]:
             continue
         if pred["options"].get("update_path", "own") != "own" or pred["options"].get("path_stride") is None:
+            continue
+        if pred["options"].get("path_samples", 1) > 1:
+            # Already the two-path mean (merged): scoring it as one path, or merging it again, would average a mean.
+            merged += 1
             continue
         selected.append(p)
 if a.shift:
     rank = ("T=150 GD ce", "T>150 GD ce", "T=150 SGD ce")
     groups = {p: group(json.loads(p.read_text(encoding="utf-8"))) for p in selected}
     selected.sort(key=lambda p: rank.index(groups[p]) if groups[p] in rank else len(rank))  # stable: suite order kept
-print(f"# {len(selected)} cases selected from {len(a.suites)} suites ({len(skip)} case ids excluded)", flush=True)
+print(
+    f"# {len(selected)} cases selected from {len(a.suites)} suites ({len(skip)} case ids excluded, {merged} left out "
+    "as already the two-path mean)",
+    flush=True,
+)
 if a.list:
     print("\n".join(str(p) for p in selected))
     sys.exit()
