@@ -134,7 +134,8 @@ def test_path_samples_flag(tmp_path):
 
 def test_auto_averages_two_paths_on_full_batch_runs_and_one_elsewhere(digits16, tiny):
     assert resolve_path_samples("auto", 0.0, None) == 2
-    assert resolve_path_samples("auto", 0.0, 16) == 1 == resolve_path_samples("auto", 0.9, 16)
+    assert resolve_path_samples("auto", 0.0, 16) == 2  # plain SGD too, since unseen50
+    assert resolve_path_samples("auto", 0.9, 16) == 1 == resolve_path_samples("auto", 0.9, None)
     assert resolve_path_samples(3, 0.9, 16) == 3
     assert PredictConfig().path_samples == "auto"  # the default, since the held-out test of 2026-12-06
     assert path_phases(5, 2) == (2,) and path_phases(1, 2) == () and path_phases(None, 2) == ()

@@ -523,8 +523,8 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         default=d.path_samples,
         metavar="K",
         help="with kernel updates and a path stride, average the curves of K weight paths whose moves start at "
-        "different phases of the stride (K times the cost); 'auto' (default): two on full-batch runs without "
-        "momentum, one elsewhere; 1: one path, half the cost, a less steady curve",
+        "different phases of the stride (K times the cost); 'auto' (default): two without momentum (full batch "
+        "or plain SGD), one with it; 1: one path, half the cost, a less steady curve",
     )
     g.add_argument(
         "--no-endpoint-check",

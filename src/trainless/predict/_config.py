@@ -262,14 +262,15 @@ AUTO_PATH_SAMPLES = 2
 
 def resolve_path_samples(path_samples: int | str, momentum: float, batch_size: int | None) -> int:
     """The number of weight paths ``path_samples`` stands for on a run with this momentum and batch size (None:
-    full batch): ``"auto"`` is :data:`AUTO_PATH_SAMPLES` on full-batch runs without momentum and 1 elsewhere (the
-    held-out test of ``benchmarks/results/explore/shifted_heldout_test.md`` passed on full-batch runs and failed on
-    plain SGD's first 9; along the momentum flow it was never measured); an integer is itself. The paths differ only
-    where the prediction moves its weights along a stride between kernel updates; elsewhere one is made whatever this
-    says."""
+    full batch): ``"auto"`` is :data:`AUTO_PATH_SAMPLES` on runs without momentum, full batch or plain SGD, and 1 with
+    momentum (the held-out test of ``benchmarks/results/explore/shifted_heldout_test.md`` passed on full-batch runs and
+    failed on plain SGD's first 9; suite unseen50, written for plain SGD before it ran, passed; along the momentum
+    flow it was never measured); an integer is itself. The paths differ only where the prediction moves its weights
+    along a stride between kernel updates; elsewhere one is made whatever this says. ``batch_size`` does not decide it
+    since unseen50; it is kept so that callers need not change."""
     if path_samples != AUTO:
         return int(path_samples)
-    return AUTO_PATH_SAMPLES if momentum == 0 and batch_size is None else 1
+    return AUTO_PATH_SAMPLES if momentum == 0 else 1
 
 
 def path_phases(stride: int | None, samples: int) -> tuple[int, ...]:
@@ -454,10 +455,10 @@ class PredictConfig:
         stride 5) and average their loss and error curves step by step (``Prediction.path_losses`` keeps each path's
         loss): where the weights are moved draws the updated kernels, and so the curve, at random around a common
         mean. Costs one prediction per path; a stride shorter than the samples gives fewer distinct paths. ``"auto"``
-        (the default): :func:`resolve_path_samples` of the config's momentum and batch size (two on full-batch runs
-        without momentum, one elsewhere); the prediction's ``options`` then carry the number used. 1: one path (half
-        the cost where auto makes two). On the 184 cached full-batch cross-entropy runs without momentum, two paths
-        took the T_eps p95 from 24% to 21% (docs/fidelity.md).
+        (the default): :func:`resolve_path_samples` of the config's momentum (two without momentum, full batch or
+        plain SGD; one with it); the prediction's ``options`` then carry the number used. 1: one path (half the cost
+        where auto makes two). On the 184 cached full-batch cross-entropy runs, two paths took the T_eps p95 from 24%
+        to 21%; on unseen50's eight plain SGD runs they were better on five and worse on none (docs/fidelity.md).
     update_path: an :class:`UpdatePath` value: the updates taken along the linearized run's own path (``own``)
         or along a full-batch gradient flow beside it (``flow``: with it ``kernel_updates="auto"`` schedules
         updates with momentum too; ``weight_distance`` at the updates is then the flow's). ``"auto"`` (the
