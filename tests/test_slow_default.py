@@ -34,6 +34,8 @@ def test_default_predict_job(tmp_path, capsys):
     assert all(e["steps"] is not None for e in pred["eps_times"])
     # the default follows the kernel along the predicted path (kernel_updates="auto" at T = 150)
     assert pred["options"]["kernel_updates"] == [1, 10, 25, 50, 100] and len(pred["kernel_path"]) == 5
+    # and, full batch without momentum, averages two weight paths (path_samples="auto")
+    assert pred["options"]["path_samples"] == 2 and len(pred["path_losses"]) == 2
     assert (tmp_path / "prediction.png").stat().st_size > 0
     # the per-sample diagnosis is finite at the default lr, past the squared loss's edge in its top modes (it called
     # every sample unfitted there, 1e213 of the residual left, until it used gradient flow)
