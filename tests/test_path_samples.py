@@ -10,7 +10,14 @@ import torch
 
 from trainless import FinetuneConfig, load_model
 from trainless.cli import build_parser
-from trainless.cli._predict import PredictJob, job_from_args, predict_config_from_args, render_predict, run_predict
+from trainless.cli._predict import (
+    PredictJob,
+    eps_rows,
+    job_from_args,
+    predict_config_from_args,
+    render_predict,
+    run_predict,
+)
 from trainless.dynamics import epsilon_times
 from trainless.errors import ConfigError
 from trainless.predict import (
@@ -117,7 +124,20 @@ def test_path_samples_flag(tmp_path):
     report = run_predict(job)
     p = report.prediction
     assert len(p.path_losses) == 2 and p.options.path_samples == 2
-    assert "the curves are the mean of 2 paths" in render_predict(report, "table")
+    table = render_predict(report, "table")
+    assert "the curves are the mean of 2 paths" in table
+    # Each T_eps row gives the paths' own range where they differ: this run's paths, and a second path a step behind
+    # the first (which differ somewhere).
+    late = dataclasses.replace(p, path_losses=(p.loss, (p.loss[0], *p.loss[:-1])))
+    differ = 0
+    for pred, rows in ((p, table.splitlines()), (late, [f"{k} {v}" for k, v in eps_rows(late)])):
+        per_path = [epsilon_times(c, pred.options.eps, basis="loss") for c in pred.path_losses]
+        for i, e in enumerate(pred.options.eps):
+            a, b = sorted(times[i].steps for times in per_path)
+            row = next(line for line in rows if line.startswith(f"T_eps {e:g} "))
+            assert (f"(paths {a}-{b})" in row) == (a != b), row
+            differ += a != b
+    assert differ > 0
     # The files keep each path beside the mean: the CSV as columns, the plot as thin lines.
     rows = list(csv.DictReader((tmp_path / "prediction.csv").read_text().splitlines()))
     assert [float(r["path_2_loss"]) for r in rows] == list(p.path_losses[1])

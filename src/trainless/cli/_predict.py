@@ -13,7 +13,7 @@ import numpy as np
 
 from .._constraints import InstanceOf, Interval, validate
 from .._io import ensure_writable_dir, write_json
-from ..dynamics import Engine, EpsDefinition, SDENoise
+from ..dynamics import Engine, EpsDefinition, SDENoise, epsilon_times
 from ..errors import ConfigError
 from ..extrapolate import DEFAULT_ALPHA, Extrapolation, extrapolate
 from ..kernel import KernelConfig, KernelMethod
@@ -360,16 +360,28 @@ def format_steps(t: int | None) -> str:
 
 def eps_rows(p: Prediction) -> list[tuple[str, str]]:
     """One row per eps: the predicted steps on the loss and on the error, with any status that is not
-    plainly "reached"."""
+    plainly "reached"; averaged over weight paths (``path_losses``), the range of the paths' own loss T_eps where
+    they differ (how much where the weights were moved changed it)."""
+    per_path = [
+        epsilon_times(c, p.options.eps, basis="loss", definition=p.options.eps_definition) for c in p.path_losses
+    ]
     rows = []
-    for e in p.options.eps:
+    for i, e in enumerate(p.options.eps):
         lt, et = p.eps_time(e, "loss"), p.eps_time(e, "error")
         note = ""
         for t in (lt, et):
             if t.status.value != "reached":
                 note = f"  ({t.basis}: {t.status.message})"
                 break
-        rows.append((f"T_eps {e:g}", f"loss {format_steps(lt.steps)}, error {format_steps(et.steps)} steps{note}"))
+        steps = [times[i].steps for times in per_path]
+        spread = (
+            f" (paths {min(steps)}-{max(steps)})"
+            if steps and None not in steps and min(steps) != max(steps)  # type: ignore[type-var]
+            else ""
+        )
+        rows.append(
+            (f"T_eps {e:g}", f"loss {format_steps(lt.steps)}{spread}, error {format_steps(et.steps)} steps{note}")
+        )
     return rows
 
 
