@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gzip
 import json
 import statistics
 from collections.abc import Iterable, Iterator
@@ -250,6 +251,22 @@ def kept_path(root: Path, case_file: Path) -> Path:
     """Where ``stride_heldout.py --save ROOT`` keeps the new prediction of a suite's case file
     (``ROOT/<suite>/<case id>.json.gz``)."""
     return root / case_file.parent.parent.name / f"{case_file.stem}.json.gz"
+
+
+def load_kept(path: Path) -> dict:
+    """A prediction kept by :func:`keep_result` (gzipped JSON)."""
+    return json.loads(gzip.decompress(path.read_bytes()))
+
+
+def keep_result(path: Path, result: dict) -> None:
+    """Keep a :func:`run_case` result's new prediction at ``path`` (:func:`kept_path`): only its predictions and
+    comparisons, the case file's other parts being in the suite already; written to a temporary file and moved into
+    place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keep = {k: result[k] for k in ("case_id", "predictions", "comparisons", "baseline")}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(gzip.compress(json.dumps(keep, allow_nan=True).encode()))
+    tmp.replace(path)
 
 
 def climb_back(real_loss: list[float]) -> float:

@@ -14,7 +14,6 @@ when run again). The test, fixed before the run: ``benchmarks/results/explore/fl
 
 import argparse
 import datetime as dt
-import gzip
 import json
 import sys
 from pathlib import Path
@@ -22,7 +21,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import Tally, comparison_scores, kept_path, repredict_updated, score_line, stop_time
+from fidelity_default import (
+    Tally,
+    comparison_scores,
+    keep_result,
+    kept_path,
+    load_kept,
+    repredict_updated,
+    score_line,
+    stop_time,
+)
 
 from trainless.bench import UPDATED
 from trainless.bench._run import auto_comparison
@@ -47,15 +55,11 @@ for p in a.cases:
         break
     kept = kept_path(a.save, p) if a.save else None
     if kept is not None and kept.is_file():
-        fresh = json.loads(gzip.decompress(kept.read_bytes()))
+        fresh = load_kept(kept)
     else:
         _, fresh, _ = repredict_updated(d, {"path_samples": 2})
         if kept is not None:
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            keep = {k: fresh[k] for k in ("case_id", "predictions", "comparisons", "baseline")}
-            tmp = kept.with_suffix(".tmp")
-            tmp.write_bytes(gzip.compress(json.dumps(keep, allow_nan=True).encode()))
-            tmp.replace(kept)
+            keep_result(kept, fresh)
     pred = fresh["predictions"][UPDATED]
     paths = pred.get("path_losses") or []
     cached = next(c for c in d["comparisons"] if c["engine"] == UPDATED)

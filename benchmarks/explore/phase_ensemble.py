@@ -12,7 +12,6 @@ worse with a pooled p95 not higher (``Tally.passed``), each curve scored from it
 
 import argparse
 import datetime as dt
-import gzip
 import json
 import sys
 from pathlib import Path
@@ -20,7 +19,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import Tally, curve_figures, curve_scores_of, kept_path, repredict_updated, stop_time
+from fidelity_default import (
+    Tally,
+    curve_figures,
+    curve_scores_of,
+    kept_path,
+    load_kept,
+    repredict_updated,
+    stop_time,
+)
 
 from trainless.bench import UPDATED
 from trainless.predict import _predict as predict_module  # the package name is shadowed by trainless.predict()
@@ -48,7 +55,7 @@ for p in a.cases:
         print(f"stopped after {tallies['shifted'].cases} of {len(a.cases)} cases (--stop-at {a.stop_at} UTC)")
         break
     d = json.loads(p.read_text(encoding="utf-8"))
-    kept = json.loads(gzip.decompress(kept_path(a.kept, p).read_bytes()))
+    kept = load_kept(kept_path(a.kept, p))
     _, result, _ = repredict_updated(d, {"path_stride": 5})
     assert result["predictions"][UPDATED]["options"]["path_stride"] == 5
     real = np.asarray(d["record"]["loss"], dtype=float)

@@ -35,7 +35,6 @@ higher.
 import argparse
 import dataclasses
 import datetime as dt
-import gzip
 import json
 import re
 import sys
@@ -49,7 +48,9 @@ from fidelity_default import (
     curve_figures,
     curve_scores_of,
     eps_errors,
+    keep_result,
     kept_path,
+    load_kept,
     repredict_updated,
     score_line,
     stop_time,
@@ -184,7 +185,7 @@ if a.merge:
     if missing:
         sys.exit(f"{len(missing)} selected cases have no kept prediction (first: {missing[0]}); predict them first")
     for p, k in kept.items():
-        fresh = json.loads(gzip.decompress(k.read_bytes()))
+        fresh = load_kept(k)
         d = json.loads(p.read_text(encoding="utf-8"))
         assert fresh["case_id"] == d["case_id"], p
         write_json(p, merge_predictions(d, two_path_mean(d, fresh) if a.shift else fresh, {UPDATED}))
@@ -217,16 +218,11 @@ for p in selected:
     if a.kept_only and not reused:
         continue
     if reused:
-        fresh = json.loads(gzip.decompress(kept.read_bytes()))
+        fresh = load_kept(kept)
     else:
         _, fresh, _ = repredict_updated(d, {"path_stride": stride})
         if kept is not None:
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            # Only the new prediction and its comparisons: the case file's other parts are in the suite already.
-            keep = {k: fresh[k] for k in ("case_id", "predictions", "comparisons", "baseline")}
-            tmp = kept.with_suffix(".tmp")
-            tmp.write_bytes(gzip.compress(json.dumps(keep, allow_nan=True).encode()))
-            tmp.replace(kept)
+            keep_result(kept, fresh)
     new = next(c for c in fresh["comparisons"] if c["engine"] == UPDATED)
     assert fresh["predictions"][UPDATED]["options"]["path_stride"] == stride, "the stride asked for was not used"
     real = np.asarray(d["record"]["loss"], dtype=float)
