@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from trainless import HeadStart, TrainlessError, load_model, select_trainable
+from trainless import HeadStart, TrainlessError, from_module, load_model, select_trainable
 from trainless.models import penultimate_features, warm_head
 
 
@@ -136,3 +136,62 @@ def test_linear_probe_warms_only_the_head(tiny, digits16):
 
 def test_fresh_head_start_changes_nothing(tiny, digits16):
     assert warm_head(tiny, digits16.x, digits16.y, "ce", HeadStart()) is None
+
+
+def _seeded_mlp(num_classes: int, seed: int = 0) -> nn.Module:
+    import factories
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return factories.mlp(num_classes)
+
+
+def test_from_module_is_the_factory_model():
+    # The same network built in the session or named as a factory: the same head, blocks and weights.
+    named = load_model("factories:mlp", 3, seed=4)
+    mine = from_module(_seeded_mlp(3, seed=4), seed=4)
+    assert (mine.head, mine.blocks, mine.num_classes, mine.resolution) == (named.head, named.blocks, 3, None)
+    assert mine.name == "Sequential" and not mine.module.training
+    for (n, a), (m, b) in zip(named.module.state_dict().items(), mine.module.state_dict().items(), strict=True):
+        assert n == m and torch.equal(a, b), n
+
+
+def test_from_module_head_choice_and_reset():
+    module = _seeded_mlp(3)
+    before = module[3].weight.detach().clone()
+    kept = from_module(module, reset_head=False, name="mine")
+    assert kept.name == "mine" and kept.head == "3" and kept.num_classes == 3
+    assert kept.module is module and torch.equal(module[3].weight, before)
+    a = from_module(_seeded_mlp(3), 3, head="3", seed=1).module[3].weight
+    b = from_module(_seeded_mlp(3), seed=1).module[3].weight
+    c = from_module(_seeded_mlp(3), seed=2).module[3].weight
+    assert torch.equal(a, b) and not torch.equal(a, c) and not torch.equal(a, before)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"module": "resnet"}, "module must be a torch.nn.Module, got str"),
+        ({"head": "9"}, "has no submodule '9' to serve as its head"),
+        ({"head": "2"}, "head '2' of 'Sequential' must be an nn.Linear, got Tanh"),
+        ({"num_classes": 4}, "no nn.Linear with out_features=4"),
+        ({"num_classes": 4, "head": "3"}, "head '3' of 'Sequential' is not an nn.Linear with 4 outputs"),
+        ({"num_classes": 1}, "num_classes must be an integer >= 2, got 1"),
+        ({"module": nn.Sequential(nn.Flatten(), nn.Linear(4, 1))}, "head '1' of 'Sequential' has 1 output"),
+        ({"module": nn.Sequential(nn.Flatten())}, "'Sequential' has no nn.Linear to serve as its head"),
+        ({"resolution": 4}, "resolution must be an integer >= 8"),
+        ({"name": ""}, "name must be a non-empty string"),
+    ],
+)
+def test_from_module_errors(kwargs, message):
+    kwargs = {"module": _seeded_mlp(3), **kwargs}
+    with pytest.raises(TrainlessError, match=message):
+        from_module(**kwargs)
+
+
+def test_from_module_rejects_nan_before_any_work():
+    module = _seeded_mlp(3)
+    with torch.no_grad():
+        module[1].bias[2] = float("inf")
+    with pytest.raises(TrainlessError, match="model 'Sequential': parameter '1.bias' contains NaN or inf"):
+        from_module(module)

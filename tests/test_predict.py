@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from trainless import FinetuneConfig, finetune, load_model
+from trainless import FinetuneConfig, finetune, from_module, load_model
 from trainless.errors import ConfigError, TrainlessError
 from trainless.finetune import learning_rates
 from trainless.kernel import KernelConfig
@@ -47,6 +47,21 @@ def test_linear_model_is_predicted_exactly(digits16, config):
     scheduled = () if config.weight_decay > 0 else (1, 2, 5, 10, 20)  # updates do not support weight decay
     assert auto.options.kernel_updates == scheduled and len(auto.kernel_path) == len(scheduled)
     torch.testing.assert_close(torch.tensor(auto.paired_loss), torch.tensor(real.loss), rtol=1e-4, atol=1e-6)
+
+
+def test_own_module_is_predicted_exactly(digits16):
+    # A network built in the user's session (from_module), not named by a factory: the same exact reduction,
+    # and predict leaves the weights as they were for the real run that follows on the same module.
+    module = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 5))
+    model = from_module(module, seed=3)
+    w0 = {k: v.clone() for k, v in module.state_dict().items()}
+    config = FinetuneConfig(lr=0.02, steps=20, loss="ce")
+    pred = predict(model, digits16, config, FAST)
+    assert all(torch.equal(w0[k], v) for k, v in module.state_dict().items())
+    real = finetune(model, digits16, config)
+    assert pred.model == real.model == "Sequential"
+    torch.testing.assert_close(torch.tensor(pred.paired_loss), torch.tensor(real.loss), rtol=1e-4, atol=1e-6)
+    assert real.loss[-1] < 0.9 * real.loss[0]
 
 
 def test_learning_rates_are_the_real_schedulers():

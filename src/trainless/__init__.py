@@ -2,7 +2,7 @@
 
 Public API (everything else is private and may change):
 
-- models: :func:`load_model`, :func:`select_trainable`, :class:`HeadStart`, :func:`list_models`
+- models: :func:`load_model`, :func:`from_module`, :func:`select_trainable`, :class:`HeadStart`, :func:`list_models`
 - data: :func:`load_dataset`, :func:`load_test_split`, :func:`from_tensors`, :func:`batch_schedule`,
   :func:`list_datasets`
 - real fine-tuning: :class:`FinetuneConfig`, :func:`finetune`, :class:`RunRecord`, :func:`load_record`
@@ -23,7 +23,7 @@ from .errors import ConfigError, TrainlessError
 from .extrapolate import Extrapolation, extrapolate
 from .finetune import FinetuneConfig, RunRecord, RunStatus, finetune, load_record
 from .kernel import KernelConfig, KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
-from .models import HeadStart, LoadedModel, list_models, load_model, select_trainable
+from .models import HeadStart, LoadedModel, from_module, list_models, load_model, select_trainable
 from .predict import PredictConfig, Prediction, auto_kernel_updates, load_prediction, predict
 from .theory import LinearizedModel, linearize
 
@@ -56,6 +56,7 @@ __all__ = [
     "epsilon_times",
     "extrapolate",
     "finetune",
+    "from_module",
     "from_tensors",
     "jacobian_vector_product",
     "linearize",

@@ -159,45 +159,130 @@ def load_model(
     flow (the paper's protocol, App. A).
     """
     check_model_name(name)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise TrainlessError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    _check_num_classes(num_classes)
     if resolution is None:
         resolution = default_resolution(name)
-    elif isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 8:
-        raise TrainlessError(f"resolution must be an integer >= 8 (px), got {resolution!r}")
+    else:
+        _check_resolution(resolution)
 
-    blocks: tuple[tuple[str, ...], ...] | None = None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if name in LITE:
             assert resolution is not None
             module = efficientnet_lite(name, num_classes, resolution)
-            head = "_fc"
-            blocks = efficientnet_blocks(module)
-        elif name == "tiny-cnn":
+            return _wrap(module, name, num_classes, resolution, "_fc", efficientnet_blocks(module), seed, True)
+        if name == "tiny-cnn":
             module = TinyCNN(num_classes)
-            head = "head"
+            return _wrap(module, name, num_classes, resolution, "head", None, seed, True)
+        factory: Callable[..., object] = resolve_factory(name, "model factory")
+        try:
+            built = factory(num_classes=num_classes)
+        except Exception as exc:
+            raise TrainlessError(f"model factory {name!r} raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(built, nn.Module):
+        raise TrainlessError(f"model factory {name!r} must return a torch.nn.Module, got {type(built).__name__}")
+    head = _find_head(built, num_classes, f"model from {name!r}")
+    return _wrap(built, name, num_classes, resolution, head, None, seed, True)
+
+
+def from_module(
+    module: nn.Module,
+    num_classes: int | None = None,
+    *,
+    head: str | None = None,
+    resolution: int | None = None,
+    seed: int = 0,
+    reset_head: bool = True,
+    name: str | None = None,
+) -> LoadedModel:
+    """Your own ``nn.Module`` (pretrained body, C-way ``nn.Linear`` head), ready for ``predict`` and ``finetune``.
+
+    The Python counterpart of ``load_model("package.module:factory")`` for a network already built in the
+    session, as :func:`~trainless.data.from_tensors` is for data.
+
+    module: maps a batch of inputs (N, ...) float32 to (N, C) logits through its head.
+    num_classes: C; by default the head's ``out_features``.
+    head: name of the head in ``module.named_modules()``, an ``nn.Linear`` whose output is the model's
+        output. By default the last ``nn.Linear`` with ``num_classes`` outputs (the last ``nn.Linear`` when
+        ``num_classes`` is not given either).
+    resolution: the input size in px the model is built for, checked against the data (None: any shape).
+    seed: seeds the head's re-initialisation, so the same seed gives the same head in a prediction and in
+        the real run.
+    reset_head: re-initialise the head with torch's default init from ``seed`` (the fine-tuning protocol's
+        fresh head, App. A). False keeps the head's current weights (e.g. one you trained already).
+    name: what reports call the model (default: the module's class name).
+
+    The module itself is used, not a copy: it is put in eval mode (BatchNorm statistics frozen, dropout
+    off), ``select_trainable`` sets its ``requires_grad`` flags, ``predict`` restores its weights and
+    ``finetune`` trains it in place. Its parameters marked ``requires_grad`` now are what ``trainable="all"``
+    trains. Raises TrainlessError, before any work, for a non-module, a head that is missing or not a C-way
+    ``nn.Linear``, or NaN / inf in a parameter or buffer.
+    """
+    if not isinstance(module, nn.Module):
+        raise TrainlessError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if name is None:
+        name = type(module).__name__
+    elif not isinstance(name, str) or not name:
+        raise TrainlessError(f"name must be a non-empty string, got {name!r}")
+    if num_classes is not None:
+        _check_num_classes(num_classes)
+    if resolution is not None:
+        _check_resolution(resolution)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TrainlessError(f"seed must be an integer, got {seed!r}")
+    if head is None:
+        if num_classes is None:
+            linears = [n for n, m in module.named_modules() if isinstance(m, nn.Linear)]
+            if not linears:
+                raise TrainlessError(f"model {name!r} has no nn.Linear to serve as its head")
+            head = linears[-1]
         else:
-            factory: Callable[..., object] = resolve_factory(name, "model factory")
-            try:
-                built = factory(num_classes=num_classes)
-            except Exception as exc:
-                raise TrainlessError(f"model factory {name!r} raised {type(exc).__name__}: {exc}") from exc
-            if not isinstance(built, nn.Module):
-                raise TrainlessError(
-                    f"model factory {name!r} must return a torch.nn.Module, got {type(built).__name__}"
-                )
-            module = built
-            head = _find_head(module, num_classes, f"model from {name!r}")
-    if blocks is None:
-        blocks = _generic_blocks(module, head)
+            head = _find_head(module, num_classes, f"model {name!r}")
+    else:
+        try:
+            found = module.get_submodule(head)
+        except AttributeError as exc:
+            raise TrainlessError(f"model {name!r} has no submodule {head!r} to serve as its head") from exc
+        if not isinstance(found, nn.Linear):
+            raise TrainlessError(f"head {head!r} of {name!r} must be an nn.Linear, got {type(found).__name__}")
+    if num_classes is None:
+        num_classes = int(module.get_submodule(head).out_features)
+        if num_classes < 2:
+            raise TrainlessError(f"head {head!r} of {name!r} has {num_classes} output; a C-way head needs C >= 2")
+    return _wrap(module, name, num_classes, resolution, head, None, seed, reset_head)
+
+
+def _check_num_classes(num_classes: object) -> None:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise TrainlessError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+
+
+def _check_resolution(resolution: object) -> None:
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 8:
+        raise TrainlessError(f"resolution must be an integer >= 8 (px), got {resolution!r}")
+
+
+def _wrap(
+    module: nn.Module,
+    name: str,
+    num_classes: int,
+    resolution: int | None,
+    head: str,
+    blocks: tuple[tuple[str, ...], ...] | None,
+    seed: int,
+    reset_head: bool,
+) -> LoadedModel:
+    """Check the head, seed it, freeze BatchNorm and dropout (eval mode), record what is trainable."""
     head_module = module.get_submodule(head)
     if not isinstance(head_module, nn.Linear) or head_module.out_features != num_classes:
         raise TrainlessError(f"head {head!r} of {name!r} is not an nn.Linear with {num_classes} outputs")
-    # A seeded torch-default init of the head: the same head in the prediction and the real run.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        head_module.reset_parameters()
+    if blocks is None:
+        blocks = _generic_blocks(module, head)
+    if reset_head:
+        # A seeded torch-default init of the head: the same head in the prediction and the real run.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            head_module.reset_parameters()
     module.eval()
     check_finite_parameters(module, f"model {name!r}")
     marked = frozenset(n for n, p in module.named_parameters() if p.requires_grad)
