@@ -18,6 +18,7 @@ from trainless.kernel import (
     jacobian_vector_product,
     relative_frobenius_error,
 )
+from trainless.kernel._engine import ParamLayout, naive_rows
 
 EXACT_METHODS = ["exact", "naive", "tutorial"]
 
@@ -214,22 +215,92 @@ def test_bad_input():
         jacobian_vector_product(model, x, {"weight": torch.zeros(2)})
 
 
-def test_unsupported_op_is_refused():
-    class Scale(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.s = nn.Parameter(torch.ones(3, dtype=torch.float64))
-            self.lin = nn.Linear(6, 3).double()
+class OtherOps(nn.Module):
+    """Parameters used by ops the hooks form no per-sample gradient for (group_norm, prelu, attention, an
+    elementwise scale), and a linear weight used by a hooked op and an unhooked one."""
 
-        def forward(self, x):
-            return self.lin(x) * self.s
+    def __init__(self, c: int = 3, item: bool = False) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.gn = nn.GroupNorm(2, 8)
+        self.act = nn.PReLU()
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.tok = nn.Linear(8, 8)
+        self.scale = nn.Parameter(torch.linspace(0.5, 1.5, 8))
+        self.head = nn.Linear(8, c)
+        self.item = item
 
-    model = Scale().eval()
-    x = torch.randn(3, 6, dtype=torch.float64)
-    with pytest.raises(TrainlessError, match="parameter 's' is used by"):
-        compute_kernel(model, x, KernelConfig(method="exact"))
-    # The loop baseline handles anything autograd does.
-    assert compute_kernel(model, x, KernelConfig(method="naive")).k_train_train.shape == (3, 3, 3, 3)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act(self.gn(self.conv(x)))
+        t = h.flatten(2).transpose(1, 2)
+        t = t + self.attn(t, t, t)[0]
+        t = torch.tanh(self.tok(t)) + 0.1 * torch.tanh(t @ self.tok.weight.T)  # tok.weight: hooked and not
+        if self.item and float(t.abs().max().item()) > 1e9:  # .item() defeats vmap: the loop fallback runs
+            t = t * 0
+        return self.head(t.mean(1) * self.scale)
+
+
+def _other_ops(item: bool = False) -> nn.Module:
+    torch.manual_seed(0)
+    return OtherOps(item=item).double().eval()
+
+
+@pytest.mark.parametrize("item", [False, True], ids=["vmap", "loop"])
+def test_parameters_of_other_ops_come_from_torch_func(item):
+    model = _other_ops(item)
+    x = problems.images(n=5)
+    ref = compute_kernel(model, x, KernelConfig(method="naive"))
+    for config in (KernelConfig(method="exact", tile=2), KernelConfig(method="exact", max_memory_mib=0.25, tile=2)):
+        got = compute_kernel(model, x, config)
+        assert relative_frobenius_error(got, ref) < 1e-10, config
+    assert got.column_groups > 1  # the fallback's columns split across groups too
+    # Structured with nothing cut projects nothing: exact again, the fallback's weights through write().
+    full = compute_kernel(model, x, KernelConfig(method="structured", dim=10**6))
+    assert relative_frobenius_error(full, ref) < 1e-10
+    # Pseudo: the gradient of sum_c f_c / sqrt(C), from the same fallback.
+    j, _ = naive_rows(model, ParamLayout.of(model), x)
+    g = j.view(5, 3, -1).sum(1) / math.sqrt(3)
+    pseudo = compute_kernel(model, x, KernelConfig(method="pseudo"))
+    torch.testing.assert_close(pseudo.k_train_train, g @ g.T, rtol=1e-9, atol=1e-12)
+    # A projection of the fallback's columns: unbiased, the mean of sketches nearer than one.
+    runs = [compute_kernel(model, x, KernelConfig(method="countsketch", dim=64, seed=s)) for s in range(24)]
+    one = math.sqrt(sum(relative_frobenius_error(r, ref) ** 2 for r in runs) / len(runs))
+    mean = sum(r.k_train_train for r in runs) / len(runs)
+    mean_err = float(torch.linalg.norm(mean - ref.k_train_train) / torch.linalg.norm(ref.k_train_train))
+    assert mean_err < 0.5 * one, (mean_err, one)
+
+
+class _Square(torch.autograd.Function):
+    """s * s as a custom autograd.Function: the function mode does not see inside it."""
+
+    @staticmethod
+    def forward(ctx, s):
+        ctx.save_for_backward(s)
+        return s * s
+
+    @staticmethod
+    def backward(ctx, g):
+        (s,) = ctx.saved_tensors
+        return 2 * s * g
+
+
+class _Gated(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(6, 3).double()
+        self.s = nn.Parameter(torch.linspace(1.0, 2.0, 3, dtype=torch.float64))
+
+    def forward(self, x):
+        return self.lin(x) * _Square.apply(self.s)
+
+
+def test_parameter_inside_a_custom_function_is_not_dropped():
+    # Once its columns were silently zero (19% off); now autograd reports the dependence and the fallback forms it.
+    x = torch.randn(4, 6, dtype=torch.float64)
+    torch.manual_seed(0)
+    model = _Gated().eval()
+    ref = compute_kernel(model, x, KernelConfig(method="naive"))
+    assert relative_frobenius_error(compute_kernel(model, x, KernelConfig(method="exact", tile=2)), ref) < 1e-12
 
 
 def test_structured_projection_exact_when_nothing_is_cut_and_unbiased_otherwise():

@@ -32,8 +32,10 @@ class KernelMethod(DocEnum):
 
     EXACT = (
         "exact",
-        """Exact. Rows from batched passes (per-sample gradients formed by per-layer hooks), streamed in
-        column groups that fit the memory budget; each group's Gram in the parameters' dtype (sgemm for
+        """Exact. Rows from batched passes (per-sample gradients formed by per-layer hooks on linear, conv2d,
+        batch_norm and layer_norm; parameters of any other op from torch.func's vmap(jacrev), one more
+        vectorized pass of the tile w.r.t. those parameters alone), streamed in column groups that fit the
+        memory budget; each group's Gram in the parameters' dtype (sgemm for
         float32: relative error ~1e-7 sqrt(D)), summed in float64. Cost: per column group, one forward and
         C backward passes of the data in tiles, plus (NC)^2 D Gram flops in all. Memory: max_memory_mib.""",
     )

@@ -85,21 +85,28 @@ class ColumnFormer:
         self.written = set()
         return torch.empty(bsz, k, self.width, dtype=dtype, device=device)
 
+    def wants(self, name: str) -> bool:
+        """Whether parameter ``name`` has columns in this former's range."""
+        return name in self.wanted
+
     def form(self, op: OpRecord, g: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
         """Write this op's contribution to the sample rows of output class c: rows (B, width)."""
-        names = [n for n in (op.weight, op.bias) if n is not None and n in self.wanted]
-        if not names:
+        if not any(n is not None and n in self.wanted for n in (op.weight, op.bias)):
             return
-        bsz = g.shape[0]
         for name, grad in per_sample_grads(op, g, self.wanted).items():
-            if name in self.wanted:
-                a, b, dst = self.wanted[name]
-                src = grad.reshape(bsz, -1)[:, a:b]
-                if (c, name) in self.written:  # a parameter used by several ops: gradients add up
-                    rows[:, dst : dst + (b - a)] += src
-                else:
-                    rows[:, dst : dst + (b - a)].copy_(src)
-                    self.written.add((c, name))
+            self.write(name, grad, rows, c)
+
+    def write(self, name: str, grad: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
+        """Write per-sample gradients ``grad`` (B, *param.shape) of parameter ``name`` for output class c."""
+        if name not in self.wanted:
+            return
+        a, b, dst = self.wanted[name]
+        src = grad.reshape(grad.shape[0], -1)[:, a:b]
+        if (c, name) in self.written:  # a parameter used by several ops: gradients add up
+            rows[:, dst : dst + (b - a)] += src
+        else:
+            rows[:, dst : dst + (b - a)].copy_(src)
+            self.written.add((c, name))
 
     def finish(self, rows: torch.Tensor) -> None:
         """Zero the slots of parameters the forward pass never used (their gradient is zero)."""
@@ -130,35 +137,83 @@ def jacobian_tile(
     former = former if former is not None else ColumnFormer(layout, cols)
     ids = {id(p): n for n, p in zip(layout.names, layout.params, strict=True)}
     bsz = xb.shape[0]
-    state: dict = {"c": 0, "rows": None}
+    state: dict = {"c": 0, "rows": None, "skip": frozenset()}
 
     def on_grad(op: OpRecord, g: torch.Tensor) -> None:
+        skip = state["skip"]
+        if skip and (op.weight in skip or op.bias in skip):
+            # Also used by an op the hooks do not know: all of its gradient comes from the fallback below.
+            op = OpRecord(
+                op.kind, op.x, None if op.weight in skip else op.weight, None if op.bias in skip else op.bias, op.meta
+            )
         former.form(op, g, state["rows"][:, state["c"]], state["c"])
 
     xin = xb.detach().clone().requires_grad_(True)
     capture = PerSampleCapture(ids, on_grad)
     with torch.enable_grad(), capture:
         f = module(xin)
-    if capture.unsupported:
-        name, op = next(iter(capture.unsupported.items()))
-        raise TrainlessError(
-            f"parameter {name!r} is used by {op!r}, for which the batched engine forms no per-sample gradient "
-            "(supported: linear, conv2d, batch_norm in eval mode, layer_norm); use KernelMethod.NAIVE or "
-            "train a parameter subset without it"
-        )
     if f.ndim != 2:
         raise TrainlessError(f"the model must output (N, C) logits, got shape {tuple(f.shape)}")
+    state["skip"] = frozenset(capture.unsupported)
+    other = set(capture.unsupported)
+    params = dict(zip(layout.names, layout.params, strict=True))
+    # Parameters no watched op saw, e.g. inside a custom autograd.Function (invisible to the function mode):
+    # the first backward asks autograd whether the output depends on them at all.
+    unseen = [n for n in layout.names if n not in capture.seen and n not in other]
     n_out = f.shape[1]
     k = 1 if pseudo else n_out
     state["rows"] = former.new_rows(bsz, k, layout.dtype, xb.device)
-    if pseudo:
-        torch.autograd.grad(f.sum() / math.sqrt(n_out), xin)
-    else:
-        for c in range(n_out):
-            state["c"] = c
-            torch.autograd.grad(f[:, c].sum(), xin, retain_graph=c < n_out - 1)
+    for c in range(k):
+        state["c"] = c
+        out = f.sum() / math.sqrt(n_out) if pseudo else f[:, c].sum()
+        inputs = [xin, *(params[n] for n in unseen)] if c == 0 else [xin]
+        grads = torch.autograd.grad(out, inputs, retain_graph=c < k - 1, allow_unused=True)
+        if c == 0:
+            other.update(n for n, g in zip(unseen, grads[1:], strict=True) if g is not None)
+    fallback = tuple(n for n in layout.names if n in other and former.wants(n))
+    if fallback:
+        grads = fallback_grads(module, {n: params[n] for n in fallback}, xb)
+        for name, grad in grads.items():  # (B, C, *shape)
+            if pseudo:
+                grad = grad.sum(1, keepdim=True) / math.sqrt(n_out)
+            for c in range(k):
+                former.write(name, grad[:, c], state["rows"][:, c], c)
     former.finish(state["rows"])
     return state["rows"], f.detach()
+
+
+def fallback_grads(module: nn.Module, params: dict[str, torch.Tensor], xb: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-sample gradients (B, C, *shape) of the outputs w.r.t. ``params``, parameters used by ops the hooks
+    form no per-sample gradient for: torch.func's vmap(jacrev) over the tile's samples w.r.t. those parameters
+    only, the others held; a per-sample autograd loop where the module cannot be vmapped (an op without a
+    batching rule, ``.item()``). Cost: one more (vectorized) forward and C backward passes of the tile."""
+    from torch.func import functional_call, jacrev, vmap
+
+    held = {n: p.detach() for n, p in params.items()}
+
+    def f_single(pr: dict, xi: torch.Tensor) -> torch.Tensor:
+        return functional_call(module, pr, (xi.unsqueeze(0),), strict=False).squeeze(0)
+
+    try:
+        # The outer no_grad keeps autograd from recording the other (trainable) parameters' use; jacrev, a
+        # function transform, still differentiates w.r.t. ``held``.
+        with torch.no_grad():
+            return vmap(jacrev(f_single), (None, 0))(held, xb.detach())
+    except Exception:  # an op without a batching rule: the loop below handles any autograd op
+        pass
+    out: dict[str, list[torch.Tensor]] = {n: [] for n in params}
+    names, tensors = list(params), list(params.values())
+    for i in range(xb.shape[0]):
+        with torch.enable_grad():
+            fi = module(xb[i : i + 1])
+            c_out = fi.shape[1]
+            per_class = [
+                torch.autograd.grad(fi[0, c], tensors, retain_graph=c < c_out - 1, allow_unused=True)
+                for c in range(c_out)
+            ]
+        for j, (name, p) in enumerate(zip(names, tensors, strict=True)):
+            out[name].append(torch.stack([torch.zeros_like(p) if g[j] is None else g[j] for g in per_class]))
+    return {n: torch.stack(v) for n, v in out.items()}
 
 
 def naive_rows(module: nn.Module, layout: ParamLayout, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

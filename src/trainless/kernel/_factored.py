@@ -129,10 +129,13 @@ def plan_factors(
         capture = PerSampleCapture(ids, on_grad)
         with capture:
             f = module(xin)
-        if capture.unsupported:
-            return {}
         torch.autograd.grad(f[:, 0].sum(), xin)
-    return {w: s for w, s in shapes.items() if s is not None and uses[w] == 1 and worth_factoring(s, classes)}
+    # A weight some other op also uses gets its whole gradient from the engine's fallback, never from factors.
+    return {
+        w: s
+        for w, s in shapes.items()
+        if s is not None and uses[w] == 1 and w not in capture.unsupported and worth_factoring(s, classes)
+    }
 
 
 class TileFormer:
@@ -145,6 +148,12 @@ class TileFormer:
 
     def new_rows(self, bsz: int, k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         return self.columns.new_rows(bsz, k, dtype, device)
+
+    def wants(self, name: str) -> bool:
+        return self.columns.wants(name)
+
+    def write(self, name: str, grad: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
+        self.columns.write(name, grad, rows, c)
 
     def form(self, op: OpRecord, g: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
         if self.store is not None and op.weight in self.store.shapes:

@@ -13,7 +13,8 @@ contraction (the same contraction backward does for the summed gradient, kept pe
 Because it hooks the functions, not the modules, it sees the real arguments whatever the module's Python
 code does (EfficientNet's static 'same' padding, functional calls). Samples must not interact (BatchNorm in
 eval mode): this is what makes the gradient of sum_i f_c(x_i) split into per-sample gradients. A trainable
-parameter used by any other op is reported, so the caller can refuse instead of returning a wrong kernel.
+parameter used by any other op (group_norm, prelu, attention, an elementwise scale) is reported, and the engine
+takes that parameter's per-sample gradients from torch.func instead (``_engine.fallback_grads``).
 """
 
 from __future__ import annotations

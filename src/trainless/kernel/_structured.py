@@ -68,6 +68,25 @@ class KroneckerFormer:
     def finish(self, rows: torch.Tensor) -> None:
         pass
 
+    def wants(self, name: str) -> bool:
+        return name in self.slots
+
+    def write(self, name: str, grad: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
+        """Project per-sample gradients ``grad`` (B, *param.shape) as :meth:`form` projects an op's: P_out^T
+        dW P_in on the (out, in) matrix of a weight, its exact columns otherwise."""
+        bsz = grad.shape[0]
+        dst, cols = self.slots[name]
+        p_out, p_in = self.factors[name]
+        if p_out is None and p_in is None:
+            rows[:, dst : dst + cols] += grad.reshape(bsz, -1)
+            return
+        w = grad.reshape(bsz, grad.shape[1], -1)  # (B, out, in_eff)
+        if p_out is not None:
+            w = torch.einsum("boi,or->bri", w, p_out)
+        if p_in is not None:
+            w = w @ p_in
+        rows[:, dst : dst + cols] += w.reshape(bsz, -1)
+
     def form(self, op: OpRecord, g: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
         bsz = g.shape[0]
         exact = [n for n in (op.weight, op.bias) if n is not None and self.factors.get(n) == (None, None)]
