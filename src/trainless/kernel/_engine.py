@@ -182,23 +182,29 @@ def jacobian_tile(
     return state["rows"], f.detach()
 
 
+def _one_sample(module: nn.Module):  # type: ignore[no-untyped-def]
+    """f(params, x_i) -> (C,): the module on one sample with the given parameters replaced (torch.func style)."""
+    from torch.func import functional_call
+
+    def f_single(pr: dict, xi: torch.Tensor) -> torch.Tensor:
+        return functional_call(module, pr, (xi.unsqueeze(0),)).squeeze(0)
+
+    return f_single
+
+
 def fallback_grads(module: nn.Module, params: dict[str, torch.Tensor], xb: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-sample gradients (B, C, *shape) of the outputs w.r.t. ``params``, parameters used by ops the hooks
     form no per-sample gradient for: torch.func's vmap(jacrev) over the tile's samples w.r.t. those parameters
     only, the others held; a per-sample autograd loop where the module cannot be vmapped (an op without a
     batching rule, ``.item()``). Cost: one more (vectorized) forward and C backward passes of the tile."""
-    from torch.func import functional_call, jacrev, vmap
+    from torch.func import jacrev, vmap
 
     held = {n: p.detach() for n, p in params.items()}
-
-    def f_single(pr: dict, xi: torch.Tensor) -> torch.Tensor:
-        return functional_call(module, pr, (xi.unsqueeze(0),), strict=False).squeeze(0)
-
     try:
         # The outer no_grad keeps autograd from recording the other (trainable) parameters' use; jacrev, a
         # function transform, still differentiates w.r.t. ``held``.
         with torch.no_grad():
-            return vmap(jacrev(f_single), (None, 0))(held, xb.detach())
+            return vmap(jacrev(_one_sample(module)), (None, 0))(held, xb.detach())
     except Exception:  # an op without a batching rule: the loop below handles any autograd op
         pass
     out: dict[str, list[torch.Tensor]] = {n: [] for n in params}
@@ -241,12 +247,10 @@ def naive_rows(module: nn.Module, layout: ParamLayout, x: torch.Tensor) -> tuple
 
 def vmap_rows(module: nn.Module, layout: ParamLayout, x: torch.Tensor, tile: int) -> tuple[torch.Tensor, torch.Tensor]:
     """J (N * C, D) and f (N, C) by torch.func's vmap(jacrev) over samples (the NTK tutorial's route)."""
-    from torch.func import functional_call, jacrev, vmap
+    from torch.func import jacrev, vmap
 
     params = dict(zip(layout.names, (p.detach() for p in layout.params), strict=True))
-
-    def f_single(pr: dict, xi: torch.Tensor) -> torch.Tensor:
-        return functional_call(module, pr, (xi.unsqueeze(0),)).squeeze(0)
+    f_single = _one_sample(module)
 
     j: torch.Tensor | None = None
     outs = []

