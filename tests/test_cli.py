@@ -57,7 +57,7 @@ def test_listings(command, capsys):
     assert main([command, "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     names = [x["name"] for x in out[command]]
-    models = ["efficientnet-lite0", "efficientnet-lite1", "tiny-cnn"]
+    models = ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "tiny-cnn"]
     assert names == (models if command == "models" else ["mnist5k", "digits", "photos"])
     assert main([command]) == 0
     assert names[0] in capsys.readouterr().out
