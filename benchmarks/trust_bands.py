@@ -91,6 +91,8 @@ def main() -> None:
         "bad_case_threshold": BAD_CASE,
         # the run lengths R was measured at: a prediction of another T is told (the ratio depends on T)
         "steps": sorted({int(c["record"]["config"]["steps"]) for c in cal}),
+        # the networks every band below was measured on: a prediction for another network is told
+        "models": sorted({str(c["case"]["model"]) for d in (cal, val, pooled) for c in d}),
     }
     report: dict = {}
     for mode, engine in MODES.items():

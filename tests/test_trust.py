@@ -421,6 +421,21 @@ def test_packaged_bands_record_the_calibration_runs_length():
     from trainless.predict._trust import BANDS_FILE, _bands
 
     assert _bands(BANDS_FILE)["steps"] == [150]
+    assert _bands(BANDS_FILE)["models"] == ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
+
+
+def test_the_band_says_when_the_network_is_not_one_it_was_measured_on(tmp_path):
+    import json
+
+    from trainless.predict import trust_summary
+
+    bands = tmp_path / "bands_with_models.json"
+    band = {"median": 0.05, "p95": 0.12, "cases": 9}
+    bands.write_text(json.dumps({"suite": "s", "models": ["net-a", "net-b"], "updates": {"unflagged": band}}))
+    own = trust_summary([], "updates", bands, model="MyResNet")["text"]
+    assert "measured on fine-tuning net-a, net-b, not MyResNet" in own
+    for model in ("net-b", None):  # a network measured, or none named: nothing to add
+        assert "measured on fine-tuning" not in trust_summary([], "updates", bands, model=model)["text"]
 
 
 def test_endpoint_ratio_rule():
@@ -476,6 +491,8 @@ def test_every_prediction_carries_the_trust_signal(digits16, tiny):
     assert all("this one predicts 10" in p.trust["text"] for p in (bare, full))
     assert "not evaluated at the predicted final weights" in bare.trust["text"]
     assert "not evaluated" not in full.trust["text"] and full.endpoint is not None
+    # the tiny CNN is not a network the packaged bands were measured on
+    assert all("not tiny-cnn" in p.trust["text"] for p in (bare, full))
 
 
 def trust_flags_of(pred):

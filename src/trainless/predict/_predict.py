@@ -527,7 +527,9 @@ def _predict_path(
             lin, config, options, progress=progress, start_step=start_step, start_edge=start_edge
         )[0]
         flags = trust_flags(pred.edge_ratio, None, options.endpoint_warning, endpoint_threshold("frozen"))
-        trust = trust_summary(flags, "frozen", steps=config.steps, endpoint_checked=False, regime=regime)
+        trust = trust_summary(
+            flags, "frozen", steps=config.steps, endpoint_checked=False, regime=regime, model=lin.model
+        )
         return dataclasses.replace(pred, trust=trust, warnings=(*pred.warnings, *linear_notes))
     t_path = time.perf_counter()
     if progress and updates:
@@ -786,7 +788,9 @@ def _predict_path(
     return dataclasses.replace(
         pred,
         options=(dataclasses.replace(options, path_stride=stride, update_path=path_taken) if updates else options),
-        trust=trust_summary(flags, mode, steps=config.steps, endpoint_checked=endpoint is not None, regime=regime),
+        trust=trust_summary(
+            flags, mode, steps=config.steps, endpoint_checked=endpoint is not None, regime=regime, model=lin.model
+        ),
         endpoint=endpoint,
         kernel_path=tuple(kernel_path),
         weight_distance=tuple(dist),

@@ -112,6 +112,7 @@ def trust_summary(
     steps: int | None = None,
     endpoint_checked: bool = True,
     regime: str | None = None,
+    model: str | None = None,
 ) -> dict[str, Any]:
     """The flags, the benchmark band of cases flagged alike (``mode``: ``frozen`` or ``updates``, the
     predictor the band was measured with; read from ``bands_file``: the calibration suite's and, where packaged,
@@ -124,7 +125,9 @@ def trust_summary(
     :func:`trust_regime`; where the calibration suite has at least ``DIRECTION_MIN_PAIRS`` (case, eps) pairs of
     it, the sentence says at what share of them this mode's prediction reached the eps level before the real run
     did (and, from two thirds on either side, which way to expect the real run to differ, unless the suites
-    written before they ran, ``validation_direction``, do not lean the same way)."""
+    written before they ran, ``validation_direction``, do not lean the same way). ``model``: the predicted
+    network's name; where the bands list the networks they were measured on and it is not one of them, the
+    sentence says the figures are those networks'."""
     bands = _bands(Path(bands_file))
     key = "flagged" if flags else "unflagged"
     # This mode's calibration: its bands, and the calibration and validation suites' direction counts.
@@ -188,6 +191,12 @@ def trust_summary(
         where += (
             f"; on the {bands['suite']} suite this mode's predictions of {regime} runs reached the eps levels before "
             f"the real run at {share:.0%} of {direction['pairs']} (case, eps) pairs{tail}"
+        )
+    measured_on = [] if bands is None else bands.get("models", [])
+    if model is not None and measured_on and model not in measured_on:
+        where += (
+            f"; every figure here was measured on fine-tuning {', '.join(measured_on)}, not {model}: "
+            "how the method fares on those networks, not a measurement of yours (trainless validate runs one)"
         )
     if not endpoint_checked:
         where += (
