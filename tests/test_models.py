@@ -185,6 +185,8 @@ def test_from_module_head_choice_and_reset():
         ({"module": nn.Sequential(nn.Flatten())}, "'Sequential' has no nn.Linear to serve as its head"),
         ({"resolution": 4}, "resolution must be an integer >= 8"),
         ({"name": ""}, "name must be a non-empty string"),
+        ({"seed": 1.5}, "seed must be an integer, got 1.5"),
+        ({"reset_head": "yes"}, "reset_head must be True or False, got 'yes'"),
     ],
 )
 def test_from_module_errors(kwargs, message):

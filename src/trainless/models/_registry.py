@@ -237,6 +237,8 @@ def from_module(
         _check_resolution(resolution)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TrainlessError(f"seed must be an integer, got {seed!r}")
+    if not isinstance(reset_head, bool):
+        raise TrainlessError(f"reset_head must be True or False, got {reset_head!r}")
     if head is None:
         if num_classes is None:
             linears = [n for n, m in module.named_modules() if isinstance(m, nn.Linear)]
