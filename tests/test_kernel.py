@@ -303,6 +303,29 @@ def test_parameter_inside_a_custom_function_is_not_dropped():
     assert relative_frobenius_error(compute_kernel(model, x, KernelConfig(method="exact", tile=2)), ref) < 1e-12
 
 
+class _Queried(nn.Module):
+    """A learned query used as a weight (F.linear(x, query)) and as the input of a linear layer whose output every
+    sample shares: the hooks' per-sample formulas hold for neither use."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query = nn.Parameter(torch.randn(3, 6, dtype=torch.float64))
+        self.lin = nn.Linear(6, 6).double()
+
+    def forward(self, x):
+        return torch.nn.functional.linear(x, self.query) + x @ self.lin(self.query).T
+
+
+def test_ops_whose_input_does_not_carry_the_samples_are_not_hooked():
+    # Once 90% off (relative Frobenius): lin's weight gradient was formed as if the query's rows were samples.
+    torch.manual_seed(0)
+    model = _Queried().eval()
+    x = torch.randn(5, 6, dtype=torch.float64)
+    ref = compute_kernel(model, x, KernelConfig(method="naive"))
+    for config in (KernelConfig(method="exact", tile=3), KernelConfig(method="structured", dim=10**6)):
+        assert relative_frobenius_error(compute_kernel(model, x, config), ref) < 1e-12, config
+
+
 def test_structured_projection_exact_when_nothing_is_cut_and_unbiased_otherwise():
     model = problems.conv_zoo()
     x = problems.images(n=5)

@@ -149,7 +149,7 @@ def jacobian_tile(
         former.form(op, g, state["rows"][:, state["c"]], state["c"])
 
     xin = xb.detach().clone().requires_grad_(True)
-    capture = PerSampleCapture(ids, on_grad)
+    capture = PerSampleCapture(ids, on_grad, samples=xin)
     with torch.enable_grad(), capture:
         f = module(xin)
     if f.ndim != 2:

@@ -126,7 +126,7 @@ def plan_factors(
 
     xin = x1.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        capture = PerSampleCapture(ids, on_grad)
+        capture = PerSampleCapture(ids, on_grad, samples=xin)
         with capture:
             f = module(xin)
         torch.autograd.grad(f[:, 0].sum(), xin)

@@ -47,39 +47,67 @@ def _arg(args: tuple, kwargs: dict, i: int, name: str, default: Any = None) -> A
     return kwargs.get(name, default)
 
 
+def _tensors(items: Iterable[Any]) -> Iterable[torch.Tensor]:
+    """The tensors among ``items``, one level into lists and tuples (torch.cat's list, a module's tuple output)."""
+    for a in items:
+        if isinstance(a, torch.Tensor):
+            yield a
+        elif isinstance(a, (list, tuple)):
+            yield from (t for t in a if isinstance(t, torch.Tensor))
+
+
 class PerSampleCapture(TorchFunctionMode):
     """Record supported ops that use the watched parameters; call ``on_grad(op, g)`` in backward.
 
     params: id(parameter) -> name for the parameters whose per-sample gradients are wanted.
+    samples: the batched input of the forward pass. The hooks' formulas hold only where an op's input carries
+    the samples along its first dimension, derived from this input; every tensor computed from it is tracked, and
+    the parameters of an op whose input is not (a learned query through a linear layer, its output shared by all
+    samples) are reported as unsupported, so the engine forms their gradients another way.
     """
 
-    def __init__(self, params: dict[int, str], on_grad: Callable[[OpRecord, torch.Tensor], None]) -> None:
+    def __init__(
+        self,
+        params: dict[int, str],
+        on_grad: Callable[[OpRecord, torch.Tensor], None],
+        samples: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.params = params
         self.on_grad = on_grad
         self.unsupported: dict[str, str] = {}
         self.seen: set[str] = set()
+        # ids of the tensors derived from the samples; the tensors themselves are kept so that no id is reused
+        # by another tensor while the forward pass runs.
+        self._derived: dict[int, torch.Tensor] = {} if samples is None else {id(samples): samples}
+        self._track = samples is not None
 
     def _name(self, t: Any) -> str | None:
         return self.params.get(id(t)) if isinstance(t, torch.Tensor) else None
 
-    def _flag_unsupported(self, func: Any, args: Iterable[Any], kwargs: dict) -> None:
-        for a in (*args, *kwargs.values()):
-            items = a if isinstance(a, (list, tuple)) else (a,)
-            for t in items:
-                name = self._name(t)
-                if name is not None:
-                    self.unsupported.setdefault(name, getattr(func, "__name__", str(func)))
+    def _flag_unsupported(self, func: Any, args: Iterable[Any], kwargs: dict, why: str = "") -> None:
+        for t in _tensors((*args, *kwargs.values())):
+            name = self._name(t)
+            if name is not None:
+                self.unsupported.setdefault(name, getattr(func, "__name__", str(func)) + why)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
+        if self._track and any(id(t) in self._derived for t in _tensors((*args, *kwargs.values()))):
+            for t in _tensors(out if isinstance(out, (tuple, list)) else (out,)):
+                self._derived[id(t)] = t
         op = self._match(func, args, kwargs)
         if op is None:
             # Only ops through which gradient flows matter (not .size() or .dtype on a parameter).
             outs = out if isinstance(out, (tuple, list)) else (out,)
             if any(isinstance(o, torch.Tensor) and o.requires_grad for o in outs):
                 self._flag_unsupported(func, args, kwargs)
+            return out
+        if self._track and id(args[0]) not in self._derived:
+            # The op's input does not carry the samples (a parameter, or computed from parameters alone): the
+            # output is shared by every sample and the per-sample formulas do not apply to any of its parameters.
+            self._flag_unsupported(func, args, kwargs, " (on an input without the samples)")
             return out
         if op.weight is None and op.bias is None:
             return out
