@@ -326,6 +326,23 @@ def test_ops_whose_input_does_not_carry_the_samples_are_not_hooked():
         assert relative_frobenius_error(compute_kernel(model, x, config), ref) < 1e-12, config
 
 
+def test_a_model_that_mixes_the_samples_is_refused_before_any_kernel():
+    class Centred(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(6, 3).double()
+
+        def forward(self, x):
+            return self.lin(x - x.mean(0, keepdim=True))  # a batch statistic in eval mode
+
+    x = torch.randn(4, 6, dtype=torch.float64)
+    with pytest.raises(TrainlessError, match="depends on the other samples of its batch: f.x_0. computed alone"):
+        compute_kernel(Centred().eval(), x)
+    # one sample cannot be mixed with another; a per-sample model passes
+    compute_kernel(Centred().eval(), x[:1])
+    compute_kernel(problems.linear_model(), torch.randn(4, 6, dtype=torch.float64))
+
+
 def test_structured_projection_exact_when_nothing_is_cut_and_unbiased_otherwise():
     model = problems.conv_zoo()
     x = problems.images(n=5)

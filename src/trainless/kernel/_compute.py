@@ -239,6 +239,7 @@ def compute_kernel(
     c = int(out.shape[1])
     if c < 1:
         raise TrainlessError(f"the model has C = {c} outputs; need C >= 1")
+    check_samples_independent(module, x)
     item = torch.finfo(layout.dtype).bits // 8
     t0 = time.perf_counter()
     with PeakMemory() as pm:
@@ -258,6 +259,28 @@ def compute_kernel(
         tile=tile,
         column_groups=groups,
     )
+
+
+def check_samples_independent(module: nn.Module, x: torch.Tensor) -> None:
+    """Raise TrainlessError if the first sample's output changes when a second sample shares its batch.
+
+    Theta is per sample (f(x_i) a function of x_i alone), and the batched engines split the gradient of
+    sum_i f_c(x_i) into per-sample gradients on that ground: an op that mixes the samples of a batch (batch
+    statistics, a mean over the batch) would make every kernel silently wrong. One forward pass of two samples."""
+    if x.shape[0] < 2:
+        return
+    with torch.no_grad():
+        alone, beside = module(x[:1])[0], module(x[:2])[0]
+    gap = float((alone - beside).abs().max())
+    scale = float(alone.abs().max())
+    # float32 batched and single passes may take different kernels: allow their rounding, not a real dependence.
+    tol = (1e-3 if alone.dtype in (torch.float32, torch.float16, torch.bfloat16) else 1e-9) * max(scale, 1.0)
+    if not gap <= tol:
+        raise TrainlessError(
+            f"the model's output for a sample depends on the other samples of its batch: f(x_0) computed alone and "
+            f"beside x_1 differ by {gap:.3g} (largest |f| {scale:.3g}); the NTK is per sample, so remove what mixes "
+            "the samples (BatchNorm in training mode, a statistic over the batch)"
+        )
 
 
 def _to_nncc(gram: torch.Tensor, n: int, c: int) -> torch.Tensor:
