@@ -210,3 +210,40 @@ def test_weight_distance_is_recorded_before_each_step(digits16, tiny, batch_size
     rec = finetune(tiny, digits16, cfg)
     assert rec.weight_distance[0] == 0.0
     assert 0 < rec.weight_distance[1] < rec.weight_distance[3]
+
+
+class _Pair(torch.nn.Module):
+    """Returns (logits, features), as many user networks do."""
+
+    def __init__(self, width: int = 3) -> None:
+        super().__init__()
+        self.body = torch.nn.Linear(3 * 16 * 16, 8)
+        self.fc = torch.nn.Linear(8, width)
+
+    def forward(self, x):
+        h = torch.relu(self.body(x.flatten(1)))
+        return self.fc(h), h
+
+
+class _Logits(_Pair):
+    def forward(self, x):
+        return super().forward(x)[0].unsqueeze(1)  # (N, 1, C): one dimension too many
+
+
+@pytest.mark.parametrize(
+    ("module", "message"),
+    [
+        (_Pair(), "must return a tensor of .N, C. logits, got tuple"),
+        (_Logits(), r"must return \(N, 3\) logits for its 3-way head, got shape \(1, 1, 3\)"),
+        (torch.nn.Sequential(torch.nn.Linear(7, 3)), "failed on one sample of shape .3, 16, 16. from dataset"),
+    ],
+)
+def test_a_model_whose_output_is_not_the_logits_is_refused_before_training(digits16, module, message):
+    from trainless import from_module, from_tensors, predict
+
+    model = from_module(module, 3)
+    data = from_tensors(digits16.x, digits16.y % 3)
+    config = FinetuneConfig(lr=0.01, steps=3)
+    for run in (finetune, predict):
+        with pytest.raises(TrainlessError, match=message):
+            run(model, data, config)

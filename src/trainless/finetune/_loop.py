@@ -105,6 +105,37 @@ def check_problem(model: LoadedModel, data: ImageData, config: FinetuneConfig) -
     config.check_against(data.n)
     check_finite_data(data.x, f"dataset {data.name!r}")
     check_finite_parameters(model.module, f"model {model.name!r}")
+    check_output(model, data)
+
+
+def check_output(model: LoadedModel, data: ImageData) -> None:
+    """The model on one training sample (no gradient) must return a (1, C) tensor of logits for its C-way head:
+    a user module that returns a tuple, a dict or another width is refused here, not deep inside a run."""
+    module = model.module
+    param = next(module.parameters(), None)
+    x1 = data.x[:1] if param is None else data.x[:1].to(param.device)
+    training = module.training
+    module.eval()  # a module left in train mode must not move its BatchNorm statistics here
+    try:
+        with torch.no_grad():
+            out = module(x1)
+    except Exception as exc:
+        raise TrainlessError(
+            f"model {model.name!r} failed on one sample of shape {tuple(data.x.shape[1:])} from dataset "
+            f"{data.name!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        module.train(training)
+    if not isinstance(out, torch.Tensor):
+        raise TrainlessError(
+            f"model {model.name!r} must return a tensor of (N, C) logits, got {type(out).__name__}: give trainless "
+            "a module whose forward returns the logits alone"
+        )
+    if tuple(out.shape) != (1, model.num_classes):
+        raise TrainlessError(
+            f"model {model.name!r} must return (N, {model.num_classes}) logits for its {model.num_classes}-way head, "
+            f"got shape {tuple(out.shape)} for one sample"
+        )
 
 
 def check_test_data(model: LoadedModel, data: ImageData, test_data: ImageData | None) -> ImageData | None:
