@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -202,8 +203,11 @@ def fallback_grads(module: nn.Module, params: dict[str, torch.Tensor], xb: torch
     held = {n: p.detach() for n, p in params.items()}
     try:
         # The outer no_grad keeps autograd from recording the other (trainable) parameters' use; jacrev, a
-        # function transform, still differentiates w.r.t. ``held``.
-        with torch.no_grad():
+        # function transform, still differentiates w.r.t. ``held``. An op without a batching rule (CPU flash
+        # attention) runs per sample inside vmap, correct but slower: torch's notice of it, once per tile and
+        # pass, would bury the user's output, and the route is the one chosen here.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet implemented")
             return vmap(jacrev(_one_sample(module)), (None, 0))(held, xb.detach())
     except Exception:  # an op without a batching rule: the loop below handles any autograd op
         pass
