@@ -2,7 +2,8 @@
 conv2d, batch_norm, layer_norm; every other op's parameters from torch.func's vmap(jacrev), ``_engine.fallback_grads``)
 against the two baselines that take any op, ``naive`` (per-sample autograd loop) and ``tutorial`` (vmap(jacrev) of
 everything), in one run: wall time (after a warm-up call of each method, since torch.func imports torch._dynamo on
-first use, about a second), the ratio to ``naive``, and the relative Frobenius error against ``naive``.
+first use, about a second, and ``exact`` checks a module's first kernel against autograd), the ratio to ``naive``,
+and the relative Frobenius error against ``naive``.
 
 Two seeded random-init networks (no pretrained weights are needed to time a kernel): a ViT-style transformer
 (patch conv, cls token, position embedding, 4 pre-norm TransformerEncoderLayers of width 192, 1.8M parameters, a third

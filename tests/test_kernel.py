@@ -343,6 +343,38 @@ def test_a_model_that_mixes_the_samples_is_refused_before_any_kernel():
     compute_kernel(problems.linear_model(), torch.randn(4, 6, dtype=torch.float64))
 
 
+class _TwiceUsed(nn.Module):
+    """lin.weight through the hooked linear and, unseen, inside a custom autograd.Function: the hooks form only the
+    first use's per-sample gradient."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(6, 3).double()
+
+    def forward(self, x):
+        return self.lin(x) * _Square.apply(self.lin.weight).sum(1)
+
+
+def test_rows_that_do_not_add_up_to_autograds_gradient_are_refused(monkeypatch):
+    import trainless.kernel._engine as engine
+
+    torch.manual_seed(0)
+    x = torch.randn(4, 6, dtype=torch.float64)
+    with pytest.raises(TrainlessError, match="per-sample gradients of parameter 'lin.weight' do not add up"):
+        compute_kernel(_TwiceUsed().eval(), x, KernelConfig(method="exact"))
+    with pytest.raises(TrainlessError, match="do not add up"):
+        compute_kernel(_TwiceUsed().eval(), x, KernelConfig(method="countsketch", dim=64))
+    assert compute_kernel(_TwiceUsed().eval(), x, KernelConfig(method="naive")).k_train_train.shape == (4, 4, 3, 3)
+    # A module is checked on its first kernel only: its ops do not change between kernels.
+    calls = []
+    real = engine._verify_rows
+    monkeypatch.setattr(engine, "_verify_rows", lambda *a: calls.append(1) or real(*a))
+    model = problems.conv_zoo()
+    for _ in range(3):
+        compute_kernel(model, problems.images(n=5), KernelConfig(method="exact", tile=2))
+    assert len(calls) == 1
+
+
 def test_structured_projection_exact_when_nothing_is_cut_and_unbiased_otherwise():
     model = problems.conv_zoo()
     x = problems.images(n=5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -34,7 +35,8 @@ class KernelMethod(DocEnum):
         "exact",
         """Exact. Rows from batched passes (per-sample gradients formed by per-layer hooks on linear, conv2d,
         batch_norm and layer_norm; parameters of any other op from torch.func's vmap(jacrev), one more
-        vectorized pass of the tile w.r.t. those parameters alone), streamed in column groups that fit the
+        vectorized pass of the tile w.r.t. those parameters alone; the first kernel of a module checks one tile's
+        per-sample gradients against autograd's summed gradient), streamed in column groups that fit the
         memory budget; each group's Gram in the parameters' dtype (sgemm for
         float32: relative error ~1e-7 sqrt(D)), summed in float64. Cost: per column group, one forward and
         C backward passes of the data in tiles, plus (NC)^2 D Gram flops in all. Memory: max_memory_mib.""",
@@ -283,6 +285,19 @@ def check_samples_independent(module: nn.Module, x: torch.Tensor) -> None:
         )
 
 
+_VERIFIED: weakref.WeakKeyDictionary[nn.Module, set[tuple[str, ...]]] = weakref.WeakKeyDictionary()
+"""The modules (and trained parameter sets) whose batched per-sample gradients were checked against autograd: a
+module's ops do not change between its kernels (the updates along a predicted path), so once is enough."""
+
+
+def _needs_verify(module: nn.Module, layout: ParamLayout) -> bool:
+    return layout.names not in _VERIFIED.get(module, set())
+
+
+def _verified(module: nn.Module, layout: ParamLayout) -> None:
+    _VERIFIED.setdefault(module, set()).add(layout.names)
+
+
 def _to_nncc(gram: torch.Tensor, n: int, c: int) -> torch.Tensor:
     return gram.reshape(n, c, n, c).permute(0, 2, 1, 3).contiguous()
 
@@ -342,6 +357,7 @@ def _dispatch(
         bar = tqdm(
             total=len(groups) * ns, desc=f"kernel ({method.value})", unit="sample", disable=not progress, leave=False
         )
+        verify = _needs_verify(module, layout)
         for gi, (lo, hi) in enumerate(groups):
             jg = torch.empty(ns, k, hi - lo, dtype=layout.dtype, device=x.device)
             for i in range(0, ns, tile):
@@ -349,7 +365,10 @@ def _dispatch(
                 if collect is not None:
                     collect.offset = i
                 former = TileFormer(ColumnFormer(dense, (lo, hi)), collect)
-                rows, f = jacobian_tile(module, layout, xs[i : i + tile], pseudo=pseudo, former=former)
+                # The first kernel of a module checks each column group's first tile against autograd.
+                rows, f = jacobian_tile(
+                    module, layout, xs[i : i + tile], pseudo=pseudo, former=former, verify=verify and i == 0
+                )
                 jg[i : i + tile] = rows
                 f0[i : i + tile] = f
                 bar.update(rows.shape[0])
@@ -357,6 +376,8 @@ def _dispatch(
             everyone = shard.gather(mine, per_sample=k)
             gram_rows += (mine @ everyone.T).double()
             del jg, mine, everyone
+        if verify:
+            _verified(module, layout)
         if store is not None:
             store.add_gram_rows(gram_rows, shard.gather)
         bar.close()
@@ -401,17 +422,20 @@ def _dispatch(
     proj = torch.zeros(ns * c, dim, dtype=layout.dtype, device=x.device)
     f0 = torch.empty(ns, c, dtype=layout.dtype, device=x.device)
     bar = tqdm(total=ns, desc=f"kernel ({method.value})", unit="sample", disable=not progress, leave=False)
+    verify = _needs_verify(module, layout)
     for i in range(0, ns, tile):
         if store is not None:
             store.offset = i
         former = TileFormer(ColumnFormer(dense), store)
-        rows, f = jacobian_tile(module, layout, xs[i : i + tile], former=former)
+        rows, f = jacobian_tile(module, layout, xs[i : i + tile], former=former, verify=verify and i == 0)
         b = rows.shape[0]
         if dd:
             proj_op.apply(rows.view(b * c, dd), 0, dd, proj[i * c : (i + b) * c])
         f0[i : i + b] = f
         bar.update(b)
         del rows
+    if verify:
+        _verified(module, layout)
     bar.close()
     proj = shard.gather(proj, per_sample=c)
     gram = (proj @ proj.T).double()

@@ -90,6 +90,16 @@ class ColumnFormer:
         """Whether parameter ``name`` has columns in this former's range."""
         return name in self.wanted
 
+    def sample_sums(self, rows0: torch.Tensor) -> dict[str, tuple[int, int, torch.Tensor, float]]:
+        """name -> (a, b, s, m): s (b - a,) float64 the first output class's rows of elements a..b of the flattened
+        parameter, summed over the tile's samples (what autograd's gradient of that output's sum must equal), and m
+        the per-sample terms' size, sqrt(sum_i |row_i|^2), against which rounding is judged."""
+        sums = {}
+        for name, (a, b, dst) in self.wanted.items():
+            block = rows0[:, dst : dst + (b - a)].double()
+            sums[name] = (a, b, block.sum(0), float(block.norm()))
+        return sums
+
     def form(self, op: OpRecord, g: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
         """Write this op's contribution to the sample rows of output class c: rows (B, width)."""
         if not any(n is not None and n in self.wanted for n in (op.weight, op.bias)):
@@ -125,6 +135,7 @@ def jacobian_tile(
     *,
     pseudo: bool = False,
     former: object | None = None,
+    verify: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Jacobian rows of a tile of B samples, restricted to columns ``cols`` = [lo, hi) of J.
 
@@ -134,13 +145,19 @@ def jacobian_tile(
     batch, plus forming the per-sample gradients of the parameters in ``cols``; the weight gradients of
     backward itself are skipped (gradients are taken w.r.t. the input only, and the hooks see every layer).
     ``former`` replaces the exact column writer (e.g. a structured projection writing its own columns).
+    verify: check that the rows of the first output class, summed over the tile's samples, equal autograd's
+    gradient of that output's sum (one more backward pass with weight gradients), for every parameter whose exact
+    columns the former writes; raise TrainlessError naming the parameter where they do not (an op whose per-sample
+    gradients the engine cannot form, which would otherwise make the kernel silently wrong).
     """
     former = former if former is not None else ColumnFormer(layout, cols)
     ids = {id(p): n for n, p in zip(layout.names, layout.params, strict=True)}
     bsz = xb.shape[0]
-    state: dict = {"c": 0, "rows": None, "skip": frozenset()}
+    state: dict = {"c": 0, "rows": None, "skip": frozenset(), "mute": False}
 
     def on_grad(op: OpRecord, g: torch.Tensor) -> None:
+        if state["mute"]:
+            return
         skip = state["skip"]
         if skip and (op.weight in skip or op.bias in skip):
             # Also used by an op the hooks do not know: all of its gradient comes from the fallback below.
@@ -164,11 +181,13 @@ def jacobian_tile(
     n_out = f.shape[1]
     k = 1 if pseudo else n_out
     state["rows"] = former.new_rows(bsz, k, layout.dtype, xb.device)
+    sample_sums = getattr(former, "sample_sums", None)
+    verify = verify and sample_sums is not None
     for c in range(k):
         state["c"] = c
         out = f.sum() / math.sqrt(n_out) if pseudo else f[:, c].sum()
         inputs = [xin, *(params[n] for n in unseen)] if c == 0 else [xin]
-        grads = torch.autograd.grad(out, inputs, retain_graph=c < k - 1, allow_unused=True)
+        grads = torch.autograd.grad(out, inputs, retain_graph=c < k - 1 or verify, allow_unused=True)
         if c == 0:
             other.update(n for n, g in zip(unseen, grads[1:], strict=True) if g is not None)
     fallback = tuple(n for n in layout.names if n in other and former.wants(n))
@@ -180,7 +199,40 @@ def jacobian_tile(
             for c in range(k):
                 former.write(name, grad[:, c], state["rows"][:, c], c)
     former.finish(state["rows"])
+    if verify:
+        state["mute"] = True  # the hooks fire on this backward too: it must not write rows again
+        _verify_rows(f, pseudo, params, sample_sums(state["rows"][:, 0]), layout.dtype)
     return state["rows"], f.detach()
+
+
+def _verify_rows(
+    f: torch.Tensor,
+    pseudo: bool,
+    params: dict[str, torch.Tensor],
+    sums: dict[str, tuple[int, int, torch.Tensor, float]],
+    dtype: torch.dtype,
+) -> None:
+    """Raise TrainlessError where a parameter's per-sample gradients of the first output class, summed over the
+    tile (``sums``: name -> (a, b, sum, size of the terms) over elements a..b), differ from autograd's gradient of
+    that output's sum. float64 sums; tolerance 1e-3 in float32, 1e-8 in float64, of the larger of the gradient's
+    norm and the terms' size (the per-sample contractions and autograd's summed one round differently, and a sum
+    that cancels keeps its terms' rounding)."""
+    if not sums:
+        return
+    names = list(sums)
+    out = f.sum() / math.sqrt(f.shape[1]) if pseudo else f[:, 0].sum()
+    grads = torch.autograd.grad(out, [params[n] for n in names], allow_unused=True)
+    tol = 1e-8 if dtype == torch.float64 else 1e-3
+    for name, g in zip(names, grads, strict=True):
+        a, b, summed, terms = sums[name]
+        want = torch.zeros_like(summed) if g is None else g.reshape(-1)[a:b].double()
+        gap, scale = float((summed - want).norm()), max(float(want.norm()), terms)
+        if gap > tol * scale and gap > 1e-12:
+            raise TrainlessError(
+                f"the per-sample gradients of parameter {name!r} do not add up to its gradient (relative gap "
+                f"{gap / max(scale, 1e-30):.2g}): the model uses it in a way the batched engine cannot split per "
+                "sample; use KernelMethod.NAIVE, and please report the model"
+            )
 
 
 def _one_sample(module: nn.Module):  # type: ignore[no-untyped-def]

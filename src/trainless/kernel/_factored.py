@@ -152,6 +152,20 @@ class TileFormer:
     def wants(self, name: str) -> bool:
         return self.columns.wants(name)
 
+    def sample_sums(self, rows0: torch.Tensor) -> dict[str, tuple[int, int, torch.Tensor, float]]:
+        """The dense columns' sums (ColumnFormer.sample_sums) and, for the factored weights this tile was collected
+        into, sum over samples and positions of G^T A: their per-sample gradients, never formed for the kernel
+        (the terms' size bounded by sqrt(sum_i (|G_i| |A_i|)^2))."""
+        sums = self.columns.sample_sums(rows0)
+        if self.store is not None:
+            sl = slice(self.store.offset, self.store.offset + rows0.shape[0])
+            for w in self.store.shapes:
+                g, a = self.store.g[w][sl, 0].double(), self.store.a[w][sl].double()
+                grad = torch.einsum("bpo,bpi->oi", g, a)
+                terms = float((g.flatten(1).norm(dim=1) * a.flatten(1).norm(dim=1)).norm())
+                sums[w] = (0, grad.numel(), grad.reshape(-1), terms)
+        return sums
+
     def write(self, name: str, grad: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
         self.columns.write(name, grad, rows, c)
 
