@@ -82,6 +82,13 @@ class PerSampleCapture(TorchFunctionMode):
         self._derived: dict[int, torch.Tensor] = {} if samples is None else {id(samples): samples}
         self._track = samples is not None
 
+    def __exit__(self, *exc: Any) -> Any:
+        # The kept tensors reach the output hooks, whose closures reach this capture: a cycle that would hold every
+        # activation of the pass until the cyclic collector ran (an out-of-memory kill on the quick start). The
+        # tracking is needed during the forward pass only.
+        self._derived.clear()
+        return super().__exit__(*exc)
+
     def _name(self, t: Any) -> str | None:
         return self.params.get(id(t)) if isinstance(t, torch.Tensor) else None
 
