@@ -177,16 +177,27 @@ def activation_mib_per_sample(module: nn.Module, x1: torch.Tensor) -> float:
     saved_tensors_hooks, each storage once; parameters excluded."""
     seen: dict[int, int] = {}
     params = {p.data_ptr() for p in module.parameters()}
+    kept: list[torch.Tensor] = []
 
-    def pack(t: torch.Tensor) -> torch.Tensor:
+    def pack(t: torch.Tensor) -> None:
         ptr = t.untyped_storage().data_ptr()
         if ptr not in params:
             seen[ptr] = t.untyped_storage().nbytes()
-        return t
+        # Kept alive, as backward would keep it, so that no later tensor reuses its storage and is counted in its
+        # place; not returned, since the graph is never run backward.
+        kept.append(t)
+
+    def unpack(_: None) -> torch.Tensor:  # pragma: no cover - never called: no backward through this graph
+        raise AssertionError("the activation probe's graph is not for backward")
 
     xin = x1.detach().clone().requires_grad_(True)
-    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        module(xin)
+    try:
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, unpack):
+            module(xin)
+    finally:
+        # Every saved tensor's node holds the hooks, and so this list: emptied, it closes no cycle (left full, the
+        # pass's activations would wait for the cyclic collector).
+        kept.clear()
     return 2 * sum(seen.values()) / 2**20 / x1.shape[0]
 
 
