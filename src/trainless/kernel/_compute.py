@@ -406,11 +406,14 @@ def _dispatch(
         tile = _plan_tile(config, n, _mib(c * dim, item) + act, budget - fixed, "projected row (C x D')")
         proj = torch.zeros(ns * c, dim, dtype=layout.dtype, device=x.device)
         f0 = torch.empty(ns, c, dtype=layout.dtype, device=x.device)
+        verify = _needs_verify(module, layout)
         for i in range(0, ns, tile):
-            rows, f = jacobian_tile(module, layout, xs[i : i + tile], former=former)
+            rows, f = jacobian_tile(module, layout, xs[i : i + tile], former=former, verify=verify and i == 0)
             b = rows.shape[0]
             proj[i * c : (i + b) * c] = rows.reshape(b * c, dim)
             f0[i : i + b] = f
+        if verify:
+            _verified(module, layout)
         proj = shard.gather(proj, per_sample=c)
         return _to_nncc((proj @ proj.T).double(), n, c), shard.gather(f0), tile, 1, dim
 

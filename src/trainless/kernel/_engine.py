@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -11,6 +12,9 @@ from torch import nn
 
 from ..errors import TrainlessError
 from ._persample import OpRecord, PerSampleCapture, per_sample_grads
+
+SampleSums = dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, float]]
+"""A former's check of one tile: parameter name -> (project, summed rows, size of the per-sample terms)."""
 
 
 def module_of(model: object) -> nn.Module:
@@ -90,14 +94,15 @@ class ColumnFormer:
         """Whether parameter ``name`` has columns in this former's range."""
         return name in self.wanted
 
-    def sample_sums(self, rows0: torch.Tensor) -> dict[str, tuple[int, int, torch.Tensor, float]]:
-        """name -> (a, b, s, m): s (b - a,) float64 the first output class's rows of elements a..b of the flattened
-        parameter, summed over the tile's samples (what autograd's gradient of that output's sum must equal), and m
-        the per-sample terms' size, sqrt(sum_i |row_i|^2), against which rounding is judged."""
+    def sample_sums(self, rows0: torch.Tensor) -> SampleSums:
+        """name -> (project, s, m): s float64 the first output class's rows of the parameter's columns summed over
+        the tile's samples, which must equal ``project`` of autograd's gradient of that output's sum (here its
+        elements a..b, flattened), and m the per-sample terms' size, sqrt(sum_i |row_i|^2), against which rounding
+        is judged."""
         sums = {}
         for name, (a, b, dst) in self.wanted.items():
             block = rows0[:, dst : dst + (b - a)].double()
-            sums[name] = (a, b, block.sum(0), float(block.norm()))
+            sums[name] = (lambda g, a=a, b=b: g.reshape(-1)[a:b], block.sum(0), float(block.norm()))
         return sums
 
     def form(self, op: OpRecord, g: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
@@ -209,14 +214,14 @@ def _verify_rows(
     f: torch.Tensor,
     pseudo: bool,
     params: dict[str, torch.Tensor],
-    sums: dict[str, tuple[int, int, torch.Tensor, float]],
+    sums: SampleSums,
     dtype: torch.dtype,
 ) -> None:
     """Raise TrainlessError where a parameter's per-sample gradients of the first output class, summed over the
-    tile (``sums``: name -> (a, b, sum, size of the terms) over elements a..b), differ from autograd's gradient of
-    that output's sum. float64 sums; tolerance 1e-3 in float32, 1e-8 in float64, of the larger of the gradient's
-    norm and the terms' size (the per-sample contractions and autograd's summed one round differently, and a sum
-    that cancels keeps its terms' rounding)."""
+    tile (``sums``: name -> (project, sum, size of the terms), the former's :meth:`ColumnFormer.sample_sums`),
+    differ from ``project`` of autograd's gradient of that output's sum. float64 sums; tolerance 1e-3 in float32,
+    1e-8 in float64, of the larger of the gradient's norm and the terms' size (the per-sample contractions and
+    autograd's summed one round differently, and a sum that cancels keeps its terms' rounding)."""
     if not sums:
         return
     names = list(sums)
@@ -224,8 +229,8 @@ def _verify_rows(
     grads = torch.autograd.grad(out, [params[n] for n in names], allow_unused=True)
     tol = 1e-8 if dtype == torch.float64 else 1e-3
     for name, g in zip(names, grads, strict=True):
-        a, b, summed, terms = sums[name]
-        want = torch.zeros_like(summed) if g is None else g.reshape(-1)[a:b].double()
+        project, summed, terms = sums[name]
+        want = torch.zeros_like(summed) if g is None else project(g).double()
         gap, scale = float((summed - want).norm()), max(float(want.norm()), terms)
         if gap > tol * scale and gap > 1e-12:
             raise TrainlessError(

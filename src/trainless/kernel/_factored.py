@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ._engine import SampleSums
 from ._persample import OpRecord, conv_geometry
 
 
@@ -152,7 +153,10 @@ class TileFormer:
     def wants(self, name: str) -> bool:
         return self.columns.wants(name)
 
-    def sample_sums(self, rows0: torch.Tensor) -> dict[str, tuple[int, int, torch.Tensor, float]]:
+    def write(self, name: str, grad: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
+        self.columns.write(name, grad, rows, c)
+
+    def sample_sums(self, rows0: torch.Tensor) -> SampleSums:
         """The dense columns' sums (ColumnFormer.sample_sums) and, for the factored weights this tile was collected
         into, sum over samples and positions of G^T A: their per-sample gradients, never formed for the kernel
         (the terms' size bounded by sqrt(sum_i (|G_i| |A_i|)^2))."""
@@ -163,11 +167,8 @@ class TileFormer:
                 g, a = self.store.g[w][sl, 0].double(), self.store.a[w][sl].double()
                 grad = torch.einsum("bpo,bpi->oi", g, a)
                 terms = float((g.flatten(1).norm(dim=1) * a.flatten(1).norm(dim=1)).norm())
-                sums[w] = (0, grad.numel(), grad.reshape(-1), terms)
+                sums[w] = (lambda full: full.reshape(-1), grad.reshape(-1), terms)
         return sums
-
-    def write(self, name: str, grad: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
-        self.columns.write(name, grad, rows, c)
 
     def form(self, op: OpRecord, g: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
         if self.store is not None and op.weight in self.store.shapes:

@@ -20,7 +20,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._engine import ParamLayout
+from ._engine import ParamLayout, SampleSums
 from ._persample import OpRecord, conv_geometry, per_sample_grads
 
 
@@ -70,6 +70,27 @@ class KroneckerFormer:
 
     def wants(self, name: str) -> bool:
         return name in self.slots
+
+    def sample_sums(self, rows0: torch.Tensor) -> SampleSums:
+        """As :meth:`~trainless.kernel._engine.ColumnFormer.sample_sums`, in the projected columns: the projection
+        is linear, so the summed projected rows must equal the projection P_out^T dW P_in of autograd's gradient."""
+        sums = {}
+        for name, (dst, cols) in self.slots.items():
+            block = rows0[:, dst : dst + cols].double()
+            sums[name] = (lambda g, name=name: self._project(name, g), block.sum(0), float(block.norm()))
+        return sums
+
+    def _project(self, name: str, g: torch.Tensor) -> torch.Tensor:
+        """One gradient (the parameter's shape) in this parameter's projected columns, flattened."""
+        p_out, p_in = self.factors[name]
+        if p_out is None and p_in is None:
+            return g.reshape(-1)
+        w = g.reshape(g.shape[0], -1).double()
+        if p_out is not None:
+            w = p_out.double().T @ w
+        if p_in is not None:
+            w = w @ p_in.double()
+        return w.reshape(-1)
 
     def write(self, name: str, grad: torch.Tensor, rows: torch.Tensor, c: int = 0) -> None:
         """Project per-sample gradients ``grad`` (B, *param.shape) as :meth:`form` projects an op's: P_out^T
