@@ -197,7 +197,7 @@ def jacobian_tile(
             other.update(n for n, g in zip(unseen, grads[1:], strict=True) if g is not None)
     fallback = tuple(n for n in layout.names if n in other and former.wants(n))
     if fallback:
-        grads = fallback_grads(module, {n: params[n] for n in fallback}, xb)
+        grads = fallback_grads(module, layout.without(set(layout.names) - set(fallback)), xb)
         for name, grad in grads.items():  # (B, C, *shape)
             if pseudo:
                 grad = grad.sum(1, keepdim=True) / math.sqrt(n_out)
@@ -250,14 +250,15 @@ def _one_sample(module: nn.Module):  # type: ignore[no-untyped-def]
     return f_single
 
 
-def fallback_grads(module: nn.Module, params: dict[str, torch.Tensor], xb: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-sample gradients (B, C, *shape) of the outputs w.r.t. ``params``, parameters used by ops the hooks
-    form no per-sample gradient for: torch.func's vmap(jacrev) over the tile's samples w.r.t. those parameters
-    only, the others held; a per-sample autograd loop where the module cannot be vmapped (an op without a
-    batching rule, ``.item()``). Cost: one more (vectorized) forward and C backward passes of the tile."""
+def fallback_grads(module: nn.Module, layout: ParamLayout, xb: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-sample gradients (B, C, *shape) of the outputs w.r.t. the parameters of ``layout``, ones used by ops the
+    hooks form no per-sample gradient for: torch.func's vmap(jacrev) over the tile's samples w.r.t. those
+    parameters only, the others held; the per-sample autograd loop (:func:`naive_rows`) where the module cannot be
+    vmapped (an op without a batching rule, ``.item()``). Cost: one more (vectorized) forward and C backward passes
+    of the tile."""
     from torch.func import jacrev, vmap
 
-    held = {n: p.detach() for n, p in params.items()}
+    held = {n: p.detach() for n, p in zip(layout.names, layout.params, strict=True)}
     try:
         # The outer no_grad keeps autograd from recording the other (trainable) parameters' use; jacrev, a
         # function transform, still differentiates w.r.t. ``held``. An op without a batching rule (CPU flash
@@ -268,19 +269,12 @@ def fallback_grads(module: nn.Module, params: dict[str, torch.Tensor], xb: torch
             return vmap(jacrev(_one_sample(module)), (None, 0))(held, xb.detach())
     except Exception:  # an op without a batching rule: the loop below handles any autograd op
         pass
-    out: dict[str, list[torch.Tensor]] = {n: [] for n in params}
-    names, tensors = list(params), list(params.values())
-    for i in range(xb.shape[0]):
-        with torch.enable_grad():
-            fi = module(xb[i : i + 1])
-            c_out = fi.shape[1]
-            per_class = [
-                torch.autograd.grad(fi[0, c], tensors, retain_graph=c < c_out - 1, allow_unused=True)
-                for c in range(c_out)
-            ]
-        for j, (name, p) in enumerate(zip(names, tensors, strict=True)):
-            out[name].append(torch.stack([torch.zeros_like(p) if g[j] is None else g[j] for g in per_class]))
-    return {n: torch.stack(v) for n, v in out.items()}
+    j, f = naive_rows(module, layout, xb)
+    rows = j.view(xb.shape[0], f.shape[1], layout.d)
+    return {
+        n: rows[:, :, off : off + size].reshape(xb.shape[0], f.shape[1], *p.shape)
+        for n, p, off, size in zip(layout.names, layout.params, layout.offsets, layout.sizes, strict=True)
+    }
 
 
 def naive_rows(module: nn.Module, layout: ParamLayout, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
