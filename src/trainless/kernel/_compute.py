@@ -252,7 +252,7 @@ def compute_kernel(
     c = int(out.shape[1])
     if c < 1:
         raise TrainlessError(f"the model has C = {c} outputs; need C >= 1")
-    check_samples_independent(module, x)
+    check_samples_independent(module, x, out[0])
     item = torch.finfo(layout.dtype).bits // 8
     t0 = time.perf_counter()
     with PeakMemory() as pm:
@@ -274,16 +274,17 @@ def compute_kernel(
     )
 
 
-def check_samples_independent(module: nn.Module, x: torch.Tensor) -> None:
+def check_samples_independent(module: nn.Module, x: torch.Tensor, alone: torch.Tensor) -> None:
     """Raise TrainlessError if the first sample's output changes when a second sample shares its batch.
 
     Theta is per sample (f(x_i) a function of x_i alone), and the batched engines split the gradient of
     sum_i f_c(x_i) into per-sample gradients on that ground: an op that mixes the samples of a batch (batch
-    statistics, a mean over the batch) would make every kernel silently wrong. One forward pass of two samples."""
+    statistics, a mean over the batch) would make every kernel silently wrong. alone: (C,) the module's output for
+    x[0] computed by itself (the caller has it); one forward pass of two samples."""
     if x.shape[0] < 2:
         return
     with torch.no_grad():
-        alone, beside = module(x[:1])[0], module(x[:2])[0]
+        beside = module(x[:2])[0]
     gap = float((alone - beside).abs().max())
     scale = float(alone.abs().max())
     # float32 batched and single passes may take different kernels: allow their rounding, not a real dependence.
