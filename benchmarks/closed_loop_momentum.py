@@ -1,0 +1,150 @@
+"""The closed loop under momentum on the cached momentum runs of the held-out suites: k real steps observed, the
+rest predicted from w_k with torch's momentum buffer carried into function space, against the open-loop default and
+the curve-extrapolation baseline fitted to the same k steps. What is measured was fixed before the first case ran:
+``benchmarks/results/closed_loop_momentum_plan.md``.
+
+    python benchmarks/closed_loop_momentum.py --ks 10 20 40 --stop-at 11:45 \\
+        bench/results/{longer,unseen,unseen2,...,unseen52,practice,plainsgd,mseedge}
+
+Per case and k one line; then the pooled figures. Writes ``benchmarks/results/closed_loop_momentum.csv`` (one row
+per case, k and method) and prints the summary (kept as ``closed_loop_momentum.txt``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fidelity_default import EPS, load_cached_case, stop_time
+
+from trainless._io import write_csv
+from trainless.bench import MISSED_EPS_ERROR, extrapolate
+from trainless.bench._run import auto_comparison
+from trainless.dynamics import epsilon_time
+from trainless.models import HeadStart
+from trainless.predict import PredictConfig, predict_closed_loop
+
+
+def scored(curve: np.ndarray, real: np.ndarray, k: int) -> tuple[list[float], list[float]]:
+    """Relative T_eps errors on the loss (the bench's: a missed eps counts ``MISSED_EPS_ERROR``), all of them and
+    those whose real T_eps is after k (0 for the open loop: all)."""
+    every, after = [], []
+    for e in EPS:
+        tr, tp = epsilon_time(real, e)[0], epsilon_time(curve, e)[0]
+        if not tr:
+            continue
+        err = MISSED_EPS_ERROR if tp is None else abs(tp - tr) / tr
+        every.append(err)
+        if tr > k:
+            after.append(err)
+    return every, after
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("suites", nargs="+", type=Path)
+    ap.add_argument("--ks", type=int, nargs="+", default=[10, 20])
+    ap.add_argument("--stop-at", default=None, help="start no case after this UTC time of day (HH:MM)")
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/closed_loop_momentum.csv"))
+    a = ap.parse_args()
+    cases = []
+    for suite in a.suites:
+        for p in sorted((suite / "cases").glob("*.json")):
+            d = json.loads(p.read_text(encoding="utf-8"))
+            c = d["case"]
+            if c.get("momentum", 0) > 0 and c["loss"] == "ce" and c.get("head_start", "fresh") == "fresh":
+                cases.append(p)
+    cases.sort(key=lambda p: p.stem)
+    print(f"# {len(cases)} momentum runs selected from {len(a.suites)} suites, in case-id order", flush=True)
+    stop = stop_time(a.stop_at)
+    rows: list[dict] = []
+    pooled: dict[tuple[str, int], dict[str, list[float]]] = {}
+
+    def pool(method: str, k: int, curve: np.ndarray, real: np.ndarray) -> dict[str, float]:
+        every, after = scored(curve, real, k)
+        acc = pooled.setdefault((method, k), {"every": [], "after": [], "final": [], "max": []})
+        final = abs(curve[-1] - real[-1]) / real[-1]
+        acc["every"] += every
+        acc["after"] += after
+        acc["final"].append(final)
+        acc["max"].append(max(every) if every else float("nan"))
+        return {"max": max(every) if every else float("nan"), "final": final}
+
+    for p in cases:
+        if stop is not None and dt.datetime.now(dt.timezone.utc) > stop:
+            print(f"# stopped at {a.stop_at} UTC", flush=True)
+            break
+        d = json.loads(p.read_text(encoding="utf-8"))
+        real = np.asarray(d["record"]["loss"], dtype=float)
+        comp = auto_comparison(d)
+        if comp is None or len(real) != d["case"]["steps"] + 1:
+            continue
+        steps = d["case"]["steps"]
+        open_loop = np.asarray(d["predictions"][comp["engine"]]["loss"], dtype=float)
+        s = pool("open loop", 0, open_loop, real)
+        line = [f"{p.stem[:8]} {p.parent.parent.name} N={d['n']} B={d['case']['batch_size']} lr={d['case']['lr']:g}:"]
+        line.append(f"open {s['max']:.0%} (T {s['final']:.0%})")
+        rows.append({"case": p.stem, "suite": p.parent.parent.name, "method": "open loop", "k": 0, **s})
+        for k in a.ks:
+            case, config, kconf, model, data = load_cached_case(d)
+            t0 = time.perf_counter()
+            pred, observed = predict_closed_loop(
+                model,
+                data,
+                config,
+                k,
+                PredictConfig(kernel=kconf),
+                trainable=case.trainable,
+                head_start=HeadStart(case.head_start),
+            )
+            seconds = time.perf_counter() - t0
+            drift = float(np.max(np.abs(np.asarray(observed.loss[:k]) - real[:k])))
+            closed = np.asarray(pred.loss, dtype=float)
+            s = pool("closed loop", k, closed, real)
+            rows.append(
+                {
+                    "case": p.stem,
+                    "suite": p.parent.parent.name,
+                    "method": "closed loop",
+                    "k": k,
+                    **s,
+                    "seconds": seconds,
+                    "real_seconds": d["record"]["total_seconds"],
+                    "prefix_drift": drift,
+                }
+            )
+            fit = extrapolate(real[:k], steps)
+            line.append(f"| k={k} closed {s['max']:.0%} (T {s['final']:.0%}, {seconds:.0f} s, drift {drift:.1g})")
+            if fit is not None:
+                fit = np.concatenate([real[:k], fit[k:]])
+                s = pool("extrapolation", k, fit, real)
+                rows.append({"case": p.stem, "suite": p.parent.parent.name, "method": "extrapolation", "k": k, **s})
+                line.append(f"extrap {s['max']:.0%} (T {s['final']:.0%})")
+        print(" ".join(line), flush=True)
+    fields = ["case", "suite", "method", "k", "max", "final", "seconds", "real_seconds", "prefix_drift"]
+    write_csv(a.out, rows, fields)
+    print(f"# {len({r['case'] for r in rows})} cases; relative T_eps error on the loss, pooled over (case, eps):")
+    for (method, k), acc in sorted(pooled.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        after = acc["after"]
+        print(
+            f"{method:>13} k={k:>2}: all eps p95 {np.percentile(acc['every'], 95):.1%} median "
+            f"{statistics.median(acc['every']):.1%} ({len(acc['every'])}); eps after k p95 "
+            f"{np.percentile(after, 95) if after else float('nan'):.1%} median "
+            f"{statistics.median(after) if after else float('nan'):.1%} ({len(after)}); largest per case median "
+            f"{statistics.median(acc['max']):.1%}; loss at T median {statistics.median(acc['final']):.1%}"
+        )
+    seconds = [r["seconds"] / r["real_seconds"] for r in rows if "seconds" in r]
+    if seconds:
+        print(f"cost of the closed loop against the real run: median {statistics.median(seconds):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
