@@ -207,12 +207,36 @@ def test_validate_json_fields(tmp_path):
         (["--test-data", "0"], "FinetuneJob.test_data must be a number of test images per class"),
         (["--test-data", "5", "--engine", "sde"], "test data needs the 'discrete' or 'closed-form' engine"),
         (["--test-data", "1000"], "test per_class=1000 but class"),
+        (["--observe", "3"], "PredictJob.observe must be below the run's steps = 3"),
+        (["--observe", "0"], "PredictJob.observe must be an integer in [1, inf) or None, got 0"),
+        (["--observe", "1", "--test-data", "5"], "--observe is not supported with --extrapolate-to or --test-data"),
+        (["--observe", "1", "--momentum", "0.9", "--engine", "sde"], "closed-loop prediction under momentum needs"),
     ],
 )
 def test_bad_input_exits_2_with_the_reason(tmp_path, capsys, argv, fragment):
     assert main(["predict", *TINY, "--steps", "3", "--out", str(tmp_path / "x"), *argv]) == 2
     assert fragment in capsys.readouterr().err
     assert not (tmp_path / "x" / "prediction.json").exists()
+
+
+def test_predict_observe_parse_run_fields(tmp_path):
+    optimizer = ["--lr", "0.05", "--steps", "12", "--batch-size", "8", "--momentum", "0.9", "--timing-steps", "0"]
+    args = build_parser().parse_args(["predict", *TINY, *optimizer, "--observe", "4", "--out", str(tmp_path)])
+    job = predict_job_from_args(args)
+    assert job.observe == 4
+    report = run_predict(job)
+    p = report.prediction
+    real = json.loads((tmp_path / "observed" / "run.json").read_text())
+    assert p.observed_steps == 4 and real["loss"][:4] == list(p.loss[:4]) and len(p.loss) == 13
+    assert sorted(os.listdir(tmp_path)) == [
+        "observed",
+        "prediction.csv",
+        "prediction.json",
+        "prediction.png",
+        "spectral.png",
+    ]
+    assert "steps 0-4 are the real run's (closed loop)" in render_predict(report, "table")
+    assert json.loads(render_predict(report, "json"))["job"]["observe"] == 4
 
 
 def test_predict_extrapolate_to_parse_run_fields(tmp_path):

@@ -389,3 +389,71 @@ def test_kernel_updates_carry_the_momentum_buffer_through_the_new_jacobian(neste
                     w_k + jacs[2].T @ (traj.alpha_final[0] - alpha_at[7]).reshape(-1) - traj.carry_final[0] * buffers[0]
                 )
                 torch.testing.assert_close(w_t, w, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("batch_size", [None, 3])
+def test_a_filled_momentum_buffer_continues_torchs_run(nesterov, batch_size):
+    # Reference: torch.optim.SGD in weight space on f = f_k + J (w - w_k) (explicit J), its momentum buffer filled
+    # with B before the first step, as after k real steps (B outside J's row space); weight decay included. The
+    # engine gets J B and must give the same curve, and w_T = w_k + J^T alpha + c w_k - carry B.
+    from trainless._losses import loss_value
+    from trainless.dynamics import KernelOperator
+
+    gen = torch.Generator().manual_seed(4)
+    n, c, d, steps, lr, m, wd = 6, 3, 11, 12, 0.15, 0.9, 0.01
+    j = torch.randn(n * c, d, generator=gen, dtype=torch.float64)
+    theta = (j @ j.T).reshape(n, c, n, c).permute(0, 2, 1, 3).contiguous()
+    f_k = torch.randn(n, c, generator=gen, dtype=torch.float64)
+    w_k = torch.randn(d, generator=gen, dtype=torch.float64)
+    b = torch.randn(d, generator=gen, dtype=torch.float64)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    order = None if batch_size is None else tuple(torch.randperm(n, generator=gen)[:3] for _ in range(steps))
+
+    w = torch.nn.Parameter(w_k.clone())
+    opt = torch.optim.SGD([w], lr=lr, momentum=m, nesterov=nesterov, weight_decay=wd)
+    opt.state[w]["momentum_buffer"] = b.clone()
+    ref = []
+    for t in range(steps + 1):
+        with torch.no_grad():
+            ref.append(float(loss_value("ce", f_k + (j @ (w - w_k)).reshape(n, c), y)))
+        if t == steps:
+            break
+        rows = slice(None) if order is None else order[t]
+        opt.zero_grad()
+        loss_value("ce", (f_k + (j @ (w - w_k)).reshape(n, c))[rows], y[rows]).backward()
+        opt.step()
+
+    sched = SGDSchedule(
+        lr=(lr,) * steps,
+        momentum=m,
+        nesterov=nesterov,
+        weight_decay=wd,
+        batch_size=batch_size,
+        batch_orders=None if order is None else (order,),
+    )
+    jw = (j @ w_k).reshape(n, c)
+    u0 = (j @ b).reshape(n, c)
+    traj = simulate(KernelOperator(theta), f_k, y, sched, loss="ce", jw0=jw, w0_sq_norm=1.0, initial_buffer=u0)
+    torch.testing.assert_close(traj.loss[0], torch.tensor(ref, dtype=torch.float64), rtol=1e-10, atol=1e-12)
+    w_t = w_k + j.T @ traj.alpha_final[0].reshape(-1) + float(traj.c_final[0]) * w_k - float(traj.carry_final[0]) * b
+    torch.testing.assert_close(w_t, w.detach(), rtol=1e-10, atol=1e-12)
+    assert torch.isnan(traj.distance).all()  # ||w_t - w_k|| would need ||B||
+    # Without the buffer the run differs (the filled buffer matters), and the empty buffer is the plain run.
+    plain = simulate(KernelOperator(theta), f_k, y, sched, loss="ce", jw0=jw, w0_sq_norm=1.0)
+    assert float((plain.loss[0] - traj.loss[0]).abs().max()) > 1e-3
+    zero = simulate(KernelOperator(theta), f_k, y, sched, loss="ce", jw0=jw, w0_sq_norm=1.0, initial_buffer=0 * u0)
+    torch.testing.assert_close(zero.loss, plain.loss, rtol=1e-12, atol=1e-14)
+
+
+def test_a_filled_momentum_buffer_is_checked(problem):
+    _, _, y, k, f0 = problem
+    sched = constant_schedule(0.1, 5, momentum=0.9)
+    with pytest.raises(TrainlessError, match=r"initial_buffer must have the outputs' shape \(10, 3\), got \(10, 2\)"):
+        simulate(k, f0, y, sched, initial_buffer=torch.zeros(N, 2))
+    with pytest.raises(TrainlessError, match="initial_buffer needs momentum > 0, got momentum=0"):
+        simulate(k, f0, y, constant_schedule(0.1, 5), initial_buffer=torch.zeros(N, C))
+    with pytest.raises(TrainlessError, match="needs the discrete engine, got engine 'ode'"):
+        simulate(k, f0, y, sched, engine="ode", initial_buffer=torch.zeros(N, C))
+    with pytest.raises(TrainlessError, match="initial_buffer contains NaN"):
+        simulate(k, f0, y, sched, initial_buffer=torch.full((N, C), math.nan))

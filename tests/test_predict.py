@@ -265,10 +265,43 @@ def test_closed_loop_splices_real_steps_and_predicts_the_rest(digits16):
     torch.testing.assert_close(torch.tensor(auto.paired_loss), torch.tensor(real.loss), rtol=1e-4, atol=1e-6)
     with pytest.raises(TrainlessError, match="observed_steps must be an integer in"):
         predict_closed_loop(model, digits16, cfg, 20, FAST)
-    with pytest.raises(TrainlessError, match="momentum"):
-        predict_closed_loop(model, digits16, dataclasses.replace(cfg, momentum=0.9), 5, FAST)
     with pytest.raises(TrainlessError, match="stop_after must be"):
         finetune(model, digits16, cfg, stop_after=0)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_closed_loop_continues_the_momentum_buffer(digits16, nesterov):
+    from trainless.predict import predict_closed_loop
+
+    cfg = FinetuneConfig(lr=0.02, steps=20, batch_size=16, momentum=0.9, nesterov=nesterov, weight_decay=0.01)
+    real = finetune(load_model("factories:linear16", 5, seed=0), digits16, cfg)
+    opts = dataclasses.replace(FAST, endpoint_check=True)
+    pred, observed = predict_closed_loop(load_model("factories:linear16", 5, seed=0), digits16, cfg, 8, opts)
+    # A linear model is its own linearization: continued with torch's buffer, the paired curve is the real run,
+    # and the weights it ends at (J^T alpha plus the buffer's pull) are the real run's.
+    assert observed.steps_run == 8
+    torch.testing.assert_close(torch.tensor(pred.paired_loss), torch.tensor(real.loss), rtol=1e-4, atol=1e-6)
+    assert pred.endpoint is not None and pred.endpoint["loss_real"] == pytest.approx(real.loss[-1], rel=1e-4)
+    # Without the buffer (as if the optimizer restarted at w_8) the continued run is another one.
+    restarted = predict_from_restart(digits16, cfg, 8)
+    assert max(abs(a - b) for a, b in zip(restarted, real.loss[8:], strict=True)) > 1e-3
+    bad = dataclasses.replace(FAST, kernel_updates=(12,), update_path="own")
+    with pytest.raises(TrainlessError, match="only along the gradient flow"):
+        predict_closed_loop(load_model("factories:linear16", 5, seed=0), digits16, cfg, 8, bad)
+    with pytest.raises(TrainlessError, match="needs the discrete engine"):
+        predict_closed_loop(
+            load_model("factories:linear16", 5, seed=0), digits16, cfg, 8, dataclasses.replace(FAST, engine="ode")
+        )
+
+
+def predict_from_restart(data, cfg, k):
+    """The paired loss from step k of a run whose optimizer starts afresh at w_k (no momentum buffer)."""
+    from trainless.predict import linearize, predict_from
+
+    model = load_model("factories:linear16", 5, seed=0)
+    finetune(model, data, cfg, stop_after=k)
+    lin = linearize(model, data, cfg, FAST)
+    return predict_from(lin, cfg, FAST, start_step=k).paired_loss
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ Public API (everything else is private and may change):
   :func:`jacobian_vector_product`
 - dynamics: :func:`simulate`, :class:`Engine`, :class:`SGDSchedule`, :class:`Trajectory`, :func:`epsilon_times`
 - prediction: :func:`predict`, :class:`PredictConfig`, :class:`Prediction`, :func:`load_prediction`,
-  :func:`auto_kernel_updates`
+  :func:`auto_kernel_updates`, :func:`predict_closed_loop` (k real steps, then the rest predicted)
 - larger datasets (App. D): :func:`extrapolate`, :class:`Extrapolation`
 - linearized networks (Lee et al.): :func:`linearize`, :class:`LinearizedModel` (more in ``trainless.theory``)
 - losses: :class:`Loss`; errors: :class:`TrainlessError`, :class:`ConfigError`
@@ -24,7 +24,7 @@ from .extrapolate import Extrapolation, extrapolate
 from .finetune import FinetuneConfig, RunRecord, RunStatus, finetune, load_record
 from .kernel import KernelConfig, KernelMethod, KernelResult, compute_kernel, jacobian_vector_product
 from .models import HeadStart, LoadedModel, from_module, list_models, load_model, select_trainable
-from .predict import PredictConfig, Prediction, auto_kernel_updates, load_prediction, predict
+from .predict import PredictConfig, Prediction, auto_kernel_updates, load_prediction, predict, predict_closed_loop
 from .theory import LinearizedModel, linearize
 
 __version__ = "0.1.0"
@@ -68,6 +68,7 @@ __all__ = [
     "load_record",
     "load_test_split",
     "predict",
+    "predict_closed_loop",
     "select_trainable",
     "simulate",
 ]

@@ -29,6 +29,7 @@ from ..predict import (
     UpdateShape,
     far_from_linearization,
     predict,
+    predict_closed_loop,
 )
 from ..report import plot_extrapolation, plot_prediction, plot_spectral
 from ._common import add_format_argument, add_progress_argument, render_json, render_rows
@@ -53,13 +54,17 @@ class PredictJob:
     problem's subset is, with per_class N / classes) from the kernel of a seeded subset of classes x per_class
     of them (App. D; :func:`~trainless.extrapolate.extrapolate`); the prediction printed and written is then
     the subset's, with full-batch steps. extrapolate_alpha, extrapolate_k0: the slope correction and the
-    projections' tail rank (None: M0 / 10)."""
+    projections' tail rank (None: M0 / 10).
+    observe: None, or K: the closed loop (:func:`~trainless.predict.predict_closed_loop`): really run the first
+    K steps (1 <= K < steps), linearize there (with torch's momentum buffer under momentum) and predict the rest;
+    the curves' steps 0..K are the real run's, and the observed run is written too (``observed/``)."""
 
     problem: FinetuneJob = field(default_factory=lambda: FinetuneJob(out="runs/predict"))
     predict: PredictConfig = field(default_factory=PredictConfig)
     extrapolate_to: int | None = None
     extrapolate_alpha: float = DEFAULT_ALPHA
     extrapolate_k0: int | None = None
+    observe: int | None = None
 
     _constraints: ClassVar[dict] = {
         "problem": InstanceOf(FinetuneJob),
@@ -67,10 +72,20 @@ class PredictJob:
         "extrapolate_to": Interval(2, None, integer=True, optional=True),
         "extrapolate_alpha": Interval(0, 1),
         "extrapolate_k0": Interval(1, None, integer=True, optional=True),
+        "observe": Interval(1, None, integer=True, optional=True),
     }
 
     def __post_init__(self) -> None:
         validate(self)
+        if self.observe is not None:
+            steps = self.problem.finetune.steps
+            if self.observe >= steps:
+                raise ConfigError(
+                    f"PredictJob.observe must be below the run's steps = {steps} (it observes that many real steps "
+                    f"and predicts the rest), got {self.observe}"
+                )
+            if self.extrapolate_to is not None or self.problem.test_data is not None:
+                raise ConfigError("PredictJob: --observe is not supported with --extrapolate-to or --test-data")
         if self.extrapolate_to is not None:
             n0 = self.problem.classes * self.problem.per_class
             if self.extrapolate_to % self.problem.classes:
@@ -108,6 +123,7 @@ class PredictReport:
                 "extrapolate_to": self.job.extrapolate_to,
                 "extrapolate_alpha": self.job.extrapolate_alpha,
                 "extrapolate_k0": self.job.extrapolate_k0,
+                "observe": self.job.observe,
             },
             "resolution": self.resolution,
             "class_labels": list(self.class_labels),
@@ -251,6 +267,23 @@ def run_predict(job: PredictJob) -> PredictReport:
     if job.extrapolate_to is not None:
         return _run_extrapolation(job, out)
     model, data, config, resolution, load_seconds = load_problem(job.problem)
+    if job.observe is not None:
+        pred, observed = predict_closed_loop(
+            model,
+            data,
+            config,
+            job.observe,
+            job.predict,
+            trainable=job.problem.trainable,
+            head_start=job.problem.head_start,
+            device=job.problem.device,
+            progress=job.problem.progress,
+        )
+        files = _write_prediction(pred, data.y.tolist(), out)
+        run_json, run_csv = observed.save(ensure_writable_dir(out / "observed"))
+        return PredictReport(
+            job, pred, resolution, (*files, str(run_json), str(run_csv)), load_seconds, class_labels=data.class_labels
+        )
     pred = predict(
         model,
         data,
@@ -399,6 +432,17 @@ def render_predict(report: PredictReport, fmt: str) -> str:
         *problem_rows(report.job.problem, report.resolution, p.num_trainable, list(report.class_labels), p.n, p.config),
         ("prediction", f"engine {p.engine}, kernel {p.kernel['method']}{kdim}; eps as {p.options.eps_definition}"),
         ("status", f"{s['status']}: {s['message']}"),
+        *(
+            [
+                (
+                    "observed",
+                    f"steps 0-{p.observed_steps} are the real run's (closed loop), the rest predicted from "
+                    f"w_{p.observed_steps}",
+                )
+            ]
+            if p.observed_steps
+            else []
+        ),
         ("loss", f"{p.loss[0]:.4g} -> {p.loss[-1]:.4g} at step {p.steps}{band}"),
         ("error", f"{p.error[0]:.3f} -> {p.error[-1]:.3f}"),
         *eps_rows(p),
@@ -638,6 +682,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--extrapolate-alpha", type=float, default=DEFAULT_ALPHA, help="slope correction (the paper: 0.1-0.2)"
     )
     g.add_argument("--extrapolate-k0", type=int, default=None, help="projections' tail rank (default M0 / 10)")
+    g = p.add_argument_group("closed loop (train a few steps, predict the rest)")
+    g.add_argument(
+        "--observe",
+        type=int,
+        default=None,
+        metavar="K",
+        help="really run the first K steps, linearize there (momentum buffer included) and predict the rest; "
+        "writes the observed run to observed/",
+    )
     p.set_defaults(handler=lambda a: render_predict(run_predict(predict_job_from_args(a)), a.format))
     return p
 
@@ -649,4 +702,5 @@ def predict_job_from_args(a: argparse.Namespace) -> PredictJob:
         extrapolate_to=a.extrapolate_to,
         extrapolate_alpha=a.extrapolate_alpha,
         extrapolate_k0=a.extrapolate_k0,
+        observe=a.observe,
     )

@@ -71,6 +71,7 @@ def run_discrete(
     update_kernel: KernelUpdate | None = None,
     held_out: HeldOut | None = None,
     carry_momentum: MomentumCarry | None = None,
+    initial_buffer: torch.Tensor | None = None,
 ) -> EngineOutput:
     """Simulate every batch order (or the one full-batch run). Returns loss, error (P, T+1), distance steps
     (S,), distance (P, S), the final outputs (P, N, C) and weight-space coordinates alpha (P, N, C), c (P,),
@@ -90,7 +91,14 @@ def run_discrete(
     (an approximation).
 
     held_out: test points whose linearized outputs f0_test + Theta(X_test, X) alpha_t + c_t J_test w0 are
-    evaluated at every step (test loss and error, (P, T+1)); not with kernel updates (J changes)."""
+    evaluated at every step (test loss and error, (P, T+1)); not with kernel updates (J changes).
+
+    initial_buffer: with momentum, J B (N, C) float64 for a run that starts with torch's buffer B already
+    filled (a run continued from w_k after k real steps): every path's first step is then u = m J B + J g,
+    as torch's ``buf = m buf + g``, instead of u = J g. B is not in J's row space, so the weights move by
+    J^T alpha + c w0 - carry B, ``carry_final`` (P,) (without weight decay sum_t lr_t gamma_t over the run,
+    gamma_t = m^(t+1), one more m with Nesterov; weight decay shrinks B's part too), and the parameter distance
+    is NaN (it would need ||B||). Not with ``carry_momentum``."""
     n = op.n
     steps = schedule.steps
     orders: list[tuple[torch.Tensor, ...] | None] = (
@@ -107,6 +115,9 @@ def run_discrete(
     cs = torch.zeros(p, dtype=torch.float64)
     carries = torch.zeros(p, dtype=torch.float64)
     exact_carry = carry_momentum is not None and schedule.momentum > 0
+    filled = initial_buffer is not None and schedule.momentum > 0
+    # The pull along a weight-space buffer that J does not hold (carried at an update, or filled at the start).
+    track_carry = exact_carry or filled
     test_losses = test_errors = None
     if held_out is not None:
         test_losses = torch.full((p, steps + 1), float("nan"), dtype=torch.float64)
@@ -124,9 +135,13 @@ def run_discrete(
         c = 0.0
         u = ua = None
         uc = 0.0
-        # With exact_carry, ua holds only the current segment's buffer coefficients (b in MomentumSegment),
-        # decay = m^(steps since the update), carry = sum of lr_s gamma_s since the update.
-        decay, carry = 1.0, 0.0
+        if filled:
+            u, ua = initial_buffer.clone(), torch.zeros_like(alpha)  # type: ignore[union-attr]
+        # The weight-space buffer B that J does not hold (carried at an update, or filled at the start): the buffer is
+        # J^T ua + uc w0 + ub B and the weights moved by J^T alpha + c w0 + sb B. ub = m^(steps since the update)
+        # and sb = -(sum of lr_s gamma_s since then) without weight decay (MomentumSegment's decay and carry);
+        # weight decay (a filled buffer only: updates refuse it) adds wd sb to B's gradient coefficient.
+        ub, sb = 1.0, 0.0
         di = 0
         for t in range(steps + 1):
             lv, ev = batched_loss_and_error(loss, f.unsqueeze(0), y)
@@ -135,7 +150,7 @@ def run_discrete(
                 tl, te = batched_loss_and_error(loss, held_out.outputs(alpha, c).unsqueeze(0), held_out.y_test)
                 test_losses[k, t], test_errors[k, t] = tl[0], te[0]  # type: ignore[index]
             if t in on_grid:
-                if op is base:
+                if op is base and not filled:
                     dists[k, di] = parameter_distance(op, alpha, c, jw, w0_sq_norm)
                 di += 1
             if t == steps:
@@ -143,14 +158,14 @@ def run_discrete(
             if not bool(torch.isfinite(lv).all()):
                 break
             if t in kernel_updates and update_kernel is not None:
-                segment = MomentumSegment(k, ua.clone(), decay, carry) if exact_carry and ua is not None else None
+                segment = MomentumSegment(k, ua.clone(), ub, -sb) if exact_carry and ua is not None else None
                 if t not in updated:
                     updated[t] = update_kernel(t, alpha.clone(), f.clone(), segment)
                 op = updated[t]
                 if segment is not None and ua is not None:
                     u = carry_momentum(t, segment).to(f)  # type: ignore[misc]
                     ua = torch.zeros_like(ua)
-                    decay, carry = 1.0, 0.0
+                    ub, sb = 1.0, 0.0
             if order is None:
                 # Full batch: every column, so the product needs no gathered copy of Theta.
                 g_a = loss_grad(loss, f, y) / n
@@ -175,15 +190,15 @@ def run_discrete(
                 else:
                     g_f, g_a, g_c = u, ua, uc
             lr = schedule.lr[t]
-            if exact_carry:
-                decay *= m
-                carry += lr * (m * decay if nesterov else decay)
+            if track_carry:
+                ub = m * ub + wd * sb
+                sb -= lr * (wd * sb + m * ub if nesterov else ub)
             f = f - lr * g_f
             alpha = alpha - lr * g_a
             c = c - lr * g_c
             bar.update(1)
-        finals[k], alphas[k], cs[k], carries[k] = f, alpha, c, carry
+        finals[k], alphas[k], cs[k], carries[k] = f, alpha, c, -sb
     bar.close()
     return EngineOutput(
-        losses, errors, grid, dists, finals, alphas, cs, test_losses, test_errors, carries if exact_carry else None
+        losses, errors, grid, dists, finals, alphas, cs, test_losses, test_errors, carries if track_carry else None
     )

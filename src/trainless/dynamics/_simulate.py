@@ -81,6 +81,7 @@ def simulate(
     update_kernel: KernelUpdate | None = None,
     held_out: HeldOut | None = None,
     carry_momentum: MomentumCarry | None = None,
+    initial_buffer: torch.Tensor | None = None,
 ) -> Trajectory:
     """Train the linearized model f = f0 + J (w - w0) in function space and record its curves.
 
@@ -102,6 +103,10 @@ def simulate(
     carry_momentum: with kernel updates and momentum, the hook that maps each path's momentum buffer onto
         the new Jacobian (:data:`~trainless.dynamics.MomentumCarry`); the trajectory's ``carry_final`` then
         completes the final weights. Without it the function-space buffer carries over unchanged.
+    initial_buffer: discrete engine, momentum > 0: J B (N, C), the image of torch's momentum buffer B for a run
+        continued from weights reached by real steps (the closed loop), so the first step is
+        buf = m B + grad as torch's; the trajectory's ``carry_final`` then gives the pull along B, the weights
+        at T being w_start + J^T alpha_final + c_final w_start - carry_final B. Not with ``carry_momentum``.
     held_out: test points (:class:`HeldOut`: Theta(X_test, X), f0_test, y_test): the trajectory's
         ``test_loss`` / ``test_error`` are the linearized model's curves there (Lee et al. eq. 10; eq. 19 for
         the closed form). Discrete and closed-form engines, without kernel updates.
@@ -153,6 +158,22 @@ def simulate(
         ]
         if bad:
             raise TrainlessError(f"kernel update steps must be integers in [1, {schedule.steps - 1}], got {bad}")
+    if initial_buffer is not None:
+        if engine is not Engine.DISCRETE:
+            raise TrainlessError(
+                f"a filled momentum buffer (initial_buffer) needs the discrete engine, got engine {engine.value!r}"
+            )
+        if schedule.momentum <= 0:
+            raise TrainlessError(f"initial_buffer needs momentum > 0, got momentum={schedule.momentum:g}")
+        if carry_momentum is not None:
+            raise TrainlessError("initial_buffer cannot be combined with carry_momentum (the exact buffer carry)")
+        initial_buffer = torch.as_tensor(initial_buffer).to(torch.float64).cpu()
+        if initial_buffer.shape != f0.shape:
+            raise TrainlessError(
+                f"initial_buffer must have the outputs' shape {tuple(f0.shape)}, got {tuple(initial_buffer.shape)}"
+            )
+        if not bool(torch.isfinite(initial_buffer).all()):
+            raise TrainlessError("initial_buffer contains NaN or inf")
     if held_out is not None:
         if not isinstance(held_out, HeldOut):
             raise TrainlessError(f"held_out must be a HeldOut, got {type(held_out).__name__}")
@@ -184,6 +205,7 @@ def simulate(
             update_kernel=update_kernel,
             held_out=held_out,
             carry_momentum=carry_momentum,
+            initial_buffer=initial_buffer,
         )
     elif engine is Engine.ODE:
         out = run_ode(op, f0, y, schedule, loss, jw0, w0_sq_norm, rtol, atol)

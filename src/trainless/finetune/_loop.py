@@ -207,6 +207,35 @@ def finetune(
     The model is updated in place. Returns a :class:`RunRecord`; a run whose loss becomes non-finite stops
     there with status DIVERGED.
     """
+    return _finetune(
+        model,
+        data,
+        config,
+        trainable=trainable,
+        head_start=head_start,
+        device=device,
+        progress=progress,
+        stop_after=stop_after,
+        test_data=test_data,
+        observer=observer,
+    )[0]
+
+
+def _finetune(
+    model: LoadedModel,
+    data: ImageData,
+    config: FinetuneConfig,
+    *,
+    trainable: str = "all",
+    head_start: HeadStart | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+    stop_after: int | None = None,
+    test_data: ImageData | None = None,
+    observer: Callable[[int, torch.nn.Module], None] | None = None,
+) -> tuple[RunRecord, tuple[torch.Tensor, ...] | None]:
+    """:func:`finetune`, also returning torch's momentum buffers where the run stopped (one per trained parameter,
+    in the module's order; None without momentum): what a closed-loop prediction continues from."""
     check_problem(model, data, config)
     test_data = check_test_data(model, data, test_data)
     if stop_after is not None and not (isinstance(stop_after, int) and 1 <= stop_after <= config.steps):
@@ -315,7 +344,12 @@ def finetune(
     head_info: dict = asdict(head_start)
     if probe is not None:
         head_info["probe"] = asdict(probe)
-    return RunRecord(
+    # torch's momentum buffers where the run stopped, one per trained parameter (None without momentum or steps):
+    # a closed-loop prediction continues the run from them.
+    buffers = None
+    if config.momentum > 0 and step_seconds:
+        buffers = tuple(opt.state[p]["momentum_buffer"].detach().clone() for p in params)
+    record_out = RunRecord(
         config=config,
         model=model.name,
         data=data.name,
@@ -341,3 +375,4 @@ def finetune(
         test_loss=tuple(test_losses),
         test_error=tuple(test_errors),
     )
+    return record_out, buffers

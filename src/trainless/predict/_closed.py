@@ -12,9 +12,11 @@ import torch
 from ..data import ImageData
 from ..dynamics import Engine
 from ..errors import TrainlessError
-from ..finetune import FinetuneConfig, RunRecord, finetune
+from ..finetune import FinetuneConfig, RunRecord
+from ..finetune._loop import _finetune
+from ..kernel import jacobian_vector_product
 from ..models import HeadStart, LoadedModel
-from ._config import AUTO, PredictConfig
+from ._config import AUTO, MomentumBuffer, PredictConfig, UpdatePath
 from ._predict import check_dynamics, linearize, predict_from
 from ._result import Prediction, curve_times
 
@@ -41,14 +43,29 @@ def predict_closed_loop(
     (``"auto"``: :func:`auto_kernel_updates` of the T - k steps left, counted from k): Theta computed again
     along the predicted path from w_k; ``kernel_path`` rows and the returned ``options`` carry the run's steps,
     and the rows' ``weight_distance`` is ||w - w_k||. The endpoint check and the trust signal are made from w_k.
-    Momentum is refused for now: its buffer at w_k would have to enter the function space as J buf_k.
+
+    Under momentum the run goes on with torch's buffer B_k as the observed steps left it: its image J_k B_k (one
+    Jacobian-vector product) fills the function-space buffer, so the linearized run continues torch's update rule
+    exactly (``Linearization.buffer``; discrete engine). Kernel updates are then taken only along the gradient
+    flow (``update_path`` ``"auto"`` or ``"flow"``), where they need no buffer carried through a new Jacobian.
     ``weight_distance`` is ||w_t - w0|| for t <= k and NaN after (the predicted part moves from w_k; its
     distance from w_k is not reported here).
     """
     options = options or PredictConfig()
     check_dynamics(config, Engine(options.engine))
     if config.momentum > 0:
-        raise TrainlessError("closed-loop prediction does not carry a momentum buffer yet: use momentum=0")
+        if Engine(options.engine) is not Engine.DISCRETE:
+            raise TrainlessError(
+                f"closed-loop prediction under momentum needs the discrete engine (it continues torch's momentum "
+                f"buffer), got engine {options.engine!r}"
+            )
+        own = options.update_path == UpdatePath.OWN.value and options.kernel_updates not in ((), AUTO)
+        if options.momentum_buffer == MomentumBuffer.EXACT.value or own:
+            raise TrainlessError(
+                "closed-loop prediction under momentum takes kernel updates only along the gradient flow "
+                "(update_path='auto' or 'flow', momentum_buffer='kept'), got "
+                f"update_path={options.update_path!r}, momentum_buffer={options.momentum_buffer!r}"
+            )
     k = observed_steps
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < config.steps:
         raise TrainlessError(f"observed_steps must be an integer in [1, {config.steps - 1}], got {k!r}")
@@ -58,7 +75,7 @@ def predict_closed_loop(
             f"got eval_stride={config.eval_stride}"
         )
     t0 = time.perf_counter()
-    observed = finetune(
+    observed, buffers = _finetune(
         model, data, config, trainable=trainable, head_start=head_start, device=device, progress=progress, stop_after=k
     )
     if observed.status.value != "completed":
@@ -74,6 +91,11 @@ def predict_closed_loop(
         device=device,
         progress=progress,
     )
+    if buffers is not None:
+        # The observed steps' optimizer ran on the same trained parameters in the module's order.
+        names = model.trainable_names()
+        jb = jacobian_vector_product(model.module, data.x, dict(zip(names, buffers, strict=True)))
+        lin = dataclasses.replace(lin, buffer=jb, buffer_weights=buffers)
     # kernel_updates are steps of the whole run; the prediction from w_k counts its steps from k ("auto" schedules
     # its updates over the T - k steps left, the first one step after w_k).
     if options.kernel_updates != AUTO:

@@ -116,6 +116,10 @@ class Linearization:
     check can rebuild w0; None for a fresh head (the module's own).
     held_out: the test points (Theta(X_test, X), f0_test, y_test, and J_test w0 with weight decay), when
     linearized with ``test_data``; None otherwise.
+    buffer, buffer_weights: for a run continued under momentum from weights real steps reached (the closed
+    loop): torch's momentum buffer B there, one tensor per trained parameter (``buffer_weights``, the module's
+    order, as the optimizer holds it), and its image J B, (N, C) float64 (``buffer``), which the discrete
+    engine's first step uses as torch's does (``simulate(initial_buffer=...)``). None for a run from w0.
     """
 
     kernel: KernelResult
@@ -135,6 +139,8 @@ class Linearization:
     peak_rss_mib: float
     head_state: dict[str, torch.Tensor] | None = None
     held_out: HeldOut | None = None
+    buffer: torch.Tensor | None = None
+    buffer_weights: tuple[torch.Tensor, ...] | None = None
 
 
 def check_dynamics(config: FinetuneConfig, engine: Engine) -> None:
@@ -560,6 +566,12 @@ def _predict_path(
         # Steps where only the weights move (path_stride): the engine calls the hook there too.
         path_taken = _update_path(options, config)
         flow = path_taken == UpdatePath.FLOW.value
+        if lin.buffer is not None and config.momentum > 0 and updates and (exact or not flow):
+            raise TrainlessError(
+                "a run continued with its momentum buffer (closed loop) takes kernel updates only along the gradient "
+                "flow (update_path='flow' or 'auto', momentum_buffer='kept'): the run's own path would have to carry "
+                "the buffer through each new Jacobian"
+            )
         stride = options.path_stride
         if stride == AUTO:  # an integer stride is refused with the exact buffer; "auto" gives way to it
             stride = None if exact else auto_path_stride(steps_left, 0.0 if flow else config.momentum)
@@ -701,6 +713,9 @@ def _predict_path(
         alpha = traj.alpha_final[0]
         completed = traj.status is TrajectoryStatus.COMPLETED and bool(torch.isfinite(alpha).all())
         shift = carry.shift(float(traj.carry_final[0])) if carry and traj.carry_final is not None else None
+        if lin.buffer_weights is not None and traj.carry_final is not None and config.momentum > 0:
+            # A run continued with torch's buffer B: the weights also moved by -carry B (simulate's initial_buffer).
+            shift = [-float(traj.carry_final[0]) * b for b in lin.buffer_weights]
         if flow and updates:
             # The path already stands at the flow's end (flow_path): check the real network there.
             if completed and flow_final is not None:
@@ -1015,6 +1030,7 @@ def _predict_trajectory(
             update_kernel=update_kernel,
             held_out=held_out,
             carry_momentum=carry_momentum if update_kernel else None,
+            initial_buffer=lin.buffer if config.momentum > 0 else None,
         )
         loss_mean, loss_lo, loss_hi = _quantiles(traj.loss)
         err_mean, err_lo, err_hi = _quantiles(traj.error)
