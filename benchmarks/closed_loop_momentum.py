@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fidelity_default import EPS, load_cached_case, stop_time
 
-from trainless._io import write_csv
+from trainless._io import write_csv, write_json
 from trainless.bench import MISSED_EPS_ERROR, extrapolate
 from trainless.bench._run import auto_comparison
 from trainless.dynamics import epsilon_time
@@ -54,6 +54,20 @@ def main() -> None:
     ap.add_argument("--ks", type=int, nargs="+", default=[10, 20])
     ap.add_argument("--stop-at", default=None, help="start no case after this UTC time of day (HH:MM)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/closed_loop_momentum.csv"))
+    ap.add_argument("--kept-only", action="store_true", help="predict nothing: score the cases kept under --keep")
+    ap.add_argument(
+        "--max-drift",
+        type=float,
+        default=None,
+        help="leave out cases whose observed prefix differs from the cached real run by more than this (the loss): "
+        "the closed loop then continues another real run than the one it is scored against",
+    )
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        default=Path("bench/results/closedloop"),
+        help="each case's closed-loop curves are kept here (SUITE/CASE.json) and read back when run again",
+    )
     a = ap.parse_args()
     cases = []
     for suite in a.suites:
@@ -87,27 +101,42 @@ def main() -> None:
         comp = auto_comparison(d)
         if comp is None or len(real) != d["case"]["steps"] + 1:
             continue
+        keep = a.keep / p.parent.parent.name / f"{p.stem}.json"
+        kept = json.loads(keep.read_text(encoding="utf-8")) if keep.is_file() else {}
+        if a.kept_only and not all(str(k) in kept for k in a.ks):
+            continue
+        if a.max_drift is not None and any(kept.get(str(k), {}).get("drift", 0.0) > a.max_drift for k in a.ks):
+            print(f"{p.stem[:8]} left out: its observed prefix drifts from the cached run", flush=True)
+            continue
         steps = d["case"]["steps"]
         open_loop = np.asarray(d["predictions"][comp["engine"]]["loss"], dtype=float)
         s = pool("open loop", 0, open_loop, real)
-        line = [f"{p.stem[:8]} {p.parent.parent.name} N={d['n']} B={d['case']['batch_size']} lr={d['case']['lr']:g}:"]
+        lr = d["record"]["config"]["lr"]
+        line = [f"{p.stem[:8]} {p.parent.parent.name} N={d['n']} B={d['case']['batch_size']} lr={lr:g}:"]
         line.append(f"open {s['max']:.0%} (T {s['final']:.0%})")
         rows.append({"case": p.stem, "suite": p.parent.parent.name, "method": "open loop", "k": 0, **s})
         for k in a.ks:
-            case, config, kconf, model, data = load_cached_case(d)
-            t0 = time.perf_counter()
-            pred, observed = predict_closed_loop(
-                model,
-                data,
-                config,
-                k,
-                PredictConfig(kernel=kconf),
-                trainable=case.trainable,
-                head_start=HeadStart(case.head_start),
-            )
-            seconds = time.perf_counter() - t0
-            drift = float(np.max(np.abs(np.asarray(observed.loss[:k]) - real[:k])))
-            closed = np.asarray(pred.loss, dtype=float)
+            if str(k) not in kept:
+                case, config, kconf, model, data = load_cached_case(d)
+                t0 = time.perf_counter()
+                pred, observed = predict_closed_loop(
+                    model,
+                    data,
+                    config,
+                    k,
+                    PredictConfig(kernel=kconf),
+                    trainable=case.trainable,
+                    head_start=HeadStart(case.head_start),
+                )
+                kept[str(k)] = {
+                    "loss": list(pred.loss),
+                    "seconds": time.perf_counter() - t0,
+                    "drift": float(np.max(np.abs(np.asarray(observed.loss[:k]) - real[:k]))),
+                }
+                keep.parent.mkdir(parents=True, exist_ok=True)
+                write_json(keep, kept)
+            seconds, drift = kept[str(k)]["seconds"], kept[str(k)]["drift"]
+            closed = np.asarray(kept[str(k)]["loss"], dtype=float)
             s = pool("closed loop", k, closed, real)
             rows.append(
                 {
