@@ -235,7 +235,8 @@ def test_predict_observe_parse_run_fields(tmp_path):
         "prediction.png",
         "spectral.png",
     ]
-    assert "steps 0-4 are the real run's (closed loop)" in render_predict(report, "table")
+    table = render_predict(report, "table")
+    assert "steps 0-4 are the real run's (closed loop)" in table and "not tracked from w_4 on (closed loop)" in table
     assert json.loads(render_predict(report, "json"))["job"]["observe"] == 4
 
 

@@ -418,6 +418,16 @@ def eps_rows(p: Prediction) -> list[tuple[str, str]]:
     return rows
 
 
+def _distance_text(p: Prediction) -> str:
+    """The predicted ||w_T - w0||, or, for a closed loop (which does not track it past the observed steps), the
+    real run's at step k."""
+    d = p.weight_distance[-1]
+    if math.isfinite(d) or not p.observed_steps:
+        return f"{d:.4g} (||w0|| = {p.w0_norm:.4g})"
+    k = p.observed_steps
+    return f"not tracked from w_{k} on (closed loop); {p.weight_distance[k]:.4g} at step {k} (||w0|| = {p.w0_norm:.4g})"
+
+
 def render_predict(report: PredictReport, fmt: str) -> str:
     if fmt == "json":
         return render_json(report.to_dict())
@@ -451,7 +461,7 @@ def render_predict(report: PredictReport, fmt: str) -> str:
             ", ".join(f"{lv.level:g} L0 at {format_steps(lv.steps)}" for lv in p.level_times)
             + " (steps; - : not reached)",
         ),
-        ("||w_T - w0||", f"{p.weight_distance[-1]:.4g} (||w0|| = {p.w0_norm:.4g})"),
+        ("||w_T - w0||", _distance_text(p)),
         *test_rows(p.test_n, p.test_loss, p.test_error),
         *spectral_rows(p),
         *trust_rows(p),
