@@ -240,6 +240,21 @@ def test_predict_observe_parse_run_fields(tmp_path):
     assert json.loads(render_predict(report, "json"))["job"]["observe"] == 4
 
 
+def test_validate_observe_compares_the_closed_loop_with_the_whole_run(tmp_path):
+    optimizer = ["--lr", "0.05", "--steps", "12", "--batch-size", "8", "--momentum", "0.9", "--timing-steps", "0"]
+    args = build_parser().parse_args(["validate", *TINY, *optimizer, "--observe", "5", "--out", str(tmp_path)])
+    assert args.observe == 5
+    report = run_validate(ValidateJob(job_from_args(args), predict_config_from_args(args), observe=args.observe))
+    p, r = report.prediction, report.record
+    # The real run starts again from the weights the closed loop found: its first steps are the observed ones.
+    assert p.observed_steps == 5 and r.steps_run == 12 and list(p.loss[:5]) == list(r.loss[:5])
+    assert report.comparison.final_loss_real == r.loss[-1]
+    assert json.loads(render_validate(report, "json"))["job"]["observe"] == 5
+    assert "closed loop: steps 0-5 are real" in render_validate(report, "table")
+    with pytest.raises(ConfigError, match="ValidateJob.observe must be below the run's steps = 12"):
+        ValidateJob(job_from_args(args), predict_config_from_args(args), observe=12)
+
+
 def test_predict_extrapolate_to_parse_run_fields(tmp_path):
     optimizer = ["--lr", "0.05", "--steps", "15", "--loss", "mse", "--timing-steps", "0"]
     extra = ["--extrapolate-to", "90", "--extrapolate-alpha", "0.1", "--out", str(tmp_path)]

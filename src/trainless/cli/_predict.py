@@ -78,14 +78,7 @@ class PredictJob:
     def __post_init__(self) -> None:
         validate(self)
         if self.observe is not None:
-            steps = self.problem.finetune.steps
-            if self.observe >= steps:
-                raise ConfigError(
-                    f"PredictJob.observe must be below the run's steps = {steps} (it observes that many real steps "
-                    f"and predicts the rest), got {self.observe}"
-                )
-            if self.extrapolate_to is not None or self.problem.test_data is not None:
-                raise ConfigError("PredictJob: --observe is not supported with --extrapolate-to or --test-data")
+            check_observe(self.observe, self.problem, self.extrapolate_to, "PredictJob")
         if self.extrapolate_to is not None:
             n0 = self.problem.classes * self.problem.per_class
             if self.extrapolate_to % self.problem.classes:
@@ -100,6 +93,19 @@ class PredictJob:
                 )
             if self.problem.test_data is not None:
                 raise ConfigError("PredictJob: --test-data is not supported with --extrapolate-to")
+
+
+def check_observe(observe: int, problem: FinetuneJob, extrapolate_to: int | None, where: str) -> None:
+    """``--observe K`` against the rest of a job: K below the run's steps, and neither a larger dataset nor test
+    data (the closed loop carries neither)."""
+    steps = problem.finetune.steps
+    if observe >= steps:
+        raise ConfigError(
+            f"{where}.observe must be below the run's steps = {steps} (it observes that many real steps and predicts "
+            f"the rest), got {observe}"
+        )
+    if extrapolate_to is not None or problem.test_data is not None:
+        raise ConfigError(f"{where}: --observe is not supported with --extrapolate-to or --test-data")
 
 
 @dataclass(frozen=True)
@@ -670,6 +676,18 @@ def add_common(p: argparse.ArgumentParser, out: str) -> None:
     add_progress_argument(p)
 
 
+def add_observe_argument(p: argparse.ArgumentParser, writes: str = "") -> None:
+    """``--observe K`` (the closed loop), for ``predict`` and ``validate``."""
+    g = p.add_argument_group("closed loop (train a few steps, predict the rest)")
+    g.add_argument(
+        "--observe",
+        type=int,
+        default=None,
+        metavar="K",
+        help="really run the first K steps, linearize there (momentum buffer included) and predict the rest" + writes,
+    )
+
+
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "predict",
@@ -692,15 +710,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--extrapolate-alpha", type=float, default=DEFAULT_ALPHA, help="slope correction (the paper: 0.1-0.2)"
     )
     g.add_argument("--extrapolate-k0", type=int, default=None, help="projections' tail rank (default M0 / 10)")
-    g = p.add_argument_group("closed loop (train a few steps, predict the rest)")
-    g.add_argument(
-        "--observe",
-        type=int,
-        default=None,
-        metavar="K",
-        help="really run the first K steps, linearize there (momentum buffer included) and predict the rest; "
-        "writes the observed run to observed/",
-    )
+    add_observe_argument(p, "; writes the observed run to observed/")
     p.set_defaults(handler=lambda a: render_predict(run_predict(predict_job_from_args(a)), a.format))
     return p
 

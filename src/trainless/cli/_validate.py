@@ -11,12 +11,19 @@ from .._constraints import InstanceOf, Interval, validate
 from .._io import ensure_writable_dir, write_json
 from ..bench import Comparison, compare
 from ..finetune import RunRecord, finetune
-from ..predict import PredictConfig, Prediction, predict
+from ..predict import PredictConfig, Prediction, predict, predict_closed_loop
 from ..report import plot_prediction
 from ..theory import LinearityDiagnostics, LinearityProbe, diagnose_run
 from ._common import render_json, render_rows
 from ._finetune import FinetuneJob, job_from_args, load_problem, load_test_data, problem_rows
-from ._predict import add_common, format_steps, predict_config_from_args, summarize_prediction
+from ._predict import (
+    add_common,
+    add_observe_argument,
+    check_observe,
+    format_steps,
+    predict_config_from_args,
+    summarize_prediction,
+)
 
 
 @dataclass(frozen=True)
@@ -25,22 +32,27 @@ class ValidateJob:
     real curves before timing them (a trailing moving average of ``smooth_window`` steps; 1: none).
     diagnose: every this many steps of the real run, measure how linear it stays (the kernel drift and the
     output gap to its linearization, :class:`~trainless.theory.LinearityDiagnostics`; one kernel each);
-    0: off."""
+    0: off. observe: None, or K: validate the closed loop (``trainless predict --observe K``): the prediction
+    observes the first K real steps, and the whole real run then starts again from the same weights."""
 
     problem: FinetuneJob = field(default_factory=lambda: FinetuneJob(out="runs/validate"))
     predict: PredictConfig = field(default_factory=PredictConfig)
     smooth_window: int = 1
     diagnose: int = 0
+    observe: int | None = None
 
     _constraints: ClassVar[dict] = {
         "problem": InstanceOf(FinetuneJob),
         "predict": InstanceOf(PredictConfig),
         "smooth_window": Interval(1, None, integer=True),
         "diagnose": Interval(0, None, integer=True),
+        "observe": Interval(1, None, integer=True, optional=True),
     }
 
     def __post_init__(self) -> None:
         validate(self)
+        if self.observe is not None:
+            check_observe(self.observe, self.problem, None, "ValidateJob")
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,7 @@ class ValidateReport:
                 "predict": self.job.predict.to_dict(),
                 "smooth_window": self.job.smooth_window,
                 "diagnose": self.job.diagnose,
+                "observe": self.job.observe,
             },
             "linearity": None if self.linearity is None else self.linearity.to_dict(),
             "resolution": self.resolution,
@@ -83,7 +96,17 @@ def run_validate(job: ValidateJob) -> ValidateReport:
         "device": job.problem.device,
         "test_data": load_test_data(job.problem, data),
     }
-    pred = predict(model, data, config, job.predict, progress=job.problem.progress, **common)
+    if job.observe is None:
+        pred = predict(model, data, config, job.predict, progress=job.problem.progress, **common)
+    else:
+        # The closed loop trains the model in place: the real run starts again from the weights it found.
+        start = {k: v.detach().clone() for k, v in model.module.state_dict().items()}
+        del common["test_data"]  # refused with observe (check_observe)
+        pred, _ = predict_closed_loop(
+            model, data, config, job.observe, job.predict, progress=job.problem.progress, **common
+        )
+        model.module.load_state_dict(start)
+        common["test_data"] = None
     probe = None
     if job.diagnose:
         probe = LinearityProbe(data.x, job.diagnose, config.steps, job.predict.kernel)
@@ -138,6 +161,11 @@ def render_validate(report: ValidateReport, fmt: str) -> str:
     rows = [
         *problem_rows(report.job.problem, report.resolution, p.num_trainable, list(r.class_labels), p.n, p.config),
         ("prediction", f"engine {p.engine}, kernel {p.kernel['method']}; real curves smoothed over {c.smooth_window}"),
+        *(
+            [("observed", f"closed loop: steps 0-{p.observed_steps} are real, the rest predicted from them")]
+            if p.observed_steps
+            else []
+        ),
         ("", "predicted vs real (relative error)"),
     ]
     for basis in ("loss", "error"):
@@ -204,9 +232,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="every STRIDE steps of the real run, measure its kernel drift and its gap to the linearized model "
         "(Lee et al.; one kernel each; writes linearity.json) (default 0: off)",
     )
+    add_observe_argument(p)
     p.set_defaults(
         handler=lambda a: render_validate(
-            run_validate(ValidateJob(job_from_args(a), predict_config_from_args(a), a.smooth, a.diagnose)), a.format
+            run_validate(ValidateJob(job_from_args(a), predict_config_from_args(a), a.smooth, a.diagnose, a.observe)),
+            a.format,
         )
     )
     return p
