@@ -13,6 +13,7 @@ from trainless.dynamics import (
     Engine,
     EpsDefinition,
     EpsStatus,
+    HeldOut,
     KernelOperator,
     SGDSchedule,
     constant_schedule,
@@ -457,3 +458,14 @@ def test_a_filled_momentum_buffer_is_checked(problem):
         simulate(k, f0, y, sched, engine="ode", initial_buffer=torch.zeros(N, C))
     with pytest.raises(TrainlessError, match="initial_buffer contains NaN"):
         simulate(k, f0, y, sched, initial_buffer=torch.full((N, C), math.nan))
+    held = HeldOut.of(k[:2], f0[:2], y[:2])
+    with pytest.raises(TrainlessError, match="initial_buffer cannot be combined with held-out"):
+        simulate(k, f0, y, sched, held_out=held, initial_buffer=torch.zeros(N, C))
+
+
+def test_kernel_update_steps_are_checked(problem):
+    _, _, y, k, f0 = problem
+    sched = constant_schedule(0.1, 5)
+    for bad in ((0,), (5,), (2.0,)):
+        with pytest.raises(TrainlessError, match=r"kernel update steps must be integers in \[1, 4\]"):
+            simulate(k, f0, y, sched, kernel_updates=bad, update_kernel=lambda t, a, f, s: None)

@@ -151,13 +151,13 @@ def simulate(
             raise TrainlessError("kernel updates do not support weight decay (its J w0 term changes with J)")
         if update_kernel is None:
             raise TrainlessError("kernel_updates given without update_kernel")
-    elif carry_momentum is not None:
-        raise TrainlessError("carry_momentum given without kernel_updates")
         bad = [
             t for t in kernel_updates if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t < schedule.steps
         ]
         if bad:
             raise TrainlessError(f"kernel update steps must be integers in [1, {schedule.steps - 1}], got {bad}")
+    elif carry_momentum is not None:
+        raise TrainlessError("carry_momentum given without kernel_updates")
     if initial_buffer is not None:
         if engine is not Engine.DISCRETE:
             raise TrainlessError(
@@ -167,6 +167,9 @@ def simulate(
             raise TrainlessError(f"initial_buffer needs momentum > 0, got momentum={schedule.momentum:g}")
         if carry_momentum is not None:
             raise TrainlessError("initial_buffer cannot be combined with carry_momentum (the exact buffer carry)")
+        if held_out is not None:
+            # The test outputs would need J_test B, which the engine does not have.
+            raise TrainlessError("initial_buffer cannot be combined with held-out (test) points")
         initial_buffer = torch.as_tensor(initial_buffer).to(torch.float64).cpu()
         if initial_buffer.shape != f0.shape:
             raise TrainlessError(
