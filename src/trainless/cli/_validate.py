@@ -11,7 +11,7 @@ from .._constraints import InstanceOf, Interval, validate
 from .._io import ensure_writable_dir, write_json
 from ..bench import Comparison, compare
 from ..finetune import RunRecord, finetune
-from ..predict import PredictConfig, Prediction, predict, predict_closed_loop
+from ..predict import PredictConfig, Prediction, predict, predict_closed_loop, preserved
 from ..report import plot_prediction
 from ..theory import LinearityDiagnostics, LinearityProbe, diagnose_run
 from ._common import render_json, render_rows
@@ -90,27 +90,21 @@ def run_validate(job: ValidateJob) -> ValidateReport:
     and validation.png into the job's out."""
     out = ensure_writable_dir(job.problem.out)
     model, data, config, resolution, _ = load_problem(job.problem)
-    common = {
-        "trainable": job.problem.trainable,
-        "head_start": job.problem.head_start,
-        "device": job.problem.device,
-        "test_data": load_test_data(job.problem, data),
-    }
+    common = {"trainable": job.problem.trainable, "head_start": job.problem.head_start, "device": job.problem.device}
+    test_data = load_test_data(job.problem, data)
     if job.observe is None:
-        pred = predict(model, data, config, job.predict, progress=job.problem.progress, **common)
+        pred = predict(model, data, config, job.predict, progress=job.problem.progress, test_data=test_data, **common)
     else:
-        # The closed loop trains the model in place: the real run starts again from the weights it found.
-        start = {k: v.detach().clone() for k, v in model.module.state_dict().items()}
-        del common["test_data"]  # refused with observe (check_observe)
-        pred, _ = predict_closed_loop(
-            model, data, config, job.observe, job.predict, progress=job.problem.progress, **common
-        )
-        model.module.load_state_dict(start)
-        common["test_data"] = None
+        # The closed loop trains the model in place: the real run starts again from the weights it found. (No test
+        # data here: check_observe refuses it.)
+        with preserved(model.module):
+            pred, _ = predict_closed_loop(
+                model, data, config, job.observe, job.predict, progress=job.problem.progress, **common
+            )
     probe = None
     if job.diagnose:
         probe = LinearityProbe(data.x, job.diagnose, config.steps, job.predict.kernel)
-    record = finetune(model, data, config, progress=job.problem.progress, observer=probe, **common)
+    record = finetune(model, data, config, progress=job.problem.progress, observer=probe, test_data=test_data, **common)
     comparison = compare(pred, record, smooth_window=job.smooth_window)
     linearity = None if probe is None else diagnose_run(probe, record, data.y)
     files = [*pred.save(out), *record.save(out)]
