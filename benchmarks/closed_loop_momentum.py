@@ -7,7 +7,12 @@ the curve-extrapolation baseline fitted to the same k steps. What is measured wa
         bench/results/{longer,unseen,unseen2,...,unseen52,practice,plainsgd,mseedge}
 
 Per case and k one line; then the pooled figures. Writes ``benchmarks/results/closed_loop_momentum.csv`` (one row
-per case, k and method) and prints the summary (kept as ``closed_loop_momentum.txt``).
+per case, k and method) and prints the summary (kept as ``closed_loop_momentum.txt``). ``--bands-out`` also writes
+the closed loop's pooled bands per k (``benchmarks/results/closed_loop_bands.json``), which
+``benchmarks/trust_bands.py --closed-loop`` packages for the trust signal of a closed-loop prediction:
+
+    python benchmarks/closed_loop_momentum.py --ks 10 20 40 --kept-only \
+        --bands-out benchmarks/results/closed_loop_bands.json bench/results/{longer,unseen,...,mseedge}
 """
 
 from __future__ import annotations
@@ -68,6 +73,12 @@ def main() -> None:
         default=Path("bench/results/closedloop"),
         help="each case's closed-loop curves are kept here (SUITE/CASE.json) and read back when run again",
     )
+    ap.add_argument(
+        "--bands-out",
+        type=Path,
+        default=None,
+        help="also write the closed loop's pooled bands per k here (JSON), for benchmarks/trust_bands.py --closed-loop",
+    )
     a = ap.parse_args()
     cases = []
     for suite in a.suites:
@@ -80,15 +91,17 @@ def main() -> None:
     print(f"# {len(cases)} momentum runs selected from {len(a.suites)} suites, in case-id order", flush=True)
     stop = stop_time(a.stop_at)
     rows: list[dict] = []
+    steps_seen: set[int] = set()
     pooled: dict[tuple[str, int], dict[str, list[float]]] = {}
 
     def pool(method: str, k: int, curve: np.ndarray, real: np.ndarray) -> dict[str, float]:
         every, after = scored(curve, real, k)
-        acc = pooled.setdefault((method, k), {"every": [], "after": [], "final": [], "max": []})
+        acc = pooled.setdefault((method, k), {"every": [], "after": [], "final": [], "max": [], "ratio": []})
         final = abs(curve[-1] - real[-1]) / real[-1]
         acc["every"] += every
         acc["after"] += after
         acc["final"].append(final)
+        acc["ratio"].append(curve[-1] / real[-1])
         acc["max"].append(max(every) if every else float("nan"))
         return {"max": max(every) if every else float("nan"), "final": final}
 
@@ -109,6 +122,7 @@ def main() -> None:
             print(f"{p.stem[:8]} left out: its observed prefix drifts from the cached run", flush=True)
             continue
         steps = d["case"]["steps"]
+        steps_seen.add(steps)
         open_loop = np.asarray(d["predictions"][comp["engine"]]["loss"], dtype=float)
         s = pool("open loop", 0, open_loop, real)
         lr = d["record"]["config"]["lr"]
@@ -173,6 +187,46 @@ def main() -> None:
     seconds = [r["seconds"] / r["real_seconds"] for r in rows if "seconds" in r]
     if seconds:
         print(f"cost of the closed loop against the real run: median {statistics.median(seconds):.2f}x")
+    if a.bands_out is not None:
+        write_json(a.bands_out, closed_loop_bands(pooled, rows, a, sorted(steps_seen)))
+        print(f"wrote {a.bands_out}")
+
+
+def closed_loop_bands(pooled: dict, rows: list[dict], a: argparse.Namespace, steps: list[int]) -> dict:
+    """The pooled figures a closed-loop prediction quotes: per k, the relative T_eps errors of the eps levels the
+    real run reaches after the k observed steps (those before score exactly), and the loss at T; the open loop's
+    beside them, and on which side of the real loss at T the predictions end. ``steps``: the runs' lengths T the k
+    were observed of."""
+
+    def band(acc: dict[str, list[float]], cases: int) -> dict:
+        after = acc["after"]
+        return {
+            "cases": cases,
+            "pairs": len(after),
+            "p95": float(np.percentile(after, 95)) if after else None,
+            "median": float(statistics.median(after)) if after else None,
+            "loss_at_T_median": float(statistics.median(acc["final"])),
+            # which side of the real loss at T the prediction ends on: predicted / real
+            "loss_at_T_above": int(sum(r > 1 for r in acc["ratio"])),
+            "loss_at_T_ratio_median": float(statistics.median(acc["ratio"])),
+        }
+
+    def count(method: str, k: int) -> int:
+        return len({r["case"] for r in rows if r["method"] == method and r["k"] == k})
+
+    return {
+        # what the cases were: the regime (trust_regime's name) and the suites they came from
+        "regime": "sgd-momentum-ce",
+        "suites": [s.name for s in a.suites],
+        "steps": steps,
+        "max_drift": a.max_drift,
+        "open_loop": band(pooled[("open loop", 0)], count("open loop", 0)),
+        "observed": {
+            str(k): band(pooled[("closed loop", k)], count("closed loop", k))
+            for k in a.ks
+            if ("closed loop", k) in pooled
+        },
+    }
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ momentum, and the loss): of the calibration suite's (case, eps) pairs whose pred
 many the prediction reaches first (``direction``); a prediction quotes it. ``--direction-validation`` names more
 suites (written before they ran) whose pooled counts go beside it (``validation_direction``), to show it holds, and
 whose pooled error bands under the same R (``validation_band``: all of them and per regime) a prediction quotes
-beside the calibration suite's.
+beside the calibration suite's. ``--closed-loop FILE`` packages the closed loop's bands (written by
+``benchmarks/closed_loop_momentum.py --bands-out``) as ``closed_loop``, which a closed-loop prediction quotes instead.
 
     python benchmarks/trust_bands.py bench/results/paper bench/results/unseen \
         --direction-validation bench/results/longer \
@@ -81,6 +82,12 @@ def main() -> None:
     ap.add_argument("--out", default=str(BANDS_FILE), help=f"where to write the bands (default {BANDS_FILE})")
     ap.add_argument(
         "--direction-validation", nargs="*", type=Path, default=[], help="suites pooled to check the direction figures"
+    )
+    ap.add_argument(
+        "--closed-loop",
+        type=Path,
+        default=None,
+        help="the closed loop's bands (benchmarks/closed_loop_momentum.py --bands-out), packaged as closed_loop",
     )
     a = ap.parse_args()
     cal, val = load_cases(a.calibration), load_cases(a.validation)
@@ -151,6 +158,8 @@ def main() -> None:
                 f"flagged {t['flagged']}, hit rate {t['hit_rate']}, false alarms {t['false_alarms']}, "
                 f"unflagged band {t['band_unflagged']}"
             )
+    if a.closed_loop is not None:
+        bands["closed_loop"] = json.loads(a.closed_loop.read_text(encoding="utf-8"))
     write_json(Path(a.out), bands)
     write_json(RESULTS, report)
     print(f"wrote {a.out} and {RESULTS}")

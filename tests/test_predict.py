@@ -282,6 +282,11 @@ def test_closed_loop_continues_the_momentum_buffer(digits16, nesterov):
     assert observed.steps_run == 8
     torch.testing.assert_close(torch.tensor(pred.paired_loss), torch.tensor(real.loss), rtol=1e-4, atol=1e-6)
     assert pred.endpoint is not None and pred.endpoint["loss_real"] == pytest.approx(real.loss[-1], rel=1e-4)
+    # The trust sentence quotes the closed loop's measured band, not the open loop's.
+    assert "closed loop, 8 of 20 steps observed" in pred.trust["text"] and "of 150 steps observed" in pred.trust["text"]
+    # and its warnings give the closed loop's side of the real loss at T, not the open loop's upper bound
+    assert any(w.startswith("closed loop: on the benchmark's sgd-momentum-ce runs") for w in pred.warnings)
+    assert not any("as an upper bound" in w for w in pred.warnings)
     # Without the buffer (as if the optimizer restarted at w_8) the continued run is another one.
     restarted = predict_from_restart(digits16, cfg, 8)
     assert max(abs(a - b) for a, b in zip(restarted, real.loss[8:], strict=True)) > 1e-3

@@ -438,6 +438,88 @@ def test_the_band_says_when_the_network_is_not_one_it_was_measured_on(tmp_path):
         assert "measured on fine-tuning" not in trust_summary([], "updates", bands, model=model)["text"]
 
 
+CLOSED = {
+    "regime": "sgd-momentum-ce",
+    "suites": ["u1", "u2", "u3"],
+    "steps": [150],
+    "open_loop": {"cases": 60, "pairs": 300, "p95": 0.68, "median": 0.18, "loss_at_T_median": 2.25},
+    "observed": {
+        "10": {"cases": 60, "pairs": 270, "p95": 0.5, "median": 0.1, "loss_at_T_median": 1.4},
+        "40": {"cases": 60, "pairs": 100, "p95": 0.44, "median": 0.06, "loss_at_T_median": 0.23},
+    },
+}
+
+
+def test_a_closed_loop_quotes_the_closed_loops_band_not_the_open_loops(tmp_path):
+    import json
+
+    from trainless.predict import trust_summary
+    from trainless.predict._trust import closed_loop_trust
+
+    band = {"median": 0.05, "p95": 0.12, "cases": 9}
+    bands = tmp_path / "bands_closed.json"
+    bands.write_text(json.dumps({"suite": "s", "frozen": {"flagged": band, "unflagged": band}, "closed_loop": CLOSED}))
+    opened = trust_summary(["edge"], "frozen", bands, regime="sgd-momentum-ce")
+    closed = closed_loop_trust(opened, 20, 150, "sgd-momentum-ce", bands)
+    text = closed["text"]
+    assert text.startswith("flagged: the lr is above the linearized stability edge; closed loop, 20 of 150 steps")
+    assert "with 10 / 40 of 150 steps observed" in text and "within 50% / 44%" in text
+    assert "median 10% / 6%" in text and "loss at T a median 140% / 23% off" in text
+    assert "the open loop from w0: 68% / median 18%" in text and "within 12%" not in text
+    # 20 of 150 lies nearer 10 of 150 than 40 of 150: that band is the one carried
+    assert closed["band"]["p95"] == 0.5 and closed["flags"] == ["edge"] and closed["mode"] == "frozen"
+    assert "fewer than any" not in text and "more than any" not in text
+    assert closed_loop_trust(opened, 30, 150, "sgd-momentum-ce", bands)["band"]["p95"] == 0.44
+    assert "fewer than any measured (10 of 150)" in closed_loop_trust(opened, 5, 150, "sgd-momentum-ce", bands)["text"]
+    longer = closed_loop_trust(opened, 400, 600, "sgd-momentum-ce", bands)["text"]
+    assert "observes 67% of its steps, more than any measured (40 of 150)" in longer
+    # Another regime: the measured figures for what they are, and the open loop's band as a reference.
+    gd = closed_loop_trust(trust_summary([], "frozen", bands, regime="gd-ce"), 20, 150, "gd-ce", bands)
+    assert gd["band"] is None and "measured on sgd-momentum-ce runs only" in gd["text"]
+    assert "not on gd-ce runs; the open loop's band for these, as a reference: on the s suite" in gd["text"]
+    assert gd["text"].startswith("no flag; closed loop")
+    plain = tmp_path / "bands_plain.json"
+    plain.write_text(json.dumps({"suite": "s", "frozen": {"flagged": band, "unflagged": band}}))
+    assert "no closed-loop band is packaged" in closed_loop_trust(opened, 20, 150, "sgd-momentum-ce", plain)["text"]
+
+
+def test_a_closed_loop_says_which_side_of_the_real_loss_at_t_it_ended_on(tmp_path):
+    import json
+
+    from trainless.predict._trust import closed_loop_level_note
+
+    closed = json.loads(json.dumps(CLOSED))
+    closed["observed"]["10"] |= {"loss_at_T_above": 45, "loss_at_T_ratio_median": 2.4}
+    closed["observed"]["40"] |= {"loss_at_T_above": 15, "loss_at_T_ratio_median": 0.85}
+    bands = tmp_path / "bands_level.json"
+    bands.write_text(json.dumps({"suite": "s", "closed_loop": closed}))
+    early = closed_loop_level_note(10, 150, "sgd-momentum-ce", bands)
+    assert "ended above the real one on 45 / 15 of them with 10 / 40 of 150 steps observed" in early
+    assert "median 2.40x / 0.85x" in early
+    assert early.endswith("nearest this run, 10 of 150: expect the real run to end lower")
+    assert closed_loop_level_note(40, 150, "sgd-momentum-ce", bands).endswith("expect the real run to end higher")
+    closed["observed"]["40"]["loss_at_T_above"] = 30  # 30 of 60: no side
+    even = tmp_path / "bands_level_even.json"
+    even.write_text(json.dumps({"suite": "s", "closed_loop": closed}))
+    assert closed_loop_level_note(40, 150, "sgd-momentum-ce", even).endswith("no side to expect")
+    # nothing measured for the regime, or no side figures packaged: no note
+    assert closed_loop_level_note(10, 150, "gd-ce", bands) is None
+    old = tmp_path / "bands_level_old.json"
+    old.write_text(json.dumps({"suite": "s", "closed_loop": CLOSED}))
+    assert closed_loop_level_note(10, 150, "sgd-momentum-ce", old) is None
+
+
+def test_packaged_closed_loop_band_is_the_momentum_measurement():
+    from trainless.predict._trust import BANDS_FILE, _bands
+
+    closed = _bands(BANDS_FILE)["closed_loop"]
+    assert closed["regime"] == "sgd-momentum-ce" and closed["steps"] == [150]
+    assert sorted(int(k) for k in closed["observed"]) == [10, 20, 40]
+    for band in (closed["open_loop"], *closed["observed"].values()):
+        assert band["cases"] > 0 and 0 <= band["median"] <= band["p95"]
+        assert 0 <= band["loss_at_T_above"] <= band["cases"] and band["loss_at_T_ratio_median"] > 0
+
+
 def test_endpoint_ratio_rule():
     import math
 

@@ -19,6 +19,7 @@ from ..models import HeadStart, LoadedModel
 from ._config import AUTO, MomentumBuffer, PredictConfig, UpdatePath
 from ._predict import check_dynamics, linearize, predict_from
 from ._result import Prediction, curve_times
+from ._trust import closed_loop_level_note, closed_loop_trust, trust_regime
 
 
 def predict_closed_loop(
@@ -42,7 +43,8 @@ def predict_closed_loop(
     Time in optimizer steps. ``options.kernel_updates`` are steps of the whole run, those after k used
     (``"auto"``: :func:`auto_kernel_updates` of the T - k steps left, counted from k): Theta computed again
     along the predicted path from w_k; ``kernel_path`` rows and the returned ``options`` carry the run's steps,
-    and the rows' ``weight_distance`` is ||w - w_k||. The endpoint check and the trust signal are made from w_k.
+    and the rows' ``weight_distance`` is ||w - w_k||. The endpoint check and the trust flags are made from w_k; the
+    trust band and sentence are the closed loop's, as the benchmark measured it (:func:`closed_loop_trust`).
 
     Under momentum the run goes on with torch's buffer B_k as the observed steps left it: its image J_k B_k (one
     Jacobian-vector product) fills the function-space buffer, so the linearized run continues torch's update rule
@@ -108,6 +110,9 @@ def predict_closed_loop(
     loss_t = torch.tensor(loss, dtype=torch.float64)
     times, levels = curve_times(loss_t, error, options)
     nan_tail = (math.nan,) * (config.steps - k)
+    regime = trust_regime(config.batch_size, lin.n, config.momentum, config.loss)
+    trust = None if rest.trust is None else closed_loop_trust(rest.trust, k, config.steps, regime)
+    note = closed_loop_level_note(k, config.steps, regime)
     return (
         dataclasses.replace(
             rest,
@@ -127,6 +132,8 @@ def predict_closed_loop(
             level_times=levels,
             seconds=observed_seconds + rest.seconds,
             observed_steps=k,
+            trust=trust,
+            warnings=rest.warnings + ((note,) if note else ()),
             kernel_path=tuple(row | {"step": row["step"] + k} for row in rest.kernel_path),
             options=dataclasses.replace(rest.options, kernel_updates=tuple(t + k for t in rest.options.kernel_updates)),
         ),

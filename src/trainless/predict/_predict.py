@@ -1063,7 +1063,8 @@ def _predict_trajectory(
             "benchmark's cross-entropy runs, 16 of 17 at 1.05-2.2x their edge converged, one stalled, and both "
             "at 3x, with momentum, diverged); lower the lr or read the prediction as a bound"
         )
-    if config.momentum > 0 and not options.kernel_updates and loss is Loss.CE and edge_ratio <= 1.0:
+    if config.momentum > 0 and not options.kernel_updates and loss is Loss.CE and edge_ratio <= 1.0 and not start_step:
+        # (From a real w_k, start_step > 0, the closed loop's own figures apply: closed_loop_level_note.)
         # benchmarks/explore/momentum_retention.py (the buffer's pull) and the momentum runs below the edge of the
         # bench suites: 32 when this was written (docs/measurements.md, "Kernel updates under momentum"), 92 since
         # (every cached one, 2026-12-05). The flow's figures: benchmarks/explore/flow_edge_rule.py over the cached runs

@@ -105,6 +105,16 @@ def _bands(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _lead(flags: list[str], mode: str) -> str:
+    """The trust sentence's opening: which flags are up and why, or "no flag"."""
+    reasons = {
+        "edge": "the lr is above the linearized stability edge"
+        + (" (at w0 or at a kernel updated along the predicted path)" if mode == "updates" else ""),
+        "endpoint": "the real network at the predicted final weights does much worse than the linearized model",
+    }
+    return "flagged: " + "; ".join(reasons[f] for f in flags) if flags else "no flag"
+
+
 def trust_summary(
     flags: list[str],
     mode: str,
@@ -133,11 +143,6 @@ def trust_summary(
     # This mode's calibration: its bands, and the calibration and validation suites' direction counts.
     of_mode = {} if bands is None else bands.get(mode, {})
     band = of_mode.get(key)
-    reasons = {
-        "edge": "the lr is above the linearized stability edge"
-        + (" (at w0 or at a kernel updated along the predicted path)" if mode == "updates" else ""),
-        "endpoint": "the real network at the predicted final weights does much worse than the linearized model",
-    }
     if band is None or band.get("p95") is None:
         where = "no benchmark band is packaged for this mode"
     else:
@@ -157,7 +162,7 @@ def trust_summary(
                 f", on the {len(held.get('suites', []))} suites written before they ran {what}within "
                 f"{held_band['p95']:.0%} (median {held_band['median']:.0%}, {held_band['cases']} cases)"
             )
-    lead = "flagged: " + "; ".join(reasons[f] for f in flags) if flags else "no flag"
+    lead = _lead(flags, mode)
     calibrated = None if bands is None else bands.get("steps")
     if steps is not None and calibrated and not min(calibrated) <= steps <= max(calibrated):
         at = "/".join(str(t) for t in calibrated)
@@ -205,3 +210,100 @@ def trust_summary(
             "predictions could raise, could not be"
         )
     return {"flags": list(flags), "mode": mode, "band": band, "direction": direction, "text": f"{lead}; {where}"}
+
+
+def closed_loop_trust(
+    trust: dict[str, Any], observed: int, steps: int, regime: str, bands_file: Path = BANDS_FILE
+) -> dict[str, Any]:
+    """The trust signal of a closed-loop prediction (``observed`` = k real steps of a run of ``steps`` = T, then
+    predicted from w_k): ``trust``, the :func:`trust_summary` of the prediction from w_k, with its band and
+    sentence replaced by what the benchmark measured for the closed loop (``closed_loop`` in ``bands_file``,
+    written by ``benchmarks/closed_loop_momentum.py --bands-out``): per measured k of T, the relative T_eps error
+    of the eps levels the real run reached after the observed steps (those before are the real run's own) and
+    the loss at T. The open-loop bands do not apply: the closed loop starts from the real w_k.
+
+    ``band`` is the measured k whose share k / T of the run is nearest this one's; the sentence quotes every
+    measured k, and says where this k / T lies outside them. Where the closed loop was measured on another
+    ``regime`` (:func:`trust_regime`) only, the sentence says so and quotes the open loop's band as a reference,
+    and ``band`` is None. ``flags`` and ``mode`` stay the prediction's; ``direction`` (an open-loop figure) is
+    dropped."""
+    bands = _bands(Path(bands_file))
+    closed = None if bands is None else bands.get("closed_loop")
+    lead = _lead(trust["flags"], trust["mode"])
+    head = f"{lead}; closed loop, {observed} of {steps} steps observed"
+    if not closed or not closed.get("observed"):
+        return trust | {"band": None, "direction": None, "text": f"{head}: no closed-loop band is packaged"}
+    measured = sorted(((int(k), b) for k, b in closed["observed"].items()), key=lambda kb: kb[0])
+    of = max(closed["steps"])
+    ks = " / ".join(str(k) for k, _ in measured)
+
+    def pct(key: str) -> str:
+        return " / ".join(f"{b[key]:.0%}" if b[key] is not None else "-" for _, b in measured)
+
+    what = (
+        f"on {closed['open_loop']['cases']} {closed['regime']} runs of the {len(closed['suites'])} suites written "
+        f"before they ran, with {ks} of {of} steps observed, the levels the real run reached after them came within "
+        f"{pct('p95')} of its T_eps (95th percentile of the relative error; median {pct('median')}) and the loss at "
+        f"T a median {pct('loss_at_T_median')} off (the open loop from w0: {closed['open_loop']['p95']:.0%} / median "
+        f"{closed['open_loop']['median']:.0%}, loss at T {closed['open_loop']['loss_at_T_median']:.0%})"
+    )
+    if regime != closed["regime"]:
+        opening = f"{lead}; "
+        open_where = trust["text"][len(opening) :] if trust["text"].startswith(opening) else trust["text"]
+        return trust | {
+            "band": None,
+            "direction": None,
+            "text": (
+                f"{head}: the closed loop was measured on {closed['regime']} runs only ({what}), not on {regime} "
+                f"runs; the open loop's band for these, as a reference: {open_where}"
+            ),
+        }
+    k_near, band = _nearest(measured, of, observed / steps)
+    share = observed / steps
+    where = ""
+    if share < measured[0][0] / of:
+        where = f"; this run observes {share:.0%} of its steps, fewer than any measured ({measured[0][0]} of {of})"
+    elif share > measured[-1][0] / of:
+        where = f"; this run observes {share:.0%} of its steps, more than any measured ({measured[-1][0]} of {of})"
+    return trust | {
+        "band": band,
+        "direction": None,
+        "text": (
+            f"{head}: {what}; nearest this run, {k_near} of {of}: {band['p95']:.0%} (median {band['median']:.0%})"
+            f"{where}"
+        ),
+    }
+
+
+def _nearest(measured: list[tuple[int, dict]], of: int, share: float) -> tuple[int, dict]:
+    """The measured (k, band) whose share k / ``of`` of the run is nearest ``share`` (the smaller k on a tie)."""
+    return min(measured, key=lambda kb: (abs(kb[0] / of - share), kb[0]))
+
+
+def closed_loop_level_note(observed: int, steps: int, regime: str, bands_file: Path = BANDS_FILE) -> str | None:
+    """A warning for a closed-loop prediction: on which side of the real loss at T the benchmark's closed loops
+    ended, per measured k (``closed_loop`` in ``bands_file``), and what to expect at the k nearest this run's
+    share ``observed`` / ``steps``. None where nothing was measured for ``regime`` (the open loop's figures on
+    the loss at T do not carry over: the closed loop starts from the real w_k)."""
+    bands = _bands(Path(bands_file))
+    closed = None if bands is None else bands.get("closed_loop")
+    if not closed or closed.get("regime") != regime or not closed.get("observed"):
+        return None
+    measured = sorted(((int(k), b) for k, b in closed["observed"].items()), key=lambda kb: kb[0])
+    if any("loss_at_T_above" not in b for _, b in measured):
+        return None
+    of = max(closed["steps"])
+    k_near, band = _nearest(measured, of, observed / steps)
+    lean = {
+        1: "expect the real run to end lower",
+        -1: "expect the real run to end higher",
+        0: "no side to expect",
+    }[_side(band["loss_at_T_above"] / band["cases"])]
+    return (
+        f"closed loop: on the benchmark's {closed['regime']} runs ({band['cases']} of the suites written before they "
+        "ran) the predicted loss at T ended above the real one on "
+        + " / ".join(f"{b['loss_at_T_above']}" for _, b in measured)
+        + f" of them with {' / '.join(str(k) for k, _ in measured)} of {of} steps observed (predicted / real, median "
+        + " / ".join(f"{b['loss_at_T_ratio_median']:.2f}x" for _, b in measured)
+        + f"); nearest this run, {k_near} of {of}: {lean}"
+    )
