@@ -89,6 +89,7 @@ def main() -> None:
             gap = float(np.max(np.abs(check - real[: len(check)])))
             other = rerun(d, a.threads, None) if gap == 0.0 else None
             kept = {"check_gap": gap, "loss": None if other is None else list(other)}
+            keep.parent.mkdir(parents=True, exist_ok=True)
             write_json(keep, kept)
         lr = d["record"]["config"]["lr"]
         name = f"{stem[:8]} {p.parent.parent.name} {kind} N={d['n']} B={d['case'].get('batch_size')} lr={lr:g}"
