@@ -300,8 +300,8 @@ def closed_loop_level_note(observed: int, steps: int, regime: str, bands_file: P
         0: "no side to expect",
     }[_side(band["loss_at_T_above"] / band["cases"])]
     return (
-        f"closed loop: on the benchmark's {closed['regime']} runs ({band['cases']} of the suites written before they "
-        "ran) the predicted loss at T ended above the real one on "
+        f"closed loop: on the benchmark's {closed['regime']} runs ({band['cases']}, from the suites written before "
+        "they ran) the predicted loss at T ended above the real one on "
         + " / ".join(f"{b['loss_at_T_above']}" for _, b in measured)
         + f" of them with {' / '.join(str(k) for k, _ in measured)} of {of} steps observed (predicted / real, median "
         + " / ".join(f"{b['loss_at_T_ratio_median']:.2f}x" for _, b in measured)
