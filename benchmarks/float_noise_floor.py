@@ -27,18 +27,19 @@ from fidelity_default import eps_errors, load_cached_case, stop_time
 
 from trainless._io import write_csv, write_json
 from trainless.bench import quantile
-from trainless.finetune._loop import _finetune
+from trainless.bench._run import result_regime
+from trainless.finetune import finetune
 from trainless.models import HeadStart
 
 OUT = Path(__file__).resolve().parent / "results" / "float_noise_floor.csv"
 CHECK_STEPS = 5
 ORDER = {"momentum": 0, "sgd": 1, "gd": 2}
+# the bench's regime of a cached case (trust_regime: full batch, minibatch, momentum; the cases here are all CE)
+SHORT = {"sgd-momentum-ce": "momentum", "sgd-ce": "sgd", "gd-ce": "gd"}
 
 
-def regime(case: dict, n: int) -> str:
-    if not case.get("batch_size") or case["batch_size"] >= n:
-        return "gd"
-    return "momentum" if case.get("momentum", 0) > 0 else "sgd"
+def regime(d: dict) -> str:
+    return SHORT[result_regime(d)]
 
 
 def rerun(d: dict, threads: int, stop_after: int | None) -> np.ndarray:
@@ -47,7 +48,7 @@ def rerun(d: dict, threads: int, stop_after: int | None) -> np.ndarray:
     torch.set_num_threads(threads)
     try:
         case, config, _, model, data = load_cached_case(d)
-        record, _ = _finetune(
+        record = finetune(
             model, data, config, trainable=case.trainable, head_start=HeadStart(case.head_start), stop_after=stop_after
         )
     finally:
@@ -69,7 +70,7 @@ def main() -> None:
             d = json.loads(p.read_text(encoding="utf-8"))
             c = d["case"]
             if c["loss"] == "ce" and c.get("head_start", "fresh") == "fresh" and c["steps"] == 150:
-                cases.append((ORDER[regime(c, d["n"])], p.stem, p))
+                cases.append((ORDER[regime(d)], p.stem, p))
     cases.sort()
     print(f"# {len(cases)} runs selected from {len(a.suites)} suites: momentum, plain SGD, GD, each in case-id order")
     stop = stop_time(a.stop_at)
@@ -80,7 +81,7 @@ def main() -> None:
             break
         d = json.loads(p.read_text(encoding="utf-8"))
         real = np.asarray(d["record"]["loss"], dtype=float)
-        kind = regime(d["case"], d["n"])
+        kind = regime(d)
         keep = a.keep / p.parent.parent.name / f"{stem}.json"
         kept = json.loads(keep.read_text(encoding="utf-8")) if keep.is_file() else None
         t0 = time.perf_counter()

@@ -227,14 +227,11 @@ def closed_loop_trust(
     ``regime`` (:func:`trust_regime`) only, the sentence says so and quotes the open loop's band as a reference,
     and ``band`` is None. ``flags`` and ``mode`` stay the prediction's; ``direction`` (an open-loop figure) is
     dropped."""
-    bands = _bands(Path(bands_file))
-    closed = None if bands is None else bands.get("closed_loop")
+    closed, measured, of = _closed_loop_bands(bands_file)
     lead = _lead(trust["flags"], trust["mode"])
     head = f"{lead}; closed loop, {observed} of {steps} steps observed"
-    if not closed or not closed.get("observed"):
+    if closed is None:
         return trust | {"band": None, "direction": None, "text": f"{head}: no closed-loop band is packaged"}
-    measured = sorted(((int(k), b) for k, b in closed["observed"].items()), key=lambda kb: kb[0])
-    of = max(closed["steps"])
     ks = " / ".join(str(k) for k, _ in measured)
 
     def pct(key: str) -> str:
@@ -258,8 +255,8 @@ def closed_loop_trust(
                 f"runs; the open loop's band for these, as a reference: {open_where}"
             ),
         }
-    k_near, band = _nearest(measured, of, observed / steps)
     share = observed / steps
+    k_near, band = _nearest(measured, of, share)
     where = ""
     if share < measured[0][0] / of:
         where = f"; this run observes {share:.0%} of its steps, fewer than any measured ({measured[0][0]} of {of})"
@@ -275,6 +272,17 @@ def closed_loop_trust(
     }
 
 
+def _closed_loop_bands(bands_file: Path) -> tuple[dict[str, Any] | None, list[tuple[int, dict]], int]:
+    """The packaged ``closed_loop`` entry of ``bands_file``, its measured (k, band) pairs in order of k, and the
+    runs' length T the k were observed of; (None, [], 0) where none is packaged."""
+    bands = _bands(Path(bands_file))
+    closed = None if bands is None else bands.get("closed_loop")
+    if not closed or not closed.get("observed"):
+        return None, [], 0
+    measured = sorted(((int(k), b) for k, b in closed["observed"].items()), key=lambda kb: kb[0])
+    return closed, measured, max(closed["steps"])
+
+
 def _nearest(measured: list[tuple[int, dict]], of: int, share: float) -> tuple[int, dict]:
     """The measured (k, band) whose share k / ``of`` of the run is nearest ``share`` (the smaller k on a tie)."""
     return min(measured, key=lambda kb: (abs(kb[0] / of - share), kb[0]))
@@ -285,14 +293,9 @@ def closed_loop_level_note(observed: int, steps: int, regime: str, bands_file: P
     ended, per measured k (``closed_loop`` in ``bands_file``), and what to expect at the k nearest this run's
     share ``observed`` / ``steps``. None where nothing was measured for ``regime`` (the open loop's figures on
     the loss at T do not carry over: the closed loop starts from the real w_k)."""
-    bands = _bands(Path(bands_file))
-    closed = None if bands is None else bands.get("closed_loop")
-    if not closed or closed.get("regime") != regime or not closed.get("observed"):
+    closed, measured, of = _closed_loop_bands(bands_file)
+    if closed is None or closed.get("regime") != regime or any("loss_at_T_above" not in b for _, b in measured):
         return None
-    measured = sorted(((int(k), b) for k, b in closed["observed"].items()), key=lambda kb: kb[0])
-    if any("loss_at_T_above" not in b for _, b in measured):
-        return None
-    of = max(closed["steps"])
     k_near, band = _nearest(measured, of, observed / steps)
     lean = {
         1: "expect the real run to end lower",
