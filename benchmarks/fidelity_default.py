@@ -175,6 +175,19 @@ def score_line(s: dict[str, float]) -> str:
     )
 
 
+def fresh_ce_cases(suites: Iterable[Path], steps: int | None = None) -> list[tuple[Path, dict]]:
+    """The cached cross-entropy runs with a fresh head of the bench ``suites`` (their ``cases/*.json``), each
+    file's path and loaded result, in case-id order; ``steps``: only the runs of that length T."""
+    out = []
+    for suite in suites:
+        for p in (Path(suite) / "cases").glob("*.json"):
+            d = json.loads(p.read_text(encoding="utf-8"))
+            c = d["case"]
+            if c["loss"] == "ce" and c.get("head_start", "fresh") == "fresh" and steps in (None, c["steps"]):
+                out.append((p, d))
+    return sorted(out, key=lambda pd: pd[0].stem)
+
+
 def cached_updated_cases(paths: Iterable[str | Path]) -> Iterator[tuple[Path, dict, dict]]:
     """The cached bench cases (``cases/*.json`` paths) without momentum that have a kernel-updates prediction (what
     ``--kernel-updates auto`` updates): each case file's path, its loaded result and its cached kernel-updates

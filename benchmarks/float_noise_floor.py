@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fidelity_default import eps_errors, load_cached_case, stop_time
+from fidelity_default import eps_errors, fresh_ce_cases, load_cached_case, stop_time
 
 from trainless._io import write_csv, write_json
 from trainless.bench import quantile
@@ -64,14 +64,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=Path("bench/results/floatnoise"))
     ap.add_argument("--threads", type=int, default=1, help="the thread count of the rerun (the cache's: 2)")
     a = ap.parse_args()
-    cases = []
-    for suite in a.suites:
-        for p in sorted((suite / "cases").glob("*.json")):
-            d = json.loads(p.read_text(encoding="utf-8"))
-            c = d["case"]
-            if c["loss"] == "ce" and c.get("head_start", "fresh") == "fresh" and c["steps"] == 150:
-                cases.append((ORDER[regime(d)], p.stem, p))
-    cases.sort()
+    cases = sorted((ORDER[regime(d)], p.stem, p) for p, d in fresh_ce_cases(a.suites, 150))
     print(f"# {len(cases)} runs selected from {len(a.suites)} suites: momentum, plain SGD, GD, each in case-id order")
     stop = stop_time(a.stop_at)
     rows, pooled = [], {}

@@ -16,8 +16,9 @@ momentum, and the loss): of the calibration suite's (case, eps) pairs whose pred
 many the prediction reaches first (``direction``); a prediction quotes it. ``--direction-validation`` names more
 suites (written before they ran) whose pooled counts go beside it (``validation_direction``), to show it holds, and
 whose pooled error bands under the same R (``validation_band``: all of them and per regime) a prediction quotes
-beside the calibration suite's. ``--closed-loop FILE`` packages the closed loop's bands (written by
-``benchmarks/closed_loop_momentum.py --bands-out``) as ``closed_loop``, which a closed-loop prediction quotes instead.
+beside the calibration suite's. ``--closed-loop FILE ...`` packages the closed loop's bands, one file per regime
+(written by ``benchmarks/closed_loop_held_out.py --bands-out``), as ``closed_loop`` keyed by regime, which a
+closed-loop prediction of that regime quotes instead.
 
     python benchmarks/trust_bands.py bench/results/paper bench/results/unseen \
         --direction-validation bench/results/longer \
@@ -86,8 +87,10 @@ def main() -> None:
     ap.add_argument(
         "--closed-loop",
         type=Path,
-        default=None,
-        help="the closed loop's bands (benchmarks/closed_loop_momentum.py --bands-out), packaged as closed_loop",
+        nargs="*",
+        default=[],
+        help="the closed loop's bands, one file per regime (benchmarks/closed_loop_held_out.py --bands-out), "
+        "packaged as closed_loop keyed by regime",
     )
     a = ap.parse_args()
     cal, val = load_cases(a.calibration), load_cases(a.validation)
@@ -158,8 +161,12 @@ def main() -> None:
                 f"flagged {t['flagged']}, hit rate {t['hit_rate']}, false alarms {t['false_alarms']}, "
                 f"unflagged band {t['band_unflagged']}"
             )
-    if a.closed_loop is not None:
-        bands["closed_loop"] = json.loads(a.closed_loop.read_text(encoding="utf-8"))
+    if a.closed_loop:
+        entries = [json.loads(f.read_text(encoding="utf-8")) for f in a.closed_loop]
+        regimes = [e["regime"] for e in entries]
+        if len(set(regimes)) != len(regimes):
+            ap.error(f"--closed-loop: one file per regime, got regimes {regimes}")
+        bands["closed_loop"] = {e["regime"]: e for e in entries}
     write_json(Path(a.out), bands)
     write_json(RESULTS, report)
     print(f"wrote {a.out} and {RESULTS}")

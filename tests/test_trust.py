@@ -438,8 +438,9 @@ def test_the_band_says_when_the_network_is_not_one_it_was_measured_on(tmp_path):
         assert "measured on fine-tuning" not in trust_summary([], "updates", bands, model=model)["text"]
 
 
+REGIME = "sgd-momentum-ce"
 CLOSED = {
-    "regime": "sgd-momentum-ce",
+    "regime": REGIME,
     "suites": ["u1", "u2", "u3"],
     "steps": [150],
     "open_loop": {"cases": 60, "pairs": 300, "p95": 0.68, "median": 0.18, "loss_at_T_median": 2.25},
@@ -458,7 +459,9 @@ def test_a_closed_loop_quotes_the_closed_loops_band_not_the_open_loops(tmp_path)
 
     band = {"median": 0.05, "p95": 0.12, "cases": 9}
     bands = tmp_path / "bands_closed.json"
-    bands.write_text(json.dumps({"suite": "s", "frozen": {"flagged": band, "unflagged": band}, "closed_loop": CLOSED}))
+    bands.write_text(
+        json.dumps({"suite": "s", "frozen": {"flagged": band, "unflagged": band}, "closed_loop": {REGIME: CLOSED}})
+    )
     opened = trust_summary(["edge"], "frozen", bands, regime="sgd-momentum-ce")
     closed = closed_loop_trust(opened, 20, 150, "sgd-momentum-ce", bands)
     text = closed["text"]
@@ -473,14 +476,55 @@ def test_a_closed_loop_quotes_the_closed_loops_band_not_the_open_loops(tmp_path)
     assert "fewer than any measured (10 of 150)" in closed_loop_trust(opened, 5, 150, "sgd-momentum-ce", bands)["text"]
     longer = closed_loop_trust(opened, 400, 600, "sgd-momentum-ce", bands)["text"]
     assert "observes 67% of its steps, more than any measured (40 of 150)" in longer
-    # Another regime: the measured figures for what they are, and the open loop's band as a reference.
+    # Another regime: which regimes were measured, and the open loop's band as a reference.
     gd = closed_loop_trust(trust_summary([], "frozen", bands, regime="gd-ce"), 20, 150, "gd-ce", bands)
-    assert gd["band"] is None and "measured on sgd-momentum-ce runs only" in gd["text"]
+    assert gd["band"] is None and "the closed loop was measured on sgd-momentum-ce runs only" in gd["text"]
     assert "not on gd-ce runs; the open loop's band for these, as a reference: on the s suite" in gd["text"]
-    assert gd["text"].startswith("no flag; closed loop")
+    assert gd["text"].startswith("no flag; closed loop") and "within 50%" not in gd["text"]
     plain = tmp_path / "bands_plain.json"
     plain.write_text(json.dumps({"suite": "s", "frozen": {"flagged": band, "unflagged": band}}))
     assert "no closed-loop band is packaged" in closed_loop_trust(opened, 20, 150, "sgd-momentum-ce", plain)["text"]
+
+
+def test_a_closed_loop_quotes_its_own_regimes_band(tmp_path):
+    """Each regime's closed loop measured apart: a prediction quotes its regime's entry, not another's."""
+    import json
+
+    from trainless.predict import trust_summary
+    from trainless.predict._trust import closed_loop_level_note, closed_loop_trust
+
+    band = {"median": 0.05, "p95": 0.12, "cases": 9}
+    gd = {
+        "regime": "gd-ce",
+        "suites": ["u1", "u2"],
+        "steps": [150],
+        "open_loop": {"cases": 30, "pairs": 150, "p95": 0.2, "median": 0.06, "loss_at_T_median": 0.07},
+        "observed": {
+            "20": {
+                "cases": 30,
+                "pairs": 120,
+                "p95": 0.11,
+                "median": 0.03,
+                "loss_at_T_median": 0.05,
+                "loss_at_T_above": 25,
+                "loss_at_T_ratio_median": 1.04,
+            }
+        },
+    }
+    bands = tmp_path / "bands_regimes.json"
+    frozen = {"flagged": band, "unflagged": band}
+    bands.write_text(json.dumps({"suite": "s", "frozen": frozen, "closed_loop": {REGIME: CLOSED, "gd-ce": gd}}))
+    opened = trust_summary([], "frozen", bands, regime="gd-ce")
+    got = closed_loop_trust(opened, 20, 150, "gd-ce", bands)
+    assert got["band"]["p95"] == 0.11 and "on 30 gd-ce runs of the 2 suites" in got["text"]
+    assert "with 20 of 150 steps observed" in got["text"] and "within 11% of its T_eps" in got["text"]
+    assert "the open loop from w0: 20% / median 6%" in got["text"] and "50%" not in got["text"]
+    assert "fewer than any measured (20 of 150)" in closed_loop_trust(opened, 10, 150, "gd-ce", bands)["text"]
+    note = closed_loop_level_note(20, 150, "gd-ce", bands)
+    assert "on the benchmark's gd-ce runs (30," in note and note.endswith("expect the real run to end lower")
+    sgd = closed_loop_trust(trust_summary([], "frozen", bands, regime="sgd-ce"), 20, 150, "sgd-ce", bands)
+    assert sgd["band"] is None and "measured on gd-ce and sgd-momentum-ce runs only, not on sgd-ce" in sgd["text"]
+    assert closed_loop_level_note(20, 150, "sgd-ce", bands) is None
 
 
 def test_a_closed_loop_says_which_side_of_the_real_loss_at_t_it_ended_on(tmp_path):
@@ -492,7 +536,7 @@ def test_a_closed_loop_says_which_side_of_the_real_loss_at_t_it_ended_on(tmp_pat
     closed["observed"]["10"] |= {"loss_at_T_above": 45, "loss_at_T_ratio_median": 2.4}
     closed["observed"]["40"] |= {"loss_at_T_above": 15, "loss_at_T_ratio_median": 0.85}
     bands = tmp_path / "bands_level.json"
-    bands.write_text(json.dumps({"suite": "s", "closed_loop": closed}))
+    bands.write_text(json.dumps({"suite": "s", "closed_loop": {REGIME: closed}}))
     early = closed_loop_level_note(10, 150, "sgd-momentum-ce", bands)
     assert "ended above the real one on 45 / 15 of them with 10 / 40 of 150 steps observed" in early
     assert "median 2.40x / 0.85x" in early
@@ -500,24 +544,26 @@ def test_a_closed_loop_says_which_side_of_the_real_loss_at_t_it_ended_on(tmp_pat
     assert closed_loop_level_note(40, 150, "sgd-momentum-ce", bands).endswith("expect the real run to end higher")
     closed["observed"]["40"]["loss_at_T_above"] = 30  # 30 of 60: no side
     even = tmp_path / "bands_level_even.json"
-    even.write_text(json.dumps({"suite": "s", "closed_loop": closed}))
+    even.write_text(json.dumps({"suite": "s", "closed_loop": {REGIME: closed}}))
     assert closed_loop_level_note(40, 150, "sgd-momentum-ce", even).endswith("no side to expect")
     # nothing measured for the regime, or no side figures packaged: no note
     assert closed_loop_level_note(10, 150, "gd-ce", bands) is None
     old = tmp_path / "bands_level_old.json"
-    old.write_text(json.dumps({"suite": "s", "closed_loop": CLOSED}))
+    old.write_text(json.dumps({"suite": "s", "closed_loop": {REGIME: CLOSED}}))
     assert closed_loop_level_note(10, 150, "sgd-momentum-ce", old) is None
 
 
-def test_packaged_closed_loop_band_is_the_momentum_measurement():
+def test_packaged_closed_loop_bands_are_keyed_by_the_regime_measured():
     from trainless.predict._trust import BANDS_FILE, _bands
 
-    closed = _bands(BANDS_FILE)["closed_loop"]
-    assert closed["regime"] == "sgd-momentum-ce" and closed["steps"] == [150]
-    assert sorted(int(k) for k in closed["observed"]) == [10, 20, 40]
-    for band in (closed["open_loop"], *closed["observed"].values()):
-        assert band["cases"] > 0 and 0 <= band["median"] <= band["p95"]
-        assert 0 <= band["loss_at_T_above"] <= band["cases"] and band["loss_at_T_ratio_median"] > 0
+    packaged = _bands(BANDS_FILE)["closed_loop"]
+    assert "sgd-momentum-ce" in packaged
+    assert sorted(int(k) for k in packaged["sgd-momentum-ce"]["observed"]) == [10, 20, 40]
+    for regime, closed in packaged.items():
+        assert closed["regime"] == regime and closed["steps"] == [150] and closed["observed"]
+        for band in (closed["open_loop"], *closed["observed"].values()):
+            assert band["cases"] > 0 and 0 <= band["median"] <= band["p95"]
+            assert 0 <= band["loss_at_T_above"] <= band["cases"] and band["loss_at_T_ratio_median"] > 0
 
 
 def test_endpoint_ratio_rule():

@@ -217,44 +217,44 @@ def closed_loop_trust(
 ) -> dict[str, Any]:
     """The trust signal of a closed-loop prediction (``observed`` = k real steps of a run of ``steps`` = T, then
     predicted from w_k): ``trust``, the :func:`trust_summary` of the prediction from w_k, with its band and
-    sentence replaced by what the benchmark measured for the closed loop (``closed_loop`` in ``bands_file``,
-    written by ``benchmarks/closed_loop_momentum.py --bands-out``): per measured k of T, the relative T_eps error
-    of the eps levels the real run reached after the observed steps (those before are the real run's own) and
-    the loss at T. The open-loop bands do not apply: the closed loop starts from the real w_k.
+    sentence replaced by what the benchmark measured for the closed loop on runs of this ``regime``
+    (:func:`trust_regime`; ``closed_loop`` in ``bands_file``, one entry per regime, written by
+    ``benchmarks/closed_loop_held_out.py --bands-out``): per measured k of T, the relative T_eps error of the eps
+    levels the real run reached after the observed steps (those before are the real run's own) and the loss at T.
+    The open-loop bands do not apply: the closed loop starts from the real w_k.
 
     ``band`` is the measured k whose share k / T of the run is nearest this one's; the sentence quotes every
-    measured k, and says where this k / T lies outside them. Where the closed loop was measured on another
-    ``regime`` (:func:`trust_regime`) only, the sentence says so and quotes the open loop's band as a reference,
-    and ``band`` is None. ``flags`` and ``mode`` stay the prediction's; ``direction`` (an open-loop figure) is
-    dropped."""
-    closed, measured, of = _closed_loop_bands(bands_file)
+    measured k, and says where this k / T lies outside them. Where the closed loop was measured on other regimes
+    only, the sentence says so and quotes the open loop's band as a reference, and ``band`` is None. ``flags`` and
+    ``mode`` stay the prediction's; ``direction`` (an open-loop figure) is dropped."""
+    closed, measured, of, regimes = _closed_loop_bands(bands_file, regime)
     lead = _lead(trust["flags"], trust["mode"])
     head = f"{lead}; closed loop, {observed} of {steps} steps observed"
-    if closed is None:
+    if not regimes:
         return trust | {"band": None, "direction": None, "text": f"{head}: no closed-loop band is packaged"}
-    ks = " / ".join(str(k) for k, _ in measured)
-
-    def pct(key: str) -> str:
-        return " / ".join(f"{b[key]:.0%}" if b[key] is not None else "-" for _, b in measured)
-
-    what = (
-        f"on {closed['open_loop']['cases']} {closed['regime']} runs of the {len(closed['suites'])} suites written "
-        f"before they ran, with {ks} of {of} steps observed, the levels the real run reached after them came within "
-        f"{pct('p95')} of its T_eps (95th percentile of the relative error; median {pct('median')}) and the loss at "
-        f"T a median {pct('loss_at_T_median')} off (the open loop from w0: {closed['open_loop']['p95']:.0%} / median "
-        f"{closed['open_loop']['median']:.0%}, loss at T {closed['open_loop']['loss_at_T_median']:.0%})"
-    )
-    if regime != closed["regime"]:
+    if closed is None:
         opening = f"{lead}; "
         open_where = trust["text"][len(opening) :] if trust["text"].startswith(opening) else trust["text"]
         return trust | {
             "band": None,
             "direction": None,
             "text": (
-                f"{head}: the closed loop was measured on {closed['regime']} runs only ({what}), not on {regime} "
-                f"runs; the open loop's band for these, as a reference: {open_where}"
+                f"{head}: the closed loop was measured on {' and '.join(regimes)} runs only, not on {regime} runs; "
+                f"the open loop's band for these, as a reference: {open_where}"
             ),
         }
+    ks = " / ".join(str(k) for k, _ in measured)
+
+    def pct(key: str) -> str:
+        return " / ".join(f"{b[key]:.0%}" if b[key] is not None else "-" for _, b in measured)
+
+    what = (
+        f"on {closed['open_loop']['cases']} {regime} runs of the {len(closed['suites'])} suites written before they "
+        f"ran, with {ks} of {of} steps observed, the levels the real run reached after them came within "
+        f"{pct('p95')} of its T_eps (95th percentile of the relative error; median {pct('median')}) and the loss at "
+        f"T a median {pct('loss_at_T_median')} off (the open loop from w0: {closed['open_loop']['p95']:.0%} / median "
+        f"{closed['open_loop']['median']:.0%}, loss at T {closed['open_loop']['loss_at_T_median']:.0%})"
+    )
     share = observed / steps
     k_near, band = _nearest(measured, of, share)
     where = ""
@@ -272,15 +272,20 @@ def closed_loop_trust(
     }
 
 
-def _closed_loop_bands(bands_file: Path) -> tuple[dict[str, Any] | None, list[tuple[int, dict]], int]:
-    """The packaged ``closed_loop`` entry of ``bands_file``, its measured (k, band) pairs in order of k, and the
-    runs' length T the k were observed of; (None, [], 0) where none is packaged."""
+def _closed_loop_bands(
+    bands_file: Path, regime: str
+) -> tuple[dict[str, Any] | None, list[tuple[int, dict]], int, list[str]]:
+    """The packaged ``closed_loop`` entry of ``bands_file`` for ``regime`` (:func:`trust_regime`), its measured
+    (k, band) pairs in order of k, the runs' length T the k were observed of, and every regime measured (sorted);
+    (None, [], 0, regimes) where none is packaged for ``regime``."""
     bands = _bands(Path(bands_file))
-    closed = None if bands is None else bands.get("closed_loop")
-    if not closed or not closed.get("observed"):
-        return None, [], 0
+    packaged = (None if bands is None else bands.get("closed_loop")) or {}
+    regimes = sorted(r for r, entry in packaged.items() if entry.get("observed"))
+    closed = packaged.get(regime) if regime in regimes else None
+    if closed is None:
+        return None, [], 0, regimes
     measured = sorted(((int(k), b) for k, b in closed["observed"].items()), key=lambda kb: kb[0])
-    return closed, measured, max(closed["steps"])
+    return closed, measured, max(closed["steps"]), regimes
 
 
 def _nearest(measured: list[tuple[int, dict]], of: int, share: float) -> tuple[int, dict]:
@@ -290,11 +295,11 @@ def _nearest(measured: list[tuple[int, dict]], of: int, share: float) -> tuple[i
 
 def closed_loop_level_note(observed: int, steps: int, regime: str, bands_file: Path = BANDS_FILE) -> str | None:
     """A warning for a closed-loop prediction: on which side of the real loss at T the benchmark's closed loops
-    ended, per measured k (``closed_loop`` in ``bands_file``), and what to expect at the k nearest this run's
-    share ``observed`` / ``steps``. None where nothing was measured for ``regime`` (the open loop's figures on
-    the loss at T do not carry over: the closed loop starts from the real w_k)."""
-    closed, measured, of = _closed_loop_bands(bands_file)
-    if closed is None or closed.get("regime") != regime or any("loss_at_T_above" not in b for _, b in measured):
+    ended, per measured k (the ``regime``'s ``closed_loop`` entry in ``bands_file``), and what to expect at the k
+    nearest this run's share ``observed`` / ``steps``. None where nothing was measured for ``regime`` (the open
+    loop's figures on the loss at T do not carry over: the closed loop starts from the real w_k)."""
+    closed, measured, of, _ = _closed_loop_bands(bands_file, regime)
+    if closed is None or any("loss_at_T_above" not in b for _, b in measured):
         return None
     k_near, band = _nearest(measured, of, observed / steps)
     lean = {

@@ -1,18 +1,22 @@
-"""The closed loop under momentum on the cached momentum runs of the held-out suites: k real steps observed, the
-rest predicted from w_k with torch's momentum buffer carried into function space, against the open-loop default and
-the curve-extrapolation baseline fitted to the same k steps. What is measured was fixed before the first case ran:
-``benchmarks/results/closed_loop_momentum_plan.md``.
+"""The closed loop on the cached runs of the held-out suites, per regime: k real steps observed, the rest predicted
+from w_k (under momentum with torch's momentum buffer carried into function space), against the open-loop default
+and the curve-extrapolation baseline fitted to the same k steps. What is measured was fixed before the first case
+ran: ``benchmarks/results/closed_loop_momentum_plan.md`` (momentum runs) and
+``benchmarks/results/closed_loop_gd_sgd_plan.md`` (full-batch GD and plain SGD).
 
-    python benchmarks/closed_loop_momentum.py --ks 10 20 40 --stop-at 11:45 \\
+    python benchmarks/closed_loop_held_out.py --regime sgd-momentum-ce --ks 10 20 40 --stop-at 11:45 \\
         bench/results/{longer,unseen,unseen2,...,unseen52,practice,plainsgd,mseedge}
 
-Per case and k one line; then the pooled figures. Writes ``benchmarks/results/closed_loop_momentum.csv`` (one row
-per case, k and method) and prints the summary (kept as ``closed_loop_momentum.txt``). ``--bands-out`` also writes
-the closed loop's pooled bands per k (``benchmarks/results/closed_loop_bands.json``), which
-``benchmarks/trust_bands.py --closed-loop`` packages for the trust signal of a closed-loop prediction:
+``--regime`` is the bench's :func:`~trainless.predict.trust_regime` of the runs taken (cross-entropy, fresh head):
+``sgd-momentum-ce`` (every T), ``sgd-ce`` and ``gd-ce`` (T = 150 only, the length the k are shares of). Per case and k
+one line; then the pooled figures. Writes ``benchmarks/results/closed_loop_<regime>.csv`` (one row per case, k and
+method; ``closed_loop_momentum.csv`` for momentum, its name before the other regimes) and prints the summary (kept
+as ``closed_loop_momentum.txt``, ``closed_loop_gd_sgd.txt``). ``--bands-out`` also writes the closed loop's pooled
+bands per k, which ``benchmarks/trust_bands.py --closed-loop`` packages (one file per regime) for the trust signal of
+a closed-loop prediction:
 
-    python benchmarks/closed_loop_momentum.py --ks 10 20 40 --kept-only \
-        --bands-out benchmarks/results/closed_loop_bands.json bench/results/{longer,unseen,...,mseedge}
+    python benchmarks/closed_loop_held_out.py --regime sgd-momentum-ce --ks 10 20 40 --kept-only \
+        --bands-out benchmarks/results/closed_loop_bands_momentum.json bench/results/{longer,unseen,...,mseedge}
 """
 
 from __future__ import annotations
@@ -28,14 +32,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fidelity_default import EPS, load_cached_case, stop_time
+from fidelity_default import EPS, fresh_ce_cases, load_cached_case, stop_time
 
 from trainless._io import write_csv, write_json
 from trainless.bench import MISSED_EPS_ERROR, extrapolate
-from trainless.bench._run import auto_comparison
+from trainless.bench._run import auto_comparison, result_regime
 from trainless.dynamics import epsilon_time
 from trainless.models import HeadStart
 from trainless.predict import PredictConfig, predict_closed_loop
+
+# the regimes measured, and the one run length T each takes (None: every length)
+REGIMES = {"sgd-momentum-ce": None, "sgd-ce": 150, "gd-ce": 150}
+OUT_NAME = {"sgd-momentum-ce": "closed_loop_momentum.csv"}
 
 
 def scored(curve: np.ndarray, real: np.ndarray, k: int) -> tuple[list[float], list[float]]:
@@ -58,7 +66,13 @@ def main() -> None:
     ap.add_argument("suites", nargs="+", type=Path)
     ap.add_argument("--ks", type=int, nargs="+", default=[10, 20])
     ap.add_argument("--stop-at", default=None, help="start no case after this UTC time of day (HH:MM)")
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/closed_loop_momentum.csv"))
+    ap.add_argument(
+        "--regime",
+        choices=sorted(REGIMES),
+        default="sgd-momentum-ce",
+        help="the runs taken (the bench's trust_regime; cross-entropy, fresh head)",
+    )
+    ap.add_argument("--out", type=Path, default=None, help="the csv (default: by regime, under benchmarks/results/)")
     ap.add_argument("--kept-only", action="store_true", help="predict nothing: score the cases kept under --keep")
     ap.add_argument(
         "--max-drift",
@@ -80,15 +94,9 @@ def main() -> None:
         help="also write the closed loop's pooled bands per k here (JSON), for benchmarks/trust_bands.py --closed-loop",
     )
     a = ap.parse_args()
-    cases = []
-    for suite in a.suites:
-        for p in sorted((suite / "cases").glob("*.json")):
-            d = json.loads(p.read_text(encoding="utf-8"))
-            c = d["case"]
-            if c.get("momentum", 0) > 0 and c["loss"] == "ce" and c.get("head_start", "fresh") == "fresh":
-                cases.append(p)
-    cases.sort(key=lambda p: p.stem)
-    print(f"# {len(cases)} momentum runs selected from {len(a.suites)} suites, in case-id order", flush=True)
+    cases = [p for p, d in fresh_ce_cases(a.suites, REGIMES[a.regime]) if result_regime(d) == a.regime]
+    print(f"# {len(cases)} {a.regime} runs selected from {len(a.suites)} suites, in case-id order", flush=True)
+    out = a.out or Path("benchmarks/results") / OUT_NAME.get(a.regime, f"closed_loop_{a.regime}.csv")
     stop = stop_time(a.stop_at)
     rows: list[dict] = []
     steps_seen: set[int] = set()
@@ -173,7 +181,7 @@ def main() -> None:
                 line.append(f"extrap {s['max']:.0%} (T {s['final']:.0%})")
         print(" ".join(line), flush=True)
     fields = ["case", "suite", "method", "k", "max", "final", "seconds", "real_seconds", "prefix_drift"]
-    write_csv(a.out, rows, fields)
+    write_csv(out, rows, fields)
     print(f"# {len({r['case'] for r in rows})} cases; relative T_eps error on the loss, pooled over (case, eps):")
     for (method, k), acc in sorted(pooled.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         after = acc["after"]
@@ -216,7 +224,7 @@ def closed_loop_bands(pooled: dict, rows: list[dict], a: argparse.Namespace, ste
 
     return {
         # what the cases were: the regime (trust_regime's name) and the suites they came from
-        "regime": "sgd-momentum-ce",
+        "regime": a.regime,
         "suites": [s.name for s in a.suites],
         "steps": steps,
         "max_drift": a.max_drift,
