@@ -263,6 +263,13 @@ def test_closed_loop_splices_real_steps_and_predicts_the_rest(digits16):
     assert auto.options.kernel_updates == (9, 10, 12, 16)
     assert [row["step"] for row in auto.kernel_path] == [9, 10, 12, 16]
     torch.testing.assert_close(torch.tensor(auto.paired_loss), torch.tensor(real.loss), rtol=1e-4, atol=1e-6)
+    # Averaged over two weight paths, each path's curve is spliced too, so the saved curves have T + 1 rows.
+    model = load_model("factories:linear16", 5, seed=0)
+    paths = dataclasses.replace(FAST, kernel_updates=(12,), path_stride=2, path_samples=2)
+    two, _ = predict_closed_loop(model, digits16, cfg, 8, paths)
+    assert len(two.path_losses) == 2 and all(path[:8] == tuple(observed.loss[:8]) for path in two.path_losses)
+    assert [len(path) for path in two.path_losses] == [21, 21]
+    assert len(two.curves_csv().splitlines()) == 22
     with pytest.raises(TrainlessError, match="observed_steps must be an integer in"):
         predict_closed_loop(model, digits16, cfg, 20, FAST)
     with pytest.raises(TrainlessError, match="stop_after must be"):

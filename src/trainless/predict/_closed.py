@@ -124,6 +124,7 @@ def predict_closed_loop(
             error_high=real_err + rest.error_high,
             paired_loss=real_loss + rest.paired_loss,
             paired_error=real_err + rest.paired_error,
+            path_losses=tuple(real_loss + path for path in rest.path_losses),
             distance_steps=tuple(range(config.steps + 1)),
             weight_distance=tuple(observed.weight_distance) + nan_tail,
             paired_weight_distance=tuple(observed.weight_distance) + nan_tail,
