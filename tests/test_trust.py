@@ -557,8 +557,9 @@ def test_packaged_closed_loop_bands_are_keyed_by_the_regime_measured():
     from trainless.predict._trust import BANDS_FILE, _bands
 
     packaged = _bands(BANDS_FILE)["closed_loop"]
-    assert "sgd-momentum-ce" in packaged
+    assert sorted(packaged) == ["gd-ce", "sgd-ce", "sgd-momentum-ce"]
     assert sorted(int(k) for k in packaged["sgd-momentum-ce"]["observed"]) == [10, 20, 40]
+    assert list(packaged["gd-ce"]["observed"]) == list(packaged["sgd-ce"]["observed"]) == ["20"]
     for regime, closed in packaged.items():
         assert closed["regime"] == regime and closed["steps"] == [150] and closed["observed"]
         for band in (closed["open_loop"], *closed["observed"].values()):
