@@ -22,7 +22,6 @@ a closed-loop prediction:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import statistics
 import sys
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fidelity_default import EPS, fresh_ce_cases, load_cached_case, stop_time
+from fidelity_default import EPS, fresh_ce_cases, load_cached_case, until_stop
 
 from trainless._io import write_csv, write_json
 from trainless.bench import MISSED_EPS_ERROR, extrapolate
@@ -97,7 +96,6 @@ def main() -> None:
     cases = [p for p, d in fresh_ce_cases(a.suites, REGIMES[a.regime]) if result_regime(d) == a.regime]
     print(f"# {len(cases)} {a.regime} runs selected from {len(a.suites)} suites, in case-id order", flush=True)
     out = a.out or Path("benchmarks/results") / OUT_NAME.get(a.regime, f"closed_loop_{a.regime}.csv")
-    stop = stop_time(a.stop_at)
     rows: list[dict] = []
     steps_seen: set[int] = set()
     pooled: dict[tuple[str, int], dict[str, list[float]]] = {}
@@ -113,10 +111,7 @@ def main() -> None:
         acc["max"].append(max(every) if every else float("nan"))
         return {"max": max(every) if every else float("nan"), "final": final}
 
-    for p in cases:
-        if stop is not None and dt.datetime.now(dt.timezone.utc) > stop:
-            print(f"# stopped at {a.stop_at} UTC", flush=True)
-            break
+    for p in until_stop(cases, a.stop_at):
         d = json.loads(p.read_text(encoding="utf-8"))
         real = np.asarray(d["record"]["loss"], dtype=float)
         comp = auto_comparison(d)

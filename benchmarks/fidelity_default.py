@@ -23,6 +23,7 @@ import json
 import statistics
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -39,6 +40,9 @@ from trainless.predict import PredictConfig, auto_kernel_updates, linearize, pre
 
 EPS = (0.01, 0.05, 0.1, 0.2, 0.4)
 LEVELS = (0.5, 0.2, 0.1)
+
+
+T = TypeVar("T")
 
 
 def case_arguments(doc: str | None, out: Path, nargs: str = "+") -> argparse.Namespace:
@@ -258,6 +262,17 @@ def stop_time(hh_mm: str | None) -> dt.datetime | None:
     hh, mm = map(int, hh_mm.split(":"))
     stop = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
     return stop + dt.timedelta(days=1) if stop < now else stop
+
+
+def until_stop(items: Iterable[T], hh_mm: str | None) -> Iterator[T]:
+    """``items`` one by one until the UTC time of day ``hh_mm`` (:func:`stop_time`) has passed, then a line saying
+    so: a script's ``--stop-at``, after which it starts no further case. All of them for None."""
+    stop = stop_time(hh_mm)
+    for item in items:
+        if stop is not None and dt.datetime.now(dt.timezone.utc) > stop:
+            print(f"# stopped at {hh_mm} UTC", flush=True)
+            return
+        yield item
 
 
 def kept_path(root: Path, case_file: Path) -> Path:

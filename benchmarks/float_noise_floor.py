@@ -12,7 +12,6 @@ each 1-thread run's loss curve under ``--keep`` (read back when run again).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import statistics
 import sys
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fidelity_default import eps_errors, fresh_ce_cases, load_cached_case, stop_time
+from fidelity_default import eps_errors, fresh_ce_cases, load_cached_case, until_stop
 
 from trainless._io import write_csv, write_json
 from trainless.bench import quantile
@@ -66,12 +65,8 @@ def main() -> None:
     a = ap.parse_args()
     cases = sorted((ORDER[regime(d)], p.stem, p) for p, d in fresh_ce_cases(a.suites, 150))
     print(f"# {len(cases)} runs selected from {len(a.suites)} suites: momentum, plain SGD, GD, each in case-id order")
-    stop = stop_time(a.stop_at)
     rows, pooled = [], {}
-    for _, stem, p in cases:
-        if stop is not None and dt.datetime.now(dt.timezone.utc) > stop:
-            print(f"# stopped at {a.stop_at} UTC", flush=True)
-            break
+    for _, stem, p in until_stop(cases, a.stop_at):
         d = json.loads(p.read_text(encoding="utf-8"))
         real = np.asarray(d["record"]["loss"], dtype=float)
         kind = regime(d)
