@@ -477,10 +477,17 @@ def test_a_closed_loop_quotes_the_closed_loops_band_not_the_open_loops(tmp_path)
     longer = closed_loop_trust(opened, 400, 600, "sgd-momentum-ce", bands)["text"]
     assert "observes 67% of its steps, more than any measured (40 of 150)" in longer
     # Another regime: which regimes were measured, and the open loop's band as a reference.
-    gd = closed_loop_trust(trust_summary([], "frozen", bands, regime="gd-ce"), 20, 150, "gd-ce", bands)
+    opened_gd = trust_summary([], "frozen", bands, regime="gd-ce")
+    assert opened_gd["text"] == f"no flag; {opened_gd['basis']}"
+    gd = closed_loop_trust(opened_gd, 20, 150, "gd-ce", bands)
     assert gd["band"] is None and "the closed loop was measured on sgd-momentum-ce runs only" in gd["text"]
     assert "not on gd-ce runs; the open loop's band for these, as a reference: on the s suite" in gd["text"]
     assert gd["text"].startswith("no flag; closed loop") and "within 50%" not in gd["text"]
+    assert gd["text"] == f"no flag; closed loop, 20 of 150 steps observed: {gd['basis']}"
+    assert gd["basis"].endswith(f"as a reference: {opened_gd['basis']}")
+    # A flagged run's reason is said once, in the opening, not again in the open loop's reference.
+    flagged = closed_loop_trust(trust_summary(["edge"], "frozen", bands, regime="gd-ce"), 20, 150, "gd-ce", bands)
+    assert flagged["text"].count("stability edge") == 1 and flagged["text"].startswith("flagged: the lr is above")
     plain = tmp_path / "bands_plain.json"
     plain.write_text(json.dumps({"suite": "s", "frozen": {"flagged": band, "unflagged": band}}))
     assert "no closed-loop band is packaged" in closed_loop_trust(opened, 20, 150, "sgd-momentum-ce", plain)["text"]

@@ -137,7 +137,10 @@ def trust_summary(
     did (and, from two thirds on either side, which way to expect the real run to differ, unless the suites
     written before they ran, ``validation_direction``, do not lean the same way). ``model``: the predicted
     network's name; where the bands list the networks they were measured on and it is not one of them, the
-    sentence says the figures are those networks'."""
+    sentence says the figures are those networks'.
+
+    Returns ``flags``, ``mode``, ``band``, ``direction``, ``text`` (the sentence) and ``basis`` (the sentence after
+    its opening on the flags: what the band rests on, for a caller that words its own opening)."""
     bands = _bands(Path(bands_file))
     key = "flagged" if flags else "unflagged"
     # This mode's calibration: its bands, and the calibration and validation suites' direction counts.
@@ -209,7 +212,14 @@ def trust_summary(
             "endpoint_check off, or the linearized run diverged), so the endpoint flag, which the band's "
             "predictions could raise, could not be"
         )
-    return {"flags": list(flags), "mode": mode, "band": band, "direction": direction, "text": f"{lead}; {where}"}
+    return {
+        "flags": list(flags),
+        "mode": mode,
+        "band": band,
+        "direction": direction,
+        "text": f"{lead}; {where}",
+        "basis": where,
+    }
 
 
 def closed_loop_trust(
@@ -231,18 +241,15 @@ def closed_loop_trust(
     lead = _lead(trust["flags"], trust["mode"])
     head = f"{lead}; closed loop, {observed} of {steps} steps observed"
     if not regimes:
-        return trust | {"band": None, "direction": None, "text": f"{head}: no closed-loop band is packaged"}
+        return _closed(trust, None, head, "no closed-loop band is packaged")
     if closed is None:
-        opening = f"{lead}; "
-        open_where = trust["text"][len(opening) :] if trust["text"].startswith(opening) else trust["text"]
-        return trust | {
-            "band": None,
-            "direction": None,
-            "text": (
-                f"{head}: the closed loop was measured on {' and '.join(regimes)} runs only, not on {regime} runs; "
-                f"the open loop's band for these, as a reference: {open_where}"
-            ),
-        }
+        return _closed(
+            trust,
+            None,
+            head,
+            f"the closed loop was measured on {' and '.join(regimes)} runs only, not on {regime} runs; the open "
+            f"loop's band for these, as a reference: {trust['basis']}",
+        )
     ks = " / ".join(str(k) for k, _ in measured)
 
     def pct(key: str) -> str:
@@ -262,14 +269,18 @@ def closed_loop_trust(
         where = f"; this run observes {share:.0%} of its steps, fewer than any measured ({measured[0][0]} of {of})"
     elif share > measured[-1][0] / of:
         where = f"; this run observes {share:.0%} of its steps, more than any measured ({measured[-1][0]} of {of})"
-    return trust | {
-        "band": band,
-        "direction": None,
-        "text": (
-            f"{head}: {what}; nearest this run, {k_near} of {of}: {band['p95']:.0%} (median {band['median']:.0%})"
-            f"{where}"
-        ),
-    }
+    return _closed(
+        trust,
+        band,
+        head,
+        f"{what}; nearest this run, {k_near} of {of}: {band['p95']:.0%} (median {band['median']:.0%}){where}",
+    )
+
+
+def _closed(trust: dict[str, Any], band: dict | None, head: str, basis: str) -> dict[str, Any]:
+    """``trust`` with the closed loop's ``band`` and sentence (``head``: its opening; ``basis``: the rest), and
+    without the open loop's ``direction``."""
+    return trust | {"band": band, "direction": None, "text": f"{head}: {basis}", "basis": basis}
 
 
 def _closed_loop_bands(
