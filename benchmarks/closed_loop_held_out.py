@@ -43,6 +43,8 @@ from trainless.predict import PredictConfig, predict_closed_loop
 # the regimes measured, and the one run length T each takes (None: every length)
 REGIMES = {"sgd-momentum-ce": None, "sgd-ce": 150, "gd-ce": 150}
 OUT_NAME = {"sgd-momentum-ce": "closed_loop_momentum.csv"}
+DEFAULT_KEEP = Path("bench/results/closedloop")
+FROZEN_KEEP = Path("bench/results/closedloop_frozen")
 
 
 def scored(curve: np.ndarray, real: np.ndarray, k: int) -> tuple[list[float], list[float]]:
@@ -83,8 +85,15 @@ def main() -> None:
     ap.add_argument(
         "--keep",
         type=Path,
-        default=Path("bench/results/closedloop"),
-        help="each case's closed-loop curves are kept here (SUITE/CASE.json) and read back when run again",
+        default=None,
+        help="each case's closed-loop curves are kept here (SUITE/CASE.json) and read back when run again (default "
+        f"{DEFAULT_KEEP}, with --frozen {FROZEN_KEEP})",
+    )
+    ap.add_argument(
+        "--frozen",
+        action="store_true",
+        help="the closed loop with the kernel frozen at w_k (kernel_updates=()), kept apart (closedloop_frozen/); "
+        "the default closed loop's kept curves of the same runs are scored beside it (closed_loop_gd_frozen_plan.md)",
     )
     ap.add_argument(
         "--bands-out",
@@ -95,7 +104,10 @@ def main() -> None:
     a = ap.parse_args()
     cases = [p for p, d in fresh_ce_cases(a.suites, REGIMES[a.regime]) if result_regime(d) == a.regime]
     print(f"# {len(cases)} {a.regime} runs selected from {len(a.suites)} suites, in case-id order", flush=True)
-    out = a.out or Path("benchmarks/results") / OUT_NAME.get(a.regime, f"closed_loop_{a.regime}.csv")
+    keep_dir = a.keep or (FROZEN_KEEP if a.frozen else DEFAULT_KEEP)
+    name = OUT_NAME.get(a.regime, f"closed_loop_{a.regime}.csv")
+    out = a.out or Path("benchmarks/results") / (name.replace(".csv", "_frozen.csv") if a.frozen else name)
+    method = "frozen closed loop" if a.frozen else "closed loop"
     rows: list[dict] = []
     steps_seen: set[int] = set()
     pooled: dict[tuple[str, int], dict[str, list[float]]] = {}
@@ -117,7 +129,7 @@ def main() -> None:
         comp = auto_comparison(d)
         if comp is None or len(real) != d["case"]["steps"] + 1:
             continue
-        keep = a.keep / p.parent.parent.name / f"{p.stem}.json"
+        keep = keep_dir / p.parent.parent.name / f"{p.stem}.json"
         kept = json.loads(keep.read_text(encoding="utf-8")) if keep.is_file() else {}
         if a.kept_only and not all(str(k) in kept for k in a.ks):
             continue
@@ -141,7 +153,7 @@ def main() -> None:
                     data,
                     config,
                     k,
-                    PredictConfig(kernel=kconf),
+                    PredictConfig(kernel=kconf, kernel_updates=()) if a.frozen else PredictConfig(kernel=kconf),
                     trainable=case.trainable,
                     head_start=HeadStart(case.head_start),
                 )
@@ -154,12 +166,12 @@ def main() -> None:
                 write_json(keep, kept)
             seconds, drift = kept[str(k)]["seconds"], kept[str(k)]["drift"]
             closed = np.asarray(kept[str(k)]["loss"], dtype=float)
-            s = pool("closed loop", k, closed, real)
+            s = pool(method, k, closed, real)
             rows.append(
                 {
                     "case": p.stem,
                     "suite": p.parent.parent.name,
-                    "method": "closed loop",
+                    "method": method,
                     "k": k,
                     **s,
                     "seconds": seconds,
@@ -168,7 +180,12 @@ def main() -> None:
                 }
             )
             fit = extrapolate(real[:k], steps)
-            line.append(f"| k={k} closed {s['max']:.0%} (T {s['final']:.0%}, {seconds:.0f} s, drift {drift:.1g})")
+            line.append(f"| k={k} {method} {s['max']:.0%} (T {s['final']:.0%}, {seconds:.0f} s, drift {drift:.1g})")
+            default = DEFAULT_KEEP / p.parent.parent.name / f"{p.stem}.json"
+            if a.frozen and default.is_file() and str(k) in (paired := json.loads(default.read_text("utf-8"))):
+                s = pool("closed loop", k, np.asarray(paired[str(k)]["loss"], dtype=float), real)
+                rows.append({"case": p.stem, "suite": p.parent.parent.name, "method": "closed loop", "k": k, **s})
+                line.append(f"default {s['max']:.0%} (T {s['final']:.0%}, {paired[str(k)]['seconds']:.0f} s)")
             if fit is not None:
                 fit = np.concatenate([real[:k], fit[k:]])
                 s = pool("extrapolation", k, fit, real)
@@ -189,17 +206,19 @@ def main() -> None:
         )
     seconds = [r["seconds"] / r["real_seconds"] for r in rows if "seconds" in r]
     if seconds:
-        print(f"cost of the closed loop against the real run: median {statistics.median(seconds):.2f}x")
+        print(f"cost of the {method} against the real run: median {statistics.median(seconds):.2f}x")
     if a.bands_out is not None:
-        write_json(a.bands_out, closed_loop_bands(pooled, rows, a, sorted(steps_seen)))
+        write_json(a.bands_out, closed_loop_bands(pooled, rows, a, sorted(steps_seen), method))
         print(f"wrote {a.bands_out}")
 
 
-def closed_loop_bands(pooled: dict, rows: list[dict], a: argparse.Namespace, steps: list[int]) -> dict:
+def closed_loop_bands(
+    pooled: dict, rows: list[dict], a: argparse.Namespace, steps: list[int], method: str = "closed loop"
+) -> dict:
     """The pooled figures a closed-loop prediction quotes: per k, the relative T_eps errors of the eps levels the
     real run reaches after the k observed steps (those before score exactly), and the loss at T; the open loop's
     beside them, and on which side of the real loss at T the predictions end. ``steps``: the runs' lengths T the k
-    were observed of."""
+    were observed of; ``method``: the closed loop's row name (``"frozen closed loop"`` with ``--frozen``)."""
 
     def band(acc: dict[str, list[float]], cases: int) -> dict:
         after = acc["after"]
@@ -223,12 +242,9 @@ def closed_loop_bands(pooled: dict, rows: list[dict], a: argparse.Namespace, ste
         "suites": [s.name for s in a.suites],
         "steps": steps,
         "max_drift": a.max_drift,
+        "kernel_updates": "none (frozen at w_k)" if a.frozen else "the default",
         "open_loop": band(pooled[("open loop", 0)], count("open loop", 0)),
-        "observed": {
-            str(k): band(pooled[("closed loop", k)], count("closed loop", k))
-            for k in a.ks
-            if ("closed loop", k) in pooled
-        },
+        "observed": {str(k): band(pooled[(method, k)], count(method, k)) for k in a.ks if (method, k) in pooled},
     }
 
 
