@@ -195,10 +195,10 @@ def main() -> None:
     fields = ["case", "suite", "method", "k", "max", "final", "seconds", "real_seconds", "prefix_drift"]
     write_csv(out, rows, fields)
     print(f"# {len({r['case'] for r in rows})} cases; relative T_eps error on the loss, pooled over (case, eps):")
-    for (method, k), acc in sorted(pooled.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    for (name, k), acc in sorted(pooled.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         after = acc["after"]
         print(
-            f"{method:>13} k={k:>2}: all eps p95 {np.percentile(acc['every'], 95):.1%} median "
+            f"{name:>13} k={k:>2}: all eps p95 {np.percentile(acc['every'], 95):.1%} median "
             f"{statistics.median(acc['every']):.1%} ({len(acc['every'])}); eps after k p95 "
             f"{np.percentile(after, 95) if after else float('nan'):.1%} median "
             f"{statistics.median(after) if after else float('nan'):.1%} ({len(after)}); largest per case median "
