@@ -93,7 +93,8 @@ def main() -> None:
         "--frozen",
         action="store_true",
         help="the closed loop with the kernel frozen at w_k (kernel_updates=()), kept apart (closedloop_frozen/); "
-        "the default closed loop's kept curves of the same runs are scored beside it (closed_loop_gd_frozen_plan.md)",
+        "the default closed loop's kept curves of the same runs, and the cached frozen open loop (the kernel frozen "
+        "at w0), are scored beside it (closed_loop_gd_frozen_plan.md)",
     )
     ap.add_argument(
         "--bands-out",
@@ -144,6 +145,14 @@ def main() -> None:
         line = [f"{p.stem[:8]} {p.parent.parent.name} N={d['n']} B={d['case']['batch_size']} lr={lr:g}:"]
         line.append(f"open {s['max']:.0%} (T {s['final']:.0%})")
         rows.append({"case": p.stem, "suite": p.parent.parent.name, "method": "open loop", "k": 0, **s})
+        if a.frozen and "discrete" in d["predictions"]:
+            # the paper's open loop (the kernel frozen at w0), at about the frozen closed loop's cost
+            s = pool("frozen open loop", 0, np.asarray(d["predictions"]["discrete"]["loss"], dtype=float), real)
+            cost = {"seconds": d["predictions"]["discrete"]["seconds"], "real_seconds": d["record"]["total_seconds"]}
+            rows.append(
+                {"case": p.stem, "suite": p.parent.parent.name, "method": "frozen open loop", "k": 0, **s, **cost}
+            )
+            line.append(f"frozen open {s['max']:.0%} (T {s['final']:.0%})")
         for k in a.ks:
             if str(k) not in kept:
                 case, config, kconf, model, data = load_cached_case(d)
@@ -204,9 +213,10 @@ def main() -> None:
             f"{statistics.median(after) if after else float('nan'):.1%} ({len(after)}); largest per case median "
             f"{statistics.median(acc['max']):.1%}; loss at T median {statistics.median(acc['final']):.1%}"
         )
-    seconds = [r["seconds"] / r["real_seconds"] for r in rows if "seconds" in r]
-    if seconds:
-        print(f"cost of the {method} against the real run: median {statistics.median(seconds):.2f}x")
+    for name in (method, "frozen open loop"):
+        seconds = [r["seconds"] / r["real_seconds"] for r in rows if r["method"] == name and "seconds" in r]
+        if seconds:
+            print(f"cost of the {name} against the real run: median {statistics.median(seconds):.2f}x")
     if a.bands_out is not None:
         write_json(a.bands_out, closed_loop_bands(pooled, rows, a, sorted(steps_seen), method))
         print(f"wrote {a.bands_out}")

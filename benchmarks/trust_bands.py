@@ -18,7 +18,8 @@ suites (written before they ran) whose pooled counts go beside it (``validation_
 whose pooled error bands under the same R (``validation_band``: all of them and per regime) a prediction quotes
 beside the calibration suite's. ``--closed-loop FILE ...`` packages the closed loop's bands, one file per regime
 (written by ``benchmarks/closed_loop_held_out.py --bands-out``), as ``closed_loop`` keyed by regime, which a
-closed-loop prediction of that regime quotes instead.
+closed-loop prediction of that regime quotes instead (a file written with ``--frozen``, the kernel frozen at w_k, as
+``closed_loop_frozen``, which a closed-loop prediction asked to keep its kernel frozen quotes).
 
     python benchmarks/trust_bands.py bench/results/paper bench/results/unseen \
         --direction-validation bench/results/longer \
@@ -90,7 +91,7 @@ def main() -> None:
         nargs="*",
         default=[],
         help="the closed loop's bands, one file per regime (benchmarks/closed_loop_held_out.py --bands-out), "
-        "packaged as closed_loop keyed by regime",
+        "packaged as closed_loop keyed by regime (those written with --frozen as closed_loop_frozen)",
     )
     a = ap.parse_args()
     cal, val = load_cases(a.calibration), load_cases(a.validation)
@@ -163,10 +164,15 @@ def main() -> None:
             )
     if a.closed_loop:
         entries = [json.loads(f.read_text(encoding="utf-8")) for f in a.closed_loop]
-        regimes = [e["regime"] for e in entries]
-        if len(set(regimes)) != len(regimes):
-            ap.error(f"--closed-loop: one file per regime, got regimes {regimes}")
-        bands["closed_loop"] = {e["regime"]: e for e in entries}
+        # the closed loop with the kernel frozen at w_k (closed_loop_held_out.py --frozen) is packaged apart
+        keys = [
+            ("closed_loop_frozen" if e.get("kernel_updates", "").startswith("none") else "closed_loop", e["regime"])
+            for e in entries
+        ]
+        if len(set(keys)) != len(keys):
+            ap.error(f"--closed-loop: one file per regime and mode, got {keys}")
+        for (key, regime), e in zip(keys, entries, strict=True):
+            bands.setdefault(key, {})[regime] = e
     write_json(Path(a.out), bands)
     write_json(RESULTS, report)
     print(f"wrote {a.out} and {RESULTS}")

@@ -248,6 +248,15 @@ def test_closed_loop_splices_real_steps_and_predicts_the_rest(digits16):
     torch.testing.assert_close(torch.tensor(pred.paired_loss), torch.tensor(real.loss), rtol=1e-4, atol=1e-6)
     assert pred.lr == real.lr
     assert all(math.isnan(d) for d in pred.weight_distance[9:])
+    # Asked to keep the kernel frozen at w_k: the frozen closed loop was measured on full-batch GD only, so this
+    # plain SGD run quotes the default closed loop's band, saying so, and claims no side of the loss at T.
+    assert "closed loop, 8 of 20 steps observed: on " in pred.trust["text"]
+    assert "not this prediction's frozen kernel" in pred.trust["text"]
+    assert not any(w.startswith("closed loop") for w in pred.warnings)
+    full = dataclasses.replace(cfg, batch_size=digits16.n)
+    gd, _ = predict_closed_loop(load_model("factories:linear16", 5, seed=0), digits16, full, 8, FAST)
+    assert "; closed loop, the kernel frozen at w_k, 8 of 20 steps observed: on " in gd.trust["text"]
+    assert any(w.startswith("closed loop, the kernel frozen at w_k: on the benchmark's gd-ce") for w in gd.warnings)
     # Kernel updates are steps of the whole run, those after k used (from w_k); a linear model's kernel is
     # constant, so the curve stays the real run's, and the endpoint check is made from w_k.
     model = load_model("factories:linear16", 5, seed=0)
@@ -263,6 +272,7 @@ def test_closed_loop_splices_real_steps_and_predicts_the_rest(digits16):
     assert auto.options.kernel_updates == (9, 10, 12, 16)
     assert [row["step"] for row in auto.kernel_path] == [9, 10, 12, 16]
     torch.testing.assert_close(torch.tensor(auto.paired_loss), torch.tensor(real.loss), rtol=1e-4, atol=1e-6)
+    assert "closed loop, 8 of 20 steps observed" in auto.trust["text"] and "frozen at w_k" not in auto.trust["text"]
     # Averaged over two weight paths, each path's curve is spliced too, so the saved curves have T + 1 rows.
     model = load_model("factories:linear16", 5, seed=0)
     paths = dataclasses.replace(FAST, kernel_updates=(12,), path_stride=2, path_samples=2)

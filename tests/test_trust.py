@@ -532,6 +532,37 @@ def test_a_closed_loop_quotes_its_own_regimes_band(tmp_path):
     sgd = closed_loop_trust(trust_summary([], "frozen", bands, regime="sgd-ce"), 20, 150, "sgd-ce", bands)
     assert sgd["band"] is None and "measured on gd-ce and sgd-momentum-ce runs only, not on sgd-ce" in sgd["text"]
     assert closed_loop_level_note(20, 150, "sgd-ce", bands) is None
+    # Asked to keep the kernel frozen at w_k: no frozen measurement packaged, so the default closed loop's band,
+    # saying how it was measured; no side of the loss at T claimed for a mode not measured.
+    asked = closed_loop_trust(opened, 20, 150, "gd-ce", bands, frozen=True)
+    assert asked["band"]["p95"] == 0.11 and asked["text"].startswith("no flag; closed loop, 20 of 150")
+    assert "measured with kernel_updates='auto', not this prediction's frozen kernel" in asked["text"]
+    assert closed_loop_level_note(20, 150, "gd-ce", bands, frozen=True) is None
+    # With the frozen closed loop's own measurement packaged, that one is quoted, and only when asked for.
+    gd_frozen = json.loads(json.dumps(gd))
+    gd_frozen["observed"]["20"] |= {"p95": 0.3, "median": 0.07, "loss_at_T_above": 29, "loss_at_T_ratio_median": 1.8}
+    both = tmp_path / "bands_frozen.json"
+    both.write_text(
+        json.dumps(
+            {
+                "suite": "s",
+                "frozen": frozen,
+                "closed_loop": {REGIME: CLOSED, "gd-ce": gd},
+                "closed_loop_frozen": {"gd-ce": gd_frozen},
+            }
+        )
+    )
+    own = closed_loop_trust(opened, 20, 150, "gd-ce", both, frozen=True)
+    assert own["band"]["p95"] == 0.3 and "within 30% of its T_eps" in own["text"] and "11%" not in own["text"]
+    assert own["text"].startswith("no flag; closed loop, the kernel frozen at w_k, 20 of 150 steps observed: on 30")
+    assert "kernel_updates='auto'" not in own["text"]
+    assert closed_loop_trust(opened, 20, 150, "gd-ce", both)["band"]["p95"] == 0.11
+    note = closed_loop_level_note(20, 150, "gd-ce", both, frozen=True)
+    assert note.startswith("closed loop, the kernel frozen at w_k: on the benchmark's gd-ce runs (30,")
+    assert "above the real one on 29 of them" in note and note.endswith("expect the real run to end lower")
+    # a regime whose frozen closed loop was not measured falls back to its default closed loop's band
+    momentum = closed_loop_trust(opened, 10, 150, REGIME, both, frozen=True)
+    assert momentum["band"]["p95"] == 0.5 and "not this prediction's frozen kernel" in momentum["text"]
 
 
 def test_a_closed_loop_says_which_side_of_the_real_loss_at_t_it_ended_on(tmp_path):
@@ -567,7 +598,11 @@ def test_packaged_closed_loop_bands_are_keyed_by_the_regime_measured():
     assert sorted(packaged) == ["gd-ce", "sgd-ce", "sgd-momentum-ce"]
     assert sorted(int(k) for k in packaged["sgd-momentum-ce"]["observed"]) == [10, 20, 40]
     assert list(packaged["gd-ce"]["observed"]) == list(packaged["sgd-ce"]["observed"]) == ["20"]
-    for regime, closed in packaged.items():
+    # the closed loop with the kernel frozen at w_k, measured on full-batch GD only, packaged apart
+    frozen = _bands(BANDS_FILE)["closed_loop_frozen"]
+    assert sorted(frozen) == ["gd-ce"] and frozen["gd-ce"]["kernel_updates"].startswith("none")
+    assert all(closed.get("kernel_updates", "the default") == "the default" for closed in packaged.values())
+    for regime, closed in (*packaged.items(), *frozen.items()):
         assert closed["regime"] == regime and closed["steps"] == [150] and closed["observed"]
         for band in (closed["open_loop"], *closed["observed"].values()):
             assert band["cases"] > 0 and 0 <= band["median"] <= band["p95"]

@@ -54,6 +54,9 @@ def predict_closed_loop(
     distance from w_k is not reported here).
     """
     options = options or PredictConfig()
+    # Asked to keep the kernel frozen at w_k, its trust quotes the frozen closed loop's measurement; under momentum
+    # "auto" keeps it frozen too (below 85% zero head inputs), so the default's measurement is already that one.
+    frozen = options.kernel_updates == () and config.momentum == 0
     check_dynamics(config, Engine(options.engine))
     if config.momentum > 0:
         if Engine(options.engine) is not Engine.DISCRETE:
@@ -111,8 +114,8 @@ def predict_closed_loop(
     times, levels = curve_times(loss_t, error, options)
     nan_tail = (math.nan,) * (config.steps - k)
     regime = trust_regime(config.batch_size, lin.n, config.momentum, config.loss)
-    trust = None if rest.trust is None else closed_loop_trust(rest.trust, k, config.steps, regime)
-    note = closed_loop_level_note(k, config.steps, regime)
+    trust = None if rest.trust is None else closed_loop_trust(rest.trust, k, config.steps, regime, frozen=frozen)
+    note = closed_loop_level_note(k, config.steps, regime, frozen=frozen)
     return (
         dataclasses.replace(
             rest,

@@ -223,7 +223,13 @@ def trust_summary(
 
 
 def closed_loop_trust(
-    trust: dict[str, Any], observed: int, steps: int, regime: str, bands_file: Path = BANDS_FILE
+    trust: dict[str, Any],
+    observed: int,
+    steps: int,
+    regime: str,
+    bands_file: Path = BANDS_FILE,
+    *,
+    frozen: bool = False,
 ) -> dict[str, Any]:
     """The trust signal of a closed-loop prediction (``observed`` = k real steps of a run of ``steps`` = T, then
     predicted from w_k): ``trust``, the :func:`trust_summary` of the prediction from w_k, with its band and
@@ -236,10 +242,17 @@ def closed_loop_trust(
     ``band`` is the measured k whose share k / T of the run is nearest this one's; the sentence quotes every
     measured k, and says where this k / T lies outside them. Where the closed loop was measured on other regimes
     only, the sentence says so and quotes the open loop's band as a reference, and ``band`` is None. ``flags`` and
-    ``mode`` stay the prediction's; ``direction`` (an open-loop figure) is dropped."""
-    closed, measured, of, regimes = _closed_loop_bands(bands_file, regime)
+    ``mode`` stay the prediction's; ``direction`` (an open-loop figure) is dropped.
+
+    ``frozen``: the prediction was asked to keep the kernel frozen at w_k (``kernel_updates=()``). It quotes the
+    frozen closed loop's own measurement of its regime (``closed_loop_frozen`` in ``bands_file``) where one was
+    made, and otherwise the default closed loop's, saying that it was measured with ``kernel_updates='auto'``."""
+    closed, measured, of, regimes = _closed_loop_bands(bands_file, regime, frozen=True) if frozen else (None,) * 4
+    how = "" if closed is None else ", the kernel frozen at w_k"
+    if closed is None:
+        closed, measured, of, regimes = _closed_loop_bands(bands_file, regime)
     lead = _lead(trust["flags"], trust["mode"])
-    head = f"{lead}; closed loop, {observed} of {steps} steps observed"
+    head = f"{lead}; closed loop{how}, {observed} of {steps} steps observed"
     if not regimes:
         return _closed(trust, None, head, "no closed-loop band is packaged")
     if closed is None:
@@ -262,6 +275,8 @@ def closed_loop_trust(
         f"T a median {pct('loss_at_T_median')} off (the open loop from w0: {closed['open_loop']['p95']:.0%} / median "
         f"{closed['open_loop']['median']:.0%}, loss at T {closed['open_loop']['loss_at_T_median']:.0%})"
     )
+    if frozen and not how:
+        what += ", measured with kernel_updates='auto', not this prediction's frozen kernel"
     share = observed / steps
     k_near, band = _nearest(measured, of, share)
     where = ""
@@ -284,13 +299,14 @@ def _closed(trust: dict[str, Any], band: dict | None, head: str, basis: str) -> 
 
 
 def _closed_loop_bands(
-    bands_file: Path, regime: str
+    bands_file: Path, regime: str, *, frozen: bool = False
 ) -> tuple[dict[str, Any] | None, list[tuple[int, dict]], int, list[str]]:
-    """The packaged ``closed_loop`` entry of ``bands_file`` for ``regime`` (:func:`trust_regime`), its measured
-    (k, band) pairs in order of k, the runs' length T the k were observed of, and every regime measured (sorted);
-    (None, [], 0, regimes) where none is packaged for ``regime``."""
+    """The packaged ``closed_loop`` entry of ``bands_file`` for ``regime`` (:func:`trust_regime`; with ``frozen``,
+    the ``closed_loop_frozen`` entry: the closed loop with the kernel frozen at w_k), its measured (k, band) pairs in
+    order of k, the runs' length T the k were observed of, and every regime measured (sorted); (None, [], 0,
+    regimes) where none is packaged for ``regime``."""
     bands = _bands(Path(bands_file))
-    packaged = (None if bands is None else bands.get("closed_loop")) or {}
+    packaged = (None if bands is None else bands.get("closed_loop_frozen" if frozen else "closed_loop")) or {}
     regimes = sorted(r for r, entry in packaged.items() if entry.get("observed"))
     closed = packaged.get(regime) if regime in regimes else None
     if closed is None:
@@ -304,12 +320,15 @@ def _nearest(measured: list[tuple[int, dict]], of: int, share: float) -> tuple[i
     return min(measured, key=lambda kb: (abs(kb[0] / of - share), kb[0]))
 
 
-def closed_loop_level_note(observed: int, steps: int, regime: str, bands_file: Path = BANDS_FILE) -> str | None:
+def closed_loop_level_note(
+    observed: int, steps: int, regime: str, bands_file: Path = BANDS_FILE, *, frozen: bool = False
+) -> str | None:
     """A warning for a closed-loop prediction: on which side of the real loss at T the benchmark's closed loops
-    ended, per measured k (the ``regime``'s ``closed_loop`` entry in ``bands_file``), and what to expect at the k
-    nearest this run's share ``observed`` / ``steps``. None where nothing was measured for ``regime`` (the open
-    loop's figures on the loss at T do not carry over: the closed loop starts from the real w_k)."""
-    closed, measured, of, _ = _closed_loop_bands(bands_file, regime)
+    ended, per measured k (the ``regime``'s ``closed_loop`` entry in ``bands_file``; with ``frozen``, the kernel
+    frozen at w_k, its ``closed_loop_frozen`` entry), and what to expect at the k nearest this run's share
+    ``observed`` / ``steps``. None where nothing was measured for ``regime`` and this mode (the open loop's figures
+    on the loss at T do not carry over: the closed loop starts from the real w_k; nor do those of another mode)."""
+    closed, measured, of, _ = _closed_loop_bands(bands_file, regime, frozen=frozen)
     if closed is None or any("loss_at_T_above" not in b for _, b in measured):
         return None
     k_near, band = _nearest(measured, of, observed / steps)
@@ -318,9 +337,10 @@ def closed_loop_level_note(observed: int, steps: int, regime: str, bands_file: P
         -1: "expect the real run to end higher",
         0: "no side to expect",
     }[_side(band["loss_at_T_above"] / band["cases"])]
+    how = ", the kernel frozen at w_k" if frozen else ""
     return (
-        f"closed loop: on the benchmark's {closed['regime']} runs ({band['cases']}, from the suites written before "
-        "they ran) the predicted loss at T ended above the real one on "
+        f"closed loop{how}: on the benchmark's {closed['regime']} runs ({band['cases']}, from the suites written "
+        "before they ran) the predicted loss at T ended above the real one on "
         + " / ".join(f"{b['loss_at_T_above']}" for _, b in measured)
         + f" of them with {' / '.join(str(k) for k, _ in measured)} of {of} steps observed (predicted / real, median "
         + " / ".join(f"{b['loss_at_T_ratio_median']:.2f}x" for _, b in measured)
