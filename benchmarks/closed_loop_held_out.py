@@ -213,10 +213,9 @@ def main() -> None:
             f"{statistics.median(after) if after else float('nan'):.1%} ({len(after)}); largest per case median "
             f"{statistics.median(acc['max']):.1%}; loss at T median {statistics.median(acc['final']):.1%}"
         )
-    for name in (method, "frozen open loop"):
-        seconds = [r["seconds"] / r["real_seconds"] for r in rows if r["method"] == name and "seconds" in r]
-        if seconds:
-            print(f"cost of the {name} against the real run: median {statistics.median(seconds):.2f}x")
+    for name, k in sorted({(r["method"], r["k"]) for r in rows if "seconds" in r}, key=lambda mk: (mk[1], mk[0])):
+        seconds = [r["seconds"] / r["real_seconds"] for r in rows if (r["method"], r["k"]) == (name, k)]
+        print(f"cost of the {name} (k={k}) against the real run: median {statistics.median(seconds):.2f}x")
     if a.bands_out is not None:
         write_json(a.bands_out, closed_loop_bands(pooled, rows, a, sorted(steps_seen), method))
         print(f"wrote {a.bands_out}")

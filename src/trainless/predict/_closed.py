@@ -54,9 +54,6 @@ def predict_closed_loop(
     distance from w_k is not reported here).
     """
     options = options or PredictConfig()
-    # Asked to keep the kernel frozen at w_k, its trust quotes the frozen closed loop's measurement; under momentum
-    # "auto" keeps it frozen too (below 85% zero head inputs), so the default's measurement is already that one.
-    frozen = options.kernel_updates == () and config.momentum == 0
     check_dynamics(config, Engine(options.engine))
     if config.momentum > 0:
         if Engine(options.engine) is not Engine.DISCRETE:
@@ -105,6 +102,10 @@ def predict_closed_loop(
     # its updates over the T - k steps left, the first one step after w_k).
     if options.kernel_updates != AUTO:
         options = dataclasses.replace(options, kernel_updates=tuple(t - k for t in options.kernel_updates if t > k))
+    # Asked to keep the kernel frozen at w_k (no update after k), its trust quotes the frozen closed loop's
+    # measurement; under momentum "auto" keeps it frozen too (below 85% zero head inputs), so the default's
+    # measurement is already that one.
+    frozen = options.kernel_updates == () and config.momentum == 0
     rest = predict_from(lin, config, options, model=model, data=data, progress=progress, start_step=k)
     real_loss, real_err = tuple(observed.loss[:-1]), tuple(observed.error[:-1])
 
