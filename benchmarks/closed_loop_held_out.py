@@ -106,8 +106,8 @@ def main() -> None:
     cases = [p for p, d in fresh_ce_cases(a.suites, REGIMES[a.regime]) if result_regime(d) == a.regime]
     print(f"# {len(cases)} {a.regime} runs selected from {len(a.suites)} suites, in case-id order", flush=True)
     keep_dir = a.keep or (FROZEN_KEEP if a.frozen else DEFAULT_KEEP)
-    name = OUT_NAME.get(a.regime, f"closed_loop_{a.regime}.csv")
-    out = a.out or Path("benchmarks/results") / (name.replace(".csv", "_frozen.csv") if a.frozen else name)
+    csv_name = OUT_NAME.get(a.regime, f"closed_loop_{a.regime}.csv")
+    out = a.out or Path("benchmarks/results") / (csv_name.replace(".csv", "_frozen.csv") if a.frozen else csv_name)
     method = "frozen closed loop" if a.frozen else "closed loop"
     rows: list[dict] = []
     steps_seen: set[int] = set()
@@ -251,7 +251,8 @@ def closed_loop_bands(
         "suites": [s.name for s in a.suites],
         "steps": steps,
         "max_drift": a.max_drift,
-        "kernel_updates": "none (frozen at w_k)" if a.frozen else "the default",
+        # PredictConfig.kernel_updates of the closed loop measured ("none": frozen at w_k), which trust_bands.py keys on
+        "kernel_updates": "none" if a.frozen else "auto",
         "open_loop": band(pooled[("open loop", 0)], count("open loop", 0)),
         "observed": {str(k): band(pooled[(method, k)], count(method, k)) for k in a.ks if (method, k) in pooled},
     }

@@ -166,8 +166,7 @@ def main() -> None:
         entries = [json.loads(f.read_text(encoding="utf-8")) for f in a.closed_loop]
         # the closed loop with the kernel frozen at w_k (closed_loop_held_out.py --frozen) is packaged apart
         keys = [
-            ("closed_loop_frozen" if e.get("kernel_updates", "").startswith("none") else "closed_loop", e["regime"])
-            for e in entries
+            ("closed_loop_frozen" if e.get("kernel_updates") == "none" else "closed_loop", e["regime"]) for e in entries
         ]
         if len(set(keys)) != len(keys):
             ap.error(f"--closed-loop: one file per regime and mode, got {keys}")

@@ -600,8 +600,8 @@ def test_packaged_closed_loop_bands_are_keyed_by_the_regime_measured():
     assert list(packaged["gd-ce"]["observed"]) == list(packaged["sgd-ce"]["observed"]) == ["20"]
     # the closed loop with the kernel frozen at w_k, measured on full-batch GD only, packaged apart
     frozen = _bands(BANDS_FILE)["closed_loop_frozen"]
-    assert sorted(frozen) == ["gd-ce"] and frozen["gd-ce"]["kernel_updates"].startswith("none")
-    assert all(closed.get("kernel_updates", "the default") == "the default" for closed in packaged.values())
+    assert sorted(frozen) == ["gd-ce"] and frozen["gd-ce"]["kernel_updates"] == "none"
+    assert all(closed["kernel_updates"] == "auto" for closed in packaged.values())
     for regime, closed in (*packaged.items(), *frozen.items()):
         assert closed["regime"] == regime and closed["steps"] == [150] and closed["observed"]
         for band in (closed["open_loop"], *closed["observed"].values()):
