@@ -97,12 +97,23 @@ def main() -> None:
         "at w0), are scored beside it (closed_loop_gd_frozen_plan.md)",
     )
     ap.add_argument(
+        "--levels-after",
+        type=int,
+        default=None,
+        help="score every method (the open loop too) on the eps levels the real run reaches after this step, not each "
+        "k's own: the k compared on the same levels (not with --bands-out, whose bands are per k's own levels)",
+    )
+    ap.add_argument(
         "--bands-out",
         type=Path,
         default=None,
         help="also write the closed loop's pooled bands per k here (JSON), for benchmarks/trust_bands.py --closed-loop",
     )
     a = ap.parse_args()
+    if a.levels_after is not None and a.bands_out is not None:
+        ap.error("--levels-after and --bands-out: a band is scored on the levels after its own k")
+    if a.levels_after is not None and a.levels_after < max(a.ks):
+        ap.error(f"--levels-after {a.levels_after} is before the last observed step (--ks {max(a.ks)})")
     cases = [p for p, d in fresh_ce_cases(a.suites, REGIMES[a.regime]) if result_regime(d) == a.regime]
     print(f"# {len(cases)} {a.regime} runs selected from {len(a.suites)} suites, in case-id order", flush=True)
     keep_dir = a.keep or (FROZEN_KEEP if a.frozen else DEFAULT_KEEP)
@@ -114,7 +125,7 @@ def main() -> None:
     pooled: dict[tuple[str, int], dict[str, list[float]]] = {}
 
     def pool(method: str, k: int, curve: np.ndarray, real: np.ndarray) -> dict[str, float]:
-        every, after = scored(curve, real, k)
+        every, after = scored(curve, real, k if a.levels_after is None else a.levels_after)
         acc = pooled.setdefault((method, k), {"every": [], "after": [], "final": [], "max": [], "ratio": []})
         final = abs(curve[-1] - real[-1]) / real[-1]
         acc["every"] += every
@@ -205,10 +216,10 @@ def main() -> None:
     write_csv(out, rows, fields)
     print(f"# {len({r['case'] for r in rows})} cases; relative T_eps error on the loss, pooled over (case, eps):")
     for (name, k), acc in sorted(pooled.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        after = acc["after"]
+        after, cut = acc["after"], "k" if a.levels_after is None else a.levels_after
         print(
             f"{name:>13} k={k:>2}: all eps p95 {np.percentile(acc['every'], 95):.1%} median "
-            f"{statistics.median(acc['every']):.1%} ({len(acc['every'])}); eps after k p95 "
+            f"{statistics.median(acc['every']):.1%} ({len(acc['every'])}); eps after {cut} p95 "
             f"{np.percentile(after, 95) if after else float('nan'):.1%} median "
             f"{statistics.median(after) if after else float('nan'):.1%} ({len(after)}); largest per case median "
             f"{statistics.median(acc['max']):.1%}; loss at T median {statistics.median(acc['final']):.1%}"
