@@ -152,6 +152,9 @@ def main() -> None:
         steps_seen.add(steps)
         open_loop = np.asarray(d["predictions"][comp["engine"]]["loss"], dtype=float)
         s = pool("open loop", 0, open_loop, real)
+        for k in a.ks:
+            # the open loop on the levels each k is scored on (those the real run reaches after it), for its band
+            pool("open loop", k, open_loop, real)
         lr = d["record"]["config"]["lr"]
         line = [f"{p.stem[:8]} {p.parent.parent.name} N={d['n']} B={d['case']['batch_size']} lr={lr:g}:"]
         line.append(f"open {s['max']:.0%} (T {s['final']:.0%})")
@@ -240,8 +243,8 @@ def closed_loop_bands(
     beside them, and on which side of the real loss at T the predictions end. ``steps``: the runs' lengths T the k
     were observed of; ``method``: the closed loop's row name (``"frozen closed loop"`` with ``--frozen``)."""
 
-    def band(acc: dict[str, list[float]], cases: int) -> dict:
-        after = acc["after"]
+    def band(acc: dict[str, list[float]], cases: int, cost: list[float] | None = None, k: int = 0) -> dict:
+        after, same = acc["after"], pooled[("open loop", k)]["after"] if k else []
         return {
             "cases": cases,
             "pairs": len(after),
@@ -251,10 +254,23 @@ def closed_loop_bands(
             # which side of the real loss at T the prediction ends on: predicted / real
             "loss_at_T_above": int(sum(r > 1 for r in acc["ratio"])),
             "loss_at_T_ratio_median": float(statistics.median(acc["ratio"])),
+            # the prediction's seconds over the real run's (the observed steps included), median over the runs
+            **({"cost_median": float(statistics.median(cost))} if cost else {}),
+            # the open loop from w0 scored on the same levels (those the real run reaches after k), for a fair compare
+            **(
+                {"open_loop_same_levels": {"p95": float(np.percentile(same, 95)), "median": statistics.median(same)}}
+                if same
+                else {}
+            ),
         }
 
     def count(method: str, k: int) -> int:
         return len({r["case"] for r in rows if r["method"] == method and r["k"] == k})
+
+    def cost(method: str, k: int) -> list[float]:
+        return [
+            r["seconds"] / r["real_seconds"] for r in rows if (r["method"], r["k"]) == (method, k) and "seconds" in r
+        ]
 
     return {
         # what the cases were: the regime (trust_regime's name) and the suites they came from
@@ -265,7 +281,11 @@ def closed_loop_bands(
         # PredictConfig.kernel_updates of the closed loop measured ("none": frozen at w_k), which trust_bands.py keys on
         "kernel_updates": "none" if a.frozen else "auto",
         "open_loop": band(pooled[("open loop", 0)], count("open loop", 0)),
-        "observed": {str(k): band(pooled[(method, k)], count(method, k)) for k in a.ks if (method, k) in pooled},
+        "observed": {
+            str(k): band(pooled[(method, k)], count(method, k), cost(method, k), k)
+            for k in a.ks
+            if (method, k) in pooled
+        },
     }
 
 

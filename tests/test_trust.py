@@ -563,6 +563,13 @@ def test_a_closed_loop_quotes_its_own_regimes_band(tmp_path):
     # a regime whose frozen closed loop was not measured falls back to its default closed loop's band
     momentum = closed_loop_trust(opened, 10, 150, REGIME, both, frozen=True)
     assert momentum["band"]["p95"] == 0.5 and "not this prediction's frozen kernel" in momentum["text"]
+    # Where the band file scored the open loop on the same levels as each k, that is the comparison quoted.
+    gd["observed"]["20"]["open_loop_same_levels"] = {"p95": 0.17, "median": 0.044}
+    same = tmp_path / "bands_same_levels.json"
+    same.write_text(json.dumps({"suite": "s", "frozen": frozen, "closed_loop": {"gd-ce": gd}}))
+    fair = closed_loop_trust(opened, 20, 150, "gd-ce", same)["text"]
+    assert "(the open loop from w0 on the same levels: 17% (median 4%), loss at T 7%)" in fair
+    assert "20% / median 6%" not in fair
 
 
 def test_a_closed_loop_says_which_side_of_the_real_loss_at_t_it_ended_on(tmp_path):
@@ -591,6 +598,53 @@ def test_a_closed_loop_says_which_side_of_the_real_loss_at_t_it_ended_on(tmp_pat
     assert closed_loop_level_note(10, 150, "sgd-momentum-ce", old) is None
 
 
+def test_a_flagged_open_loop_is_told_what_observing_steps_bought(tmp_path):
+    """The hint of a flagged open-loop prediction: each packaged closed-loop mode of its regime, its measured k with
+    their p95 / median and cost, and those k as the same shares of this run's steps."""
+    import json
+
+    from trainless.predict._trust import closed_loop_hint
+
+    closed = json.loads(json.dumps(CLOSED))
+    closed["observed"]["10"] |= {"cost_median": 0.2, "open_loop_same_levels": {"p95": 0.67, "median": 0.19}}
+    closed["observed"]["40"] |= {"cost_median": 0.31, "open_loop_same_levels": {"p95": 0.63, "median": 0.25}}
+    frozen = json.loads(json.dumps(CLOSED))
+    frozen["observed"] = {"20": {"cases": 60, "pairs": 200, "p95": 0.26, "median": 0.055}}
+    bands = tmp_path / "bands_hint.json"
+    bands.write_text(
+        json.dumps({"suite": "s", "closed_loop": {REGIME: closed}, "closed_loop_frozen": {REGIME: frozen}})
+    )
+    hint = closed_loop_hint(REGIME, 150, bands)
+    assert hint.startswith("what observing real steps first bought (the closed loop, --observe K")
+    assert "on the benchmark's 60 sgd-momentum-ce runs" in hint
+    assert (
+        "10 / 40 of 150 steps observed came within 50% / 44% (median 10% / 6%; the open loop from w0 on the same "
+        "levels: 67% / 63%), at a median 0.20x / 0.31x the real run's cost; with the kernel" in hint
+    )
+    # the frozen mode's cost was not measured: none is claimed
+    assert "with the kernel frozen at w_k (--kernel-updates none), 20 of 150 steps observed came within 26% " in hint
+    assert "(median 6%); the same" in hint and hint.endswith("this run's 150 steps: --observe 10 / 20 / 40")
+    assert hint.count("on the same levels") == 1  # the frozen mode's band carries no open-loop figure
+    # the measured shares carried to a run of another length, each k at least 1 and below its steps
+    assert closed_loop_hint(REGIME, 300, bands).endswith("this run's 300 steps: --observe 20 / 40 / 80")
+    assert closed_loop_hint(REGIME, 3, bands).endswith("--observe 1")
+    assert closed_loop_hint("gd-ce", 150, bands) is None and closed_loop_hint(REGIME, 1, bands) is None
+
+
+def test_only_a_flagged_open_loop_prediction_carries_the_closed_loop_hint(digits16, tiny):
+    """End to end: above the stability edge the open-loop prediction of a full-batch cross-entropy run is flagged and
+    says what observing steps bought on its regime (the packaged bands); the same run below the edge does not."""
+    cfg = FinetuneConfig(lr=0.01, steps=12)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    edge = 2.0 / predict_from(lin, cfg, FAST).sharpness
+    flagged = predict_from(lin, FinetuneConfig(lr=1.5 * edge, steps=12), FAST)
+    calm = predict_from(lin, FinetuneConfig(lr=0.5 * edge, steps=12), FAST)
+    assert flagged.trust["flags"] == ["edge"] and not calm.trust["flags"]
+    hints = [w for w in flagged.warnings if w.startswith("what observing real steps first")]
+    assert len(hints) == 1 and "gd-ce runs" in hints[0] and hints[0].endswith("this run's 12 steps: --observe 2 / 3")
+    assert not any(w.startswith("what observing real steps first") for w in calm.warnings)
+
+
 def test_packaged_closed_loop_bands_are_keyed_by_the_regime_measured():
     from trainless.predict._trust import BANDS_FILE, _bands
 
@@ -607,6 +661,10 @@ def test_packaged_closed_loop_bands_are_keyed_by_the_regime_measured():
         for band in (closed["open_loop"], *closed["observed"].values()):
             assert band["cases"] > 0 and 0 <= band["median"] <= band["p95"]
             assert 0 <= band["loss_at_T_above"] <= band["cases"] and band["loss_at_T_ratio_median"] > 0
+        for band in closed["observed"].values():
+            same = band["open_loop_same_levels"]
+            assert band["cost_median"] > 0 and 0 <= same["median"] <= same["p95"]
+    assert sorted(int(k) for k in frozen["gd-ce"]["observed"]) == [20, 40]
 
 
 def test_endpoint_ratio_rule():

@@ -61,7 +61,14 @@ from ._flow import FlowPoint, flow_path
 from ._preserve import preserved
 from ._result import Prediction, curve_times
 from ._samples import path_mean
-from ._trust import endpoint_threshold, largest_edge_ratio, trust_flags, trust_regime, trust_summary
+from ._trust import (
+    closed_loop_hint,
+    endpoint_threshold,
+    largest_edge_ratio,
+    trust_flags,
+    trust_regime,
+    trust_summary,
+)
 
 
 def time_optimizer_step(
@@ -343,13 +350,23 @@ def predict_from(
     phases = path_phases(stride, samples)
     if not phases:
         # Without moves between updates (or a stride of 1) every path is this one: the options say one was made.
-        return _cost_warned(dataclasses.replace(first, options=dataclasses.replace(first.options, path_samples=1)))
+        one = dataclasses.replace(first, options=dataclasses.replace(first.options, path_samples=1))
+        return _hinted(_cost_warned(one), lin, config, start_step)
     others = []
     for phase in phases:
         if progress:
             tqdm.write(f"weight path {len(others) + 2} of {len(phases) + 1} (path_samples)", file=sys.stderr)
         others.append(_predict_sample(lin, config, options, where | {"phase": phase}))
-    return _cost_warned(path_mean((first, *others), phases, options, lin.seconds))
+    return _hinted(_cost_warned(path_mean((first, *others), phases, options, lin.seconds)), lin, config, start_step)
+
+
+def _hinted(pred: Prediction, lin: Linearization, config: FinetuneConfig, start_step: int) -> Prediction:
+    """``pred`` with what to do where its trust signal is flagged and it starts at w0: what the closed loop
+    (observing real steps first) bought on the benchmark's runs of its regime (:func:`closed_loop_hint`)."""
+    if start_step or pred.trust is None or not pred.trust["flags"]:
+        return pred
+    hint = closed_loop_hint(trust_regime(config.batch_size, lin.n, config.momentum, config.loss), config.steps)
+    return pred if hint is None else dataclasses.replace(pred, warnings=(*pred.warnings, hint))
 
 
 def _cost_warned(pred: Prediction) -> Prediction:

@@ -272,8 +272,7 @@ def closed_loop_trust(
         f"on {closed['open_loop']['cases']} {regime} runs of the {len(closed['suites'])} suites written before they "
         f"ran, with {ks} of {of} steps observed, the levels the real run reached after them came within "
         f"{pct('p95')} of its T_eps (95th percentile of the relative error; median {pct('median')}) and the loss at "
-        f"T a median {pct('loss_at_T_median')} off (the open loop from w0: {closed['open_loop']['p95']:.0%} / median "
-        f"{closed['open_loop']['median']:.0%}, loss at T {closed['open_loop']['loss_at_T_median']:.0%})"
+        f"T a median {pct('loss_at_T_median')} off ({_open_loop_beside(closed, measured)})"
     )
     if frozen and not how:
         what += ", measured with kernel_updates='auto', not this prediction's frozen kernel"
@@ -290,6 +289,66 @@ def closed_loop_trust(
         head,
         f"{what}; nearest this run, {k_near} of {of}: {band['p95']:.0%} (median {band['median']:.0%}){where}",
     )
+
+
+def closed_loop_hint(regime: str, steps: int, bands_file: Path = BANDS_FILE) -> str | None:
+    """What observing real steps first (the closed loop: ``--observe K``, :func:`predict_closed_loop`) bought on the
+    benchmark's runs of this ``regime`` (:func:`trust_regime`), for an open-loop prediction that is flagged: per
+    packaged mode (``closed_loop``, the default kernel updates; ``closed_loop_frozen``, the kernel frozen at w_k) and
+    measured k of T, the 95th percentile and median of the relative T_eps error on the levels the real run reached
+    after the k steps, the cost against the real run and the open loop's p95 on the same levels where measured; and
+    those k as the same shares of this run's ``steps`` (each at least 1 and below ``steps``). None where no closed
+    loop of ``regime`` is packaged."""
+    parts, ks_here = [], set()
+    cases = None
+    for frozen in (False, True):
+        closed, measured, of, _ = _closed_loop_bands(bands_file, regime, frozen=frozen)
+        measured = [(k, b) for k, b in measured if b.get("p95") is not None]
+        if closed is None or not measured:
+            continue
+        cases = cases or closed["open_loop"]["cases"]
+        ks_here.update(min(max(round(k / of * steps), 1), steps - 1) for k, _ in measured)
+
+        def slash(fmt: str, key: str, measured: list[tuple[int, dict]] = measured) -> str:
+            return " / ".join(fmt.format(b[key]) for _, b in measured)
+
+        cost = (
+            f", at a median {slash('{:.2f}x', 'cost_median')} the real run's cost"
+            if all("cost_median" in b for _, b in measured)
+            else ""
+        )
+        how = "with the kernel frozen at w_k (--kernel-updates none), " if frozen else ""
+        same = (
+            "; the open loop from w0 on the same levels: "
+            + " / ".join(f"{b['open_loop_same_levels']['p95']:.0%}" for _, b in measured)
+            if all("open_loop_same_levels" in b for _, b in measured)
+            else ""
+        )
+        parts.append(
+            f"{how}{' / '.join(str(k) for k, _ in measured)} of {of} steps observed came within "
+            f"{slash('{:.0%}', 'p95')} (median {slash('{:.0%}', 'median')}{same}){cost}"
+        )
+    if not parts or steps < 2:
+        return None
+    return (
+        f"what observing real steps first bought (the closed loop, --observe K; predict_closed_loop) on the "
+        f"benchmark's {cases} {regime} runs written before they ran, at the p95 of the relative T_eps error on the "
+        f"levels left: {'; '.join(parts)}; the same shares of this run's {steps} steps: --observe "
+        + " / ".join(str(k) for k in sorted(ks_here))
+    )
+
+
+def _open_loop_beside(closed: dict[str, Any], measured: list[tuple[int, dict]]) -> str:
+    """The open loop from w0 on the closed loop's runs, for comparison: on the same levels as each measured k (those
+    the real run reached after it; later levels are easier for both) where the band file has them, else on every
+    level."""
+    opened = closed["open_loop"]
+    end = f"loss at T {opened['loss_at_T_median']:.0%}"
+    if all("open_loop_same_levels" in b for _, b in measured):
+        same = [b["open_loop_same_levels"] for _, b in measured]
+        p95, median = (" / ".join(f"{o[key]:.0%}" for o in same) for key in ("p95", "median"))
+        return f"the open loop from w0 on the same levels: {p95} (median {median}), {end}"
+    return f"the open loop from w0: {opened['p95']:.0%} / median {opened['median']:.0%}, {end}"
 
 
 def _closed(trust: dict[str, Any], band: dict | None, head: str, basis: str) -> dict[str, Any]:
