@@ -652,9 +652,9 @@ def test_packaged_closed_loop_bands_are_keyed_by_the_regime_measured():
     assert sorted(packaged) == ["gd-ce", "sgd-ce", "sgd-momentum-ce"]
     assert sorted(int(k) for k in packaged["sgd-momentum-ce"]["observed"]) == [10, 20, 40]
     assert list(packaged["gd-ce"]["observed"]) == list(packaged["sgd-ce"]["observed"]) == ["20"]
-    # the closed loop with the kernel frozen at w_k, measured on full-batch GD only, packaged apart
+    # the closed loop with the kernel frozen at w_k, measured on full-batch GD and plain SGD, packaged apart
     frozen = _bands(BANDS_FILE)["closed_loop_frozen"]
-    assert sorted(frozen) == ["gd-ce"] and frozen["gd-ce"]["kernel_updates"] == "none"
+    assert sorted(frozen) == ["gd-ce", "sgd-ce"] and all(f["kernel_updates"] == "none" for f in frozen.values())
     assert all(closed["kernel_updates"] == "auto" for closed in packaged.values())
     for regime, closed in (*packaged.items(), *frozen.items()):
         assert closed["regime"] == regime and closed["steps"] == [150] and closed["observed"]
@@ -664,6 +664,7 @@ def test_packaged_closed_loop_bands_are_keyed_by_the_regime_measured():
         for band in closed["observed"].values():
             same = band["open_loop_same_levels"]
             assert band["cost_median"] > 0 and 0 <= same["median"] <= same["p95"]
+    assert sorted(int(k) for k in frozen["gd-ce"]["observed"]) == sorted(int(k) for k in frozen["sgd-ce"]["observed"])
     assert sorted(int(k) for k in frozen["gd-ce"]["observed"]) == [20, 40]
 
 
