@@ -611,9 +611,8 @@ def test_a_flagged_open_loop_is_told_what_observing_steps_bought(tmp_path):
     frozen = json.loads(json.dumps(CLOSED))
     frozen["observed"] = {"20": {"cases": 60, "pairs": 200, "p95": 0.26, "median": 0.055}}
     bands = tmp_path / "bands_hint.json"
-    bands.write_text(
-        json.dumps({"suite": "s", "closed_loop": {REGIME: closed}, "closed_loop_frozen": {REGIME: frozen}})
-    )
+    packaged = {"suite": "s", "closed_loop": {REGIME: closed}, "closed_loop_frozen": {REGIME: frozen}}
+    bands.write_text(json.dumps(packaged))
     hint = closed_loop_hint(REGIME, 150, bands)
     assert hint.startswith("what observing real steps first bought (the closed loop, --observe K")
     assert "on the benchmark's 60 sgd-momentum-ce runs" in hint
@@ -629,6 +628,12 @@ def test_a_flagged_open_loop_is_told_what_observing_steps_bought(tmp_path):
     assert closed_loop_hint(REGIME, 300, bands).endswith("this run's 300 steps: --observe 20 / 40 / 80")
     assert closed_loop_hint(REGIME, 3, bands).endswith("--observe 1")
     assert closed_loop_hint("gd-ce", 150, bands) is None and closed_loop_hint(REGIME, 1, bands) is None
+    # a mode measured on part of the runs says on how many
+    frozen["open_loop"]["cases"] = 30
+    part = tmp_path / "bands_hint_part.json"
+    part.write_text(json.dumps(packaged))  # the frozen entry, changed above
+    assert "(--kernel-updates none), on 30 of them, 20 of 150 steps observed" in closed_loop_hint(REGIME, 150, part)
+    assert "on 60 of them" not in closed_loop_hint(REGIME, 150, part)
 
 
 def test_only_a_flagged_open_loop_prediction_carries_the_closed_loop_hint(digits16, tiny):

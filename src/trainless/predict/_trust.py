@@ -307,6 +307,8 @@ def closed_loop_hint(regime: str, steps: int, bands_file: Path = BANDS_FILE) -> 
         if closed is None or not measured:
             continue
         cases = cases or closed["open_loop"]["cases"]
+        # a mode measured on part of the runs says on how many
+        runs = f"on {closed['open_loop']['cases']} of them, " if closed["open_loop"]["cases"] != cases else ""
         ks_here.update(min(max(round(k / of * steps), 1), steps - 1) for k, _ in measured)
 
         def slash(fmt: str, key: str, measured: list[tuple[int, dict]] = measured) -> str:
@@ -325,7 +327,7 @@ def closed_loop_hint(regime: str, steps: int, bands_file: Path = BANDS_FILE) -> 
             else ""
         )
         parts.append(
-            f"{how}{' / '.join(str(k) for k, _ in measured)} of {of} steps observed came within "
+            f"{how}{runs}{' / '.join(str(k) for k, _ in measured)} of {of} steps observed came within "
             f"{slash('{:.0%}', 'p95')} (median {slash('{:.0%}', 'median')}{same}){cost}"
         )
     if not parts or steps < 2:
