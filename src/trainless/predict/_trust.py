@@ -265,14 +265,12 @@ def closed_loop_trust(
         )
     ks = " / ".join(str(k) for k, _ in measured)
 
-    def pct(key: str) -> str:
-        return " / ".join(f"{b[key]:.0%}" if b[key] is not None else "-" for _, b in measured)
-
     what = (
         f"on {closed['open_loop']['cases']} {regime} runs of the {len(closed['suites'])} suites written before they "
         f"ran, with {ks} of {of} steps observed, the levels the real run reached after them came within "
-        f"{pct('p95')} of its T_eps (95th percentile of the relative error; median {pct('median')}) and the loss at "
-        f"T a median {pct('loss_at_T_median')} off ({_open_loop_beside(closed, measured)})"
+        f"{_per_k(measured, 'p95')} of its T_eps (95th percentile of the relative error; median "
+        f"{_per_k(measured, 'median')}) and the loss at T a median {_per_k(measured, 'loss_at_T_median')} off "
+        f"({_open_loop_beside(closed, measured)})"
     )
     if frozen and not how:
         what += ", measured with kernel_updates='auto', not this prediction's frozen kernel"
@@ -310,25 +308,17 @@ def closed_loop_hint(regime: str, steps: int, bands_file: Path = BANDS_FILE) -> 
         # a mode measured on part of the runs says on how many
         runs = f"on {closed['open_loop']['cases']} of them, " if closed["open_loop"]["cases"] != cases else ""
         ks_here.update(min(max(round(k / of * steps), 1), steps - 1) for k, _ in measured)
-
-        def slash(fmt: str, key: str, measured: list[tuple[int, dict]] = measured) -> str:
-            return " / ".join(fmt.format(b[key]) for _, b in measured)
-
         cost = (
-            f", at a median {slash('{:.2f}x', 'cost_median')} the real run's cost"
+            f", at a median {_per_k(measured, 'cost_median', '{:.2f}x')} the real run's cost"
             if all("cost_median" in b for _, b in measured)
             else ""
         )
         how = "with the kernel frozen at w_k (--kernel-updates none), " if frozen else ""
-        same = (
-            "; the open loop from w0 on the same levels: "
-            + " / ".join(f"{b['open_loop_same_levels']['p95']:.0%}" for _, b in measured)
-            if all("open_loop_same_levels" in b for _, b in measured)
-            else ""
-        )
+        same = _same_levels(measured)
+        opened = "" if same is None else f"; the open loop from w0 on the same levels: {_per_k(same, 'p95')}"
         parts.append(
             f"{how}{runs}{' / '.join(str(k) for k, _ in measured)} of {of} steps observed came within "
-            f"{slash('{:.0%}', 'p95')} (median {slash('{:.0%}', 'median')}{same}){cost}"
+            f"{_per_k(measured, 'p95')} (median {_per_k(measured, 'median')}{opened}){cost}"
         )
     if not parts or steps < 2:
         return None
@@ -346,11 +336,25 @@ def _open_loop_beside(closed: dict[str, Any], measured: list[tuple[int, dict]]) 
     level."""
     opened = closed["open_loop"]
     end = f"loss at T {opened['loss_at_T_median']:.0%}"
-    if all("open_loop_same_levels" in b for _, b in measured):
-        same = [b["open_loop_same_levels"] for _, b in measured]
-        p95, median = (" / ".join(f"{o[key]:.0%}" for o in same) for key in ("p95", "median"))
-        return f"the open loop from w0 on the same levels: {p95} (median {median}), {end}"
+    same = _same_levels(measured)
+    if same is not None:
+        return (
+            f"the open loop from w0 on the same levels: {_per_k(same, 'p95')} (median {_per_k(same, 'median')}), {end}"
+        )
     return f"the open loop from w0: {opened['p95']:.0%} / median {opened['median']:.0%}, {end}"
+
+
+def _same_levels(measured: list[tuple[int, dict]]) -> list[tuple[int, dict]] | None:
+    """The open loop's figures on the levels each measured k was scored on (``open_loop_same_levels``, as (k, band)
+    pairs like ``measured``); None where a band file does not carry them for every k."""
+    if not all("open_loop_same_levels" in b for _, b in measured):
+        return None
+    return [(k, b["open_loop_same_levels"]) for k, b in measured]
+
+
+def _per_k(measured: list[tuple[int, dict]], key: str, fmt: str = "{:.0%}") -> str:
+    """One figure of every measured (k, band), in order of k, as "a / b / c" ("-" where it is None)."""
+    return " / ".join("-" if b[key] is None else fmt.format(b[key]) for _, b in measured)
 
 
 def _closed(trust: dict[str, Any], band: dict | None, head: str, basis: str) -> dict[str, Any]:
@@ -402,8 +406,8 @@ def closed_loop_level_note(
     return (
         f"closed loop{how}: on the benchmark's {closed['regime']} runs ({band['cases']}, from the suites written "
         "before they ran) the predicted loss at T ended above the real one on "
-        + " / ".join(f"{b['loss_at_T_above']}" for _, b in measured)
+        + _per_k(measured, "loss_at_T_above", "{}")
         + f" of them with {' / '.join(str(k) for k, _ in measured)} of {of} steps observed (predicted / real, median "
-        + " / ".join(f"{b['loss_at_T_ratio_median']:.2f}x" for _, b in measured)
+        + _per_k(measured, "loss_at_T_ratio_median", "{:.2f}x")
         + f"); nearest this run, {k_near} of {of}: {lean}"
     )
