@@ -21,11 +21,14 @@ beside the calibration suite's. ``--closed-loop FILE ...`` packages the closed l
 closed-loop prediction of that regime quotes instead (a file written with ``--frozen``, the kernel frozen at w_k, as
 ``closed_loop_frozen``, which a closed-loop prediction asked to keep its kernel frozen quotes).
 
+Over every suite given, each case once, the real runs past their stability edge at w0 are counted per regime and bin
+of lr over the edge by what they did (converged, stalled, diverged: ``edge_outcomes``), which the edge warning of a
+prediction past its edge quotes.
+
     python benchmarks/trust_bands.py bench/results/paper bench/results/unseen \
-        --direction-validation bench/results/longer \
-        bench/results/unseen{,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20} \
-        bench/results/unseen{21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49} \
-        bench/results/{practice,plainsgd,mseedge}
+        --direction-validation bench/results/longer bench/results/unseen bench/results/unseen{2..53} \
+        bench/results/{practice,plainsgd,mseedge} \
+        --closed-loop benchmarks/results/closed_loop_bands_{momentum,sgd,gd,gd_frozen,sgd_frozen}.json
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ import math
 from pathlib import Path
 
 from trainless._io import write_json
-from trainless.bench._run import BAD_CASE, UPDATED, direction_table, result_regime, trust_table
-from trainless.predict._trust import BANDS_FILE
+from trainless.bench._run import BAD_CASE, UPDATED, direction_table, edge_outcome_table, result_regime, trust_table
+from trainless.predict._trust import BANDS_FILE, EDGE_BINS, EDGE_OUTCOMES
 
 RESULTS = Path(__file__).resolve().parent / "results" / "trust_calibration.json"
 MODES = {"frozen": None, "updates": UPDATED}
@@ -162,6 +165,27 @@ def main() -> None:
                 f"flagged {t['flagged']}, hit rate {t['hit_rate']}, false alarms {t['false_alarms']}, "
                 f"unflagged band {t['band_unflagged']}"
             )
+    # What the real runs past their stability edge did, over every suite given (each case once): the counts the
+    # edge warning quotes for a prediction's lr over its edge (trust_regime, EDGE_BINS).
+    seen: dict[tuple[str, str], dict] = {}
+    for d in (a.calibration, a.validation, *a.direction_validation):
+        for r in load_cases(d):
+            seen.setdefault((d.resolve().name, r["case_id"]), r)
+    outcomes = edge_outcome_table(list(seen.values()))
+    bands["edge_outcomes"] = {
+        "suites": sorted({name for name, _ in seen}),
+        "bins": list(EDGE_BINS),
+        "outcomes": list(EDGE_OUTCOMES),
+        "runs": outcomes,
+    }
+    for regime, rows in sorted(outcomes.items()):
+        print(
+            f"edge outcomes {regime:16s} "
+            + "; ".join(
+                f"bin {EDGE_BINS[i]:g}+: " + ", ".join(f"{row[o]} {o}" for o in EDGE_OUTCOMES)
+                for i, row in enumerate(rows)
+            )
+        )
     if a.closed_loop:
         entries = [json.loads(f.read_text(encoding="utf-8")) for f in a.closed_loop]
         # the closed loop with the kernel frozen at w_k (closed_loop_held_out.py --frozen) is packaged apart

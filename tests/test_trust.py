@@ -648,6 +648,14 @@ def test_only_a_flagged_open_loop_prediction_carries_the_closed_loop_hint(digits
     hints = [w for w in flagged.warnings if w.startswith("what observing real steps first")]
     assert len(hints) == 1 and "gd-ce runs" in hints[0] and hints[0].endswith("this run's 12 steps: --observe 2 / 3")
     assert not any(w.startswith("what observing real steps first") for w in calm.warnings)
+    # the edge warning quotes what the benchmark's real runs this far past their edge did (the packaged counts)
+    edge = [w for w in flagged.warnings if "stability edge 2(1+m)/sharpness" in w]
+    from trainless.predict import edge_outcome_note
+
+    note = edge_outcome_note(flagged.edge_ratio, "gd-ce")
+    assert note is not None and "the stability edge at w0" in note
+    assert len(edge) == 1 and edge[0].endswith(f"; {note}; lower the lr or read the prediction as a bound")
+    assert not any("stability edge at w0:" in w for w in calm.warnings)
 
 
 def test_packaged_closed_loop_bands_are_keyed_by_the_regime_measured():
@@ -1199,3 +1207,108 @@ def test_updates_that_cost_more_than_half_the_run_say_so(digits16, tiny):
     untimed = predict(tiny, digits16, cfg, FAST)  # no estimate of the run: nothing to compare with
     assert untimed.kernel_path and untimed.estimated_run_seconds is None
     assert not any("of the estimated real run" in w for w in (*frozen.warnings, *untimed.warnings))
+
+
+def test_edge_bins_hold_their_upper_bound_and_nothing_at_or_below_the_edge():
+    from trainless.predict import EDGE_BINS, edge_bin
+
+    assert EDGE_BINS[0] == 1.0
+    assert [edge_bin(r) for r in (None, math.nan, 0.5, 1.0)] == [None] * 4
+    assert [edge_bin(r) for r in (1.01, 1.5, 1.51, 2.0, 2.5, 3.0, 3.01, 40.0)] == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+EDGE_OUTCOME_BANDS = {
+    "suite": "s",
+    "edge_outcomes": {
+        "suites": ["s"],
+        "bins": [1.0, 1.5, 2.0, 3.0],
+        "outcomes": ["converged", "stalled", "diverged"],
+        "runs": {
+            "gd-ce": [{"converged": 9, "stalled": 0, "diverged": 0}, {}, {"converged": 1, "diverged": 1}, {}],
+            "sgd-momentum-ce": [{"converged": 2, "stalled": 1}, {}, {"diverged": 2}, {"diverged": 3}],
+            "gd-mse": [{}, {"converged": 2}, {}, {}],
+        },
+    },
+}
+
+
+def test_the_edge_warning_quotes_what_real_runs_this_far_past_their_edge_did(tmp_path):
+    """Pooled over the runs of the prediction's loss in its bin of lr over the edge, and its own regime's apart where
+    it holds fewer of them; nothing at or below the edge, for a bin of the loss without runs, or without a table."""
+    import json
+
+    from trainless.predict import edge_outcome_note
+
+    bands = tmp_path / "bands_edge.json"
+    bands.write_text(json.dumps(EDGE_OUTCOME_BANDS))
+
+    def runs(converged, stalled, diverged):
+        return (
+            f"{converged} of {converged + stalled + diverged} converged, {stalled} stalled (loss at T above half the "
+            f"initial), {diverged} diverged (above the initial)"
+        )
+
+    assert edge_outcome_note(2.4, "gd-ce", bands) == (
+        f"the benchmark's gd-ce runs at 2-3x the stability edge at w0: {runs(1, 0, 1)}; all its cross-entropy runs "
+        f"there: {runs(1, 0, 3)}"
+    )
+    # every run of the bin is the regime's own: no second count
+    assert edge_outcome_note(7.0, "sgd-momentum-ce", bands) == (
+        f"the benchmark's sgd-momentum-ce runs at more than 3x the stability edge at w0: {runs(0, 0, 3)}"
+    )
+    assert edge_outcome_note(1.2, "sgd-ce", bands) == (
+        f"no sgd-ce run of the benchmark was at 1-1.5x the stability edge at w0; its cross-entropy runs there: "
+        f"{runs(11, 1, 0)}"
+    )
+    assert (
+        edge_outcome_note(1.7, "gd-mse", bands)
+        == f"the benchmark's gd-mse runs at 1.5-2x the stability edge at w0: {runs(2, 0, 0)}"
+    )
+    assert edge_outcome_note(1.7, "gd-ce", bands) is None  # no cross-entropy run in that bin
+    assert edge_outcome_note(2.4, "gd-mse", bands) is None
+    assert edge_outcome_note(0.9, "gd-ce", bands) is None
+    assert edge_outcome_note(2.4, "gd-ce", tmp_path / "missing.json") is None
+    other = tmp_path / "bands_edge_other_bins.json"  # bins the predictor does not read: quoted nowhere
+    other.write_text(json.dumps({"edge_outcomes": {**EDGE_OUTCOME_BANDS["edge_outcomes"], "bins": [1, 2, 4, 8]}}))
+    assert edge_outcome_note(2.4, "gd-ce", other) is None
+
+
+def test_packaged_edge_outcomes_count_every_cached_run_past_its_edge():
+    from trainless.predict import EDGE_BINS, EDGE_OUTCOMES
+    from trainless.predict._trust import BANDS_FILE, _bands
+
+    table = _bands(BANDS_FILE)["edge_outcomes"]
+    assert tuple(table["bins"]) == EDGE_BINS and tuple(table["outcomes"]) == EDGE_OUTCOMES
+    assert "paper" in table["suites"] and "unseen53" in table["suites"]
+    assert all(len(rows) == len(EDGE_BINS) for rows in table["runs"].values())
+    ce = sum(row[o] for r, rows in table["runs"].items() if r.endswith("-ce") for row in rows for o in EDGE_OUTCOMES)
+    assert ce >= 36  # the cross-entropy runs past their edge cached before unseen53 ran, each counted once
+
+
+def test_run_outcome_reads_the_real_loss_at_t_against_its_start():
+    from trainless.bench._run import edge_outcome_table, run_outcome
+
+    def result(losses, status="completed", ratio=2.5, batch=0):
+        case = {"batch_size": batch, "momentum": 0.0, "loss": "ce"}
+        preds = {"discrete": {"edge_ratio": ratio}}
+        return {"record": {"loss": losses, "status": status}, "case": case, "n": 10, "predictions": preds}
+
+    assert run_outcome(result([1.6, 0.1])) == "converged"
+    assert run_outcome(result([1.6, 0.9])) == "stalled"
+    assert run_outcome(result([1.6, 1.7])) == "diverged"
+    assert run_outcome(result([1.6, math.nan])) == "diverged"
+    assert run_outcome(result([1.6, 0.1], status="diverged")) == "diverged"
+    table = edge_outcome_table(
+        [
+            result([1.6, 0.1]),
+            result([1.6, 2.0]),
+            result([1.6, 0.1], ratio=0.9),  # below the edge: not counted
+            result([1.6, 0.1], ratio=1.2, batch=4),
+            {**result([1.6, 0.1]), "predictions": {"discrete": {"edge_ratio": math.nan}}},  # no ratio: not counted
+        ]
+    )
+    assert table == {
+        "gd-ce": [{"converged": 0, "stalled": 0, "diverged": 0}] * 2
+        + [{"converged": 1, "stalled": 0, "diverged": 1}, {"converged": 0, "stalled": 0, "diverged": 0}],
+        "sgd-ce": [{"converged": 1, "stalled": 0, "diverged": 0}] + [{"converged": 0, "stalled": 0, "diverged": 0}] * 3,
+    }

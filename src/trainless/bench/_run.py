@@ -18,10 +18,13 @@ from ..finetune import FinetuneConfig, RunRecord, finetune, load_model_and_data
 from ..kernel import KernelConfig
 from ..models import HeadStart
 from ..predict import (
+    EDGE_BINS,
+    EDGE_OUTCOMES,
     PredictConfig,
     UpdatePath,
     auto_halve_updates,
     auto_kernel_updates,
+    edge_bin,
     endpoint_ratio,
     endpoint_threshold,
     halved_updates,
@@ -478,6 +481,34 @@ def direction_table(results: list[dict[str, Any]], engine: str) -> dict[str, dic
             if e["basis"] == "loss" and None not in (e["predicted"], e["real"]) and e["predicted"] != e["real"]:
                 row["pairs"] += 1
                 row["early"] += int(e["predicted"] < e["real"])
+    return out
+
+
+def run_outcome(result: dict[str, Any]) -> str:
+    """What a cached case result's real run did by step T, one of :data:`~trainless.predict.EDGE_OUTCOMES`:
+    ``diverged`` (recorded as diverged, its loss at T not finite or above its initial loss), ``stalled`` (above half
+    its initial loss), else ``converged``."""
+    record = result["record"]
+    first, last = float(record["loss"][0]), float(record["loss"][-1])
+    if record["status"] == "diverged" or not math.isfinite(last) or last > first:
+        return "diverged"
+    return "stalled" if last > first / 2 else "converged"
+
+
+def edge_outcome_table(results: list[dict[str, Any]]) -> dict[str, list[dict[str, int]]]:
+    """What the real runs past their stability edge did: per :func:`result_regime`, one row per
+    :data:`~trainless.predict.EDGE_BINS` bin of the lr over the edge at w0 (the ``edge_ratio`` of the case's first
+    prediction that records one, :func:`~trainless.predict.edge_bin`), counting :func:`run_outcome`. Runs at or
+    below the edge, and results without an edge ratio, are left out."""
+    out: dict[str, list[dict[str, int]]] = {}
+    for r in results:
+        ratios = (p.get("edge_ratio") for p in r["predictions"].values())
+        ratio = next((v for v in ratios if v is not None and not math.isnan(v)), None)
+        i = edge_bin(ratio)
+        if i is None:
+            continue
+        rows = out.setdefault(result_regime(r), [dict.fromkeys(EDGE_OUTCOMES, 0) for _ in EDGE_BINS])
+        rows[i][run_outcome(r)] += 1
     return out
 
 

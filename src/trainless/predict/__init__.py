@@ -29,6 +29,10 @@ from ._predict import Linearization, linearize, predict, predict_from, time_opti
 from ._preserve import preserved
 from ._result import LevelTime, Prediction, level_times, load_prediction
 from ._trust import (
+    EDGE_BINS,
+    EDGE_OUTCOMES,
+    edge_bin,
+    edge_outcome_note,
     endpoint_ratio,
     endpoint_threshold,
     largest_edge_ratio,
@@ -39,6 +43,8 @@ from ._trust import (
 
 __all__ = [
     "DEFAULT_EPS",
+    "EDGE_BINS",
+    "EDGE_OUTCOMES",
     "FLOW_INACTIVE_SHARE",
     "HALVE_INACTIVE_SHARE",
     "REFINE_INACTIVE_SHARE",
@@ -57,6 +63,8 @@ __all__ = [
     "auto_kernel_updates",
     "auto_path_stride",
     "auto_refine_updates",
+    "edge_bin",
+    "edge_outcome_note",
     "endpoint_check",
     "endpoint_ratio",
     "endpoint_threshold",

@@ -63,6 +63,7 @@ from ._result import Prediction, curve_times
 from ._samples import path_mean
 from ._trust import (
     closed_loop_hint,
+    edge_outcome_note,
     endpoint_threshold,
     largest_edge_ratio,
     trust_flags,
@@ -1064,21 +1065,27 @@ def _predict_trajectory(
     far = _distance_warning(float(dist[-1]), lin, options)  # NaN with kernel updates: predict_from has it then
     warnings.extend([far] if far else [])
     top_lr = max(lrs)
+    # What real runs this far past their edge did (counted from w0: a closed loop's observed steps already say it).
+    note = (
+        None
+        if start_step
+        else edge_outcome_note(edge_ratio, trust_regime(config.batch_size, lin.n, config.momentum, config.loss))
+    )
+    outcomes = f"; {note}" if note else ""
     if edge_scale < 1.0:
         warnings.append(
             f"lr = {top_lr:.3g} is {edge_ratio:.2g}x the linearized MSE loss's stability edge 2(1+m)/sharpness = "
             f"{top_lr / edge_ratio:.3g} at w0, where the linearized run diverges: the prediction trains it at the "
             f"edge (its lrs x {edge_scale:.2g}; above_edge='edge'), as a real network's sharpness falls to the edge "
             "after a first spike (catapult); it does not show that spike, and a run far past the edge may diverge "
-            "instead (above_edge='diverge' gives the linearized run as it is)"
+            f"instead (above_edge='diverge' gives the linearized run as it is){outcomes}"
         )
     elif edge_ratio > 1.0:
         warnings.append(
             f"lr = {top_lr:.3g} is {edge_ratio:.2g}x the linearized loss's stability edge 2(1+m)/sharpness = "
             f"{top_lr / edge_ratio:.3g} at w0: the prediction {'diverges' if loss is Loss.MSE else 'may oscillate'}"
-            ", while a real network either stabilizes itself there (edge of stability) or diverges (on the "
-            "benchmark's cross-entropy runs, 16 of 17 at 1.05-2.2x their edge converged, one stalled, and both "
-            "at 3x, with momentum, diverged); lower the lr or read the prediction as a bound"
+            ", while a real network either stabilizes itself there (edge of stability) or diverges"
+            f"{outcomes}; lower the lr or read the prediction as a bound"
         )
     if config.momentum > 0 and not options.kernel_updates and loss is Loss.CE and edge_ratio <= 1.0 and not start_step:
         # (From a real w_k, start_step > 0, the closed loop's own figures apply: closed_loop_level_note.)

@@ -411,3 +411,62 @@ def closed_loop_level_note(
         + _per_k(measured, "loss_at_T_ratio_median", "{:.2f}x")
         + f"); nearest this run, {k_near} of {of}: {lean}"
     )
+
+
+EDGE_BINS = (1.0, 1.5, 2.0, 3.0)
+"""Bounds of the bins of lr over the stability edge at w0 (:func:`largest_edge_ratio` of the prediction at w0) in
+which ``benchmarks/trust_bands.py`` counts what the benchmark's real runs past their edge did (``edge_outcomes``);
+the last bin is open. Fixed before unseen53 (the first suite far past the edge) ran."""
+
+EDGE_OUTCOMES = ("converged", "stalled", "diverged")
+"""What a real run did by step T (``bench.run_outcome``): diverged (its loss at T above its initial loss, not
+finite, or the run stopped as diverged), stalled (above half its initial loss), else converged."""
+
+
+def edge_bin(edge_ratio: float | None) -> int | None:
+    """The index of the :data:`EDGE_BINS` bin holding ``edge_ratio`` (lower bound open, upper closed: 1.5 is in
+    the first), or None at or below the edge (1) and for None or NaN."""
+    if edge_ratio is None or not edge_ratio > EDGE_BINS[0]:
+        return None
+    return sum(edge_ratio > b for b in EDGE_BINS[1:])
+
+
+def _bin_name(i: int) -> str:
+    hi = EDGE_BINS[i + 1] if i + 1 < len(EDGE_BINS) else None
+    return f"{EDGE_BINS[i]:g}-{hi:g}x" if hi is not None else f"more than {EDGE_BINS[i]:g}x"
+
+
+def _outcomes(counts: dict[str, int]) -> str:
+    total = sum(counts.get(o, 0) for o in EDGE_OUTCOMES)
+    return (
+        f"{counts.get('converged', 0)} of {total} converged, {counts.get('stalled', 0)} stalled (loss at T above "
+        f"half the initial), {counts.get('diverged', 0)} diverged (above the initial)"
+    )
+
+
+def edge_outcome_note(edge_ratio: float | None, regime: str, bands_file: Path = BANDS_FILE) -> str | None:
+    """What the benchmark's real runs did at about this lr over their stability edge at w0 (``edge_ratio``, in the
+    same :data:`EDGE_BINS` bin), for a prediction past its edge: those of its ``regime`` (:func:`trust_regime`;
+    whether a run past its edge recovers depends on it: full-batch GD did far past it, momentum did not), then all
+    those of the same loss (the last part of ``regime``) where they are more. Counted by
+    ``benchmarks/trust_bands.py`` (``edge_outcomes``: per regime, per bin, the runs that converged, stalled or
+    diverged, :data:`EDGE_OUTCOMES`). None at or below the edge, or where no run of the loss is in the bin."""
+    i = edge_bin(edge_ratio)
+    bands = _bands(Path(bands_file))
+    table = None if bands is None else bands.get("edge_outcomes")
+    if i is None or table is None or len(table["bins"]) != len(EDGE_BINS) or tuple(table["bins"]) != EDGE_BINS:
+        return None
+    loss = regime.rsplit("-", 1)[-1]
+    same_loss = [rows[i] for r, rows in sorted(table["runs"].items()) if r.rsplit("-", 1)[-1] == loss]
+    pooled = {o: sum(row.get(o, 0) for row in same_loss) for o in EDGE_OUTCOMES}
+    if not sum(pooled.values()):
+        return None
+    name = {"ce": "cross-entropy", "mse": "MSE"}.get(loss, loss)
+    own = table["runs"].get(regime, [{}] * len(EDGE_BINS))[i]
+    where = f"at {_bin_name(i)} the stability edge at w0"
+    if not sum(own.get(o, 0) for o in EDGE_OUTCOMES):
+        return f"no {regime} run of the benchmark was {where}; its {name} runs there: {_outcomes(pooled)}"
+    note = f"the benchmark's {regime} runs {where}: {_outcomes(own)}"
+    if sum(own.get(o, 0) for o in EDGE_OUTCOMES) < sum(pooled.values()):
+        note += f"; all its {name} runs there: {_outcomes(pooled)}"
+    return note
