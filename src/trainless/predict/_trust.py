@@ -414,9 +414,9 @@ def closed_loop_level_note(
 
 
 EDGE_BINS = (1.0, 1.5, 2.0, 3.0)
-"""Bounds of the bins of lr over the stability edge at w0 (:func:`largest_edge_ratio` of the prediction at w0) in
-which ``benchmarks/trust_bands.py`` counts what the benchmark's real runs past their edge did (``edge_outcomes``);
-the last bin is open. Fixed before unseen53 (the first suite far past the edge) ran."""
+"""Bounds of the bins of lr over the stability edge at w0 (``Prediction.edge_ratio``, 1 at the edge) in which
+``benchmarks/trust_bands.py`` counts what the benchmark's real runs past their edge did (``edge_outcomes``); the last
+bin is open. Fixed before unseen53 (the first suite far past the edge) ran."""
 
 EDGE_OUTCOMES = ("converged", "stalled", "diverged")
 """What a real run did by step T (``bench.run_outcome``): diverged (its loss at T above its initial loss, not
@@ -454,7 +454,7 @@ def edge_outcome_note(edge_ratio: float | None, regime: str, bands_file: Path = 
     i = edge_bin(edge_ratio)
     bands = _bands(Path(bands_file))
     table = None if bands is None else bands.get("edge_outcomes")
-    if i is None or table is None or len(table["bins"]) != len(EDGE_BINS) or tuple(table["bins"]) != EDGE_BINS:
+    if i is None or table is None or tuple(table["bins"]) != EDGE_BINS:  # counted in other bins: not these
         return None
     loss = regime.rsplit("-", 1)[-1]
     same_loss = [rows[i] for r, rows in sorted(table["runs"].items()) if r.rsplit("-", 1)[-1] == loss]
@@ -463,10 +463,9 @@ def edge_outcome_note(edge_ratio: float | None, regime: str, bands_file: Path = 
         return None
     name = {"ce": "cross-entropy", "mse": "MSE"}.get(loss, loss)
     own = table["runs"].get(regime, [{}] * len(EDGE_BINS))[i]
+    n_own = sum(own.get(o, 0) for o in EDGE_OUTCOMES)
     where = f"at {_bin_name(i)} the stability edge at w0"
-    if not sum(own.get(o, 0) for o in EDGE_OUTCOMES):
+    if not n_own:
         return f"no {regime} run of the benchmark was {where}; its {name} runs there: {_outcomes(pooled)}"
     note = f"the benchmark's {regime} runs {where}: {_outcomes(own)}"
-    if sum(own.get(o, 0) for o in EDGE_OUTCOMES) < sum(pooled.values()):
-        note += f"; all its {name} runs there: {_outcomes(pooled)}"
-    return note
+    return note + (f"; all its {name} runs there: {_outcomes(pooled)}" if n_own < sum(pooled.values()) else "")
