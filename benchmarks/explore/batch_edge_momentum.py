@@ -16,6 +16,7 @@ Log: benchmarks/results/explore/batch_edge_momentum.txt (2026-12-07).
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,10 @@ import torch
 from trainless._losses import loss_hessian
 from trainless.bench._run import run_outcome
 from trainless.data import batch_schedule
-from trainless.finetune import load_model_and_data
 from trainless.kernel import compute_kernel
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fidelity_default import load_cached_case
 
 
 def sharpness(theta: torch.Tensor, root: torch.Tensor, idx: torch.Tensor) -> float:
@@ -65,15 +68,7 @@ def main() -> None:
     rows = []
     for name, path, r in chosen:
         c = r["case"]
-        model, data, _ = load_model_and_data(
-            c["model"],
-            c["data"],
-            classes=c["classes"],
-            per_class=c["per_class"],
-            resolution=c["resolution"],
-            data_seed=c["data_seed"],
-            seed=c["seed"],
-        )
+        _, _, _, model, data = load_cached_case(r)
         theta = compute_kernel(model, data.x).k_train_train.double()
         with torch.no_grad():
             f0 = model.module(data.x).double()
