@@ -26,7 +26,7 @@ of lr over the edge by what they did (converged, stalled, diverged: ``edge_outco
 prediction past its edge quotes.
 
     python benchmarks/trust_bands.py bench/results/paper bench/results/unseen \
-        --direction-validation bench/results/longer bench/results/unseen bench/results/unseen{2..53} \
+        --direction-validation bench/results/longer bench/results/unseen bench/results/unseen{2..55} \
         bench/results/{practice,plainsgd,mseedge} \
         --closed-loop benchmarks/results/closed_loop_bands_{momentum,sgd,gd,gd_frozen,sgd_frozen}.json
 """
@@ -97,8 +97,10 @@ def main() -> None:
         "packaged as closed_loop keyed by regime (those written with --frozen as closed_loop_frozen)",
     )
     a = ap.parse_args()
-    cal, val = load_cases(a.calibration), load_cases(a.validation)
-    pooled = [r for d in a.direction_validation for r in load_cases(d)]
+    # each suite read once (a suite may be named twice: the validation suite among the pooled ones)
+    loaded = {d.resolve(): load_cases(d) for d in (a.calibration, a.validation, *a.direction_validation)}
+    cal, val = loaded[a.calibration.resolve()], loaded[a.validation.resolve()]
+    pooled = [r for d in a.direction_validation for r in loaded[d.resolve()]]
     bands: dict = {
         "suite": a.calibration.name,
         "validation_suite": a.validation.name,
@@ -167,13 +169,9 @@ def main() -> None:
             )
     # What the real runs past their stability edge did, over every suite given (each case once): the counts the
     # edge warning quotes for a prediction's lr over its edge (trust_regime, EDGE_BINS).
-    seen: dict[tuple[str, str], dict] = {}
-    for d in (a.calibration, a.validation, *a.direction_validation):
-        for r in load_cases(d):
-            seen.setdefault((d.resolve().name, r["case_id"]), r)
-    outcomes = edge_outcome_table(list(seen.values()))
+    outcomes = edge_outcome_table([r for results in loaded.values() for r in results])
     bands["edge_outcomes"] = {
-        "suites": sorted({name for name, _ in seen}),
+        "suites": sorted(d.name for d in loaded),
         "bins": list(EDGE_BINS),
         "outcomes": list(EDGE_OUTCOMES),
         "runs": outcomes,
