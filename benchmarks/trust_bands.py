@@ -39,6 +39,7 @@ import math
 from pathlib import Path
 
 from trainless._io import write_json
+from trainless.bench._loss_band import loss_band_table
 from trainless.bench._run import BAD_CASE, UPDATED, direction_table, edge_outcome_table, result_regime, trust_table
 from trainless.predict._trust import BANDS_FILE, EDGE_BINS, EDGE_OUTCOMES
 
@@ -111,10 +112,12 @@ def main() -> None:
         "models": sorted({str(c["case"]["model"]) for d in (cal, val, pooled) for c in d}),
     }
     report: dict = {}
+    thresholds: dict[str, float] = {}
     for mode, engine in MODES.items():
         ratio = calibrate(trust_table(cal, engine, threshold=math.inf))
         if ratio is None:
             continue
+        thresholds[mode] = ratio
         t_cal, t_val = trust_table(cal, engine, threshold=ratio), trust_table(val, engine, threshold=ratio)
         t_old = {
             name: trust_table(c, engine, threshold=None) for name, c in (("calibration", cal), ("validation", val))
@@ -184,6 +187,20 @@ def main() -> None:
                 for i, row in enumerate(rows)
             )
         )
+    # Where the real loss lay around the predictions, per trust cell, over every suite given (each case once), with
+    # each suite checked against the band of the others: the loss band a prediction shows (predict.loss_band).
+    bands["loss_band"] = loss_band_table({d.name: cases for d, cases in loaded.items()}, thresholds)
+    for mode, regimes in sorted(bands["loss_band"]["cells"].items()):
+        for regime, cells in sorted(regimes.items()):
+            for key, cell in sorted(cells.items()):
+                held = cell["held_out_coverage"]
+                at_t = cell["held_out_coverage_at_T"]
+                print(
+                    f"loss band {mode:8s} {regime:16s} {key:9s} {cell['cases']:4d} runs, real / predicted at T "
+                    f"{math.exp(cell['low'][-1]) if cell['low'][-1] is not None else 0:.3g}-"
+                    f"{math.exp(cell['high'][-1]) if cell['high'][-1] is not None else math.inf:.3g}; "
+                    f"held out suite by suite: " + ("-" if held is None else f"{held:.0%} inside (at T {at_t:.0%})")
+                )
     if a.closed_loop:
         entries = [json.loads(f.read_text(encoding="utf-8")) for f in a.closed_loop]
         # the closed loop with the kernel frozen at w_k (closed_loop_held_out.py --frozen) is packaged apart

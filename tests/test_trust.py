@@ -1312,3 +1312,153 @@ def test_run_outcome_reads_the_real_loss_at_t_against_its_start():
         + [{"converged": 1, "stalled": 0, "diverged": 1}, {"converged": 0, "stalled": 0, "diverged": 0}],
         "sgd-ce": [{"converged": 1, "stalled": 0, "diverged": 0}] + [{"converged": 0, "stalled": 0, "diverged": 0}] * 3,
     }
+
+
+def test_conformal_bounds_are_order_statistics_and_need_nineteen_runs():
+    from trainless.bench._loss_band import conformal_bounds
+    from trainless.predict import LOSS_BAND_MIN_CASES
+
+    assert LOSS_BAND_MIN_CASES == 19
+    runs = [[float(v), -float(v)] for v in range(1, 20)]
+    assert conformal_bounds(runs) == ([1.0, -19.0], [19.0, -1.0])  # n = 19: the least and the largest
+    assert conformal_bounds(runs[:18]) is None  # the 95% bound would be the 18.05th of 18
+    runs = [[float(v)] for v in range(1, 40)]
+    assert conformal_bounds(runs) == ([2.0], [38.0])  # n = 39: the 2nd and the 38th smallest
+
+
+def _band_result(real_ratio, edge=0.5, steps=10, eval_steps=None, batch=0):
+    """A cached case result holding one frozen-kernel prediction (loss 1 throughout) and a real run at
+    ``real_ratio`` x it from step 1 on."""
+    pred = {"loss": [1.0] * (steps + 1), "options": {}, "edge_ratio": edge, "endpoint": None}
+    eval_steps = list(range(steps + 1)) if eval_steps is None else eval_steps
+    record = {"loss": [1.0 if t == 0 else real_ratio for t in eval_steps], "eval_steps": eval_steps}
+    return {
+        "case": {"batch_size": batch, "momentum": 0.0, "loss": "ce"},
+        "n": 10,
+        "predictions": {"discrete": pred},
+        "comparisons": [{"engine": "discrete"}],
+        "record": record,
+    }
+
+
+def test_loss_log_ratios_read_the_real_loss_at_the_shares_of_the_run():
+    from trainless.bench._loss_band import loss_log_ratios
+    from trainless.predict import LOSS_BAND_FRACTIONS
+
+    assert loss_log_ratios(_band_result(2.0, steps=150), "discrete") == [math.log(2.0)] * len(LOSS_BAND_FRACTIONS)
+    # a run evaluated every 10 steps is read linearly between them (step 3: 0.3 of the way from 1 to 0.5); a
+    # diverged one is +inf
+    sparse = loss_log_ratios(_band_result(0.5, steps=150, eval_steps=list(range(0, 151, 10))), "discrete")
+    assert sparse[0] == pytest.approx(math.log(0.85)) and sparse[-1] == pytest.approx(math.log(0.5))
+    assert loss_log_ratios(_band_result(math.nan), "discrete")[-1] == math.inf
+
+
+def test_loss_band_table_keeps_cells_of_enough_runs_and_checks_each_suite_against_the_others():
+    from trainless.bench._loss_band import loss_band_table
+
+    a = [_band_result(math.exp(v)) for v in np.linspace(-1.0, 1.0, 20)]
+    b = [_band_result(math.exp(v)) for v in np.linspace(0.0, 2.0, 20)]
+    flagged = [_band_result(1.0, edge=2.0) for _ in range(5)]  # too few for a band
+    table = loss_band_table({"a": a, "b": b + flagged}, {"frozen": None})
+    assert table["suites"] == ["a", "b"] and table["level"] == 0.9
+    assert list(table["cells"]) == ["frozen"] and list(table["cells"]["frozen"]["gd-ce"]) == ["unflagged"]
+    cell = table["cells"]["frozen"]["gd-ce"]["unflagged"]
+    assert cell["cases"] == 40
+    # 40 runs: the 2nd and the 39th smallest log ratio at every share
+    values = sorted([*np.linspace(-1.0, 1.0, 20), *np.linspace(0.0, 2.0, 20)])
+    assert cell["low"] == pytest.approx([values[1]] * 12) and cell["high"] == pytest.approx([values[38]] * 12)
+    # each suite against the other's band (20 runs: its least and largest): half of each inside
+    assert cell["held_out_coverage"] == pytest.approx(0.5) and cell["held_out_coverage_at_T"] == pytest.approx(0.5)
+
+
+LOSS_BAND_BANDS = {
+    "loss_band": {
+        "fractions": [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+        "level": 0.9,
+        "suites": ["a", "b", "c"],
+        "cells": {
+            "updates": {
+                "gd-ce": {
+                    "unflagged": {
+                        "low": [math.log(0.5)] * 12,
+                        "high": [math.log(2.0)] * 12,
+                        "cases": 40,
+                        "held_out_coverage": 0.88,
+                        "held_out_coverage_at_T": 0.85,
+                    },
+                    "flagged": {
+                        "low": [math.log(0.5)] * 12,
+                        "high": [math.log(2.0)] * 11 + [None],
+                        "cases": 25,
+                        "held_out_coverage": None,
+                        "held_out_coverage_at_T": None,
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def test_loss_band_applies_the_cells_bounds_per_step(tmp_path):
+    import json
+
+    from trainless.predict import loss_band, loss_band_text
+
+    bands = tmp_path / "bands.json"
+    bands.write_text(json.dumps(LOSS_BAND_BANDS))
+    loss = [1.0 - 0.005 * t for t in range(101)]
+    low, high, info = loss_band(loss, "updates", "gd-ce", False, bands)
+    assert len(low) == len(high) == 101
+    assert low[0] == high[0] == loss[0]  # both curves start at f0
+    # from 2% of the run on the cell's bounds; before it linear in t / T from 0
+    assert low[1] == pytest.approx(loss[1] * math.sqrt(0.5)) and high[1] == pytest.approx(loss[1] * math.sqrt(2.0))
+    assert all(
+        lo == pytest.approx(v * 0.5) and hi == pytest.approx(v * 2.0)
+        for lo, hi, v in zip(low[2:], high[2:], loss[2:], strict=True)
+    )
+    assert info["cases"] == 40 and info["suites"] == 3 and info["ratio_at_T"] == pytest.approx([0.5, 2.0])
+    text = loss_band_text(info, low[-1], high[-1])
+    assert text.startswith("on 40 benchmark runs alike (gd-ce, updates, unflagged; 3 suites)")
+    assert text.endswith("in turn it held 88% of the runs (at T 85%)")
+    # an unbounded side (runs that diverged) is inf on the steps it touches
+    low, high, info = loss_band(loss, "updates", "gd-ce", True, bands)
+    assert math.isfinite(high[89]) and high[-1] == math.inf and "unbounded" in loss_band_text(info, low[-1], high[-1])
+    assert loss_band(loss, "frozen", "gd-ce", False, bands) is None  # no such cell
+    assert loss_band([1.0, math.nan], "updates", "gd-ce", False, bands) is None
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"loss_band": {**LOSS_BAND_BANDS["loss_band"], "fractions": [0.5, 1.0]}}))
+    assert loss_band(loss, "updates", "gd-ce", False, other) is None  # measured at other shares: not these
+    assert loss_band(loss, "updates", "gd-ce", False, tmp_path / "missing.json") is None
+
+
+def test_packaged_loss_bands_rest_on_enough_runs_at_the_shares_predictions_read():
+    from trainless.predict import LOSS_BAND_FRACTIONS, LOSS_BAND_MIN_CASES
+    from trainless.predict._trust import BANDS_FILE, _bands
+
+    table = _bands(BANDS_FILE)["loss_band"]
+    assert tuple(table["fractions"]) == LOSS_BAND_FRACTIONS and "unseen55" in table["suites"]
+    cells = [c for regimes in table["cells"].values() for flags in regimes.values() for c in flags.values()]
+    assert cells and all(c["cases"] >= LOSS_BAND_MIN_CASES for c in cells)
+    assert all(lo is None or hi is None or lo <= hi for c in cells for lo, hi in zip(c["low"], c["high"], strict=True))
+    # the default's full-batch cell, the one most predictions read
+    assert table["cells"]["updates"]["gd-ce"]["unflagged"]["cases"] >= 100
+
+
+def test_a_prediction_from_w0_carries_the_benchmark_loss_band_of_its_cell(digits16, tiny, tmp_path):
+    from trainless.predict import loss_band, trust_regime
+
+    cfg = FinetuneConfig(lr=0.01, steps=10)
+    lin = linearize(tiny, digits16, cfg, FAST)
+    bare = predict_from(lin, cfg, FAST)
+    full = predict_from(lin, cfg, FAST, model=tiny, data=digits16)
+    assert bare.real_loss_low == () and "loss_band" not in bare.trust  # no endpoint check: not as measured
+    regime = trust_regime(cfg.batch_size, lin.n, cfg.momentum, cfg.loss)
+    low, high, info = loss_band(full.loss, full.trust["mode"], regime, bool(full.trust["flags"]))
+    assert full.real_loss_low == low and full.real_loss_high == high and len(low) == full.steps + 1
+    assert full.trust["loss_band"]["cases"] == info["cases"] and full.trust["loss_band"]["text"].startswith("on ")
+    _, csv_path = full.save(tmp_path)
+    assert csv_path.read_text().splitlines()[0].split(",")[9:11] == ["real_loss_low", "real_loss_high"]
+    from trainless.predict import load_prediction
+
+    assert load_prediction(tmp_path / "prediction.json").real_loss_high == high

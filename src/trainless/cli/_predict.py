@@ -184,6 +184,8 @@ def summarize_prediction(p: Prediction) -> dict[str, Any]:
         "initial_loss": p.loss[0],
         "final_loss": p.loss[-1],
         "final_loss_band": [p.loss_low[-1], p.loss_high[-1]],
+        # where the real loss at T lay around predictions alike on the benchmark (None: no band applies)
+        "final_real_loss_band": [p.real_loss_low[-1], p.real_loss_high[-1]] if p.real_loss_low else None,
         "initial_error": p.error[0],
         "final_error": p.error[-1],
         "eps_times": [e.to_dict() for e in p.eps_times],
@@ -248,6 +250,8 @@ def trust_rows(p: Prediction) -> list[tuple[str, str]]:
         )
     if p.trust is not None:
         rows.append(("trust", p.trust["text"]))
+        if "loss_band" in p.trust:
+            rows.append(("loss band", p.trust["loss_band"]["text"]))
     if p.kernel_path:
         growth = ", ".join(
             f"step {row['step']}: x{row['trace_ratio']:.2f} (x{row.get('residual_rate', math.nan):.2f})"

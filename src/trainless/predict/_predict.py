@@ -66,6 +66,8 @@ from ._trust import (
     edge_outcome_note,
     endpoint_threshold,
     largest_edge_ratio,
+    loss_band,
+    loss_band_text,
     trust_flags,
     trust_regime,
     trust_summary,
@@ -352,13 +354,29 @@ def predict_from(
     if not phases:
         # Without moves between updates (or a stride of 1) every path is this one: the options say one was made.
         one = dataclasses.replace(first, options=dataclasses.replace(first.options, path_samples=1))
-        return _hinted(_cost_warned(one), lin, config, start_step)
+        return _hinted(_banded(_cost_warned(one), lin, config, start_step), lin, config, start_step)
     others = []
     for phase in phases:
         if progress:
             tqdm.write(f"weight path {len(others) + 2} of {len(phases) + 1} (path_samples)", file=sys.stderr)
         others.append(_predict_sample(lin, config, options, where | {"phase": phase}))
-    return _hinted(_cost_warned(path_mean((first, *others), phases, options, lin.seconds)), lin, config, start_step)
+    pred = _cost_warned(path_mean((first, *others), phases, options, lin.seconds))
+    return _hinted(_banded(pred, lin, config, start_step), lin, config, start_step)
+
+
+def _banded(pred: Prediction, lin: Linearization, config: FinetuneConfig, start_step: int) -> Prediction:
+    """``pred`` with its benchmark loss band (:func:`~trainless.predict.loss_band`: ``real_loss_low``,
+    ``real_loss_high`` and ``trust["loss_band"]``) where one applies: a prediction from w0 whose endpoint was
+    checked (the band's predictions all were, and their flags could be raised by it), in a cell with a band."""
+    if start_step or pred.trust is None or pred.endpoint is None:
+        return pred
+    regime = trust_regime(config.batch_size, lin.n, config.momentum, config.loss)
+    band = loss_band(pred.loss, pred.trust["mode"], regime, bool(pred.trust["flags"]))
+    if band is None:
+        return pred
+    low, high, info = band
+    info = {**info, "text": loss_band_text(info, low[-1], high[-1])}
+    return dataclasses.replace(pred, real_loss_low=low, real_loss_high=high, trust={**pred.trust, "loss_band": info})
 
 
 def _hinted(pred: Prediction, lin: Linearization, config: FinetuneConfig, start_step: int) -> Prediction:

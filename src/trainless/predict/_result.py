@@ -64,6 +64,10 @@ class Prediction:
         deterministic runs);
     paired_loss, paired_error: the run with the real run's batch order (config.seed), for minibatch SGD
         with the discrete engine; otherwise equal to the mean curves.
+    real_loss_low, real_loss_high: where the real loss lay around predictions like this one on the benchmark, per
+        step (:func:`~trainless.predict.loss_band`: at each step 90% of the benchmark's runs of the same trust
+        cell, split-conformal; inf / 0 for an unbounded side); empty where no band applies (a closed-loop
+        prediction, no endpoint check, or a cell with too few runs). ``trust["loss_band"]`` says which cell.
     distance_steps, weight_distance: predicted ||w_t - w0|| of the linearized model (mean over paths; NaN
         where the engine cannot track it); paired_weight_distance: the paired run's.
     lr: the learning rate of each step, t = 0..T-1.
@@ -106,7 +110,8 @@ class Prediction:
     trust: the trust signal: ``flags`` (``edge``, ``endpoint``), ``mode`` (``frozen`` | ``updates``), the
         benchmark ``band`` of cases flagged alike (median and p95 relative T_eps error, cases), ``direction`` (of
         the calibration suite's (case, eps) pairs of the run's regime, how many the prediction reached before
-        the real run: ``early`` of ``pairs``; None where the regime has none) and ``text``.
+        the real run: ``early`` of ``pairs``; None where the regime has none), ``text`` and, with a loss band,
+        ``loss_band`` (:func:`~trainless.predict.loss_band`'s ``info`` and its sentence, ``text``).
     test_n, test_loss, test_error: the held-out points (``predict(..., test_data=...)``) and the linearized
         model's mean loss and error rate on them at steps 0..T (mean over batch orders; Lee et al. eq. 10,
         eq. 19 for the closed form); 0 and empty without test data.
@@ -173,6 +178,8 @@ class Prediction:
     spectral: dict[str, Any] | None = None
     inactive_share: float | None = None
     path_losses: tuple[tuple[float, ...], ...] = ()
+    real_loss_low: tuple[float, ...] = ()
+    real_loss_high: tuple[float, ...] = ()
 
     @property
     def steps(self) -> int:
@@ -216,11 +223,14 @@ class Prediction:
         return cls(**d)
 
     def curves_csv(self) -> str:
-        """The curves by optimizer step, one row per step 0..T: the columns of the mean prediction, the test curves
-        where predicted, and with several weight paths (``path_losses``) each path's loss as ``path_k_loss``."""
+        """The curves by optimizer step, one row per step 0..T: the columns of the mean prediction, the
+        benchmark's loss band and the test curves where there are any, and with several weight paths
+        (``path_losses``) each path's loss as ``path_k_loss``."""
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         cols = ["loss", "loss_low", "loss_high", "error", "error_low", "error_high", "paired_loss", "paired_error"]
+        if self.real_loss_low:
+            cols += ["real_loss_low", "real_loss_high"]
         if self.test_loss:
             cols += ["test_loss", "test_error"]
         curves = [getattr(self, c) for c in cols] + list(self.path_losses)

@@ -469,3 +469,88 @@ def edge_outcome_note(edge_ratio: float | None, regime: str, bands_file: Path = 
         return f"no {regime} run of the benchmark was {where}; its {name} runs there: {_outcomes(pooled)}"
     note = f"the benchmark's {regime} runs {where}: {_outcomes(own)}"
     return note + (f"; all its {name} runs there: {_outcomes(pooled)}" if n_own < sum(pooled.values()) else "")
+
+
+LOSS_BAND_FRACTIONS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+"""The shares t / T of a run's length at which ``benchmarks/trust_bands.py`` measures how far the real loss lay
+from the predicted one (``loss_band`` in trust_bands.json): early on densely, where the curves move fastest."""
+
+LOSS_BAND_LEVEL = 0.9
+"""The share of benchmark runs a loss band holds at each of :data:`LOSS_BAND_FRACTIONS` (5% below, 5% above)."""
+
+LOSS_BAND_MIN_CASES = 19
+"""The fewest runs a loss band may rest on: with fewer, the split-conformal order statistics of a 90% band
+(the ceil(0.95 (n + 1))-th smallest of n) fall off the sample and the band is unbounded."""
+
+
+def loss_band(
+    loss: Iterable[float], mode: str, regime: str, flagged: bool, bands_file: Path = BANDS_FILE
+) -> tuple[tuple[float, ...], tuple[float, ...], dict[str, Any]] | None:
+    """Where the real loss lay around predictions like this one on the benchmark: ``(low, high, info)``.
+
+    ``loss``: the predicted curve L_0..L_T (optimizer steps). The band is the packaged ``loss_band`` of the
+    cell (``mode``: ``frozen`` | ``updates``; ``regime``: :func:`trust_regime`; ``flagged``: whether the trust
+    signal raised a flag): at each share s of :data:`LOSS_BAND_FRACTIONS`, the 5% and 95% split-conformal
+    bounds of log(L_real(sT) / L_pred(sT)) over the cell's benchmark runs, applied here as
+    L_pred(t) exp(q(t / T)), with q linear in t / T between the shares and 0 at step 0 (both curves start at
+    the same f0). So it is a band per step, not for the whole curve at once, and it says how the method fared
+    on the benchmark's runs, not how this run's own noise spreads (that is ``loss_low``/``loss_high``). An
+    unbounded side (a cell with real runs that diverged) is inf (high) or 0 (low). ``info``: the cell, its
+    number of runs and suites, and how often the band held when each suite was left out of it in turn (at
+    every share, and at T). None when no band is packaged for the cell (fewer than
+    :data:`LOSS_BAND_MIN_CASES` runs), or the predicted curve is not finite. float64 arithmetic."""
+    curve = [float(v) for v in loss]
+    bands = _bands(Path(bands_file))
+    table = None if bands is None else bands.get("loss_band")
+    if table is None or tuple(table["fractions"]) != LOSS_BAND_FRACTIONS or len(curve) < 2:
+        return None
+    if not all(math.isfinite(v) for v in curve):
+        return None
+    key = "flagged" if flagged else "unflagged"
+    cell = table["cells"].get(mode, {}).get(regime, {}).get(key)
+    if cell is None:
+        return None
+    steps = len(curve) - 1
+    shares = (0.0, *LOSS_BAND_FRACTIONS)
+
+    def at(bounds: list[float | None], t: int, unbounded: float) -> float:
+        s = t / steps
+        q = (0.0, *(unbounded if b is None else float(b) for b in bounds))
+        j = next(i for i in range(1, len(shares)) if s <= shares[i])
+        lo, hi = q[j - 1], q[j]
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return unbounded
+        w = (s - shares[j - 1]) / (shares[j] - shares[j - 1])
+        return lo + w * (hi - lo)
+
+    low = tuple(v * math.exp(at(cell["low"], t, -math.inf)) for t, v in enumerate(curve))
+    high = tuple(v * math.exp(at(cell["high"], t, math.inf)) for t, v in enumerate(curve))
+    info = {
+        "mode": mode,
+        "regime": regime,
+        "cell": key,
+        "level": table["level"],
+        "cases": cell["cases"],
+        "suites": len(table["suites"]),
+        "held_out_coverage": cell.get("held_out_coverage"),
+        "held_out_coverage_at_T": cell.get("held_out_coverage_at_T"),
+        "ratio_at_T": [low[-1] / curve[-1] if curve[-1] > 0 else None, high[-1] / curve[-1] if curve[-1] > 0 else None],
+    }
+    return low, high, info
+
+
+def loss_band_text(info: dict[str, Any], final_low: float, final_high: float) -> str:
+    """A sentence on a prediction's loss band (``info`` from :func:`loss_band`) for the user."""
+    cell = f"{info['regime']}, {info['mode']}, {info['cell']}"
+    high = "unbounded (some diverged)" if not math.isfinite(final_high) else f"{final_high:.4g}"
+    held = info.get("held_out_coverage")
+    check = (
+        ""
+        if held is None
+        else f"; with each suite left out of the band in turn it held {held:.0%} of the runs (at T "
+        f"{info['held_out_coverage_at_T']:.0%})"
+    )
+    return (
+        f"on {info['cases']} benchmark runs alike ({cell}; {info['suites']} suites) the real loss lay inside this "
+        f"band at {info['level']:.0%} of them at each step; at T: {final_low:.4g} to {high}{check}"
+    )

@@ -80,6 +80,21 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike[str], record
             ax.plot(record.eval_steps, real, color="C3", label="real fine-tuning")
         ax.set_xlabel("optimizer step")
         ax.grid(True, which="both", alpha=0.3)
+    if p.real_loss_low:
+        # The benchmark's band can span decades (flagged momentum runs, some diverged): drawn inside the plot's own
+        # range, [lowest predicted / 10, 10 x L0], so that the curves stay readable.
+        floor, ceiling = min(v for v in p.loss if v > 0) / 10 if max(p.loss) > 0 else 1e-12, 10 * max(p.loss)
+        lo = [min(max(v, floor), ceiling) for v in p.real_loss_low]
+        hi = [min(max(v, floor), ceiling) for v in p.real_loss_high]
+        band = p.trust.get("loss_band", {}) if p.trust else {}
+        ax_loss.fill_between(
+            steps,
+            lo,
+            hi,
+            color="0.5",
+            alpha=0.15,
+            label=f"real runs alike on the benchmark ({band.get('level', 0.9):.0%} per step, {band.get('cases')} runs)",
+        )
     for i, path_loss in enumerate(p.path_losses):
         # The mean is what is scored; the paths show how much where the weights were moved changed the curve.
         label = f"each of the {len(p.path_losses)} weight paths averaged" if i == 0 else None

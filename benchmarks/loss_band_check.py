@@ -1,0 +1,94 @@
+"""How often the packaged loss band held the real runs of suites it was not made from.
+
+Each prediction from w0 carries a loss band (``Prediction.real_loss_low`` / ``real_loss_high``,
+:func:`trainless.predict.loss_band`): where the real loss lay, at each step, on 90% of the benchmark's runs of the
+same trust cell (mode, regime, flagged or not). This script applies the band packaged in
+``src/trainless/predict/trust_bands.json`` to the cached cases of the suites named (which must not be among the
+band's own suites: it says so and stops) and prints, per cell and pooled, the share of (run, share of T) values
+inside the band, the share at T alone, and the band's width at T; it writes them to
+``benchmarks/results/loss_band_check.json``. Nothing is run: the cases' predictions and real runs are cached.
+
+    python benchmarks/loss_band_check.py bench/results/unseen56
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from trainless._io import write_json
+from trainless.bench._loss_band import loss_band_vectors
+from trainless.predict import LOSS_BAND_FRACTIONS, endpoint_threshold
+from trainless.predict._trust import BANDS_FILE, _bands
+
+OUT = Path(__file__).resolve().parent / "results" / "loss_band_check.json"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("suites", nargs="+", type=Path, help="suite result directories (each with cases/)")
+    ap.add_argument("--out", type=Path, default=OUT)
+    a = ap.parse_args()
+    table = _bands(BANDS_FILE)["loss_band"]
+    if tuple(table["fractions"]) != LOSS_BAND_FRACTIONS:
+        raise SystemExit(f"the packaged band was measured at shares {table['fractions']}, not {LOSS_BAND_FRACTIONS}")
+    seen = [d.name for d in a.suites if d.name in table["suites"]]
+    if seen:
+        raise SystemExit(f"{seen}: the packaged band was made from these suites; name suites it has not seen")
+    results = []
+    for d in a.suites:
+        paths = sorted((d / "cases").glob("*.json"))
+        if not paths:
+            raise SystemExit(f"{d}: no cached cases under {d / 'cases'}")
+        results += [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    thresholds = {mode: endpoint_threshold(mode) for mode in ("frozen", "updates")}
+    rows = []
+    total = {"runs": 0, "inside": 0, "inside_at_T": 0}
+    for (mode, regime, key), vectors in sorted(loss_band_vectors(results, thresholds).items()):
+        cell = table["cells"].get(mode, {}).get(regime, {}).get(key)
+        if cell is None:
+            print(f"{mode:8s} {regime:16s} {key:9s} {len(vectors):3d} runs: no packaged band")
+            continue
+        low = [-math.inf if v is None else v for v in cell["low"]]
+        high = [math.inf if v is None else v for v in cell["high"]]
+        hits = [[lo <= x <= hi for x, lo, hi in zip(vec, low, high, strict=True)] for vec in vectors]
+        inside, at_t = sum(map(sum, hits)), sum(h[-1] for h in hits)
+        row = {
+            "mode": mode,
+            "regime": regime,
+            "cell": key,
+            "runs": len(vectors),
+            "inside": inside / (len(vectors) * len(LOSS_BAND_FRACTIONS)),
+            "inside_at_T": at_t / len(vectors),
+            "band_at_T": [math.exp(low[-1]), math.exp(high[-1])],
+            "outside_at_T": [math.exp(vec[-1]) for vec, h in zip(vectors, hits, strict=True) if not h[-1]],
+        }
+        rows.append(row)
+        total["runs"] += len(vectors)
+        total["inside"] += inside
+        total["inside_at_T"] += at_t
+        print(
+            f"{mode:8s} {regime:16s} {key:9s} {len(vectors):3d} runs: {row['inside']:.0%} of (run, share) inside, "
+            f"at T {row['inside_at_T']:.0%}; band at T {row['band_at_T'][0]:.3g}-{row['band_at_T'][1]:.3g} x the "
+            "prediction"
+            + (f"; outside at T: {', '.join(f'{v:.3g}' for v in row['outside_at_T'])}" if row["outside_at_T"] else "")
+        )
+    runs = total["runs"]
+    pooled = {
+        "runs": runs,
+        "inside": total["inside"] / (runs * len(LOSS_BAND_FRACTIONS)) if runs else None,
+        "inside_at_T": total["inside_at_T"] / runs if runs else None,
+    }
+    if runs:
+        print(
+            f"pooled: {runs} predictions, {pooled['inside']:.0%} of (run, share) inside, "
+            f"at T {pooled['inside_at_T']:.0%}"
+        )
+    write_json(a.out, {"suites": [d.name for d in a.suites], "level": table["level"], "cells": rows, "pooled": pooled})
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The loss band: where the real loss lay around the benchmark's predictions, per trust cell, for
+:func:`~trainless.predict.loss_band` to quote.
+
+A cell is a trust mode (``frozen``: the kernel frozen at w0; ``updates``: the kernel-updates prediction the default
+makes), a :func:`~trainless.predict.trust_regime` and whether the trust signal flagged the prediction. Each cached
+case gives one vector per mode it holds a prediction of: log(L_real / L_pred) at the shares
+:data:`~trainless.predict.LOSS_BAND_FRACTIONS` of its length. The band is split-conformal (Vovk et al.; Lei et
+al. 2018, "Distribution-free predictive inference for regression"): of n vectors, at each share the
+floor(0.05 (n + 1))-th and ceil(0.95 (n + 1))-th smallest values, which hold a new exchangeable run with probability
+at least 90% at that share. Suites are not exchangeable (each was written to probe something), so the band is
+also checked suite by suite: each suite's runs against the band of all the others (``held_out_coverage``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..predict import LOSS_BAND_FRACTIONS, LOSS_BAND_LEVEL, LOSS_BAND_MIN_CASES
+from ._run import UPDATED, _flags, auto_comparison, result_regime
+
+
+def loss_log_ratios(result: dict[str, Any], engine: str) -> list[float]:
+    """log(L_real(t) / L_pred(t)) of a cached case result at t = round(s T) (at least 1) for each share s of
+    :data:`~trainless.predict.LOSS_BAND_FRACTIONS`; the prediction is ``result["predictions"][engine]``'s
+    expected curve, the real loss that of step t (linear between the evaluated steps around it, for a run not
+    evaluated at every step). +inf where the real loss is not finite (a
+    diverged run), -inf where the predicted one is not (or is 0 and the real one is not). float64."""
+    pred = [float(v) for v in result["predictions"][engine]["loss"]]
+    record = result["record"]
+    steps = record.get("eval_steps") or list(range(len(record["loss"])))
+    real = {int(t): float(v) if v is not None else math.nan for t, v in zip(steps, record["loss"], strict=True)}
+    out = []
+    for s in LOSS_BAND_FRACTIONS:
+        t = max(1, round(s * (len(pred) - 1)))
+        real_t = real[t] if t in real else _between(real, t)
+        if not math.isfinite(real_t):
+            out.append(math.inf)
+        elif not (math.isfinite(pred[t]) and pred[t] > 0):
+            out.append(-math.inf if real_t > 0 else 0.0)
+        else:
+            out.append(math.log(real_t / pred[t]) if real_t > 0 else -math.inf)
+    return out
+
+
+def _between(real: dict[int, float], t: int) -> float:
+    before = max((u for u in real if u < t), default=min(real))
+    after = min((u for u in real if u > t), default=max(real))
+    if before == after:
+        return real[before]
+    w = (t - before) / (after - before)
+    return (1 - w) * real[before] + w * real[after]
+
+
+def conformal_bounds(vectors: list[list[float]], level: float = LOSS_BAND_LEVEL) -> tuple[list, list] | None:
+    """The split-conformal bounds of a ``level`` band at each position of the equal-length ``vectors``: the
+    floor((1 - level) / 2 (n + 1))-th and ceil((1 + level) / 2 (n + 1))-th smallest of the n values (1-based).
+    None when n < :data:`~trainless.predict.LOSS_BAND_MIN_CASES` (a bound would fall off the sample)."""
+    n = len(vectors)
+    if n < LOSS_BAND_MIN_CASES:
+        return None
+    # the tolerance keeps float rounding of the shares (0.95 x 20 = 19.000000000000004) off the order statistics
+    k_low = math.floor((1 - level) / 2 * (n + 1) + 1e-9)
+    k_high = math.ceil((1 + level) / 2 * (n + 1) - 1e-9)
+    if k_low < 1 or k_high > n:
+        return None
+    columns = [sorted(col) for col in zip(*vectors, strict=True)]
+    return [c[k_low - 1] for c in columns], [c[k_high - 1] for c in columns]
+
+
+def loss_band_vectors(
+    results: list[dict[str, Any]], thresholds: dict[str, float | str | None]
+) -> dict[tuple[str, str, str], list[list[float]]]:
+    """Per cell (mode, regime, ``flagged`` | ``unflagged``) the log-ratio vectors (:func:`loss_log_ratios`) of
+    ``results``: mode ``frozen`` from each case's ``discrete`` prediction, mode ``updates`` from the default's
+    kernel-updates prediction (:func:`~trainless.bench.auto_comparison`, where the default makes updates), flagged
+    by the trust signal with the endpoint threshold ``thresholds[mode]`` (as ``trust_table`` takes it)."""
+    out: dict[tuple[str, str, str], list[list[float]]] = {}
+    for r in results:
+        expected = {c["engine"] for c in r["comparisons"] if c.get("curve", "expected") == "expected"}
+        picks = [("frozen", "discrete")] if "discrete" in expected else []
+        auto = auto_comparison(r)
+        if auto is not None and auto["engine"] == UPDATED:
+            picks.append(("updates", UPDATED))
+        for mode, engine in picks:
+            if mode not in thresholds:
+                continue
+            flagged = bool(_flags(r["predictions"][engine], mode, thresholds[mode]))
+            key = (mode, result_regime(r), "flagged" if flagged else "unflagged")
+            out.setdefault(key, []).append(loss_log_ratios(r, engine))
+    return out
+
+
+def _finite_or_none(values: list[float]) -> list[float | None]:
+    # JSON holds no infinities a strict reader accepts: None is an unbounded side (loss_band reads it so).
+    return [v if math.isfinite(v) else None for v in values]
+
+
+def loss_band_table(
+    suites: dict[str, list[dict[str, Any]]], thresholds: dict[str, float | str | None]
+) -> dict[str, Any]:
+    """The packaged ``loss_band``: per cell with at least :data:`~trainless.predict.LOSS_BAND_MIN_CASES` runs over
+    all ``suites`` (name -> cached case results, each case once) its bounds (``low``, ``high``: log ratios per
+    share, None unbounded), its number of runs, and ``held_out_coverage`` (the share of (run, share) values inside
+    the band of all other suites' runs, each suite in turn; ``held_out_coverage_at_T`` at T alone; over the suites
+    whose complement still makes a band)."""
+    per_suite = {name: loss_band_vectors(results, thresholds) for name, results in suites.items()}
+    cells: dict[str, Any] = {}
+    for key in sorted({k for v in per_suite.values() for k in v}):
+        pooled = [vec for v in per_suite.values() for vec in v.get(key, [])]
+        bounds = conformal_bounds(pooled)
+        if bounds is None:
+            continue
+        inside = inside_at_t = total = 0
+        for name, v in per_suite.items():
+            own = v.get(key, [])
+            rest = conformal_bounds([vec for other, w in per_suite.items() if other != name for vec in w.get(key, [])])
+            if not own or rest is None:
+                continue
+            for vec in own:
+                hits = [lo <= x <= hi for x, lo, hi in zip(vec, *rest, strict=True)]
+                inside += sum(hits)
+                inside_at_t += hits[-1]
+                total += 1
+        mode, regime, flag = key
+        cells.setdefault(mode, {}).setdefault(regime, {})[flag] = {
+            "low": _finite_or_none(bounds[0]),
+            "high": _finite_or_none(bounds[1]),
+            "cases": len(pooled),
+            "held_out_coverage": inside / (total * len(LOSS_BAND_FRACTIONS)) if total else None,
+            "held_out_coverage_at_T": inside_at_t / total if total else None,
+        }
+    return {
+        "fractions": list(LOSS_BAND_FRACTIONS),
+        "level": LOSS_BAND_LEVEL,
+        "suites": sorted(suites),
+        "cells": cells,
+    }
