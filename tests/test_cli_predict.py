@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from trainless.bench._compare import band_coverage
 from trainless.cli import build_parser, main
 from trainless.cli._finetune import job_from_args
 from trainless.cli._predict import (
@@ -157,6 +158,10 @@ def test_validate_runs_both_and_compares(tmp_path, capsys):
     assert v["final_loss_real"] == run["loss"][-1] and v["final_loss_predicted"] == pytest.approx(pred["loss"][-1])
     assert pred["loss"][0] == pytest.approx(run["loss"][0], rel=1e-5)  # same head init, same f0
     assert v["cost_ratio"] > 0 and len(v["eps"]) == 10
+    # the prediction's benchmark loss band, and how much of this real run it held
+    assert (
+        len(pred["real_loss_low"]) == len(pred["loss"]) and "the real loss inside the benchmark's loss band at" in text
+    )
 
 
 def test_validate_with_held_out_data_compares_the_test_curves(tmp_path, capsys):
@@ -180,6 +185,8 @@ def test_validate_json_fields(tmp_path):
     args = build_parser().parse_args(["validate", *TINY, "--steps", "5", "--timing-steps", "0", "--out", str(tmp_path)])
     report = run_validate(ValidateJob(job_from_args(args), predict_config_from_args(args), 3))
     d = json.loads(render_validate(report, "json"))
+    coverage = band_coverage(report.prediction.real_loss_low, report.prediction.real_loss_high, report.record.loss)
+    assert d["loss_band_coverage"] == coverage and coverage is not None
     assert d["comparison"]["smooth_window"] == 3 and d["prediction"]["estimated_run_seconds"] is None
     assert report.comparison.steps == tuple(range(6))
     assert d["comparison"]["band_coverage"] is None  # full batch: one predicted curve, no band

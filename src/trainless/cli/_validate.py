@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from .._constraints import InstanceOf, Interval, validate
 from .._io import ensure_writable_dir, write_json
 from ..bench import Comparison, compare
+from ..bench._compare import band_coverage
 from ..finetune import RunRecord, finetune
 from ..predict import PredictConfig, Prediction, predict, predict_closed_loop, preserved
 from ..report import plot_prediction
@@ -67,6 +68,16 @@ class ValidateReport:
     files: tuple[str, ...]
     linearity: LinearityDiagnostics | None = None
 
+    @property
+    def loss_band_coverage(self) -> float | None:
+        """The share of steps 1..T at which the real loss lay inside the prediction's benchmark loss band
+        (``Prediction.real_loss_low`` / ``real_loss_high``, which held 90% of the benchmark's runs at each step);
+        None when the prediction has no band."""
+        p, r = self.prediction, self.record
+        if not p.real_loss_low:
+            return None
+        return band_coverage(p.real_loss_low, p.real_loss_high, r.loss, r.eval_steps)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "job": {
@@ -81,6 +92,7 @@ class ValidateReport:
             "files": list(self.files),
             "prediction": summarize_prediction(self.prediction),
             "comparison": self.comparison.to_dict(),
+            "loss_band_coverage": self.loss_band_coverage,
         }
 
 
@@ -188,6 +200,18 @@ def render_validate(report: ValidateReport, fmt: str) -> str:
                     "band coverage",
                     f"the real loss inside the predicted 5-95% band at {c.band_coverage:.0%} of the steps "
                     "(a calibrated band: about 90%)",
+                ),
+            )
+        ),
+        *(
+            ()
+            if report.loss_band_coverage is None
+            else (
+                (
+                    "loss band",
+                    f"the real loss inside the benchmark's loss band at {report.loss_band_coverage:.0%} of the steps "
+                    f"(it held {p.trust['loss_band']['level']:.0%} of the benchmark's "
+                    f"{p.trust['loss_band']['cases']} runs alike at each step)",
                 ),
             )
         ),
