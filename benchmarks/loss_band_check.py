@@ -19,37 +19,45 @@ import math
 from pathlib import Path
 
 from trainless._io import write_json
-from trainless.bench._loss_band import loss_band_vectors
+from trainless.bench._loss_band import loss_band_table, loss_band_vectors
 from trainless.predict import LOSS_BAND_FRACTIONS, endpoint_threshold
 from trainless.predict._trust import BANDS_FILE, _bands
 
 OUT = Path(__file__).resolve().parent / "results" / "loss_band_check.json"
 
 
+def load(suite_dir: Path) -> list[dict]:
+    paths = sorted((suite_dir / "cases").glob("*.json"))
+    if not paths:
+        raise SystemExit(f"{suite_dir}: no cached cases under {suite_dir / 'cases'}")
+    return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("suites", nargs="+", type=Path, help="suite result directories (each with cases/)")
+    ap.add_argument("--band-from", nargs="*", type=Path, default=[], help="make the band from these suites instead")
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args()
-    table = _bands(BANDS_FILE)["loss_band"]
-    if tuple(table["fractions"]) != LOSS_BAND_FRACTIONS:
-        raise SystemExit(f"the packaged band was measured at shares {table['fractions']}, not {LOSS_BAND_FRACTIONS}")
+    thresholds = {mode: endpoint_threshold(mode) for mode in ("frozen", "updates")}
+    if a.band_from:
+        table = loss_band_table({d.name: load(d) for d in a.band_from}, thresholds)
+    else:
+        table = _bands(BANDS_FILE)["loss_band"]
+        if tuple(table["fractions"]) != LOSS_BAND_FRACTIONS:
+            raise SystemExit(
+                f"the packaged band was measured at shares {table['fractions']}, not {LOSS_BAND_FRACTIONS}"
+            )
     seen = [d.name for d in a.suites if d.name in table["suites"]]
     if seen:
-        raise SystemExit(f"{seen}: the packaged band was made from these suites; name suites it has not seen")
-    results = []
-    for d in a.suites:
-        paths = sorted((d / "cases").glob("*.json"))
-        if not paths:
-            raise SystemExit(f"{d}: no cached cases under {d / 'cases'}")
-        results += [json.loads(p.read_text(encoding="utf-8")) for p in paths]
-    thresholds = {mode: endpoint_threshold(mode) for mode in ("frozen", "updates")}
+        raise SystemExit(f"{seen}: the band was made from these suites; name suites it has not seen")
+    results = [r for d in a.suites for r in load(d)]
     rows = []
     total = {"runs": 0, "inside": 0, "inside_at_T": 0}
     for (mode, regime, key), vectors in sorted(loss_band_vectors(results, thresholds).items()):
         cell = table["cells"].get(mode, {}).get(regime, {}).get(key)
         if cell is None:
-            print(f"{mode:8s} {regime:16s} {key:9s} {len(vectors):3d} runs: no packaged band")
+            print(f"{mode:8s} {regime:16s} {key:9s} {len(vectors):3d} runs: no band for this cell")
             continue
         low = [-math.inf if v is None else v for v in cell["low"]]
         high = [math.inf if v is None else v for v in cell["high"]]
@@ -86,7 +94,16 @@ def main() -> None:
             f"pooled: {runs} predictions, {pooled['inside']:.0%} of (run, share) inside, "
             f"at T {pooled['inside_at_T']:.0%}"
         )
-    write_json(a.out, {"suites": [d.name for d in a.suites], "level": table["level"], "cells": rows, "pooled": pooled})
+    write_json(
+        a.out,
+        {
+            "suites": [d.name for d in a.suites],
+            "band_from": table["suites"],
+            "level": table["level"],
+            "cells": rows,
+            "pooled": pooled,
+        },
+    )
     print(f"wrote {a.out}")
 
 
