@@ -81,9 +81,10 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike[str], record
         ax.set_xlabel("optimizer step")
         ax.grid(True, which="both", alpha=0.3)
     if p.real_loss_low:
-        # The benchmark's band can span decades (flagged momentum runs, some diverged): drawn inside the plot's own
-        # range, [lowest predicted / 10, 10 x L0], so that the curves stay readable.
-        floor, ceiling = min(v for v in p.loss if v > 0) / 10 if max(p.loss) > 0 else 1e-12, 10 * max(p.loss)
+        # The benchmark's band can span decades (flagged momentum runs, some diverged): drawn inside the predicted
+        # curve's own range widened tenfold each way, so that the curves stay readable.
+        positive = [v for v in p.loss if v > 0] or [1e-12]
+        floor, ceiling = min(positive) / 10, 10 * max(positive)
         lo = [min(max(v, floor), ceiling) for v in p.real_loss_low]
         hi = [min(max(v, floor), ceiling) for v in p.real_loss_high]
         band = p.trust.get("loss_band", {}) if p.trust else {}
