@@ -26,6 +26,24 @@ from trainless.predict._trust import BANDS_FILE, _bands
 OUT = Path(__file__).resolve().parent / "results" / "loss_band_check.json"
 
 
+def _bounds(cell: dict) -> tuple[list[float], list[float]]:
+    return [-math.inf if v is None else v for v in cell["low"]], [math.inf if v is None else v for v in cell["high"]]
+
+
+def _hits(vectors: list[list[float]], cell: dict) -> list[list[bool]]:
+    low, high = _bounds(cell)
+    return [[lo <= x <= hi for x, lo, hi in zip(vec, low, high, strict=True)] for vec in vectors]
+
+
+def _shares(total: dict[str, int]) -> dict[str, float | int | None]:
+    runs = total["runs"]
+    return {
+        "runs": runs,
+        "inside": total["inside"] / (runs * len(LOSS_BAND_FRACTIONS)) if runs else None,
+        "inside_at_T": total["inside_at_T"] / runs if runs else None,
+    }
+
+
 def load(suite_dir: Path) -> list[dict]:
     paths = sorted((suite_dir / "cases").glob("*.json"))
     if not paths:
@@ -54,14 +72,21 @@ def main() -> None:
     results = [r for d in a.suites for r in load(d)]
     rows = []
     total = {"runs": 0, "inside": 0, "inside_at_T": 0}
+    default = {"runs": 0, "inside": 0, "inside_at_T": 0}
+    for (mode, regime, key), vectors in sorted(loss_band_vectors(results, thresholds, default_only=True).items()):
+        cell = table["cells"].get(mode, {}).get(regime, {}).get(key)
+        if cell is not None:
+            hits = _hits(vectors, cell)
+            default["runs"] += len(vectors)
+            default["inside"] += sum(map(sum, hits))
+            default["inside_at_T"] += sum(h[-1] for h in hits)
     for (mode, regime, key), vectors in sorted(loss_band_vectors(results, thresholds).items()):
         cell = table["cells"].get(mode, {}).get(regime, {}).get(key)
         if cell is None:
             print(f"{mode:8s} {regime:16s} {key:9s} {len(vectors):3d} runs: no band for this cell")
             continue
-        low = [-math.inf if v is None else v for v in cell["low"]]
-        high = [math.inf if v is None else v for v in cell["high"]]
-        hits = [[lo <= x <= hi for x, lo, hi in zip(vec, low, high, strict=True)] for vec in vectors]
+        low, high = _bounds(cell)
+        hits = _hits(vectors, cell)
         inside, at_t = sum(map(sum, hits)), sum(h[-1] for h in hits)
         row = {
             "mode": mode,
@@ -83,17 +108,13 @@ def main() -> None:
             "prediction"
             + (f"; outside at T: {', '.join(f'{v:.3g}' for v in row['outside_at_T'])}" if row["outside_at_T"] else "")
         )
-    runs = total["runs"]
-    pooled = {
-        "runs": runs,
-        "inside": total["inside"] / (runs * len(LOSS_BAND_FRACTIONS)) if runs else None,
-        "inside_at_T": total["inside_at_T"] / runs if runs else None,
-    }
-    if runs:
-        print(
-            f"pooled: {runs} predictions, {pooled['inside']:.0%} of (run, share) inside, "
-            f"at T {pooled['inside_at_T']:.0%}"
-        )
+    pooled, of_default = _shares(total), _shares(default)
+    for name, s in (("every prediction", pooled), ("the default's prediction of each case", of_default)):
+        if s["runs"]:
+            print(
+                f"pooled, {name}: {s['runs']} predictions with a band, {s['inside']:.0%} of (run, share) inside, "
+                f"at T {s['inside_at_T']:.0%}"
+            )
     write_json(
         a.out,
         {
@@ -102,6 +123,7 @@ def main() -> None:
             "level": table["level"],
             "cells": rows,
             "pooled": pooled,
+            "default": of_default,
         },
     )
     print(f"wrote {a.out}")

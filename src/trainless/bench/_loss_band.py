@@ -69,19 +69,21 @@ def conformal_bounds(vectors: list[list[float]], level: float = LOSS_BAND_LEVEL)
 
 
 def loss_band_vectors(
-    results: list[dict[str, Any]], thresholds: dict[str, float | str | None]
+    results: list[dict[str, Any]], thresholds: dict[str, float | str | None], default_only: bool = False
 ) -> dict[tuple[str, str, str], list[list[float]]]:
     """Per cell (mode, regime, ``flagged`` | ``unflagged``) the log-ratio vectors (:func:`loss_log_ratios`) of
     ``results``: mode ``frozen`` from each case's ``discrete`` prediction, mode ``updates`` from the default's
     kernel-updates prediction (:func:`~trainless.bench.auto_comparison`, where the default makes updates), flagged
-    by the trust signal with the endpoint threshold ``thresholds[mode]`` (as ``trust_table`` takes it)."""
+    by the trust signal with the endpoint threshold ``thresholds[mode]`` (as ``trust_table`` takes it).
+    default_only: one prediction per case, the one the default makes (the updates where it makes them, else the
+    frozen kernel), for what a user of the default meets; else every frozen prediction too."""
     out: dict[tuple[str, str, str], list[list[float]]] = {}
     for r in results:
         expected = {c["engine"] for c in r["comparisons"] if c.get("curve", "expected") == "expected"}
         picks = [("frozen", "discrete")] if "discrete" in expected else []
         auto = auto_comparison(r)
         if auto is not None and auto["engine"] == UPDATED:
-            picks.append(("updates", UPDATED))
+            picks = [("updates", UPDATED)] if default_only else [*picks, ("updates", UPDATED)]
         for mode, engine in picks:
             if mode not in thresholds:
                 continue
