@@ -26,7 +26,7 @@ of lr over the edge by what they did (converged, stalled, diverged: ``edge_outco
 prediction past its edge quotes.
 
     python benchmarks/trust_bands.py bench/results/paper bench/results/unseen \
-        --direction-validation bench/results/longer bench/results/unseen bench/results/unseen{2..55} \
+        --direction-validation bench/results/longer bench/results/unseen bench/results/unseen{2..56} \
         bench/results/{practice,plainsgd,mseedge} \
         --closed-loop benchmarks/results/closed_loop_bands_{momentum,sgd,gd,gd_frozen,sgd_frozen}.json
 """

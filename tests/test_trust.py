@@ -1084,7 +1084,10 @@ def test_the_band_says_which_way_the_regimes_predictions_missed(tmp_path):
     assert unheld.endswith(
         "at 100% of 27 (case, eps) pairs, but 57% of 40 on the suites written before they ran: no side to expect"
     )
-    assert trust_summary([], "updates", bands, regime="sgd-momentum-ce")["text"].endswith("faster than predicted")
+    assert trust_summary([], "updates", bands, regime="sgd-momentum-ce")["text"].endswith(
+        "at 10% of 30 (case, eps) pairs, and at 10.0% of 20 on the suites written before they ran: expect the real run "
+        "to be faster than predicted"
+    )
 
 
 def test_direction_table_counts_the_eps_pairs_the_prediction_reaches_first():
@@ -1354,7 +1357,7 @@ def test_loss_log_ratios_read_the_real_loss_at_the_shares_of_the_run():
 
 
 def test_loss_band_table_keeps_cells_of_enough_runs_and_checks_each_suite_against_the_others():
-    from trainless.bench._loss_band import loss_band_table
+    from trainless.bench._loss_band import loss_band_table, loss_band_vectors
 
     a = [_band_result(math.exp(v)) for v in np.linspace(-1.0, 1.0, 20)]
     b = [_band_result(math.exp(v)) for v in np.linspace(0.0, 2.0, 20)]
@@ -1367,6 +1370,8 @@ def test_loss_band_table_keeps_cells_of_enough_runs_and_checks_each_suite_agains
     # 40 runs: the 2nd and the 39th smallest log ratio at every share
     values = sorted([*np.linspace(-1.0, 1.0, 20), *np.linspace(0.0, 2.0, 20)])
     assert cell["low"] == pytest.approx([values[1]] * 12) and cell["high"] == pytest.approx([values[38]] * 12)
+    # a case without a kernel-updates prediction: the default's prediction is the frozen one
+    assert loss_band_vectors(a, {"frozen": None}, default_only=True) == loss_band_vectors(a, {"frozen": None})
     # each suite against the other's band (20 runs: its least and largest): half of each inside
     assert cell["held_out_coverage"] == pytest.approx(0.5) and cell["held_out_coverage_at_T"] == pytest.approx(0.5)
 

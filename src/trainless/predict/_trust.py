@@ -188,12 +188,13 @@ def trust_summary(
             1: ": expect the real run to be slower than predicted",
             -1: ": expect the real run to be faster than predicted",
         }
-        if side and held and held["pairs"] >= DIRECTION_MIN_PAIRS and _side(held["early"] / held["pairs"]) != side:
+        held_share = held["early"] / held["pairs"] if held and held["pairs"] >= DIRECTION_MIN_PAIRS else None
+        if side and held_share is not None and _side(held_share) != side:
             # The lean is quoted only where the suites written before they ran show it too.
-            tail = (
-                f", but {held['early'] / held['pairs']:.0%} of {held['pairs']} on the suites written before they ran: "
-                "no side to expect"
-            )
+            tail = f", but {held_share:.0%} of {held['pairs']} on the suites written before they ran: no side to expect"
+        elif side and held_share is not None:
+            # Quoted beside it: the held-out share may sit near the two-thirds line the side is drawn at.
+            tail = f", and at {held_share:.1%} of {held['pairs']} on the suites written before they ran" + lean[side]
         else:
             tail = lean.get(side, "")
         where += (
