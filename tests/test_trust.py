@@ -1424,7 +1424,8 @@ def test_loss_band_applies_the_cells_bounds_per_step(tmp_path):
     )
     assert info["cases"] == 40 and info["suites"] == 3 and info["ratio_at_T"] == pytest.approx([0.5, 2.0])
     text = loss_band_text(info, low[-1], high[-1])
-    assert text.startswith("on 40 benchmark runs alike (gd-ce, updates, unflagged; 3 suites)")
+    assert text.startswith("at T 0.25 to 1: at each step the band held the real loss of 90% of the 40 benchmark runs")
+    assert "alike (gd-ce, updates, unflagged; 3 suites)" in text
     assert text.endswith("in turn it held 88% of the runs (at T 85%)")
     # an unbounded side (runs that diverged) is inf on the steps it touches
     low, high, info = loss_band(loss, "updates", "gd-ce", True, bands)
@@ -1461,7 +1462,7 @@ def test_a_prediction_from_w0_carries_the_benchmark_loss_band_of_its_cell(digits
     regime = trust_regime(cfg.batch_size, lin.n, cfg.momentum, cfg.loss)
     low, high, info = loss_band(full.loss, full.trust["mode"], regime, bool(full.trust["flags"]))
     assert full.real_loss_low == low and full.real_loss_high == high and len(low) == full.steps + 1
-    assert full.trust["loss_band"]["cases"] == info["cases"] and full.trust["loss_band"]["text"].startswith("on ")
+    assert full.trust["loss_band"]["cases"] == info["cases"] and full.trust["loss_band"]["text"].startswith("at T ")
     _, csv_path = full.save(tmp_path)
     assert csv_path.read_text().splitlines()[0].split(",")[9:11] == ["real_loss_low", "real_loss_high"]
     from trainless.predict import load_prediction

@@ -552,6 +552,6 @@ def loss_band_text(info: dict[str, Any], final_low: float, final_high: float) ->
         f"{info['held_out_coverage_at_T']:.0%})"
     )
     return (
-        f"on {info['cases']} benchmark runs alike ({cell}; {info['suites']} suites) the real loss lay inside this "
-        f"band at {info['level']:.0%} of them at each step; at T: {final_low:.4g} to {high}{check}"
+        f"at T {final_low:.4g} to {high}: at each step the band held the real loss of {info['level']:.0%} of the "
+        f"{info['cases']} benchmark runs alike ({cell}; {info['suites']} suites){check}"
     )
