@@ -1430,6 +1430,7 @@ def test_loss_band_applies_the_cells_bounds_per_step(tmp_path):
     # an unbounded side (runs that diverged) is inf on the steps it touches
     low, high, info = loss_band(loss, "updates", "gd-ce", True, bands)
     assert math.isfinite(high[89]) and high[-1] == math.inf and "unbounded" in loss_band_text(info, low[-1], high[-1])
+    assert loss_band([1.0, 0.0], "updates", "gd-ce", True, bands)[1][-1] == math.inf  # not 0 x inf = NaN
     assert loss_band(loss, "frozen", "gd-ce", False, bands) is None  # no such cell
     assert loss_band([1.0, math.nan], "updates", "gd-ce", False, bands) is None
     other = tmp_path / "other.json"

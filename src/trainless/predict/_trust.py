@@ -499,7 +499,11 @@ def loss_band(
     unbounded side (a cell with real runs that diverged) is inf (high) or 0 (low). ``info``: the cell, its
     number of runs and suites, and how often the band held when each suite was left out of it in turn (at
     every share, and at T). None when no band is packaged for the cell (fewer than
-    :data:`LOSS_BAND_MIN_CASES` runs), or the predicted curve is not finite. float64 arithmetic."""
+    :data:`LOSS_BAND_MIN_CASES` runs), or the predicted curve is not finite. float64 arithmetic.
+
+    The cells were measured on the benchmark's default predictions (``kernel_updates="auto"``; mode ``frozen``:
+    the kernel frozen at w0), mostly of T = 150 steps; a prediction made with other options reads its mode's
+    band all the same."""
     curve = [float(v) for v in loss]
     bands = _bands(Path(bands_file))
     table = None if bands is None else bands.get("loss_band")
@@ -524,8 +528,12 @@ def loss_band(
         w = (s - shares[j - 1]) / (shares[j] - shares[j - 1])
         return lo + w * (hi - lo)
 
-    low = tuple(v * math.exp(at(cell["low"], t, -math.inf)) for t, v in enumerate(curve))
-    high = tuple(v * math.exp(at(cell["high"], t, math.inf)) for t, v in enumerate(curve))
+    def scaled(v: float, q: float) -> float:
+        # an unbounded side stays unbounded even where the predicted loss is 0 (0 x inf would be NaN)
+        return math.inf if q == math.inf else (0.0 if q == -math.inf else v * math.exp(q))
+
+    low = tuple(scaled(v, at(cell["low"], t, -math.inf)) for t, v in enumerate(curve))
+    high = tuple(scaled(v, at(cell["high"], t, math.inf)) for t, v in enumerate(curve))
     info = {
         "mode": mode,
         "regime": regime,
