@@ -1354,6 +1354,10 @@ def test_loss_log_ratios_read_the_real_loss_at_the_shares_of_the_run():
     sparse = loss_log_ratios(_band_result(0.5, steps=150, eval_steps=list(range(0, 151, 10))), "discrete")
     assert sparse[0] == pytest.approx(math.log(0.85)) and sparse[-1] == pytest.approx(math.log(0.5))
     assert loss_log_ratios(_band_result(math.nan), "discrete")[-1] == math.inf
+    zero = _band_result(0.5)
+    zero["predictions"]["discrete"]["loss"][-1] = 0.0  # the real loss above a prediction of 0: +inf
+    assert loss_log_ratios(zero, "discrete")[-1] == math.inf
+    assert loss_log_ratios(_band_result(0.0), "discrete")[-1] == -math.inf  # a real loss of 0 below it
 
 
 def test_loss_band_table_keeps_cells_of_enough_runs_and_checks_each_suite_against_the_others():

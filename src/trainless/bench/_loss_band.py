@@ -24,8 +24,8 @@ def loss_log_ratios(result: dict[str, Any], engine: str) -> list[float]:
     """log(L_real(t) / L_pred(t)) of a cached case result at t = round(s T) (at least 1) for each share s of
     :data:`~trainless.predict.LOSS_BAND_FRACTIONS`; the prediction is ``result["predictions"][engine]``'s
     expected curve, the real loss that of step t (linear between the evaluated steps around it, for a run not
-    evaluated at every step). +inf where the real loss is not finite (a
-    diverged run), -inf where the predicted one is not (or is 0 and the real one is not). float64."""
+    evaluated at every step). +inf where the real loss is not finite (a diverged run) or the predicted one is 0 and
+    the real one is not; -inf where the predicted loss is not finite or the real one is 0. float64."""
     pred = [float(v) for v in result["predictions"][engine]["loss"]]
     record = result["record"]
     steps = record.get("eval_steps") or list(range(len(record["loss"])))
@@ -36,8 +36,10 @@ def loss_log_ratios(result: dict[str, Any], engine: str) -> list[float]:
         real_t = real[t] if t in real else _between(real, t)
         if not math.isfinite(real_t):
             out.append(math.inf)
-        elif not (math.isfinite(pred[t]) and pred[t] > 0):
-            out.append(-math.inf if real_t > 0 else 0.0)
+        elif not math.isfinite(pred[t]):
+            out.append(-math.inf)
+        elif pred[t] <= 0:
+            out.append(math.inf if real_t > 0 else 0.0)
         else:
             out.append(math.log(real_t / pred[t]) if real_t > 0 else -math.inf)
     return out
