@@ -6,7 +6,8 @@ same trust cell (mode, regime, flagged or not). This script applies the band pac
 ``src/trainless/predict/trust_bands.json`` to the cached cases of the suites named (which must not be among the
 band's own suites: it says so and stops) and prints, per cell and pooled, the share of (run, share of T) values
 inside the band, the share at T alone, and the band's width at T; it writes them to
-``benchmarks/results/loss_band_check.json``. Nothing is run: the cases' predictions and real runs are cached.
+``benchmarks/results/loss_band_check_SUITE.json`` (SUITE: the first named; ``--out`` elsewhere). Nothing is run: the
+cases' predictions and real runs are cached.
 
     python benchmarks/loss_band_check.py bench/results/unseen56
 """
@@ -23,7 +24,7 @@ from trainless.bench._loss_band import loss_band_table, loss_band_vectors
 from trainless.predict import LOSS_BAND_FRACTIONS, endpoint_threshold
 from trainless.predict._trust import BANDS_FILE, _bands
 
-OUT = Path(__file__).resolve().parent / "results" / "loss_band_check.json"
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _bounds(cell: dict) -> tuple[list[float], list[float]]:
@@ -55,7 +56,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("suites", nargs="+", type=Path, help="suite result directories (each with cases/)")
     ap.add_argument("--band-from", nargs="*", type=Path, default=[], help="make the band from these suites instead")
-    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument(
+        "--out", type=Path, default=None, help="default: results/loss_band_check_SUITE.json, SUITE the first named"
+    )
     a = ap.parse_args()
     thresholds = {mode: endpoint_threshold(mode) for mode in ("frozen", "updates")}
     if a.band_from:
@@ -115,8 +118,9 @@ def main() -> None:
                 f"pooled, {name}: {s['runs']} predictions with a band, {s['inside']:.0%} of (run, share) inside, "
                 f"at T {s['inside_at_T']:.0%}"
             )
+    out = a.out or RESULTS / f"loss_band_check_{a.suites[0].name}.json"
     write_json(
-        a.out,
+        out,
         {
             "suites": [d.name for d in a.suites],
             "band_from": table["suites"],
@@ -126,7 +130,7 @@ def main() -> None:
             "default": of_default,
         },
     )
-    print(f"wrote {a.out}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
