@@ -15,25 +15,17 @@ cases' predictions and real runs are cached.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
+from suites_table import load  # the sibling script (benchmarks/ is on sys.path)
+
 from trainless._io import write_json
-from trainless.bench._loss_band import loss_band_table, loss_band_vectors
+from trainless.bench._loss_band import band_hits, loss_band_table, loss_band_vectors
 from trainless.predict import LOSS_BAND_FRACTIONS, endpoint_threshold
 from trainless.predict._trust import BANDS_FILE, _bands
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _bounds(cell: dict) -> tuple[list[float], list[float]]:
-    return [-math.inf if v is None else v for v in cell["low"]], [math.inf if v is None else v for v in cell["high"]]
-
-
-def _hits(vectors: list[list[float]], cell: dict) -> list[list[bool]]:
-    low, high = _bounds(cell)
-    return [[lo <= x <= hi for x, lo, hi in zip(vec, low, high, strict=True)] for vec in vectors]
 
 
 def _shares(total: dict[str, int]) -> dict[str, float | int | None]:
@@ -43,13 +35,6 @@ def _shares(total: dict[str, int]) -> dict[str, float | int | None]:
         "inside": total["inside"] / (runs * len(LOSS_BAND_FRACTIONS)) if runs else None,
         "inside_at_T": total["inside_at_T"] / runs if runs else None,
     }
-
-
-def load(suite_dir: Path) -> list[dict]:
-    paths = sorted((suite_dir / "cases").glob("*.json"))
-    if not paths:
-        raise SystemExit(f"{suite_dir}: no cached cases under {suite_dir / 'cases'}")
-    return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
 
 
 def main() -> None:
@@ -79,7 +64,7 @@ def main() -> None:
     for (mode, regime, key), vectors in sorted(loss_band_vectors(results, thresholds, default_only=True).items()):
         cell = table["cells"].get(mode, {}).get(regime, {}).get(key)
         if cell is not None:
-            hits = _hits(vectors, cell)
+            hits = band_hits(vectors, cell["low"], cell["high"])
             default["runs"] += len(vectors)
             default["inside"] += sum(map(sum, hits))
             default["inside_at_T"] += sum(h[-1] for h in hits)
@@ -88,8 +73,7 @@ def main() -> None:
         if cell is None:
             print(f"{mode:8s} {regime:16s} {key:9s} {len(vectors):3d} runs: no band for this cell")
             continue
-        low, high = _bounds(cell)
-        hits = _hits(vectors, cell)
+        hits = band_hits(vectors, cell["low"], cell["high"])
         inside, at_t = sum(map(sum, hits)), sum(h[-1] for h in hits)
         row = {
             "mode": mode,
@@ -98,7 +82,10 @@ def main() -> None:
             "runs": len(vectors),
             "inside": inside / (len(vectors) * len(LOSS_BAND_FRACTIONS)),
             "inside_at_T": at_t / len(vectors),
-            "band_at_T": [math.exp(low[-1]), math.exp(high[-1])],
+            "band_at_T": [
+                0.0 if cell["low"][-1] is None else math.exp(cell["low"][-1]),
+                math.inf if cell["high"][-1] is None else math.exp(cell["high"][-1]),
+            ],
             "outside_at_T": [math.exp(vec[-1]) for vec, h in zip(vectors, hits, strict=True) if not h[-1]],
         }
         rows.append(row)

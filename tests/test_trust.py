@@ -1361,7 +1361,10 @@ def test_loss_log_ratios_read_the_real_loss_at_the_shares_of_the_run():
 
 
 def test_loss_band_table_keeps_cells_of_enough_runs_and_checks_each_suite_against_the_others():
-    from trainless.bench._loss_band import loss_band_table, loss_band_vectors
+    from trainless.bench._loss_band import band_hits, loss_band_table, loss_band_vectors
+
+    # a bound of None (how the packaged table stores an infinite one) is unbounded
+    assert band_hits([[-9.0, 5.0], [2.0, -2.0]], [None, -1.0], [1.0, None]) == [[True, True], [False, False]]
 
     a = [_band_result(math.exp(v)) for v in np.linspace(-1.0, 1.0, 20)]
     b = [_band_result(math.exp(v)) for v in np.linspace(0.0, 2.0, 20)]

@@ -95,6 +95,14 @@ def loss_band_vectors(
     return out
 
 
+def band_hits(vectors: list[list[float]], low: list[float | None], high: list[float | None]) -> list[list[bool]]:
+    """For each vector (:func:`loss_log_ratios`), whether each value lies within [``low``, ``high``] at its share;
+    a bound of None is unbounded (as the packaged table stores an infinite one)."""
+    lows = [-math.inf if v is None else v for v in low]
+    highs = [math.inf if v is None else v for v in high]
+    return [[lo <= x <= hi for x, lo, hi in zip(vec, lows, highs, strict=True)] for vec in vectors]
+
+
 def _finite_or_none(values: list[float]) -> list[float | None]:
     # JSON holds no infinities a strict reader accepts: None is an unbounded side (loss_band reads it so).
     return [v if math.isfinite(v) else None for v in values]
@@ -121,8 +129,7 @@ def loss_band_table(
             rest = conformal_bounds([vec for other, w in per_suite.items() if other != name for vec in w.get(key, [])])
             if not own or rest is None:
                 continue
-            for vec in own:
-                hits = [lo <= x <= hi for x, lo, hi in zip(vec, *rest, strict=True)]
+            for hits in band_hits(own, *rest):
                 inside += sum(hits)
                 inside_at_t += hits[-1]
                 total += 1
