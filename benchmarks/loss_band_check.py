@@ -1,11 +1,12 @@
-"""How often the packaged loss band held the real runs of suites it was not made from.
+"""How often the packaged loss band and steps band held the real runs of suites they were not made from.
 
 Each prediction from w0 carries a loss band (``Prediction.real_loss_low`` / ``real_loss_high``,
 :func:`trainless.predict.loss_band`): where the real loss lay, at each step, on 90% of the benchmark's runs of the
 same trust cell (mode, regime, flagged or not). This script applies the band packaged in
 ``src/trainless/predict/trust_bands.json`` to the cached cases of the suites named (which must not be among the
 band's own suites: it says so and stops) and prints, per cell and pooled, the share of (run, share of T) values
-inside the band, the share at T alone, and the band's width at T; it writes them to
+inside the band, the share at T alone, and the band's width at T, and the same for the steps band
+(``Prediction.steps_band``, :func:`trainless.predict.steps_band`) over (run, target) pairs; it writes them to
 ``benchmarks/results/loss_band_check_SUITE.json`` (SUITE: the first named; ``--out`` elsewhere). Nothing is run: the
 cases' predictions and real runs are cached.
 
@@ -21,7 +22,14 @@ from pathlib import Path
 from suites_table import load  # the sibling script (benchmarks/ is on sys.path)
 
 from trainless._io import write_json
-from trainless.bench._loss_band import band_hits, loss_band_table, loss_band_vectors
+from trainless.bench._loss_band import (
+    band_hits,
+    loss_band_table,
+    loss_band_vectors,
+    steps_band_ratios,
+    steps_band_table,
+    steps_hits,
+)
 from trainless.predict import LOSS_BAND_FRACTIONS, endpoint_threshold
 from trainless.predict._trust import BANDS_FILE, _bands
 
@@ -37,6 +45,57 @@ def _shares(total: dict[str, int]) -> dict[str, float | int | None]:
     }
 
 
+def _steps_check(
+    results: list[dict], table: dict, thresholds: dict[str, float | str | None]
+) -> dict[str, list | dict[str, float | int | None]]:
+    """The steps band (``steps_band`` in trust_bands.json) on ``results``: per cell, and pooled over every
+    prediction and over the default's, the share of (run, target) pairs whose real steps lay inside it (a real run
+    that never got there is outside a finite band), and the pairs outside (target, real / predicted steps)."""
+    rows = []
+    pooled = {"every prediction": [0, 0], "the default's prediction of each case": [0, 0]}
+    for name, default_only in (("every prediction", False), ("the default's prediction of each case", True)):
+        for (mode, regime, key), ratios in sorted(steps_band_ratios(results, thresholds, default_only).items()):
+            cell = table["cells"].get(mode, {}).get(regime, {}).get(key)
+            hits = [] if cell is None else steps_hits(ratios, cell["targets"])
+            pooled[name][0] += sum(hits)
+            pooled[name][1] += len(hits)
+            if default_only:
+                continue
+            outside = [
+                [t, math.exp(x)]
+                for d in ratios
+                for t, x in sorted(d.items())
+                if cell is not None and steps_hits([{t: x}], cell["targets"]) == [False]
+            ]
+            rows.append(
+                {
+                    "mode": mode,
+                    "regime": regime,
+                    "cell": key,
+                    "runs": len(ratios),
+                    "pairs": len(hits),
+                    "inside": sum(hits) / len(hits) if hits else None,
+                    "outside": outside,
+                }
+            )
+            print(
+                f"steps band {mode:8s} {regime:16s} {key:9s} {len(ratios):3d} runs: "
+                + ("no band for this cell" if cell is None else f"{sum(hits)} of {len(hits)} (run, target) inside")
+                + (" (the outside ones' real / predicted steps in the JSON)" if outside else "")
+            )
+    shares = {name: {"pairs": n, "inside": k / n if n else None} for name, (k, n) in pooled.items()}
+    for name, sh in shares.items():
+        if sh["pairs"]:
+            print(
+                f"steps band pooled, {name}: {sh['pairs']} (run, target) pairs with a band, {sh['inside']:.0%} inside"
+            )
+    return {
+        "cells": rows,
+        "pooled": shares["every prediction"],
+        "default": shares["the default's prediction of each case"],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("suites", nargs="+", type=Path, help="suite result directories (each with cases/)")
@@ -47,9 +106,12 @@ def main() -> None:
     a = ap.parse_args()
     thresholds = {mode: endpoint_threshold(mode) for mode in ("frozen", "updates")}
     if a.band_from:
-        table = loss_band_table({d.name: load(d) for d in a.band_from}, thresholds)
+        made_from = {d.name: load(d) for d in a.band_from}
+        table = loss_band_table(made_from, thresholds)
+        steps_table = steps_band_table(made_from, thresholds)
     else:
         table = _bands(BANDS_FILE)["loss_band"]
+        steps_table = _bands(BANDS_FILE)["steps_band"]
         if tuple(table["fractions"]) != LOSS_BAND_FRACTIONS:
             raise SystemExit(
                 f"the packaged band was measured at shares {table['fractions']}, not {LOSS_BAND_FRACTIONS}"
@@ -115,6 +177,7 @@ def main() -> None:
             "cells": rows,
             "pooled": pooled,
             "default": of_default,
+            "steps_band": _steps_check(results, steps_table, thresholds),
         },
     )
     print(f"wrote {out}")

@@ -39,7 +39,7 @@ import math
 from pathlib import Path
 
 from trainless._io import write_json
-from trainless.bench._loss_band import loss_band_table
+from trainless.bench._loss_band import loss_band_table, steps_band_table
 from trainless.bench._run import BAD_CASE, UPDATED, direction_table, edge_outcome_table, result_regime, trust_table
 from trainless.predict._trust import BANDS_FILE, EDGE_BINS, EDGE_OUTCOMES
 
@@ -200,6 +200,21 @@ def main() -> None:
                     f"{math.exp(cell['low'][-1]) if cell['low'][-1] is not None else 0:.3g}-"
                     f"{math.exp(cell['high'][-1]) if cell['high'][-1] is not None else math.inf:.3g}; "
                     f"held out suite by suite: " + ("-" if held is None else f"{held:.0%} inside (at T {at_t:.0%})")
+                )
+    # The same for the steps to the loss levels and the eps levels: the steps band a prediction shows
+    # (predict.steps_band).
+    bands["steps_band"] = steps_band_table({d.name: cases for d, cases in loaded.items()}, thresholds)
+    for mode, regimes in sorted(bands["steps_band"]["cells"].items()):
+        for regime, cells in sorted(regimes.items()):
+            for key, cell in sorted(cells.items()):
+                held = cell["held_out_coverage"]
+                spans = ", ".join(
+                    f"{t} {math.exp(b['low']):.2f}-{math.inf if b['high'] is None else math.exp(b['high']):.2f}x"
+                    for t, b in cell["targets"].items()
+                )
+                print(
+                    f"steps band {mode:8s} {regime:16s} {key:9s} {cell['cases']:4d} runs, real / predicted steps "
+                    f"{spans}; held out suite by suite: " + ("-" if held is None else f"{held:.0%} inside")
                 )
     if a.closed_loop:
         entries = [json.loads(f.read_text(encoding="utf-8")) for f in a.closed_loop]

@@ -162,6 +162,8 @@ def test_validate_runs_both_and_compares(tmp_path, capsys):
     assert (
         len(pred["real_loss_low"]) == len(pred["loss"]) and "the real loss inside the benchmark's loss band at" in text
     )
+    # and its steps band, and which of its targets this real run's steps fell in
+    assert pred["steps_band"] and "the real steps inside the benchmark's steps band at" in text
 
 
 def test_validate_with_held_out_data_compares_the_test_curves(tmp_path, capsys):
@@ -187,6 +189,18 @@ def test_validate_json_fields(tmp_path):
     d = json.loads(render_validate(report, "json"))
     coverage = band_coverage(report.prediction.real_loss_low, report.prediction.real_loss_high, report.record.loss)
     assert d["loss_band_coverage"] == coverage and coverage is not None
+    # each steps band against the real run's steps to its target, as the comparison counts them
+    real = {("level", lv["level"]): lv["real"] for lv in d["comparison"]["levels"]}
+    real |= {("eps", e["eps"]): e["real"] for e in d["comparison"]["eps"] if e["basis"] == "loss"}
+    checks = d["steps_band_check"]
+    assert len(checks) == len(report.prediction.steps_band) > 0
+    for c in checks:
+        steps = real[(c["target"], c["value"])]
+        assert c["real"] == steps
+        # a high side of None is unbounded: it holds a run that never got there
+        within = steps is not None and c["low"] <= steps and (c["high"] is None or steps <= c["high"])
+        assert c["inside"] == (within or (steps is None and c["high"] is None))
+    assert d["steps_band_coverage"] == pytest.approx(sum(c["inside"] for c in checks) / len(checks))
     assert d["comparison"]["smooth_window"] == 3 and d["prediction"]["estimated_run_seconds"] is None
     assert report.comparison.steps == tuple(range(6))
     assert d["comparison"]["band_coverage"] is None  # full batch: one predicted curve, no band

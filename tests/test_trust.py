@@ -1476,3 +1476,164 @@ def test_a_prediction_from_w0_carries_the_benchmark_loss_band_of_its_cell(digits
     from trainless.predict import load_prediction
 
     assert load_prediction(tmp_path / "prediction.json").real_loss_high == high
+    from trainless.predict import steps_band
+
+    bands, info = steps_band(
+        full.eps_times, full.level_times, full.steps, full.trust["mode"], regime, bool(full.trust["flags"])
+    )
+    assert full.steps_band == bands and bands and full.trust["steps_band"]["text"].startswith("real steps ")
+    assert bare.steps_band == () and "steps_band" not in bare.trust
+    assert load_prediction(tmp_path / "prediction.json").steps_band == bands
+    # drawn at the levels, also where a band lies wholly after the predicted steps or is unbounded
+    from trainless.predict import StepsBand
+    from trainless.report import plot_prediction
+
+    odd = dataclasses.replace(full, steps_band=(StepsBand("level", 0.5, 3, 4, None, 30), *bands))
+    assert plot_prediction(odd, tmp_path / "odd.png").stat().st_size > 0
+
+
+def _steps_result(level_real, eps_real, predicted=10, edge=0.5, batch=0):
+    """A cached case result whose frozen-kernel prediction reaches the level 0.5 and eps 0.1 at ``predicted``
+    steps and the level 0.1 never; the real run at ``level_real`` and ``eps_real`` (None: never)."""
+    comparison = {
+        "engine": "discrete",
+        "levels": [
+            {"level": 0.5, "predicted": predicted, "real": level_real},
+            {"level": 0.1, "predicted": None, "real": 40},
+        ],
+        "eps": [
+            {"eps": 0.1, "basis": "loss", "predicted": predicted, "real": eps_real},
+            {"eps": 0.1, "basis": "error", "predicted": 3, "real": 300},  # not the loss: not read
+        ],
+    }
+    return {
+        "case": {"batch_size": batch, "momentum": 0.0, "loss": "ce"},
+        "n": 10,
+        "predictions": {"discrete": {"options": {}, "edge_ratio": edge, "endpoint": None}},
+        "comparisons": [comparison],
+    }
+
+
+def test_steps_log_ratios_read_the_targets_the_prediction_reaches():
+    from trainless.bench._loss_band import steps_log_ratios
+
+    assert steps_log_ratios(_steps_result(20, 5), "discrete") == {
+        "level 0.5": pytest.approx(math.log(2.0)),
+        "eps 0.1": pytest.approx(math.log(0.5)),
+    }
+    # a real run that never got there is +inf: above any finite band
+    assert steps_log_ratios(_steps_result(None, 10), "discrete") == {"level 0.5": math.inf, "eps 0.1": 0.0}
+
+
+def test_steps_band_table_bounds_each_target_and_checks_each_suite_against_the_others():
+    from trainless.bench._loss_band import steps_band_table, steps_hits
+
+    # the high side None is unbounded, and holds a run that never got there
+    assert steps_hits([{"level 0.5": math.inf, "eps 0.1": 0.0}], {"level 0.5": {"low": 0.0, "high": None}}) == [True]
+    assert steps_hits([{"eps 0.1": 0.5}], {"eps 0.1": {"low": -1.0, "high": 0.4}}) == [False]
+
+    a = [_steps_result(10 + k, 10 + k) for k in range(20)]  # ratios 1.0 .. 2.9
+    b = [_steps_result(5 + k, None) for k in range(20)]  # 0.5 .. 2.4; its eps never reached
+    flagged = [_steps_result(10, 10, edge=2.0) for _ in range(5)]  # too few for a band
+    table = steps_band_table({"a": a, "b": b + flagged}, {"frozen": None})
+    assert table["suites"] == ["a", "b"] and table["level"] == 0.9
+    assert list(table["cells"]["frozen"]["gd-ce"]) == ["unflagged"]
+    cell = table["cells"]["frozen"]["gd-ce"]["unflagged"]
+    assert cell["cases"] == 40 and set(cell["targets"]) == {"level 0.5", "eps 0.1"}  # never predicted: no band
+    # 40 runs: the 2nd and the 39th smallest; half the eps are +inf, stored as None
+    levels = sorted(math.log(v / 10) for v in [*range(10, 30), *range(5, 25)])
+    assert cell["targets"]["level 0.5"] == {
+        "low": pytest.approx(levels[1]),
+        "high": pytest.approx(levels[38]),
+        "cases": 40,
+    }
+    assert cell["targets"]["eps 0.1"]["high"] is None
+    # each suite against the other's bands (20 runs: the least and the largest). a's levels 1.0-2.9x inside b's
+    # 0.5-2.4x at 15 of 20, a's eps outside b's band of runs that never got there; b's levels inside a's at 15, b's
+    # eps (never reached) outside a's 1.0-2.9x
+    assert cell["held_out_pairs"] == 80 and cell["held_out_coverage"] == pytest.approx((15 + 0 + 15 + 0) / 80)
+    never = steps_band_table({"b": b, "c": b}, {"frozen": None})["cells"]["frozen"]["gd-ce"]["unflagged"]
+    assert never["targets"]["eps 0.1"] == {"low": None, "high": None, "cases": 40}  # stored as None, not inf
+    assert never["held_out_coverage"] == 1.0  # b's own runs held by c's identical band, the never-reached ones too
+
+
+STEPS_BAND_BANDS = {
+    "steps_band": {
+        "level": 0.9,
+        "suites": ["a", "b"],
+        "cells": {
+            "updates": {
+                "gd-ce": {
+                    "unflagged": {
+                        "targets": {
+                            "level 0.5": {"low": math.log(0.8), "high": math.log(1.25), "cases": 30},
+                            "eps 0.1": {"low": math.log(0.5), "high": None, "cases": 25},
+                        },
+                        "cases": 30,
+                        "held_out_coverage": 0.87,
+                        "held_out_pairs": 55,
+                    }
+                }
+            }
+        },
+    }
+}
+
+
+def test_steps_band_applies_the_cells_bounds_to_the_targets_reached(tmp_path):
+    import json
+
+    from trainless.dynamics import EpsStatus, EpsTime
+    from trainless.dynamics._eps import EpsDefinition
+    from trainless.predict import LevelTime, StepsBand, steps_band, steps_band_text
+
+    bands = tmp_path / "bands.json"
+    bands.write_text(json.dumps(STEPS_BAND_BANDS))
+    reached = EpsStatus("reached")
+    eps = (
+        EpsTime(0.1, "loss", EpsDefinition.DECREASE, 33, reached),
+        EpsTime(0.1, "error", EpsDefinition.DECREASE, 7, reached),  # the error: no band
+        EpsTime(0.2, "loss", EpsDefinition.DECREASE, 20, reached),  # no band for eps 0.2 in the cell
+    )
+    levels = (LevelTime(0.5, 9), LevelTime(0.2, 30), LevelTime(0.1, None))
+    out, info = steps_band(eps, levels, 100, "updates", "gd-ce", False, bands)
+    # 9 x 0.8 = 7.2 -> 7, 9 x 1.25 = 11.25 -> 12 (outward); 33 x 0.5 = 16.5 -> 16, unbounded above
+    assert out == (StepsBand("level", 0.5, 9, 7, 12, 30), StepsBand("eps", 0.1, 33, 16, None, 25))
+    assert info["cases"] == 30 and info["suites"] == 2 and info["steps"] == 100
+    text = steps_band_text(out, info)
+    assert text.startswith("real steps 0.5 L0 7-12 (predicted 9), T_eps 0.1 16-unbounded (some never got there)")
+    assert text.endswith(
+        "(gd-ce, updates, unflagged; 2 suites); with each suite left out of the bands in turn they held 87%"
+    )
+    # float rounding of a ratio of whole steps does not widen the band a step: 1 x exp(log 5) = 4.999999999999999
+    exact = json.loads(json.dumps(STEPS_BAND_BANDS))
+    exact["steps_band"]["cells"]["updates"]["gd-ce"]["unflagged"]["targets"]["level 0.5"] |= {
+        "low": math.log(5.0),
+        "high": math.log(9.0),
+    }
+    (tmp_path / "exact.json").write_text(json.dumps(exact))
+    one = steps_band((), (LevelTime(0.5, 1),), 100, "updates", "gd-ce", False, tmp_path / "exact.json")[0][0]
+    assert (one.low, one.high) == (5, 9)
+    assert "(past T)" in steps_band_text(*steps_band((), (LevelTime(0.5, 90),), 100, "updates", "gd-ce", False, bands))
+    final = (EpsTime(0.1, "loss", EpsDefinition.FINAL, 33, reached),)  # another definition: not as measured
+    assert steps_band(final, (), 100, "updates", "gd-ce", False, bands) is None
+    never = json.loads(json.dumps(STEPS_BAND_BANDS))
+    never["steps_band"]["cells"]["updates"]["gd-ce"]["unflagged"]["targets"]["level 0.5"]["low"] = None
+    (tmp_path / "never.json").write_text(json.dumps(never))  # runs alike never got there: no band in steps for it
+    assert steps_band((), (LevelTime(0.5, 10),), 100, "updates", "gd-ce", False, tmp_path / "never.json") is None
+    assert steps_band(eps, levels, 100, "updates", "gd-ce", True, bands) is None  # no such cell
+    assert steps_band(eps, levels, 100, "updates", "gd-ce", False, tmp_path / "missing.json") is None
+
+
+def test_packaged_steps_bands_rest_on_enough_runs_per_target():
+    from trainless.predict import LOSS_BAND_MIN_CASES, steps_target
+    from trainless.predict._trust import BANDS_FILE, _bands
+
+    table = _bands(BANDS_FILE)["steps_band"]
+    assert table["suites"] == _bands(BANDS_FILE)["loss_band"]["suites"]
+    cells = [c for regimes in table["cells"].values() for flags in regimes.values() for c in flags.values()]
+    targets = [b for c in cells for b in c["targets"].values()]
+    assert cells and all(b["cases"] >= LOSS_BAND_MIN_CASES for b in targets)
+    assert all(b["high"] is None or b["low"] <= b["high"] for b in targets)
+    default = table["cells"]["updates"]["gd-ce"]["unflagged"]
+    assert default["cases"] >= 100 and steps_target("level", 0.2) in default["targets"]

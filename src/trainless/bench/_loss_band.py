@@ -1,5 +1,5 @@
-"""The loss band: where the real loss lay around the benchmark's predictions, per trust cell, for
-:func:`~trainless.predict.loss_band` to quote.
+"""The loss and steps bands: where the real loss (and the real steps to its levels) lay around the benchmark's
+predictions, per trust cell, for :func:`~trainless.predict.loss_band` to quote.
 
 A cell is a trust mode (``frozen``: the kernel frozen at w0; ``updates``: the kernel-updates prediction the default
 makes), a :func:`~trainless.predict.trust_regime` and whether the trust signal flagged the prediction. Each cached
@@ -9,14 +9,19 @@ al. 2018, "Distribution-free predictive inference for regression"): of n vectors
 floor(0.05 (n + 1))-th and ceil(0.95 (n + 1))-th smallest values, which hold a new exchangeable run with probability
 at least 90% at that share. Suites are not exchangeable (each was written to probe something), so the band is
 also checked suite by suite: each suite's runs against the band of all the others (``held_out_coverage``).
+
+The steps band (:func:`~trainless.predict.steps_band` quotes it) is made the same way from the steps to the loss
+levels and to the eps levels: per cell and target, the bounds of log(t_real / t_pred) over the predictions that
+reached the target.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
-from ..predict import LOSS_BAND_FRACTIONS, LOSS_BAND_LEVEL, LOSS_BAND_MIN_CASES
+from ..predict import LOSS_BAND_FRACTIONS, LOSS_BAND_LEVEL, LOSS_BAND_MIN_CASES, steps_target
 from ._run import UPDATED, _flags, auto_comparison, result_regime
 
 
@@ -70,16 +75,14 @@ def conformal_bounds(vectors: list[list[float]], level: float = LOSS_BAND_LEVEL)
     return [c[k_low - 1] for c in columns], [c[k_high - 1] for c in columns]
 
 
-def loss_band_vectors(
-    results: list[dict[str, Any]], thresholds: dict[str, float | str | None], default_only: bool = False
-) -> dict[tuple[str, str, str], list[list[float]]]:
-    """Per cell (mode, regime, ``flagged`` | ``unflagged``) the log-ratio vectors (:func:`loss_log_ratios`) of
-    ``results``: mode ``frozen`` from each case's ``discrete`` prediction, mode ``updates`` from the default's
-    kernel-updates prediction (:func:`~trainless.bench.auto_comparison`, where the default makes updates), flagged
-    by the trust signal with the endpoint threshold ``thresholds[mode]`` (as ``trust_table`` takes it).
-    default_only: one prediction per case, the one the default makes (the updates where it makes them, else the
-    frozen kernel), for what a user of the default meets; else every frozen prediction too."""
-    out: dict[tuple[str, str, str], list[list[float]]] = {}
+def _picks(
+    results: list[dict[str, Any]], thresholds: dict[str, float | str | None], default_only: bool
+) -> Iterator[tuple[tuple[str, str, str], dict[str, Any], str]]:
+    """(cell, result, engine) for each prediction the bands are made of: mode ``frozen`` from each case's
+    ``discrete`` prediction, mode ``updates`` from the default's kernel-updates prediction
+    (:func:`~trainless.bench.auto_comparison`, where the default makes updates), flagged by the trust signal with
+    the endpoint threshold ``thresholds[mode]`` (as ``trust_table`` takes it); with ``default_only`` only the one
+    the default makes (the updates where it makes them, else the frozen kernel)."""
     for r in results:
         expected = {c["engine"] for c in r["comparisons"] if c.get("curve", "expected") == "expected"}
         picks = [("frozen", "discrete")] if "discrete" in expected else []
@@ -90,8 +93,18 @@ def loss_band_vectors(
             if mode not in thresholds:
                 continue
             flagged = bool(_flags(r["predictions"][engine], mode, thresholds[mode]))
-            key = (mode, result_regime(r), "flagged" if flagged else "unflagged")
-            out.setdefault(key, []).append(loss_log_ratios(r, engine))
+            yield (mode, result_regime(r), "flagged" if flagged else "unflagged"), r, engine
+
+
+def loss_band_vectors(
+    results: list[dict[str, Any]], thresholds: dict[str, float | str | None], default_only: bool = False
+) -> dict[tuple[str, str, str], list[list[float]]]:
+    """Per cell (mode, regime, ``flagged`` | ``unflagged``) the log-ratio vectors (:func:`loss_log_ratios`) of
+    ``results``' predictions (:func:`_picks`: every frozen and default kernel-updates prediction, or with
+    ``default_only`` one per case, the one the default makes, for what a user of the default meets)."""
+    out: dict[tuple[str, str, str], list[list[float]]] = {}
+    for key, r, engine in _picks(results, thresholds, default_only):
+        out.setdefault(key, []).append(loss_log_ratios(r, engine))
     return out
 
 
@@ -147,3 +160,85 @@ def loss_band_table(
         "suites": sorted(suites),
         "cells": cells,
     }
+
+
+def steps_log_ratios(result: dict[str, Any], engine: str) -> dict[str, float]:
+    """log(t_real / t_pred) of a cached case result's prediction ``engine`` for each loss level and each eps on the
+    loss (keys :func:`~trainless.predict.steps_target`) that the prediction reaches, from its ``expected``
+    comparison (the steps as the benchmark scores them); +inf where the real run never got there. float64."""
+    comp = next(c for c in result["comparisons"] if c["engine"] == engine and c.get("curve", "expected") == "expected")
+    targets = [("level", lv["level"], lv["predicted"], lv["real"]) for lv in comp["levels"]]
+    targets += [("eps", e["eps"], e["predicted"], e["real"]) for e in comp["eps"] if e["basis"] == "loss"]
+    return {
+        steps_target(kind, value): math.inf if real is None else math.log(real / predicted)
+        for kind, value, predicted, real in targets
+        if predicted
+    }
+
+
+def steps_band_ratios(
+    results: list[dict[str, Any]], thresholds: dict[str, float | str | None], default_only: bool = False
+) -> dict[tuple[str, str, str], list[dict[str, float]]]:
+    """Per cell, as :func:`loss_band_vectors`, each prediction's :func:`steps_log_ratios`."""
+    out: dict[tuple[str, str, str], list[dict[str, float]]] = {}
+    for key, r, engine in _picks(results, thresholds, default_only):
+        out.setdefault(key, []).append(steps_log_ratios(r, engine))
+    return out
+
+
+def _target_bounds(ratios: list[dict[str, float]]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for target in sorted({t for d in ratios for t in d}):
+        values = [d[target] for d in ratios if target in d]
+        bounds = conformal_bounds([[v] for v in values])
+        if bounds is not None:
+            out[target] = {"low": bounds[0][0], "high": bounds[1][0], "cases": len(values)}
+    return out
+
+
+def steps_hits(ratios: list[dict[str, float]], targets: dict[str, dict[str, Any]]) -> list[bool]:
+    """Whether each (prediction, target) log ratio (:func:`steps_log_ratios`) lies within its target's bounds
+    (``targets``: as the packaged cell's; a bound of None is +inf: a high one unbounded, a low one a band of runs
+    that never got there), over the targets with a band."""
+    hits = []
+    for d in ratios:
+        for target, x in sorted(d.items()):
+            b = targets.get(target)
+            if b is not None:
+                low = math.inf if b["low"] is None else b["low"]
+                high = math.inf if b["high"] is None else b["high"]
+                hits.append(low <= x <= high)
+    return hits
+
+
+def steps_band_table(
+    suites: dict[str, list[dict[str, Any]]], thresholds: dict[str, float | str | None]
+) -> dict[str, Any]:
+    """The packaged ``steps_band``: per cell, per target (:func:`~trainless.predict.steps_target`) with at least
+    :data:`~trainless.predict.LOSS_BAND_MIN_CASES` predictions reaching it over all ``suites`` (name -> cached case
+    results), the split-conformal bounds of log(t_real / t_pred) (``low``, ``high``: None unbounded) and the number
+    of predictions; per cell its number of runs and ``held_out_coverage`` (the share of (run, target) pairs inside
+    the bands of all other suites' runs, each suite in turn, over ``held_out_pairs`` pairs: those whose target the
+    other suites hold a band for)."""
+    per_suite = {name: steps_band_ratios(results, thresholds) for name, results in suites.items()}
+    cells: dict[str, Any] = {}
+    for key in sorted({k for v in per_suite.values() for k in v}):
+        pooled = [d for v in per_suite.values() for d in v.get(key, [])]
+        targets = _target_bounds(pooled)
+        if not targets:
+            continue
+        hits = []
+        for name, v in per_suite.items():
+            rest = _target_bounds([d for other, w in per_suite.items() if other != name for d in w.get(key, [])])
+            hits += steps_hits(v.get(key, []), rest)
+        mode, regime, flag = key
+        cells.setdefault(mode, {}).setdefault(regime, {})[flag] = {
+            "targets": {
+                t: {**b, **dict(zip(("low", "high"), _finite_or_none([b["low"], b["high"]]), strict=True))}
+                for t, b in targets.items()
+            },
+            "cases": len(pooled),
+            "held_out_coverage": sum(hits) / len(hits) if hits else None,
+            "held_out_pairs": len(hits),
+        }
+    return {"level": LOSS_BAND_LEVEL, "suites": sorted(suites), "cells": cells}

@@ -190,6 +190,8 @@ def summarize_prediction(p: Prediction) -> dict[str, Any]:
         "final_error": p.error[-1],
         "eps_times": [e.to_dict() for e in p.eps_times],
         "level_times": [lv.to_dict() for lv in p.level_times],
+        # where the real run's steps to those targets lay around predictions alike on the benchmark
+        "steps_band": [b.to_dict() for b in p.steps_band],
         "final_weight_distance": p.weight_distance[-1],
         "test_n": p.test_n,
         "final_test_loss": p.test_loss[-1] if p.test_loss else None,
@@ -252,6 +254,8 @@ def trust_rows(p: Prediction) -> list[tuple[str, str]]:
         rows.append(("trust", p.trust["text"]))
         if "loss_band" in p.trust:
             rows.append(("loss band", p.trust["loss_band"]["text"]))
+        if "steps_band" in p.trust:
+            rows.append(("steps band", p.trust["steps_band"]["text"]))
     if p.kernel_path:
         growth = ", ".join(
             f"step {row['step']}: x{row['trace_ratio']:.2f} (x{row.get('residual_rate', math.nan):.2f})"

@@ -78,6 +78,28 @@ class ValidateReport:
             return None
         return band_coverage(p.real_loss_low, p.real_loss_high, r.loss, r.eval_steps)
 
+    @property
+    def steps_band_check(self) -> tuple[dict[str, Any], ...]:
+        """Per steps band of the prediction (``Prediction.steps_band``, each of which held 90% of the benchmark's
+        runs alike): the band, the real run's steps to its target (None: never within T) and whether they lie
+        inside it (a high side of None is unbounded and holds a run that never got there)."""
+        c = self.comparison
+        real = {("level", lv.level): lv.real for lv in c.levels}
+        real |= {("eps", e.eps): e.real for e in c.eps if e.basis == "loss"}
+        out = []
+        for b in self.prediction.steps_band:
+            steps = real.get((b.target, b.value))
+            high = math.inf if b.high is None else b.high
+            inside = b.low <= (math.inf if steps is None else steps) <= high
+            out.append({**b.to_dict(), "real": steps, "inside": inside})
+        return tuple(out)
+
+    @property
+    def steps_band_coverage(self) -> float | None:
+        """The share of the prediction's steps bands that held the real run's steps (None: no band)."""
+        check = self.steps_band_check
+        return sum(c["inside"] for c in check) / len(check) if check else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "job": {
@@ -93,7 +115,26 @@ class ValidateReport:
             "prediction": summarize_prediction(self.prediction),
             "comparison": self.comparison.to_dict(),
             "loss_band_coverage": self.loss_band_coverage,
+            "steps_band_check": list(self.steps_band_check),
+            "steps_band_coverage": self.steps_band_coverage,
         }
+
+
+def _steps_band_row(report: ValidateReport) -> str:
+    check = report.steps_band_check
+
+    def one(c: dict[str, Any]) -> str:
+        what = f"{c['value']:g} L0" if c["target"] == "level" else f"T_eps {c['value']:g}"
+        real = "never" if c["real"] is None else str(c["real"])
+        high = "inf" if c["high"] is None else str(c["high"])
+        return f"{what} real {real} in {c['low']}-{high}" + ("" if c["inside"] else " (outside)")
+
+    held = sum(c["inside"] for c in check)
+    return (
+        f"the real steps inside the benchmark's steps band at {held} of {len(check)} targets: "
+        + ", ".join(one(c) for c in check)
+        + f" (each held {report.prediction.trust['steps_band']['level']:.0%} of the benchmark's runs alike)"
+    )
 
 
 def run_validate(job: ValidateJob) -> ValidateReport:
@@ -215,6 +256,7 @@ def render_validate(report: ValidateReport, fmt: str) -> str:
                 ),
             )
         ),
+        *(() if report.steps_band_coverage is None else (("steps band", _steps_band_row(report)),)),
         ("||w_T - w0||", f"{p.weight_distance[-1]:.4g} vs {r.weight_distance[-1]:.4g}"),
         *test_comparison_rows(c),
         *linearity_rows(report.linearity),

@@ -27,7 +27,7 @@ from ._config import (
 from ._endpoint import EndpointCheck, endpoint_check
 from ._predict import Linearization, linearize, predict, predict_from, time_optimizer_step
 from ._preserve import preserved
-from ._result import LevelTime, Prediction, level_times, load_prediction
+from ._result import LevelTime, Prediction, StepsBand, level_times, load_prediction
 from ._trust import (
     EDGE_BINS,
     EDGE_OUTCOMES,
@@ -41,6 +41,9 @@ from ._trust import (
     largest_edge_ratio,
     loss_band,
     loss_band_text,
+    steps_band,
+    steps_band_text,
+    steps_target,
     trust_flags,
     trust_regime,
     trust_summary,
@@ -64,6 +67,7 @@ __all__ = [
     "MomentumBuffer",
     "PredictConfig",
     "Prediction",
+    "StepsBand",
     "UpdatePath",
     "UpdateShape",
     "auto_edge_cap",
@@ -92,6 +96,9 @@ __all__ = [
     "refined_updates",
     "resolve_path_samples",
     "resolve_update_path",
+    "steps_band",
+    "steps_band_text",
+    "steps_target",
     "time_optimizer_step",
     "trust_flags",
     "trust_regime",

@@ -68,6 +68,8 @@ from ._trust import (
     largest_edge_ratio,
     loss_band,
     loss_band_text,
+    steps_band,
+    steps_band_text,
     trust_flags,
     trust_regime,
     trust_summary,
@@ -366,17 +368,25 @@ def predict_from(
 
 def _banded(pred: Prediction, lin: Linearization, config: FinetuneConfig, start_step: int) -> Prediction:
     """``pred`` with its benchmark loss band (:func:`~trainless.predict.loss_band`: ``real_loss_low``,
-    ``real_loss_high`` and ``trust["loss_band"]``) where one applies: a prediction from w0 whose endpoint was
-    checked (the band's predictions all were, and their flags could be raised by it), in a cell with a band."""
+    ``real_loss_high`` and ``trust["loss_band"]``) and steps band (:func:`~trainless.predict.steps_band`:
+    ``steps_band`` and ``trust["steps_band"]``) where they apply: a prediction from w0 whose endpoint was checked
+    (the bands' predictions all were, and their flags could be raised by it), in a cell with a band."""
     if start_step or pred.trust is None or pred.endpoint is None:
         return pred
     regime = trust_regime(config.batch_size, lin.n, config.momentum, config.loss)
-    band = loss_band(pred.loss, pred.trust["mode"], regime, bool(pred.trust["flags"]))
-    if band is None:
-        return pred
-    low, high, info = band
-    info = {**info, "text": loss_band_text(info, low[-1], high[-1])}
-    return dataclasses.replace(pred, real_loss_low=low, real_loss_high=high, trust={**pred.trust, "loss_band": info})
+    flagged = bool(pred.trust["flags"])
+    trust, fields = dict(pred.trust), {}
+    band = loss_band(pred.loss, pred.trust["mode"], regime, flagged)
+    if band is not None:
+        low, high, info = band
+        trust["loss_band"] = {**info, "text": loss_band_text(info, low[-1], high[-1])}
+        fields |= {"real_loss_low": low, "real_loss_high": high}
+    steps = steps_band(pred.eps_times, pred.level_times, pred.steps, pred.trust["mode"], regime, flagged)
+    if steps is not None:
+        bands, info = steps
+        trust["steps_band"] = {**info, "text": steps_band_text(bands, info)}
+        fields["steps_band"] = bands
+    return dataclasses.replace(pred, trust=trust, **fields) if fields else pred
 
 
 def _hinted(pred: Prediction, lin: Linearization, config: FinetuneConfig, start_step: int) -> Prediction:

@@ -32,6 +32,35 @@ class LevelTime:
         return {"level": self.level, "steps": self.steps}
 
 
+@dataclass(frozen=True)
+class StepsBand:
+    """Where the real run's steps to one target lay around predictions like this one on the benchmark.
+
+    target: ``level`` (steps until L_t <= value x L_0, :class:`LevelTime`) or ``eps`` (the epsilon-training-time on
+    the loss, eps = value, within value x |L_0 - L_T| of the end: the paper's definition). predicted: this
+    prediction's steps. low, high: the 90% band on the real run's steps, in optimizer steps, rounded outward to
+    whole steps (``high`` may pass T: the real run may not get there within the budget; None: unbounded, some
+    benchmark runs alike never got there). cases: the benchmark runs the band rests on
+    (:func:`~trainless.predict.steps_band`)."""
+
+    target: str
+    value: float
+    predicted: int
+    low: int
+    high: int | None
+    cases: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "value": self.value,
+            "predicted": self.predicted,
+            "low": self.low,
+            "high": self.high,
+            "cases": self.cases,
+        }
+
+
 def level_times(loss: torch.Tensor, levels: tuple[float, ...]) -> tuple[LevelTime, ...]:
     """For each level, the first step at which ``loss`` (L_0..L_T) is at or below level x L_0."""
     out = []
@@ -68,6 +97,10 @@ class Prediction:
         step (:func:`~trainless.predict.loss_band`: at each step 90% of the benchmark's runs of the same trust
         cell, split-conformal; inf / 0 for an unbounded side); empty where no band applies (a closed-loop
         prediction, no endpoint check, or a cell with too few runs). ``trust["loss_band"]`` says which cell.
+    steps_band: the same for the steps to the loss levels and to the eps levels on the loss (:class:`StepsBand`,
+        :func:`~trainless.predict.steps_band`): one per target this prediction reaches whose cell has a band;
+        empty where the loss band is (and for an eps definition other than ``decrease``).
+        ``trust["steps_band"]`` says which cell and how the band held with each suite left out.
     distance_steps, weight_distance: predicted ||w_t - w0|| of the linearized model (mean over paths; NaN
         where the engine cannot track it); paired_weight_distance: the paired run's.
     lr: the learning rate of each step, t = 0..T-1.
@@ -180,6 +213,7 @@ class Prediction:
     path_losses: tuple[tuple[float, ...], ...] = ()
     real_loss_low: tuple[float, ...] = ()
     real_loss_high: tuple[float, ...] = ()
+    steps_band: tuple[StepsBand, ...] = ()
 
     @property
     def steps(self) -> int:
@@ -216,6 +250,7 @@ class Prediction:
             for e in d["eps_times"]
         )
         d["level_times"] = tuple(LevelTime(e["level"], e["steps"]) for e in d["level_times"])
+        d["steps_band"] = tuple(StepsBand(**b) for b in d.get("steps_band", ()))
         for key, v in list(d.items()):
             if isinstance(v, list):
                 d[key] = tuple(v)

@@ -23,7 +23,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..dynamics import EpsTime
+from ..dynamics._eps import EpsDefinition
 from ._config import is_full_batch
+from ._result import LevelTime, StepsBand
 
 BANDS_FILE = Path(__file__).with_name("trust_bands.json")
 
@@ -484,6 +487,19 @@ LOSS_BAND_MIN_CASES = 19
 (the ceil(0.95 (n + 1))-th smallest of n) fall off the sample and the band is unbounded."""
 
 
+def _cell_info(table: dict[str, Any], cell: dict[str, Any], mode: str, regime: str, key: str) -> dict[str, Any]:
+    """What a band's ``info`` says of the packaged cell it was read from, and how it held suite by suite."""
+    return {
+        "mode": mode,
+        "regime": regime,
+        "cell": key,
+        "level": table["level"],
+        "cases": cell["cases"],
+        "suites": len(table["suites"]),
+        "held_out_coverage": cell.get("held_out_coverage"),
+    }
+
+
 def loss_band(
     loss: Iterable[float], mode: str, regime: str, flagged: bool, bands_file: Path = BANDS_FILE
 ) -> tuple[tuple[float, ...], tuple[float, ...], dict[str, Any]] | None:
@@ -535,13 +551,7 @@ def loss_band(
     low = tuple(scaled(v, at(cell["low"], t, -math.inf)) for t, v in enumerate(curve))
     high = tuple(scaled(v, at(cell["high"], t, math.inf)) for t, v in enumerate(curve))
     info = {
-        "mode": mode,
-        "regime": regime,
-        "cell": key,
-        "level": table["level"],
-        "cases": cell["cases"],
-        "suites": len(table["suites"]),
-        "held_out_coverage": cell.get("held_out_coverage"),
+        **_cell_info(table, cell, mode, regime, key),
         "held_out_coverage_at_T": cell.get("held_out_coverage_at_T"),
         "ratio_at_T": [low[-1] / curve[-1] if curve[-1] > 0 else None, high[-1] / curve[-1] if curve[-1] > 0 else None],
     }
@@ -561,5 +571,79 @@ def loss_band_text(info: dict[str, Any], final_low: float, final_high: float) ->
     )
     return (
         f"at T {final_low:.4g} to {high}: at each step the band held the real loss of {info['level']:.0%} of the "
+        f"{info['cases']} benchmark runs alike ({cell}; {info['suites']} suites){check}"
+    )
+
+
+def steps_target(kind: str, value: float) -> str:
+    """The key of a steps-band target in trust_bands.json: ``"level 0.5"`` (steps to 0.5 L_0), ``"eps 0.1"``."""
+    return f"{kind} {value:g}"
+
+
+def steps_band(
+    eps_times: Iterable[EpsTime],
+    level_times: Iterable[LevelTime],
+    steps: int,
+    mode: str,
+    regime: str,
+    flagged: bool,
+    bands_file: Path = BANDS_FILE,
+) -> tuple[tuple[StepsBand, ...], dict[str, Any]] | None:
+    """Where the real run's steps to the loss levels and the eps levels lay around predictions like this one on
+    the benchmark: ``(bands, info)``.
+
+    ``eps_times`` (the ``decrease`` definition; those on the loss are read) and ``level_times``: the prediction's,
+    over a budget of ``steps``. For each target the prediction reaches and the cell (``mode``, ``regime``,
+    ``flagged``, as :func:`loss_band`) has a band for, the band is the packaged 5% and 95% split-conformal
+    bounds q_lo, q_hi of log(t_real / t_pred) over the cell's benchmark runs whose prediction reached the
+    target (a real run that never got there counts as +inf), applied as [floor(t_pred e^q_lo),
+    ceil(t_pred e^q_hi)] steps (None for an unbounded high side). So each band holds the real steps of 90% of
+    the runs alike, target by target, not all targets at once. ``info``: the cell, its number of runs and
+    suites, and how often the bands held with each suite left out of them in turn. None when no band is packaged
+    for the cell or the prediction reaches none of its targets. float64 arithmetic; steps are optimizer steps."""
+    bands = _bands(Path(bands_file))
+    table = None if bands is None else bands.get("steps_band")
+    if table is None:
+        return None
+    key = "flagged" if flagged else "unflagged"
+    cell = table["cells"].get(mode, {}).get(regime, {}).get(key)
+    if cell is None:
+        return None
+    reached = [("level", lv.level, lv.steps) for lv in level_times]
+    reached += [
+        ("eps", e.eps, e.steps) for e in eps_times if e.basis == "loss" and e.definition == EpsDefinition.DECREASE
+    ]
+    out = []
+    for kind, value, predicted in reached:
+        bounds = cell["targets"].get(steps_target(kind, value))
+        # a low bound of None: 95% of the runs alike never got there within their budget; no band in steps
+        if predicted is None or bounds is None or bounds["low"] is None:
+            continue
+        # outward to whole steps; the tolerance keeps float rounding of an exact ratio from widening it a step
+        low = max(1, math.floor(predicted * math.exp(bounds["low"]) + 1e-9))
+        high = None if bounds["high"] is None else math.ceil(predicted * math.exp(bounds["high"]) - 1e-9)
+        out.append(StepsBand(kind, value, predicted, low, high, bounds["cases"]))
+    if not out:
+        return None
+    info = {**_cell_info(table, cell, mode, regime, key), "steps": steps}
+    return tuple(out), info
+
+
+def steps_band_text(bands: Iterable[StepsBand], info: dict[str, Any]) -> str:
+    """A sentence on a prediction's steps bands (``bands``, ``info`` from :func:`steps_band`) for the user."""
+
+    def one(b: StepsBand) -> str:
+        what = f"{b.value:g} L0" if b.target == "level" else f"T_eps {b.value:g}"
+        if b.high is None:
+            high = "unbounded (some never got there)"
+        else:
+            high = f"{b.high}" + (" (past T)" if b.high > info["steps"] else "")
+        return f"{what} {b.low}-{high} (predicted {b.predicted})"
+
+    cell = f"{info['regime']}, {info['mode']}, {info['cell']}"
+    held = info.get("held_out_coverage")
+    check = "" if held is None else f"; with each suite left out of the bands in turn they held {held:.0%}"
+    return (
+        f"real steps {', '.join(one(b) for b in bands)}: each band held {info['level']:.0%} of the "
         f"{info['cases']} benchmark runs alike ({cell}; {info['suites']} suites){check}"
     )

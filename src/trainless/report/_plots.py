@@ -96,6 +96,13 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike[str], record
             alpha=0.15,
             label=f"real runs alike on the benchmark ({band.get('level', 0.9):.0%} per step, {band.get('cases')} runs)",
         )
+    for i, b in enumerate(b for b in p.steps_band if b.target == "level"):
+        # where the real run reached the level on the benchmark's runs alike; past the budget drawn to T
+        y = b.value * p.loss[0]
+        high = p.steps if b.high is None else min(b.high, p.steps)
+        label = "real steps to the levels, runs alike (90%)" if i == 0 else None
+        ax_loss.plot([b.low, high], [y, y], "|-", color="0.35", lw=1, ms=8, label=label)
+        ax_loss.plot([b.predicted], [y], "o", color="0.35", ms=3)
     for i, path_loss in enumerate(p.path_losses):
         # The mean is what is scored; the paths show how much where the weights were moved changed the curve.
         label = f"each of the {len(p.path_losses)} weight paths averaged" if i == 0 else None
