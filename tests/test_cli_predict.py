@@ -71,6 +71,10 @@ def test_predict_with_kernel_updates_reports_the_kernel_path_and_the_endpoint(tm
     assert prediction_label(p) == "predicted (discrete, exact kernel, updated at 1, 2, 5, 10, 20)"  # the plots' legend
     table = render_predict(report, "table")
     assert "endpoint check" in table and "kernel updates" in table and "stability" in table
+    # the benchmark's steps band beside the predicted steps, and what it rests on
+    band = next(b for b in p.steps_band if b.target == "eps" and b.value == 0.1)
+    assert f"loss {band.predicted} (real {band.low}-{band.high})" in table
+    assert "the real steps beside T_eps and the loss levels: each band held 90% of the" in table
     # the share of zero head inputs at init, which the auto choices read (tiny CNN: well below the 90% gate)
     assert f"{p.inactive_share:.0%} of the penultimate features are exactly zero" in table
     assert "far from the linearization" not in table and render_predict(report, "json").count("inactive_share") == 1

@@ -1614,6 +1614,12 @@ def test_steps_band_applies_the_cells_bounds_to_the_targets_reached(tmp_path):
     (tmp_path / "exact.json").write_text(json.dumps(exact))
     one = steps_band((), (LevelTime(0.5, 1),), 100, "updates", "gd-ce", False, tmp_path / "exact.json")[0][0]
     assert (one.low, one.high) == (5, 9)
+    # a level band may pass T (the real run may not get there), a T_eps band not: a run's T_eps is at most T
+    exact["steps_band"]["cells"]["updates"]["gd-ce"]["unflagged"]["targets"]["eps 0.1"]["high"] = math.log(2.0)
+    (tmp_path / "capped.json").write_text(json.dumps(exact))
+    late = (EpsTime(0.1, "loss", EpsDefinition.DECREASE, 80, reached),)
+    capped, _ = steps_band(late, (LevelTime(0.5, 90),), 100, "updates", "gd-ce", False, tmp_path / "capped.json")
+    assert [(b.target, b.low, b.high) for b in capped] == [("level", 450, 810), ("eps", 40, 100)]
     assert "(past T)" in steps_band_text(*steps_band((), (LevelTime(0.5, 90),), 100, "updates", "gd-ce", False, bands))
     final = (EpsTime(0.1, "loss", EpsDefinition.FINAL, 33, reached),)  # another definition: not as measured
     assert steps_band(final, (), 100, "updates", "gd-ce", False, bands) is None

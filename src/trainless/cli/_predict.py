@@ -30,6 +30,7 @@ from ..predict import (
     far_from_linearization,
     predict,
     predict_closed_loop,
+    steps_band_basis,
 )
 from ..report import plot_extrapolation, plot_prediction, plot_spectral
 from ._common import add_format_argument, add_progress_argument, render_json, render_rows
@@ -255,7 +256,13 @@ def trust_rows(p: Prediction) -> list[tuple[str, str]]:
         if "loss_band" in p.trust:
             rows.append(("loss band", p.trust["loss_band"]["text"]))
         if "steps_band" in p.trust:
-            rows.append(("steps band", p.trust["steps_band"]["text"]))
+            # the ranges themselves sit beside the predicted steps in the T_eps and loss-level rows
+            rows.append(
+                (
+                    "steps band",
+                    "the real steps beside T_eps and the loss levels: " + steps_band_basis(p.trust["steps_band"]),
+                )
+            )
     if p.kernel_path:
         growth = ", ".join(
             f"step {row['step']}: x{row['trace_ratio']:.2f} (x{row.get('residual_rate', math.nan):.2f})"
@@ -426,10 +433,23 @@ def eps_rows(p: Prediction) -> list[tuple[str, str]]:
             if steps and None not in steps and min(steps) != max(steps)  # type: ignore[type-var]
             else ""
         )
+        real = real_range(p, "eps", e)
         rows.append(
-            (f"T_eps {e:g}", f"loss {format_steps(lt.steps)}{spread}, error {format_steps(et.steps)} steps{note}")
+            (
+                f"T_eps {e:g}",
+                f"loss {format_steps(lt.steps)}{spread}{real}, error {format_steps(et.steps)} steps{note}",
+            )
         )
     return rows
+
+
+def real_range(p: Prediction, target: str, value: float) -> str:
+    """' (real A-B)': the prediction's steps band for a target (``Prediction.steps_band``), '' without one."""
+    for b in p.steps_band:
+        if b.target == target and abs(b.value - value) < 1e-12:
+            high = "never" if b.high is None else str(b.high)
+            return f" (real {b.low}-{high})"
+    return ""
 
 
 def _distance_text(p: Prediction) -> str:
@@ -472,7 +492,9 @@ def render_predict(report: PredictReport, fmt: str) -> str:
         *eps_rows(p),
         (
             "loss levels",
-            ", ".join(f"{lv.level:g} L0 at {format_steps(lv.steps)}" for lv in p.level_times)
+            ", ".join(
+                f"{lv.level:g} L0 at {format_steps(lv.steps)}{real_range(p, 'level', lv.level)}" for lv in p.level_times
+            )
             + " (steps; - : not reached)",
         ),
         ("||w_T - w0||", _distance_text(p)),

@@ -622,6 +622,9 @@ def steps_band(
         # outward to whole steps; the tolerance keeps float rounding of an exact ratio from widening it a step
         low = max(1, math.floor(predicted * math.exp(bounds["low"]) + 1e-9))
         high = None if bounds["high"] is None else math.ceil(predicted * math.exp(bounds["high"]) - 1e-9)
+        if kind == "eps" and high is not None:
+            # a run's own T_eps is at most T (L_T is within any eps of itself): a finite band need not pass it
+            high = min(high, steps)
         out.append(StepsBand(kind, value, predicted, low, high, bounds["cases"]))
     if not out:
         return None
@@ -640,10 +643,15 @@ def steps_band_text(bands: Iterable[StepsBand], info: dict[str, Any]) -> str:
             high = f"{b.high}" + (" (past T)" if b.high > info["steps"] else "")
         return f"{what} {b.low}-{high} (predicted {b.predicted})"
 
+    return f"real steps {', '.join(one(b) for b in bands)}: {steps_band_basis(info)}"
+
+
+def steps_band_basis(info: dict[str, Any]) -> str:
+    """What a prediction's steps bands rest on (``info`` from :func:`steps_band`), for the user."""
     cell = f"{info['regime']}, {info['mode']}, {info['cell']}"
     held = info.get("held_out_coverage")
     check = "" if held is None else f"; with each suite left out of the bands in turn they held {held:.0%}"
     return (
-        f"real steps {', '.join(one(b) for b in bands)}: each band held {info['level']:.0%} of the "
-        f"{info['cases']} benchmark runs alike ({cell}; {info['suites']} suites){check}"
+        f"each band held {info['level']:.0%} of the {info['cases']} benchmark runs alike ({cell}; "
+        f"{info['suites']} suites){check}"
     )
