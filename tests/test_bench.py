@@ -92,6 +92,8 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
         "abs_steps_rel_error_median",
         "final_loss_rel_error_median",
         "sgd_band_coverage_median",
+        "loss_band_coverage_median",
+        "steps_band_inside",
     ):
         assert key in summary, key
     assert summary["cases"] == summary["cases_compared"] == 7
@@ -121,6 +123,22 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
         stripped = {**r, "comparisons": bare}
         assert with_band_coverage(stripped)["comparisons"] == r["comparisons"]
     assert summary["sgd_band_cases"] > 0
+    # The benchmark's own steps band against each real run's steps, as the comparison counts them.
+    from trainless.bench._compare import steps_band_hit
+
+    checked = 0
+    for r in map(json.loads, (p.read_text() for p in cases)):
+        for comp in r["comparisons"]:
+            real = {("level", lv["level"]): lv["real"] for lv in comp["levels"]}
+            real |= {("eps", e["eps"]): e["real"] for e in comp["eps"] if e["basis"] == "loss"}
+            for b in comp["steps_band"]:
+                assert b["real"] == real[(b["target"], b["value"])]
+                assert b["inside"] == steps_band_hit(b["low"], b["high"], b["real"])
+                checked += 1
+            assert comp["steps_band"] == [] or comp["curve"] == "expected"
+    with_bands = {mode: f for mode, f in summary["modes"].items() if f["steps_band_pairs"]}
+    assert checked == sum(f["steps_band_pairs"] for f in with_bands.values()) > 0
+    assert all(0.0 <= f["steps_band_inside"] <= 1.0 for f in with_bands.values())
     assert {r["engine"] for r in rows} >= {"discrete", "ode", "sde", "discrete-paired", "closed-form"}
     edge = next(r for r in map(json.loads, (p.read_text() for p in cases)) if r["case"]["tag"] == "mse-edge")
     assert edge["lr"] == pytest.approx(0.3 * edge["edge_lr"])
@@ -131,8 +149,9 @@ def test_quick_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
     stamps = {p.name: p.stat().st_mtime_ns for p in cases}
     assert main(["bench", str(QUICK), "--out", str(out), "--no-progress"]) == 0
     assert {p.name: p.stat().st_mtime_ns for p in sorted((out / "cases").glob("*.json"))} == stamps  # cached
+    table = capsys.readouterr().out
+    assert all(f"bands ({mode})" in table for mode in with_bands) and "the real steps inside its steps band at" in table
 
-    capsys.readouterr()
     # A partial report of what is cached runs nothing.
     partial = tmp_path / "partial"
     (partial / "cases").mkdir(parents=True)
@@ -406,6 +425,15 @@ def test_band_coverage_counts_the_steps_inside_the_band_after_the_start():
     assert band_coverage(low, low, [1.0, 0.5, 0.5, 0.5, 0.5]) is None  # one curve (full batch): no band
     with pytest.raises(TrainlessError, match="one length, got 5, 5, 4"):
         band_coverage(low, high, [1.0, 0.6, 0.6, 0.6])
+
+
+def test_steps_band_hit_holds_the_real_steps_and_never_only_when_unbounded():
+    from trainless.bench._compare import steps_band_hit
+
+    assert steps_band_hit(5, 9, 5) and steps_band_hit(5, 9, 9) and not steps_band_hit(5, 9, 10)
+    assert not steps_band_hit(5, 9, 4) and steps_band_hit(5, None, 400)
+    # a real run that never got there: outside a finite band, inside an unbounded one
+    assert not steps_band_hit(5, 9, None) and steps_band_hit(5, None, None)
 
 
 def test_an_lr_edge_case_recognizes_its_cached_run_across_float32_noise_in_lambda_max():

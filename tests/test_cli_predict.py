@@ -196,7 +196,7 @@ def test_validate_json_fields(tmp_path):
     # each steps band against the real run's steps to its target, as the comparison counts them
     real = {("level", lv["level"]): lv["real"] for lv in d["comparison"]["levels"]}
     real |= {("eps", e["eps"]): e["real"] for e in d["comparison"]["eps"] if e["basis"] == "loss"}
-    checks = d["steps_band_check"]
+    checks = d["comparison"]["steps_band"]
     assert len(checks) == len(report.prediction.steps_band) > 0
     for c in checks:
         steps = real[(c["target"], c["value"])]

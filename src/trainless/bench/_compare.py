@@ -58,6 +58,11 @@ class Comparison:
     band_coverage: the share of the steps after 0 at which the real loss (unsmoothed) lies inside the predicted
         5-95% band over batch orders (:func:`band_coverage`); None for the paired curve and where the band has
         no width (full-batch GD: one curve).
+    loss_band_coverage: the same for the benchmark's loss band (``Prediction.real_loss_low`` / ``real_loss_high``,
+        which held 90% of the packaged runs alike at each step); None for the paired curve or a prediction without one.
+    steps_band: per steps band of the prediction (``Prediction.steps_band``, each of which held 90% of the packaged
+        runs alike), the band, the real run's steps to its target as ``levels`` / ``eps`` count them (None: never) and
+        whether they lie inside it (:func:`steps_band_hit`); empty for the paired curve or a prediction without one.
     """
 
     curve: str
@@ -79,9 +84,17 @@ class Comparison:
     cost_ratio: float
     test: dict[str, Any] | None = None
     band_coverage: float | None = None
+    loss_band_coverage: float | None = None
+    steps_band: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def steps_band_coverage(self) -> float | None:
+        """The share of the prediction's steps bands that held the real run's steps (None: no band)."""
+        return sum(b["inside"] for b in self.steps_band) / len(self.steps_band) if self.steps_band else None
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
+        d["steps_band"] = [dict(b) for b in self.steps_band]
         d["steps"] = list(self.steps)
         d["eps"] = [e.to_dict() for e in self.eps]
         d["levels"] = [e.to_dict() for e in self.levels]
@@ -110,6 +123,25 @@ def band_coverage(
     if not inside or all(lo == hi for lo, hi in zip(low[1:], high[1:], strict=True)):
         return None
     return sum(inside) / len(inside)
+
+
+def steps_band_hit(low: int, high: int | None, real: int | None) -> bool:
+    """Whether a real run's steps to a target (None: it never got there) lie within a steps band [``low``,
+    ``high``] (:class:`~trainless.predict.StepsBand`); a ``high`` of None is unbounded and holds a run that never
+    got there."""
+    if real is None:
+        return high is None
+    return low <= real and (high is None or real <= high)
+
+
+def _steps_band(prediction: Prediction, levels: list[LevelComparison], eps_rows: list[EpsComparison]) -> tuple:
+    real = {("level", lv.level): lv.real for lv in levels}
+    real |= {("eps", e.eps): e.real for e in eps_rows if e.basis == "loss"}
+    out = []
+    for b in prediction.steps_band:
+        steps = real.get((b.target, b.value))
+        out.append({**b.to_dict(), "real": steps, "inside": steps_band_hit(b.low, b.high, steps)})
+    return tuple(out)
 
 
 def _time(curve: torch.Tensor, eps: float, steps: tuple[int, ...], definition: EpsDefinition) -> int | None:
@@ -170,9 +202,13 @@ def compare(
             "final_error_real": float(record.test_error[-1]),
             "loss_max_abs_difference": float((tl_p - tl_r).abs().max()),
         }
-    coverage = None
+    coverage = loss_band = None
+    steps_bands: tuple[dict[str, Any], ...] = ()
     if curve == "expected":
         coverage = band_coverage(prediction.loss_low, prediction.loss_high, record.loss, steps)
+        if prediction.real_loss_low:
+            loss_band = band_coverage(prediction.real_loss_low, prediction.real_loss_high, record.loss, steps)
+        steps_bands = _steps_band(prediction, levels, eps_rows)
     return Comparison(
         curve=curve,
         steps=steps,
@@ -192,4 +228,6 @@ def compare(
         cost_ratio=real_seconds / prediction.seconds,
         test=test,
         band_coverage=coverage,
+        loss_band_coverage=loss_band,
+        steps_band=steps_bands,
     )

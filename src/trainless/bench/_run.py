@@ -409,17 +409,25 @@ def with_band_coverage(result: dict[str, Any]) -> dict[str, Any]:
 
 def _figures(comps: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """Pooled figures of (regime, comparison) pairs: relative T_eps errors on the loss over the eps grid by
-    regime, the error basis, cost ratios, the loss levels, the final loss, and the SGD band's coverage (median
-    over cases of the share of steps the real loss lies inside the predicted 5-95% band)."""
+    regime, the error basis, cost ratios, the loss levels, the final loss, the SGD band's coverage (median
+    over cases of the share of steps the real loss lies inside the predicted 5-95% band), and how the benchmark's
+    own bands held the real runs (the loss band: median over cases of the share of steps inside it; the steps band:
+    the share of (case, target) pairs inside it, over ``steps_band_pairs``)."""
     rel: dict[str, list[float]] = {"gd": [], "sgd": []}
     rel_error_basis: dict[str, list[float]] = {"gd": [], "sgd": []}
     cost: dict[str, list[float]] = {"gd": [], "sgd": []}
     levels: list[float] = []
     finals = []
     coverage = []
+    loss_band = []
+    steps_band = []
     for regime, comp in comps:
         if regime == "sgd" and comp.get("band_coverage") is not None:
             coverage.append(comp["band_coverage"])
+        # the benchmark's own bands, on predictions that carry them (cached before they existed: none)
+        if comp.get("loss_band_coverage") is not None:
+            loss_band.append(comp["loss_band_coverage"])
+        steps_band.extend(b["inside"] for b in comp.get("steps_band", ()))
         rel[regime].extend(scored_eps_errors(comp, "loss"))
         rel_error_basis[regime].extend(scored_eps_errors(comp, "error"))
         cost[regime].append(comp["cost_ratio"])
@@ -438,6 +446,9 @@ def _figures(comps: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         "cost_ratio_sgd_median": quantile(cost["sgd"], 0.5),
         "abs_steps_rel_error_median": quantile(levels, 0.5),
         "final_loss_rel_error_median": quantile(finals, 0.5),
+        "loss_band_coverage_median": quantile(loss_band, 0.5),
+        "steps_band_inside": sum(steps_band) / len(steps_band) if steps_band else None,
+        "steps_band_pairs": len(steps_band),
         "sgd_band_coverage_median": quantile(coverage, 0.5),
         "sgd_band_cases": len(coverage),
     }

@@ -109,9 +109,24 @@ def render_bench(report: BenchReport, fmt: str) -> str:
             )
             if t and t["cases"]
         ),
+        *(
+            (f"bands ({mode})", _bands_text(f))
+            for mode, f in sorted(s.get("modes", {}).items())
+            if f.get("steps_band_pairs") or f.get("loss_band_coverage_median") is not None
+        ),
         ("wrote", ", ".join(report.files)),
     ]
     return render_rows(rows)
+
+
+def _bands_text(f: dict) -> str:
+    """How the packaged loss and steps bands held a mode's real runs (``_figures``' fields)."""
+    inside = round(f["steps_band_inside"] * f["steps_band_pairs"]) if f["steps_band_pairs"] else 0
+    return (
+        f"the real loss inside the benchmark's loss band at a median {_pct(f['loss_band_coverage_median'])} of the "
+        f"steps, the real steps inside its steps band at {inside} of {f['steps_band_pairs']} targets (each band made "
+        "to hold 90% of the packaged runs alike; a suite it was made from is in-sample)"
+    )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 from .._constraints import InstanceOf, Interval, validate
 from .._io import ensure_writable_dir, write_json
 from ..bench import Comparison, compare
-from ..bench._compare import band_coverage
 from ..finetune import RunRecord, finetune
 from ..predict import PredictConfig, Prediction, predict, predict_closed_loop, preserved
 from ..report import plot_prediction
@@ -68,38 +67,6 @@ class ValidateReport:
     files: tuple[str, ...]
     linearity: LinearityDiagnostics | None = None
 
-    @property
-    def loss_band_coverage(self) -> float | None:
-        """The share of steps 1..T at which the real loss lay inside the prediction's benchmark loss band
-        (``Prediction.real_loss_low`` / ``real_loss_high``, which held 90% of the benchmark's runs at each step);
-        None when the prediction has no band."""
-        p, r = self.prediction, self.record
-        if not p.real_loss_low:
-            return None
-        return band_coverage(p.real_loss_low, p.real_loss_high, r.loss, r.eval_steps)
-
-    @property
-    def steps_band_check(self) -> tuple[dict[str, Any], ...]:
-        """Per steps band of the prediction (``Prediction.steps_band``, each of which held 90% of the benchmark's
-        runs alike): the band, the real run's steps to its target (None: never within T) and whether they lie
-        inside it (a high side of None is unbounded and holds a run that never got there)."""
-        c = self.comparison
-        real = {("level", lv.level): lv.real for lv in c.levels}
-        real |= {("eps", e.eps): e.real for e in c.eps if e.basis == "loss"}
-        out = []
-        for b in self.prediction.steps_band:
-            steps = real.get((b.target, b.value))
-            high = math.inf if b.high is None else b.high
-            inside = b.low <= (math.inf if steps is None else steps) <= high
-            out.append({**b.to_dict(), "real": steps, "inside": inside})
-        return tuple(out)
-
-    @property
-    def steps_band_coverage(self) -> float | None:
-        """The share of the prediction's steps bands that held the real run's steps (None: no band)."""
-        check = self.steps_band_check
-        return sum(c["inside"] for c in check) / len(check) if check else None
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "job": {
@@ -114,14 +81,13 @@ class ValidateReport:
             "files": list(self.files),
             "prediction": summarize_prediction(self.prediction),
             "comparison": self.comparison.to_dict(),
-            "loss_band_coverage": self.loss_band_coverage,
-            "steps_band_check": list(self.steps_band_check),
-            "steps_band_coverage": self.steps_band_coverage,
+            "loss_band_coverage": self.comparison.loss_band_coverage,
+            "steps_band_coverage": self.comparison.steps_band_coverage,
         }
 
 
 def _steps_band_row(report: ValidateReport) -> str:
-    check = report.steps_band_check
+    check = report.comparison.steps_band
 
     def one(c: dict[str, Any]) -> str:
         what = f"{c['value']:g} L0" if c["target"] == "level" else f"T_eps {c['value']:g}"
@@ -246,17 +212,17 @@ def render_validate(report: ValidateReport, fmt: str) -> str:
         ),
         *(
             ()
-            if report.loss_band_coverage is None
+            if c.loss_band_coverage is None
             else (
                 (
                     "loss band",
-                    f"the real loss inside the benchmark's loss band at {report.loss_band_coverage:.0%} of the steps "
+                    f"the real loss inside the benchmark's loss band at {c.loss_band_coverage:.0%} of the steps "
                     f"(it held {p.trust['loss_band']['level']:.0%} of the benchmark's "
                     f"{p.trust['loss_band']['cases']} runs alike at each step)",
                 ),
             )
         ),
-        *(() if report.steps_band_coverage is None else (("steps band", _steps_band_row(report)),)),
+        *(() if not c.steps_band else (("steps band", _steps_band_row(report)),)),
         ("||w_T - w0||", f"{p.weight_distance[-1]:.4g} vs {r.weight_distance[-1]:.4g}"),
         *test_comparison_rows(c),
         *linearity_rows(report.linearity),

@@ -159,8 +159,8 @@ def modes_table(summary: dict[str, Any]) -> str:
     """Every engine / curve compared, with the absolute measures next to the normalized T_eps errors."""
     lines = [
         "| mode | cases | GD median | GD p95 | SGD median | SGD p95 | levels median | final loss median | "
-        "SGD band coverage | cost (GD) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "SGD band coverage | loss band coverage | steps band | cost (GD) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for mode, f in sorted(summary.get("modes", {}).items()):
         cells = [
@@ -173,6 +173,8 @@ def modes_table(summary: dict[str, Any]) -> str:
                 "abs_steps_rel_error_median",
                 "final_loss_rel_error_median",
                 "sgd_band_coverage_median",
+                "loss_band_coverage_median",
+                "steps_band_inside",
             )
         ]
         cost = "-" if f["cost_ratio_gd_median"] is None else f"{f['cost_ratio_gd_median']:.1f}x"
@@ -296,7 +298,10 @@ Slopes of predicted vs real T_eps (least squares through the origin): {slope_tex
 
 SGD band coverage: per SGD case, the share of steps at which the real loss lies inside the predicted 5-95% band
 (the linearized model's spread over batch orders), median over cases; a calibrated band would hold the real run
-about 90% of the time.
+about 90% of the time. Loss band coverage: the same for the benchmark's loss band (`Prediction.real_loss_low` /
+`real_loss_high`, made to hold 90% of the packaged runs alike at each step); steps band: the share of (case, target)
+pairs whose real steps lay inside the prediction's steps band (`Prediction.steps_band`, 90% likewise). Both are
+in-sample for a suite the packaged bands were made from, and empty for cases cached before predictions carried them.
 
 ## By regime
 
