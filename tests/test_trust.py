@@ -1620,6 +1620,10 @@ def test_steps_band_applies_the_cells_bounds_to_the_targets_reached(tmp_path):
     late = (EpsTime(0.1, "loss", EpsDefinition.DECREASE, 80, reached),)
     capped, _ = steps_band(late, (LevelTime(0.5, 90),), 100, "updates", "gd-ce", False, tmp_path / "capped.json")
     assert [(b.target, b.low, b.high) for b in capped] == [("level", 450, 810), ("eps", 40, 100)]
+    exact["steps_band"]["cells"]["updates"]["gd-ce"]["unflagged"]["targets"]["eps 0.1"]["low"] = math.log(1.5)
+    (tmp_path / "late.json").write_text(json.dumps(exact))  # all runs alike slower: the band sits at T, not past it
+    (late_band,) = steps_band(late, (), 100, "updates", "gd-ce", False, tmp_path / "late.json")[0]
+    assert (late_band.low, late_band.high) == (100, 100)
     assert "(past T)" in steps_band_text(*steps_band((), (LevelTime(0.5, 90),), 100, "updates", "gd-ce", False, bands))
     final = (EpsTime(0.1, "loss", EpsDefinition.FINAL, 33, reached),)  # another definition: not as measured
     assert steps_band(final, (), 100, "updates", "gd-ce", False, bands) is None

@@ -597,7 +597,8 @@ def steps_band(
     ``flagged``, as :func:`loss_band`) has a band for, the band is the packaged 5% and 95% split-conformal
     bounds q_lo, q_hi of log(t_real / t_pred) over the cell's benchmark runs whose prediction reached the
     target (a real run that never got there counts as +inf), applied as [floor(t_pred e^q_lo),
-    ceil(t_pred e^q_hi)] steps (None for an unbounded high side). So each band holds the real steps of 90% of
+    ceil(t_pred e^q_hi)] steps (None for an unbounded high side), a T_eps band held within [1, T] (a run's own
+    T_eps never passes T; a level band may: the real run may not get there). So each band holds the real steps of 90% of
     the runs alike, target by target, not all targets at once. ``info``: the cell, its number of runs and
     suites, and how often the bands held with each suite left out of them in turn. None when no band is packaged
     for the cell or the prediction reaches none of its targets. float64 arithmetic; steps are optimizer steps."""
@@ -616,15 +617,16 @@ def steps_band(
     out = []
     for kind, value, predicted in reached:
         bounds = cell["targets"].get(steps_target(kind, value))
-        # a low bound of None: 95% of the runs alike never got there within their budget; no band in steps
+        # a low bound of None: at least 95% of the runs alike never got there within their budget; no band in steps
         if predicted is None or bounds is None or bounds["low"] is None:
             continue
         # outward to whole steps; the tolerance keeps float rounding of an exact ratio from widening it a step
         low = max(1, math.floor(predicted * math.exp(bounds["low"]) + 1e-9))
         high = None if bounds["high"] is None else math.ceil(predicted * math.exp(bounds["high"]) - 1e-9)
-        if kind == "eps" and high is not None:
-            # a run's own T_eps is at most T (L_T is within any eps of itself): a finite band need not pass it
-            high = min(high, steps)
+        if kind == "eps":
+            # a run's own T_eps is at most T (L_T is within any eps of itself): a band need not pass it
+            low = min(low, steps)
+            high = None if high is None else min(high, steps)
         out.append(StepsBand(kind, value, predicted, low, high, bounds["cases"]))
     if not out:
         return None
