@@ -61,12 +61,9 @@ def _steps_check(
             pooled[name][1] += len(hits)
             if default_only:
                 continue
-            outside = [
-                [t, math.exp(x)]
-                for d in ratios
-                for t, x in sorted(d.items())
-                if cell is not None and steps_hits([{t: x}], cell["targets"]) == [False]
-            ]
+            # the (target, log ratio) pairs steps_hits judged, in its order
+            judged = [(t, x) for d in ratios for t, x in sorted(d.items()) if cell is not None and t in cell["targets"]]
+            outside = [[t, math.exp(x)] for (t, x), hit in zip(judged, hits, strict=True) if not hit]
             rows.append(
                 {
                     "mode": mode,
@@ -110,8 +107,8 @@ def main() -> None:
         table = loss_band_table(made_from, thresholds)
         steps_table = steps_band_table(made_from, thresholds)
     else:
-        table = _bands(BANDS_FILE)["loss_band"]
-        steps_table = _bands(BANDS_FILE)["steps_band"]
+        packaged = _bands(BANDS_FILE)
+        table, steps_table = packaged["loss_band"], packaged["steps_band"]
         if tuple(table["fractions"]) != LOSS_BAND_FRACTIONS:
             raise SystemExit(
                 f"the packaged band was measured at shares {table['fractions']}, not {LOSS_BAND_FRACTIONS}"

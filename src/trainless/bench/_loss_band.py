@@ -18,7 +18,7 @@ reached the target.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..predict import LOSS_BAND_FRACTIONS, LOSS_BAND_LEVEL, LOSS_BAND_MIN_CASES, steps_target
@@ -121,6 +121,13 @@ def _finite_or_none(values: list[float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in values]
 
 
+def _left_out(per_suite: dict[str, dict], key: tuple[str, str, str], bounds_of: Callable[[list], Any]) -> Iterator:
+    """For each suite in turn, its own entries of cell ``key`` and the bounds ``bounds_of`` makes from all the other
+    suites' entries of it (None or empty where they make none): how a band held a suite it was not made from."""
+    for name, v in per_suite.items():
+        yield v.get(key, []), bounds_of([x for other, w in per_suite.items() if other != name for x in w.get(key, [])])
+
+
 def loss_band_table(
     suites: dict[str, list[dict[str, Any]]], thresholds: dict[str, float | str | None]
 ) -> dict[str, Any]:
@@ -137,9 +144,7 @@ def loss_band_table(
         if bounds is None:
             continue
         inside = inside_at_t = total = 0
-        for name, v in per_suite.items():
-            own = v.get(key, [])
-            rest = conformal_bounds([vec for other, w in per_suite.items() if other != name for vec in w.get(key, [])])
+        for own, rest in _left_out(per_suite, key, conformal_bounds):
             if not own or rest is None:
                 continue
             for hits in band_hits(own, *rest):
@@ -227,10 +232,7 @@ def steps_band_table(
         targets = _target_bounds(pooled)
         if not targets:
             continue
-        hits = []
-        for name, v in per_suite.items():
-            rest = _target_bounds([d for other, w in per_suite.items() if other != name for d in w.get(key, [])])
-            hits += steps_hits(v.get(key, []), rest)
+        hits = [hit for own, rest in _left_out(per_suite, key, _target_bounds) for hit in steps_hits(own, rest)]
         mode, regime, flag = key
         cells.setdefault(mode, {}).setdefault(regime, {})[flag] = {
             "targets": {

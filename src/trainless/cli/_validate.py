@@ -11,7 +11,7 @@ from .._constraints import InstanceOf, Interval, validate
 from .._io import ensure_writable_dir, write_json
 from ..bench import Comparison, compare
 from ..finetune import RunRecord, finetune
-from ..predict import PredictConfig, Prediction, predict, predict_closed_loop, preserved
+from ..predict import PredictConfig, Prediction, predict, predict_closed_loop, preserved, steps_label
 from ..report import plot_prediction
 from ..theory import LinearityDiagnostics, LinearityProbe, diagnose_run
 from ._common import render_json, render_rows
@@ -90,7 +90,7 @@ def _steps_band_row(report: ValidateReport) -> str:
     check = report.comparison.steps_band
 
     def one(c: dict[str, Any]) -> str:
-        what = f"{c['value']:g} L0" if c["target"] == "level" else f"T_eps {c['value']:g}"
+        what = steps_label(c["target"], c["value"])
         real = "never" if c["real"] is None else str(c["real"])
         high = "inf" if c["high"] is None else str(c["high"])
         return f"{what} real {real} in {c['low']}-{high}" + ("" if c["inside"] else " (outside)")

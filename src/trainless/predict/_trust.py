@@ -580,6 +580,11 @@ def steps_target(kind: str, value: float) -> str:
     return f"{kind} {value:g}"
 
 
+def steps_label(kind: str, value: float) -> str:
+    """How a steps-band target reads to a user: ``"0.5 L0"`` (steps to 0.5 L_0), ``"T_eps 0.1"``."""
+    return f"{value:g} L0" if kind == "level" else f"T_eps {value:g}"
+
+
 def steps_band(
     eps_times: Iterable[EpsTime],
     level_times: Iterable[LevelTime],
@@ -638,7 +643,7 @@ def steps_band_text(bands: Iterable[StepsBand], info: dict[str, Any]) -> str:
     """A sentence on a prediction's steps bands (``bands``, ``info`` from :func:`steps_band`) for the user."""
 
     def one(b: StepsBand) -> str:
-        what = f"{b.value:g} L0" if b.target == "level" else f"T_eps {b.value:g}"
+        what = steps_label(b.target, b.value)
         if b.high is None:
             high = "unbounded (some never got there)"
         else:
