@@ -50,8 +50,11 @@ for p in map(Path, sys.argv[1:]):
     kernels = {"frozen": k0, "scaled to edge": k0 / ratio}
     if config.loss == "mse":  # the MSE Hessian is 1/N x identity: the edge is an eigenvalue of Theta itself
         kernels["top clipped"] = clipped(k0, sharp * data.n / ratio)
-    print(f"{p.stem[:8]} {case.tag} {config.loss} lr {config.lr:g}: edge ratio {ratio:.2f}; real "
-          f"{' '.join(f'{real[i]:.3f}' for i in (0, 1, 2, 5, 10, 50, 150))}", flush=True)
+    print(
+        f"{p.stem[:8]} {case.tag} {config.loss} lr {config.lr:g}: edge ratio {ratio:.2f}; real "
+        f"{' '.join(f'{real[i]:.3f}' for i in (0, 1, 2, 5, 10, 50, 150))}",
+        flush=True,
+    )
     for name, k in kernels.items():
         for engine in ("discrete",) if name == "scaled to edge" else ("discrete", "ode"):
             traj = simulate(k, f0, data.y, sched, loss=config.loss, engine=engine)
@@ -59,5 +62,8 @@ for p in map(Path, sys.argv[1:]):
             if not np.isfinite(curve).all() or curve.max() > 1e6:
                 print(f"  {name:15s} {engine:8s} diverges", flush=True)
                 continue
-            print(f"  {name:15s} {engine:8s} {curve_scores(curve, real)}; "
-                  f"{' '.join(f'{curve[i]:.3f}' for i in (0, 1, 2, 5, 10, 50, 150))}", flush=True)
+            print(
+                f"  {name:15s} {engine:8s} {curve_scores(curve, real)}; "
+                f"{' '.join(f'{curve[i]:.3f}' for i in (0, 1, 2, 5, 10, 50, 150))}",
+                flush=True,
+            )

@@ -75,11 +75,13 @@ def one_case(p: Path) -> None:
         real, pth = kc(rk[t]), kc(pk[t])
         print(
             f"{p.stem[:8]} {case.tag:8s} lr {config.lr:.0e} t={t:2d} |dw| real {norm(dr):.2e} path {norm(dp):.2e} "
-            f"rel diff {norm([a - b for a, b in zip(dr, dp, strict=False)]) / norm(dr):.3f} cos {cos:.3f} | centered f: "
-            f"|f_real-f0| {float(cen(rf[t] - res0.f0).norm()):.2f} |f_lin-f_real| {float(cen(flin - rf[t]).norm()):.2f} "
+            f"rel diff {norm([a - b for a, b in zip(dr, dp, strict=False)]) / norm(dr):.3f} cos {cos:.3f} | "
+            f"centered f: |f_real-f0| {float(cen(rf[t] - res0.f0).norm()):.2f} "
+            f"|f_lin-f_real| {float(cen(flin - rf[t]).norm()):.2f} "
             f"|f(w_path)-f_real| {float(cen(fpath - rf[t]).norm()):.2f} | trace real {tr(real) / tr(k0):.2f} path "
-            f"{tr(pth) / tr(k0):.2f}, rel dist path-real {float((pth - real).norm() / real.norm()):.2f} real-previous "
-            f"{float((real - prev).norm() / real.norm()):.2f} real-Theta0 {float((real - k0).norm() / real.norm()):.2f}",
+            f"{tr(pth) / tr(k0):.2f}, rel dist path-real {float((pth - real).norm() / real.norm()):.2f} "
+            f"real-previous {float((real - prev).norm() / real.norm()):.2f} "
+            f"real-Theta0 {float((real - k0).norm() / real.norm()):.2f}",
             flush=True,
         )
         prev = real
