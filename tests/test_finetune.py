@@ -184,6 +184,14 @@ def test_record_round_trip(tmp_path, tiny, digits16):
     lines = csv_path.read_text().splitlines()
     assert lines[0] == "step,loss,error,weight_distance" and len(lines) == 6
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    # A directory that does not exist yet is created, as the README's rec.save("runs/mine") implies.
+    nested = tmp_path / "runs" / "mine"
+    assert rec.save(nested) == (nested / "run.json", nested / "curves.csv")
+    assert load_record(nested / "run.json") == rec
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(TrainlessError, match="output directory .*a-file.* cannot be written"):
+        rec.save(blocker / "sub")
 
 
 def test_efficientnet_few_steps_at_small_resolution():

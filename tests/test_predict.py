@@ -97,6 +97,8 @@ def test_prediction_on_a_cnn_fields_and_weights_untouched(digits16, tiny, tmp_pa
     assert isinstance(back, Prediction) and back.loss == pred.loss and back.eps_times == pred.eps_times
     assert back.options == pred.options and back.config == pred.config
     assert csv_path.read_text().count("\n") == t + 2
+    nested = tmp_path / "runs" / "mine"  # created if missing
+    assert pred.save(nested) == (nested / "prediction.json", nested / "prediction.csv")
 
 
 def test_engines_agree_on_a_small_lr_full_batch(digits16, tiny):

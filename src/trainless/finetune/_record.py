@@ -12,7 +12,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from .._io import write_json, write_text
+from .._io import ensure_writable_dir, write_json, write_text
 from ._config import FinetuneConfig
 
 
@@ -121,8 +121,9 @@ class RunRecord:
 
     def save(self, out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
         """Write ``run.json`` (everything) and ``curves.csv`` (step, loss, error, weight_distance) into
-        ``out_dir``, each atomically. Returns the two paths."""
-        out = Path(out_dir)
+        ``out_dir`` (created if missing), each atomically. Returns the two paths. Raises TrainlessError naming
+        the directory when it cannot be written."""
+        out = ensure_writable_dir(out_dir)
         json_path, csv_path = out / "run.json", out / "curves.csv"
         write_json(json_path, self.to_dict())
         write_text(csv_path, self.curves_csv())

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from .._io import write_json, write_text
+from .._io import ensure_writable_dir, write_json, write_text
 from ..dynamics import EpsStatus, EpsTime, TrajectoryStatus, epsilon_times
 from ..dynamics._eps import EpsDefinition
 from ..finetune import FinetuneConfig
@@ -276,8 +276,9 @@ class Prediction:
 
     def save(self, out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
         """Write ``prediction.json`` (everything) and ``prediction.csv`` (the curves) into ``out_dir``,
-        each atomically. Returns the two paths."""
-        out = Path(out_dir)
+        created if missing, each atomically. Returns the two paths. Raises TrainlessError naming the directory
+        when it cannot be written."""
+        out = ensure_writable_dir(out_dir)
         json_path, csv_path = out / "prediction.json", out / "prediction.csv"
         write_json(json_path, self.to_dict())
         write_text(csv_path, self.curves_csv())
