@@ -70,6 +70,26 @@ def test_suite_files_load_and_bad_files_are_named(tmp_path):
         load_suite(tmp_path / "bad.toml")
 
 
+def test_drop_last_reaches_the_real_run_and_leaves_cached_ids_alone():
+    # Results cached before the field existed keep their ids (their case dicts lack it).
+    cached = sorted((ROOT / "bench" / "results" / "unseen59" / "cases").glob("*.json"))
+    assert cached
+    for path in cached:
+        r = json.loads(path.read_text())
+        assert Case.from_dict(r["case"]).case_id == r["case_id"] == path.stem
+    base = {"model": "tiny-cnn", "data": "digits", "classes": 3, "per_class": 5, "steps": 6, "batch_size": 4}
+    kept, dropped = (Case.from_dict({**base, "drop_last": d}) for d in (False, True))
+    assert kept.case_id != dropped.case_id and kept.run_key != dropped.run_key
+    assert Case.from_dict(base).case_id == kept.case_id
+    with pytest.raises(ConfigError, match="Case.drop_last"):
+        Case.from_dict({**base, "drop_last": "yes"})
+    r = run_case(dropped)
+    assert RunRecord.from_dict(r["record"]).config.drop_last is True
+    assert all(pred["config"]["drop_last"] is True for pred in r["predictions"].values())  # predicted alike
+    assert {len(b) for b in r["record"]["batches"]} == {4}  # 15 samples: the short batch of 3 never drawn
+    assert Case.from_dict(r["case"]).case_id == dropped.case_id
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "bench" / "suites").glob("*.toml")), ids=lambda p: p.stem)
 def test_every_committed_suite_loads(path):
     suite = load_suite(path)

@@ -193,6 +193,7 @@ def run_case(
         weight_decay=case.weight_decay,
         loss=case.loss,
         schedule=case.schedule,
+        drop_last=case.drop_last,
         seed=case.seed,
     )
     lin = linearize(

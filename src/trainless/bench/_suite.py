@@ -34,6 +34,7 @@ class Case:
         the full-batch MSE stability edge measured on the case's own kernel (for cross-entropy the edge is at
         least twice as far, the softmax Hessian being at most 1/2).
     steps, batch_size (0: full batch), momentum, nesterov, weight_decay, loss, schedule: the optimizer.
+    drop_last: drop each epoch's short last batch (``FinetuneConfig.drop_last``; minibatch SGD only).
     kernel, kernel_dim: how Theta is computed. engines: the engines compared; the first is the default that
         the summary reports. batch_orders: for minibatch SGD with the discrete engine.
     kernel_updates: when not empty, one more prediction, ``discrete+updates``: the discrete engine with
@@ -63,6 +64,7 @@ class Case:
     weight_decay: float = 0.0
     loss: str = "ce"
     schedule: str = "constant"
+    drop_last: bool = False
     kernel: str = "exact"
     kernel_dim: int = 16384
     engines: tuple[str, ...] = ("discrete",)
@@ -86,6 +88,7 @@ class Case:
         "weight_decay": Interval(0, None),
         "loss": OneOf(("ce", "mse")),
         "schedule": OneOf(("constant", "step", "cosine")),
+        "drop_last": OneOf((False, True)),
         "kernel": OneOf(tuple(m.value for m in KernelMethod)),
         "kernel_dim": Interval(1, None, integer=True),
         "engines": TupleOf(OneOf(_ENGINES)),
@@ -111,7 +114,7 @@ class Case:
     def case_id(self) -> str:
         """A stable id from every field: the cache key of the case's result. (Fields added later enter it
         only when they differ from their default, so earlier results keep their ids.)"""
-        d = asdict(self)
+        d = _id_fields(self)
         for key in ("kernel_updates", "kernels"):
             if not d[key]:
                 d.pop(key)
@@ -121,7 +124,7 @@ class Case:
     def run_key(self) -> str:
         """An id from the fields that decide the real run (not how it is predicted): cases with the same
         run_key share their real run, so ``bench --repredict`` can reuse it."""
-        d = {k: v for k, v in asdict(self).items() if k not in _PREDICTION_FIELDS}
+        d = {k: v for k, v in _id_fields(self).items() if k not in _PREDICTION_FIELDS}
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
@@ -140,6 +143,16 @@ class Suite:
 _FIELDS = {f.name for f in fields(Case)}
 # lr_edge depends on the kernel (lambda_max), so "kernel" stays in the run key.
 _PREDICTION_FIELDS = {"engines", "kernel_updates", "kernels", "batch_orders", "eps", "smooth", "tag"}
+
+_LATER_FIELDS = {"drop_last": False}
+"""Fields added after results were cached, with their defaults: they enter a case's ids only when set otherwise,
+so every cached result keeps its case_id and run_key."""
+
+
+def _id_fields(case: Case) -> dict[str, Any]:
+    return {k: v for k, v in asdict(case).items() if not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
+
+
 _LIST_FIELDS = ("engines", "eps", "kernel_updates", "kernels")  # list-valued fields: not grid axes
 
 
