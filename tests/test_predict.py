@@ -171,6 +171,35 @@ def test_momentum_with_the_frozen_kernel_warns_the_late_curve_is_an_upper_bound(
     assert not any(note in w for w in updated.warnings)
 
 
+def test_short_batch_warning_reads_the_steps_that_close_an_epoch():
+    from trainless.predict._predict import _short_batch_warning
+
+    # n = 9 at batch 4: batches of 4, 4, 1 per epoch; the loss rises 50% at each batch of 1, falls 10% otherwise.
+    orders = ((torch.arange(4), torch.arange(4), torch.arange(1)) * 2,)
+    loss = [1.0]
+    for size in (4, 4, 1) * 2:
+        loss.append(loss[-1] * (1.5 if size == 1 else 0.9))
+    text = _short_batch_warning(orders, loss, 9, 4)
+    assert text is not None
+    assert "a batch of 1 of 4 samples" in text and "+50%" in text and "-10%" in text and "(3 steps)" in text
+    # A rise smaller than what a full step gains is no sawtooth; nor is a run without short batches, or full batch.
+    gentle = [1.0]
+    for size in (4, 4, 1) * 2:
+        gentle.append(gentle[-1] * (1.05 if size == 1 else 0.9))
+    assert _short_batch_warning(orders, gentle, 9, 4) is None
+    assert _short_batch_warning(((torch.arange(4),) * 6,), loss, 8, 4) is None
+    assert _short_batch_warning(None, loss, 9, None) is None
+
+
+def test_short_last_batch_warns_on_a_real_prediction(digits16, tiny):
+    # 60 samples at batch 7: eight batches of 7 and one of 4 per epoch; at this lr the batch of 4 kicks the loss up.
+    cfg = FinetuneConfig(lr=3.0, steps=27, batch_size=7)
+    pred = predict(tiny, digits16, cfg, FAST)
+    assert any("each epoch ends in a batch of 4 of 7 samples" in w and "(9 steps)" in w for w in pred.warnings)
+    for quiet in (dataclasses.replace(cfg, drop_last=True), dataclasses.replace(cfg, batch_size=6)):
+        assert not any("each epoch ends" in w for w in predict(tiny, digits16, quiet, FAST).warnings)
+
+
 def test_efficientnet_prediction_is_first_order_exact():
     """The real pretrained network at 32 px on real digits (fast tier): f0 is the real run's, and the
     linearization's error on the first GD step is second order in lr (its share of the step's loss drop

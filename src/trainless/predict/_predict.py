@@ -956,6 +956,45 @@ def _start_edge(
     return sharp, ratio, 1.0 / ratio if _trains_at_edge(config, options) and ratio > 1.0 else 1.0
 
 
+def _short_batch_warning(
+    orders: tuple[tuple[torch.Tensor, ...], ...] | None, loss: list[float], n: int, batch_size: int | None
+) -> str | None:
+    """A warning when every epoch of ``n`` samples ends in a short batch (``drop_last=False``) and the predicted
+    expected loss (``loss``: the steps 0..len(orders[0]) of the run predicted) rises at those steps by more than the
+    other steps lower it (medians of the change relative to the loss before the step): each such step averages the
+    loss of fewer samples at the same lr, a larger step per sample. None otherwise. Every batch order has its short
+    batches at the same steps, so the first order says where."""
+    if not orders or batch_size is None:
+        return None
+    sizes = [len(b) for b in orders[0]]
+    short = [t for t, size in enumerate(sizes) if size < batch_size]
+    full = [t for t, size in enumerate(sizes) if size == batch_size]
+    if not short or not full:
+        return None
+
+    def change(steps: list[int]) -> float:
+        # Relative to the loss before the step: the kick is in proportion to what is left to fit.
+        return statistics.median((loss[t + 1] - loss[t]) / loss[t] for t in steps if loss[t] > 0)
+
+    def pct(v: float) -> str:
+        return f"{100 * v:+.0f}%" if abs(v) >= 0.1 else f"{100 * v:+.2g}%"
+
+    rise, fall = change(short), change(full)
+    # Only when a short step undoes more than a full step gains: then the sawtooth shows in the curve.
+    if not rise > abs(fall):
+        return None
+    # On the cached bench runs with such a batch (a batch of 2 closing each epoch of N = 50 at batch 16) the real
+    # whole-train loss rose at those steps too, by up to 86% of itself at 64 px, by other amounts than the linearized
+    # one's (benchmarks/explore/short_batch.py; held out on unseen61, docs/measurements.md).
+    return (
+        f"each epoch ends in a batch of {sizes[short[0]]} of {batch_size} samples (drop_last=False, as DataLoader "
+        f"draws them): at those steps the predicted loss changes by a median {pct(rise)} of itself (the other "
+        f"steps by {pct(fall)}), a sawtooth whose troughs cross the loss levels, so a small change "
+        f"in the kick moves a T_eps by a whole epoch ({-(-n // batch_size)} steps); drop_last=True (--drop-last) "
+        "gives every step a full batch"
+    )
+
+
 def _distance_warning(final_distance: float, lin: Linearization, options: PredictConfig) -> str | None:
     """The warning for a predicted ||w_T - w0|| above ``options.distance_warning`` of ||w0||, if it is."""
     w0_norm = math.sqrt(lin.w0_sq_norm)
@@ -1150,6 +1189,8 @@ def _predict_trajectory(
             "lay outside it at most steps (the expected curve itself was off by more than the band is wide): read "
             "it as the batch-order spread around a curve that may be off, not as a range the run will stay in"
         )
+    short = _short_batch_warning(orders, loss_mean, lin.n, config.batch_size)
+    warnings.extend([short] if short else [])
     if kernel.method is KernelMethod.PSEUDO:
         warnings.append("the pseudo-NTK drops the class-to-class structure of Theta; its error is not bounded here")
     if engine in (Engine.ODE, Engine.CLOSED_FORM) and config.batch_size is not None:
