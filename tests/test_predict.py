@@ -189,6 +189,11 @@ def test_short_batch_warning_reads_the_steps_that_close_an_epoch():
     assert _short_batch_warning(orders, gentle, 9, 4) is None
     assert _short_batch_warning(((torch.arange(4),) * 6,), loss, 8, 4) is None
     assert _short_batch_warning(None, loss, 9, None) is None
+    # Under momentum the batch's size decides (the linearized curve shows no kick): 1 of 4 is short, 3 of 4 is not.
+    under = _short_batch_warning(orders, gentle, 9, 4, momentum=0.9)
+    assert under is not None and "a batch of 1 of 4 samples" in under and "4x larger per sample" in under
+    three = ((torch.arange(4), torch.arange(4), torch.arange(3)) * 2,)
+    assert _short_batch_warning(three, loss, 11, 4, momentum=0.9) is None
 
 
 def test_short_last_batch_warns_on_a_real_prediction(digits16, tiny):
@@ -198,6 +203,11 @@ def test_short_last_batch_warns_on_a_real_prediction(digits16, tiny):
     assert any("each epoch ends in a batch of 4 of 7 samples" in w and "(9 steps)" in w for w in pred.warnings)
     for quiet in (dataclasses.replace(cfg, drop_last=True), dataclasses.replace(cfg, batch_size=6)):
         assert not any("each epoch ends" in w for w in predict(tiny, digits16, quiet, FAST).warnings)
+    # Under momentum its size decides: 4 of 8 (a step twice as large per sample) warns, 4 of 7 does not.
+    heavy = FinetuneConfig(lr=0.01, steps=16, batch_size=8, momentum=0.9)
+    assert any("a batch of 4 of 8 samples" in w for w in predict(tiny, digits16, heavy, FAST).warnings)
+    seven = dataclasses.replace(heavy, batch_size=7)
+    assert not any("each epoch ends" in w for w in predict(tiny, digits16, seven, FAST).warnings)
 
 
 def test_efficientnet_prediction_is_first_order_exact():
