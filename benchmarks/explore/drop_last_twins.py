@@ -47,7 +47,8 @@ for suite in map(Path, sys.argv[1:]):
             print(
                 f"  {tag:22s} {'drop_last' if dropped else 'as drawn ':9s} largest {max(e):4.0%}, early climb "
                 f"{early_climb(loss):5.2f}, loss at T / L0 {loss[-1] / loss[0]:.3f}, loss-at-T error "
-                f"{comp['final_loss_relative_error']:.0%}, flags {flags.get(r['case_id'])}, short-batch warning {warned}"
+                f"{comp['final_loss_relative_error']:.0%}, flags {flags.get(r['case_id'])}, "
+                f"short-batch warning {warned}"
             )
         wins += largest[False] > largest[True]
         climbs += early_climb(twins[False]["record"]["loss"]) > early_climb(twins[True]["record"]["loss"])
