@@ -21,6 +21,8 @@ from trainless.bench._run import auto_comparison, quantile, scored_eps_errors, t
 
 
 def early_climb(loss: list[float]) -> float:
+    # The windows the suites' questions fixed, both ends included (steps 0-10, steps 10-60); not
+    # fidelity_default.climb_back's [0, 10) and [10, 60), which gives other figures on these runs.
     return max(loss[10:61]) / min(loss[:11])
 
 

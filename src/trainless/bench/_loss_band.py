@@ -121,6 +121,12 @@ def _finite_or_none(values: list[float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in values]
 
 
+def _pooled(per_suite: dict[str, dict]) -> Iterator[tuple[tuple[str, str, str], list]]:
+    """Each cell key any suite has, in order, with every suite's entries of it pooled."""
+    for key in sorted({k for v in per_suite.values() for k in v}):
+        yield key, [x for v in per_suite.values() for x in v.get(key, [])]
+
+
 def _left_out(per_suite: dict[str, dict], key: tuple[str, str, str], bounds_of: Callable[[list], Any]) -> Iterator:
     """For each suite in turn, its own entries of cell ``key`` and the bounds ``bounds_of`` makes from all the other
     suites' entries of it (None or empty where they make none): how a band held a suite it was not made from."""
@@ -138,8 +144,7 @@ def loss_band_table(
     whose complement still makes a band)."""
     per_suite = {name: loss_band_vectors(results, thresholds) for name, results in suites.items()}
     cells: dict[str, Any] = {}
-    for key in sorted({k for v in per_suite.values() for k in v}):
-        pooled = [vec for v in per_suite.values() for vec in v.get(key, [])]
+    for key, pooled in _pooled(per_suite):
         bounds = conformal_bounds(pooled)
         if bounds is None:
             continue
@@ -227,8 +232,7 @@ def steps_band_table(
     other suites hold a band for)."""
     per_suite = {name: steps_band_ratios(results, thresholds) for name, results in suites.items()}
     cells: dict[str, Any] = {}
-    for key in sorted({k for v in per_suite.values() for k in v}):
-        pooled = [d for v in per_suite.values() for d in v.get(key, [])]
+    for key, pooled in _pooled(per_suite):
         targets = _target_bounds(pooled)
         if not targets:
             continue
