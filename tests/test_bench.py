@@ -361,7 +361,7 @@ def test_a_prediction_that_never_reaches_eps_is_scored_not_dropped():
     assert "| gd-mse | discrete | 1 | 55% | 96% | 50% |" in table
 
 
-def test_the_auto_mode_scores_updates_without_momentum_and_the_frozen_kernel_with_it():
+def test_the_auto_mode_scores_updates_without_momentum_and_under_it_the_guarded_flow():
     from trainless.bench import UPDATED, UPDATED_AUTO, auto_comparison, summarize
     from trainless.predict import PredictConfig, resolve_path_samples
 
@@ -384,7 +384,7 @@ def test_the_auto_mode_scores_updates_without_momentum_and_the_frozen_kernel_wit
         return {
             "case_id": case_id,
             "n": 50,
-            "case": {"tag": "t", "steps": steps, "batch_size": 8, "momentum": momentum},
+            "case": {"tag": "t", "steps": steps, "batch_size": 8, "momentum": momentum, "loss": "ce"},
             "predictions": {"discrete": pred, "discrete-paired": pred, UPDATED: updated},
             "comparisons": [
                 comp(e, x, "paired" if e.endswith("paired") else "expected")
@@ -395,6 +395,17 @@ def test_the_auto_mode_scores_updates_without_momentum_and_the_frozen_kernel_wit
 
     plain, heavy = result("a", 0.0, (0.4, 0.5, 0.1)), result("b", 0.9, (0.2, 0.3, 0.9), path="flow")
     assert auto_comparison(plain)["engine"] == UPDATED and auto_comparison(heavy)["engine"] == "discrete"
+    # under momentum without a short last batch (50 at batch 10) the flow's prediction where its largest edge ratio
+    # (w0 or the path) is at most half the edge; 50 at batch 8 ends each epoch in a batch of 2: the frozen kernel
+    even = {**heavy, "case": {**heavy["case"], "batch_size": 10}}
+    assert auto_comparison(even)["engine"] == UPDATED
+    assert auto_comparison({**even, "case": {**even["case"], "drop_last": False}})["engine"] == UPDATED
+    dropped = {**heavy, "case": {**heavy["case"], "drop_last": True}}
+    assert auto_comparison(dropped)["engine"] == UPDATED
+    grown = {**even["predictions"][UPDATED], "kernel_path": [{"step": 1, "edge_ratio": 0.6}]}
+    assert auto_comparison({**even, "predictions": {**even["predictions"], UPDATED: grown}})["engine"] == "discrete"
+    mse = {**even, "case": {**even["case"], "loss": "mse"}}  # never measured with momentum: the frozen kernel
+    assert auto_comparison(mse)["engine"] == "discrete"
     # under momentum with 90% of the penultimate features zero at init (recorded by the prediction) auto updates
     for share, engine in ((0.95, UPDATED), (0.5, "discrete")):
         recorded = {**heavy["predictions"], UPDATED: {**heavy["predictions"][UPDATED], "inactive_share": share}}

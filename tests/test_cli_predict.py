@@ -42,7 +42,9 @@ def test_predict_parse_run_fields(tmp_path):
     table = render_predict(report, "table")
     from trainless.report._plots import prediction_label
 
-    assert prediction_label(p) == "predicted (discrete, countsketch kernel)"  # momentum: no kernel updates
+    # momentum, 30 at batch 8 (a last batch of 6, not short), far below half the stability edge: "auto" keeps its
+    # kernel updates along the flow (GD's schedule at T = 12)
+    assert prediction_label(p) == "predicted (discrete, countsketch kernel, updated at 1, 2, 4, 8)"
     # the classes are named by the dataset's labels (the digits drawn), as finetune and validate name them
     assert report.class_labels == (5, 6, 9) and "digits, classes [5, 6, 9], N=30" in table
     assert json.loads(render_predict(report, "json"))["class_labels"] == [5, 6, 9]
@@ -115,7 +117,7 @@ def test_predict_momentum_buffer_flag_carries_the_buffer_exactly(tmp_path):
     assert predict_config_from_args(clip).edge_cap and predict_config_from_args(clip).edge_cap_shape == "clip"
     as_is = build_parser().parse_args([*argv, "--above-edge", "diverge", "--out", str(tmp_path / "as_is")])
     assert predict_config_from_args(as_is).above_edge == "diverge"
-    # "auto" makes no kernel updates with momentum (the frozen kernel: measured better at the tail there) ...
+    # "auto" makes no kernel updates with momentum on full batch (never measured there: the frozen kernel) ...
     auto = build_parser().parse_args([*argv[:-3], "--out", str(tmp_path / "auto")])
     p_auto = run_predict(PredictJob(job_from_args(auto), predict_config_from_args(auto))).prediction
     assert p_auto.options.kernel_updates == () and p_auto.kernel_path == ()

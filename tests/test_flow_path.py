@@ -9,7 +9,18 @@ import torch
 
 from trainless import FinetuneConfig, load_model
 from trainless.errors import ConfigError
-from trainless.predict import PredictConfig, auto_kernel_updates, linearize, predict_from, resolve_update_path
+from trainless.predict import (
+    FLOW_EDGE_RATIO,
+    FLOW_INACTIVE_SHARE,
+    PredictConfig,
+    auto_guarded_flow,
+    auto_kernel_updates,
+    largest_edge_ratio,
+    linearize,
+    predict_from,
+    resolve_update_path,
+    short_last_batch,
+)
 from trainless.predict._flow import heavy_ball_distance
 
 FAST = PredictConfig(timing_steps=0, batch_orders=2)
@@ -80,19 +91,41 @@ def test_the_flow_path_tracks_the_gd_path_at_a_small_lr(digits16, tiny):
     torch.testing.assert_close(torch.tensor(flow.loss), torch.tensor(own.loss), rtol=0.02, atol=1e-6)
 
 
-def test_momentum_keeps_the_frozen_kernel_unless_the_flow_is_asked_for(digits16, tiny):
+def test_momentum_keeps_the_flow_below_half_the_edge_without_a_short_batch_unless_the_flow_is_asked_for(digits16, tiny):
+    # 60 samples at batch 16: epochs end in a batch of 12, not short (more than half a batch).
     cfg = FinetuneConfig(lr=0.005, steps=30, batch_size=16, momentum=0.9)
     lin = linearize(tiny, digits16, cfg, FAST)
     auto = predict_from(lin, cfg, FAST, model=tiny, data=digits16)
-    assert auto.options.kernel_updates == () == auto_kernel_updates(30, 0.9) and auto.kernel_path == ()
-    assert any("momentum 0.9 with the frozen kernel" in w for w in auto.warnings)
-    # update_path="flow" given: the auto schedule is GD's, taken along the flow, with the measured note
+    assert largest_edge_ratio(auto.edge_ratio, auto.kernel_path) < FLOW_EDGE_RATIO
+    assert auto.options.update_path == "flow" and auto_kernel_updates(30, 0.9) == ()
+    assert auto.options.kernel_updates == auto_kernel_updates(30) == (1, 2, 5, 10, 20)
+    assert [row["step"] for row in auto.kernel_path] == [1, 2, 5, 10, 20]
+    assert any("predicted along the gradient flow and kept" in w for w in auto.warnings)
+    # update_path="flow" given: the same prediction, with the measured note
     flow = predict_from(lin, cfg, FLOW, model=tiny, data=digits16)
-    assert flow.options.kernel_updates == auto_kernel_updates(30, 0.9, "flow") == auto_kernel_updates(30)
-    assert flow.options.kernel_updates == (1, 2, 5, 10, 20)
+    assert flow.options.kernel_updates == auto_kernel_updates(30, 0.9, "flow") == auto.options.kernel_updates
     assert flow.options.path_stride == 1 and flow.options.update_path == "flow"
-    assert [row["step"] for row in flow.kernel_path] == [1, 2, 5, 10, 20]
+    assert flow.loss == pytest.approx(auto.loss, rel=1e-9)
     assert any("along a full-batch gradient flow: on the benchmark's 50" in w for w in flow.warnings)
+    none = dataclasses.replace(FAST, kernel_updates=())
+    # epochs ending in a short batch (60 at batch 28: 4 left) keep the frozen kernel; drop_last takes the flow again
+    short = dataclasses.replace(cfg, batch_size=28)
+    lin_short = linearize(tiny, digits16, short, FAST)
+    kept_frozen = predict_from(lin_short, short, FAST, model=tiny, data=digits16)
+    assert kept_frozen.options.kernel_updates == () and kept_frozen.kernel_path == ()
+    assert kept_frozen.loss == pytest.approx(predict_from(lin_short, short, none).loss, rel=1e-12)
+    dropped = dataclasses.replace(short, drop_last=True)
+    assert predict_from(lin_short, dropped, FAST, model=tiny, data=digits16).options.update_path == "flow"
+    # above half the edge "auto" falls back to the frozen kernel (both passes in its cost); "flow" keeps the flow
+    high = FinetuneConfig(lr=1.2, steps=30, batch_size=16, momentum=0.9)
+    lin_high = linearize(tiny, digits16, high, FAST)
+    frozen = predict_from(lin_high, high, FAST, model=tiny, data=digits16)
+    assert frozen.options.kernel_updates == () and frozen.kernel_path == ()
+    assert any("the frozen kernel's prediction; along the gradient flow the lr at" in w for w in frozen.warnings)
+    plain = predict_from(lin_high, high, none, model=tiny, data=digits16)
+    assert frozen.loss == pytest.approx(plain.loss, rel=1e-12) and frozen.seconds > plain.seconds
+    along = predict_from(lin_high, high, FLOW, model=tiny, data=digits16)
+    assert largest_edge_ratio(along.edge_ratio, along.kernel_path) > FLOW_EDGE_RATIO
     # steps given by hand under momentum: along the flow by default ("auto", resolved in the options) ...
     given = dataclasses.replace(FAST, kernel_updates=(1, 2, 5, 10, 20))
     by_hand = predict_from(lin, cfg, given, model=tiny, data=digits16)
@@ -129,3 +162,37 @@ def test_flow_path_refuses_the_exact_buffer():
         PredictConfig(update_path="flow", momentum_buffer="exact")
     with pytest.raises(ConfigError, match="update_path"):
         PredictConfig(update_path="weights")
+
+
+@pytest.mark.parametrize(
+    "n, batch_size, drop_last, short",
+    [
+        (50, 16, False, True),  # 16 + 16 + 16 + 2
+        (50, 16, True, False),  # the 2 dropped
+        (100, 32, False, True),  # a last batch of 4
+        (250, 32, False, False),  # 26 of 32: more than half a batch
+        (80, 32, False, True),  # 16 of 32: exactly half, short
+        (100, 25, False, False),  # an even split
+        (50, None, False, False),  # full batch
+        (50, 50, False, False),
+    ],
+)
+def test_short_last_batch(n, batch_size, drop_last, short):
+    assert short_last_batch(n, batch_size, drop_last) is short
+
+
+def test_auto_guards_the_flow_only_where_it_was_measured():
+    ok = {"momentum": 0.9, "loss": "ce", "update_path": "auto", "momentum_buffer": "kept", "inactive_share": 0.7}
+    assert auto_guarded_flow(**ok, n=50, batch_size=25)
+    assert not auto_guarded_flow(**ok, n=50, batch_size=16)  # a short last batch (2)
+    assert auto_guarded_flow(**ok, n=50, batch_size=16, drop_last=True)
+    assert not auto_guarded_flow(**ok, n=50, batch_size=None)  # full-batch momentum: never measured
+    for change in (
+        {"momentum": 0.0},  # without momentum the run's own path
+        {"loss": "mse"},  # never measured under momentum
+        {"update_path": "flow"},  # asked for by name: kept whatever the edge
+        {"momentum_buffer": "exact"},  # "auto" takes the run's own path there
+        {"inactive_share": FLOW_INACTIVE_SHARE},  # from there the flow whatever the edge (auto_kernel_updates)
+    ):
+        assert not auto_guarded_flow(**(ok | change), n=50, batch_size=25)
+    assert auto_guarded_flow(**(ok | {"inactive_share": None}), n=50, batch_size=25)  # not measured: below the gate

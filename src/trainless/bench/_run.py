@@ -20,8 +20,10 @@ from ..models import HeadStart
 from ..predict import (
     EDGE_BINS,
     EDGE_OUTCOMES,
+    FLOW_EDGE_RATIO,
     PredictConfig,
     UpdatePath,
+    auto_guarded_flow,
     auto_halve_updates,
     auto_kernel_updates,
     edge_bin,
@@ -95,7 +97,9 @@ cores)."""
 def auto_comparison(result: dict[str, Any]) -> dict[str, Any] | None:
     """The comparison of a case result that :data:`UPDATED_AUTO` scores: its ``discrete+updates`` comparison,
     or, where ``auto_kernel_updates`` of the case's T, momentum and recorded ``inactive_share`` makes none (with
-    momentum, below 85% zero penultimate features), its expected-curve ``discrete`` one; None when the case has
+    momentum, below 85% zero penultimate features) and the guarded flow does not hold (with momentum on minibatches
+    without a short last batch, the flow's largest edge ratio at most ``FLOW_EDGE_RATIO``:
+    :func:`~trainless.predict.auto_guarded_flow`), its expected-curve ``discrete`` one; None when the case has
     no kernel-updates prediction (or no such comparison). A full-batch prediction in the band where the default
     halves the schedule (:func:`~trainless.predict.auto_halve_updates`) must have been made so."""
     by_engine = {c["engine"]: c for c in result["comparisons"] if c.get("curve", "expected") == "expected"}
@@ -108,7 +112,25 @@ def auto_comparison(result: dict[str, Any]) -> dict[str, Any] | None:
     # before it was: those ran at 64-160 px, below the rules' 85%, benchmarks/explore/init_inactive.py).
     made_with = [result["predictions"][key].get("inactive_share") for key in (UPDATED, "discrete")]
     share = next((v for v in made_with if v is not None), None)
-    scheduled = auto_kernel_updates(case["steps"], momentum, PredictConfig().update_path, share)
+    default = PredictConfig()
+    scheduled = auto_kernel_updates(case["steps"], momentum, default.update_path, share)
+    if not scheduled and auto_guarded_flow(
+        momentum,
+        case["loss"],
+        default.update_path,
+        default.momentum_buffer,
+        share,
+        result["n"],
+        case["batch_size"] or None,
+        case.get("drop_last", False),
+    ):
+        # Under momentum on minibatches without a short last batch the default keeps the flow's prediction where the
+        # flow's largest edge ratio, at w0 or at a kernel it grew, is at most FLOW_EDGE_RATIO (predict_from), with
+        # GD's schedule (as for GD, the suite's kernel_updates are taken to be the schedule's).
+        pred = result["predictions"][UPDATED]
+        edge = largest_edge_ratio(pred.get("edge_ratio"), pred.get("kernel_path") or ())
+        if edge is not None and edge <= FLOW_EDGE_RATIO:
+            scheduled = auto_kernel_updates(case["steps"])
     if not scheduled:
         return by_engine.get("discrete")
     if auto_halve_updates(share, momentum, case["batch_size"], result["n"]):

@@ -3,9 +3,11 @@
 from ._closed import predict_closed_loop
 from ._config import (
     DEFAULT_EPS,
+    FLOW_EDGE_RATIO,
     FLOW_INACTIVE_SHARE,
     HALVE_INACTIVE_SHARE,
     REFINE_INACTIVE_SHARE,
+    SHORT_BATCH_MOMENTUM_SHARE,
     AboveEdge,
     EdgeCapShape,
     MomentumBuffer,
@@ -13,6 +15,7 @@ from ._config import (
     UpdatePath,
     UpdateShape,
     auto_edge_cap,
+    auto_guarded_flow,
     auto_halve_updates,
     auto_kernel_updates,
     auto_path_stride,
@@ -23,6 +26,7 @@ from ._config import (
     refined_updates,
     resolve_path_samples,
     resolve_update_path,
+    short_last_batch,
 )
 from ._endpoint import EndpointCheck, endpoint_check
 from ._predict import Linearization, linearize, predict, predict_from, time_optimizer_step
@@ -55,12 +59,14 @@ __all__ = [
     "DEFAULT_EPS",
     "EDGE_BINS",
     "EDGE_OUTCOMES",
+    "FLOW_EDGE_RATIO",
     "FLOW_INACTIVE_SHARE",
     "HALVE_INACTIVE_SHARE",
     "LOSS_BAND_FRACTIONS",
     "LOSS_BAND_LEVEL",
     "LOSS_BAND_MIN_CASES",
     "REFINE_INACTIVE_SHARE",
+    "SHORT_BATCH_MOMENTUM_SHARE",
     "AboveEdge",
     "EdgeCapShape",
     "EndpointCheck",
@@ -73,6 +79,7 @@ __all__ = [
     "UpdatePath",
     "UpdateShape",
     "auto_edge_cap",
+    "auto_guarded_flow",
     "auto_halve_updates",
     "auto_kernel_updates",
     "auto_path_stride",
@@ -98,6 +105,7 @@ __all__ = [
     "refined_updates",
     "resolve_path_samples",
     "resolve_update_path",
+    "short_last_batch",
     "steps_band",
     "steps_band_basis",
     "steps_band_text",
