@@ -559,7 +559,9 @@ def add_prediction_arguments(p: argparse.ArgumentParser) -> None:
         help="steps at which Theta is computed again along the predicted path (one kernel each); 'auto' "
         "(default): steps 1, T/15, T/6, T/3, 2T/3 up to T = 150, then 1, 10, 25, 50, 100 and doubling up to 2T/3; "
         "none with a head trained alone, weight decay or the "
-        "ODE/SDE engines, and with momentum unless at least 85%% of the penultimate features are zero at init; "
+        "ODE/SDE engines; with momentum only along a gradient flow, where at least 85%% of the penultimate "
+        "features are zero at init or where no epoch ends in a short batch and the flow stays at most half the "
+        "stability edge; "
         "'none': the kernel frozen at w0 (the paper's method; about 5x cheaper on the quick "
         "start, its late curve slower)",
     )

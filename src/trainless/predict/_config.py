@@ -109,7 +109,9 @@ def auto_kernel_updates(
     25 / 24%), pooled p95 385% -> 26%, median 79% -> 10%; on its Lite1 run at 86% zero, then below the 90% gate, worse
     (48% -> 52%). On unseen40 (held out, other shapes) better on two of its three momentum runs at 98% zero (31% ->
     24%; 960% -> 600% past the edge) and worse on the one at half the edge (28% -> 58%), as at 64-96 px. The gate
-    moved from 90% to 85% on unseen41 (:data:`FLOW_INACTIVE_SHARE`)."""
+    moved from 90% to 85% on unseen41 (:data:`FLOW_INACTIVE_SHARE`). Below the gate, where this returns none under
+    momentum, ``predict`` still takes GD's schedule along the flow on minibatches whose epochs end in no short batch
+    and keeps it at most half the stability edge (:func:`auto_guarded_flow`, since 2026-12-07)."""
     if momentum > 0 and update_path != UpdatePath.FLOW.value:
         if not (update_path == AUTO and far_from_linearization(inactive_share, FLOW_INACTIVE_SHARE)):
             return ()
@@ -526,9 +528,10 @@ class PredictConfig:
         or along a full-batch gradient flow beside it (``flow``: with it ``kernel_updates="auto"`` schedules
         updates with momentum too; ``weight_distance`` at the updates is then the flow's). ``"auto"`` (the
         default): ``flow`` with momentum and the kept buffer, ``own`` otherwise (:func:`resolve_update_path`),
-        while ``kernel_updates="auto"`` makes none with momentum (the frozen kernel) unless at least 85% of the
-        penultimate features are zero at init (see :func:`auto_kernel_updates`); a prediction with updates carries
-        the path it took in its ``options``.
+        while ``kernel_updates="auto"`` makes updates with momentum only along the flow: where at least 85% of the
+        penultimate features are zero at init (see :func:`auto_kernel_updates`), or on minibatches whose epochs end
+        in no short batch where the flow stays at or below half the stability edge (:func:`auto_guarded_flow`); the
+        frozen kernel otherwise. A prediction with updates carries the path it took in its ``options``.
     refine_updates: with kernel updates, predict once more with one more update at the midpoint of every
         segment of the schedule whose kernel trace more than doubled (:func:`refined_updates`; the prediction
         costs those kernels and a second pass of the dynamics). ``"auto"`` (the default): where at least 90% of
