@@ -30,8 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fidelity_default import Tally, comparison_scores, expected
 
-from trainless.predict import FLOW_INACTIVE_SHARE
-from trainless.predict._predict import SHORT_BATCH_MOMENTUM_SHARE
+from trainless.predict import FLOW_INACTIVE_SHARE, SHORT_BATCH_MOMENTUM_SHARE
 from trainless.predict._trust import largest_edge_ratio
 
 EDGE = 0.5

@@ -162,9 +162,10 @@ FLOW_EDGE_RATIO = 0.5
 """The largest edge ratio (the lr over the momentum stability edge 2(1+m)/sharpness of the linearized cross-entropy
 loss, at w0 or at any kernel updated along the flow; ``largest_edge_ratio``) up to which ``kernel_updates="auto"``
 keeps a momentum run's prediction along the gradient flow below :data:`FLOW_INACTIVE_SHARE` zero head inputs, where
-its epochs have no short last batch (:func:`auto_guarded_flow`). Above it the flow overshot: on the cached momentum
-runs without a short batch its largest T_eps errors past half the edge were 33-683% (benchmarks/explore/
-momentum_flow_rule.py's log)."""
+its epochs have no short last batch (:func:`auto_guarded_flow`). The bound is the one unseen48 tested
+(``guarded_flow.patch``), not fitted again. Above it, on the 14 cached momentum runs without a short batch below that
+share, the flow was better than the frozen kernel on 5, worse on 5 (up to 683%), tied on 4: no gain, and the largest
+errors (benchmarks/explore/momentum_flow_rule.py's log)."""
 
 SHORT_BATCH_MOMENTUM_SHARE = 0.5
 """Under momentum an epoch's last batch counts as short from this share of the batch size down, where its step per

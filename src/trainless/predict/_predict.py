@@ -38,7 +38,6 @@ from ._config import (
     FLOW_EDGE_RATIO,
     FLOW_INACTIVE_SHARE,
     REFINE_INACTIVE_SHARE,
-    SHORT_BATCH_MOMENTUM_SHARE,
     AboveEdge,
     EdgeCapShape,
     MomentumBuffer,
@@ -486,9 +485,7 @@ def _predict_sample(
         _refined_choice(again, True, share),
         warnings=(*again.warnings, note),
         # Both passes are the prediction's cost: the first one's kernel path decided the second's schedule.
-        seconds=pred.seconds + again.seconds,
-        kernel_seconds=pred.kernel_seconds + again.kernel_seconds,
-        dynamics_seconds=pred.dynamics_seconds + again.dynamics_seconds,
+        **_costs_of(pred, again),
     )
 
 
@@ -555,10 +552,14 @@ def _predict_guarded_flow(
     return dataclasses.replace(
         _refined_choice(frozen, False, where["share"]),
         warnings=(*frozen.warnings, note),
-        seconds=flow.seconds + frozen.seconds,
-        kernel_seconds=flow.kernel_seconds + frozen.kernel_seconds,
-        dynamics_seconds=flow.dynamics_seconds + frozen.dynamics_seconds,
+        **_costs_of(flow, frozen),
     )
+
+
+def _costs_of(*passes: Prediction) -> dict[str, float]:
+    """The time fields of a prediction made in several passes: each the sum over ``passes``."""
+    fields = ("seconds", "kernel_seconds", "dynamics_seconds")
+    return {f: sum(getattr(p, f) for p in passes) for f in fields}
 
 
 def _refined_choice(pred: Prediction, refined: bool, share: float | None) -> Prediction:
@@ -1051,7 +1052,7 @@ def _short_batch_warning(
     head = f"each epoch ends in a batch of {size} of {batch_size} samples (drop_last=False, as DataLoader draws them)"
     fix = "drop_last=True (--drop-last) gives every step a full batch"
     if momentum > 0:
-        if size > SHORT_BATCH_MOMENTUM_SHARE * batch_size:
+        if not short_last_batch(n, batch_size, drop_last=False):  # the orders kept it: not dropped
             return None
         return (
             f"{head}, a step {batch_size / size:.2g}x larger per sample, which momentum carries on; the linearized run "
@@ -1251,7 +1252,7 @@ def _predict_trajectory(
         # at most half the edge and below FLOW_INACTIVE_SHARE, the held-out tests of unseen46 and unseen48
         # (flow_path_edge.py), which it failed on T_eps, and unseen65 (momentum_flow_rule.py), which the flow passed
         # on runs without a short last batch, where the default now takes it (auto_guarded_flow; docs/fidelity.md).
-        short = short_last_batch(lin.n, config.batch_size, config.drop_last)
+        short_batch = short_last_batch(lin.n, config.batch_size, config.drop_last)
         warnings.append(
             f"momentum {config.momentum:g} with the frozen kernel: on the benchmark's cross-entropy momentum runs "
             "below the stability edge the real run often started slower (as the Jacobian changes, the buffer's "
@@ -1264,7 +1265,7 @@ def _predict_trajectory(
                 "epoch ends in a short batch (unseen65: T_eps p95 35% -> 27%), but not here: this run's epochs end "
                 "in one, as most runs of the two held-out suites where the flow's T_eps were no better (p95 50% -> 82% "
                 "and 65% -> 69%); drop_last=True (--drop-last) would take them"
-                if edge_ratio <= FLOW_EDGE_RATIO and short
+                if edge_ratio <= FLOW_EDGE_RATIO and short_batch
                 else ""
             )
         )
