@@ -486,3 +486,21 @@ def test_an_lr_edge_case_recognizes_its_cached_run_across_float32_noise_in_lambd
     assert 1e-3 > EDGE_LR_RTOL
     with pytest.raises(TrainlessError, match="is not the case's"):
         run_case(case, record=other)
+
+
+def test_update_kernel_makes_the_updates_alone_and_leaves_cached_ids_alone():
+    base = {"model": "tiny-cnn", "data": "digits", "classes": 3, "per_class": 4, "steps": 6, "kernel_updates": [2, 4]}
+    exact, sketched = (Case.from_dict({**base, "update_kernel": m}) for m in ("", "countsketch"))
+    assert Case.from_dict(base).case_id == exact.case_id  # unset: the id of a case cached before the field
+    assert sketched.case_id != exact.case_id and sketched.run_key == exact.run_key  # same real run
+    with pytest.raises(ConfigError, match="Case.update_kernel"):
+        Case.from_dict({**base, "update_kernel": "fast"})
+    with pytest.raises(ConfigError, match="give kernel_updates too"):
+        Case.from_dict({**base, "kernel_updates": [], "update_kernel": "countsketch"})
+    with pytest.raises(ConfigError, match="'pseudo' exactly when kernel is"):
+        Case.from_dict({**base, "update_kernel": "pseudo"})
+    r = run_case(sketched)
+    assert r["predictions"][UPDATED]["options"]["update_kernel"]["method"] == "countsketch"
+    assert r["predictions"]["discrete"]["options"]["update_kernel"] is None  # the frozen prediction: untouched
+    assert r["predictions"]["discrete"]["kernel"]["method"] == "exact"
+    assert r["predictions"]["discrete"]["kernel"]["column_groups"] >= 1

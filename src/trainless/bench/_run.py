@@ -242,7 +242,14 @@ def run_case(
         predictions[UPDATED] = predict_from(
             lin,
             config,
-            dataclasses.replace(options, engine="discrete", kernel_updates=case.kernel_updates),
+            dataclasses.replace(
+                options,
+                engine="discrete",
+                kernel_updates=case.kernel_updates,
+                update_kernel=(
+                    KernelConfig(method=case.update_kernel, dim=case.kernel_dim) if case.update_kernel else None
+                ),
+            ),
             model=model,
             data=data,
         )
@@ -308,7 +315,7 @@ def merge_predictions(cached: dict[str, Any], fresh: dict[str, Any], keys: set[s
     }
 
 
-_FIELD_PREDICTIONS = {"kernel_updates": frozenset({UPDATED}), "tag": frozenset()}
+_FIELD_PREDICTIONS = {"kernel_updates": frozenset({UPDATED}), "update_kernel": frozenset({UPDATED}), "tag": frozenset()}
 """Case fields that change one prediction alone (``tag`` none): an earlier version of a case that differs only
 in them keeps its other predictions when ``only`` makes those again."""
 

@@ -39,6 +39,8 @@ class Case:
         the summary reports. batch_orders: for minibatch SGD with the discrete engine.
     kernel_updates: when not empty, one more prediction, ``discrete+updates``: the discrete engine with
         Theta computed again at these steps along the predicted path (``PredictConfig.kernel_updates``).
+    update_kernel: the method of the updated kernels of ``discrete+updates`` (``PredictConfig.update_kernel``,
+        ``kernel_dim`` for the projections; the kernel at w0 stays ``kernel``); "": as ``kernel``, the default.
     kernels: the kernel ablation: one more prediction per method listed, ``discrete@METHOD``: the discrete
         engine on Theta computed by that method (``kernel_dim`` for the projections), its own linearization
         timed, so its cost ratio says what the cheaper kernel saves.
@@ -69,6 +71,7 @@ class Case:
     kernel_dim: int = 16384
     engines: tuple[str, ...] = ("discrete",)
     kernel_updates: tuple[int, ...] = ()
+    update_kernel: str = ""
     kernels: tuple[str, ...] = ()
     batch_orders: int = 16
     eps: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.4)
@@ -93,6 +96,7 @@ class Case:
         "kernel_dim": Interval(1, None, integer=True),
         "engines": TupleOf(OneOf(_ENGINES)),
         "kernel_updates": TupleOf(Interval(1, None, integer=True), may_be_empty=True),
+        "update_kernel": OneOf(("", *(m.value for m in KernelMethod))),
         "kernels": TupleOf(OneOf(tuple(m.value for m in KernelMethod)), may_be_empty=True),
         "batch_orders": Interval(1, None, integer=True),
         "eps": TupleOf(Interval(0, 1, low_closed=False, high_closed=False)),
@@ -109,6 +113,16 @@ class Case:
         validate(self)
         if (self.lr is None) == (self.lr_edge is None):
             raise ConfigError(f"Case: give exactly one of lr and lr_edge, got lr={self.lr}, lr_edge={self.lr_edge}")
+        if self.update_kernel and not self.kernel_updates:
+            raise ConfigError(
+                f"Case.update_kernel={self.update_kernel!r} is how the updated kernels are computed: give "
+                "kernel_updates too"
+            )
+        if self.update_kernel and (self.update_kernel == "pseudo") != (self.kernel == "pseudo"):
+            raise ConfigError(
+                f"Case.update_kernel must be 'pseudo' exactly when kernel is (kernel {self.kernel!r}, update_kernel "
+                f"{self.update_kernel!r}): the engine switches between kernels of one layout"
+            )
 
     @property
     def case_id(self) -> str:
@@ -142,9 +156,9 @@ class Suite:
 
 _FIELDS = {f.name for f in fields(Case)}
 # lr_edge depends on the kernel (lambda_max), so "kernel" stays in the run key.
-_PREDICTION_FIELDS = {"engines", "kernel_updates", "kernels", "batch_orders", "eps", "smooth", "tag"}
+_PREDICTION_FIELDS = {"engines", "kernel_updates", "update_kernel", "kernels", "batch_orders", "eps", "smooth", "tag"}
 
-_LATER_FIELDS = {"drop_last": False}
+_LATER_FIELDS = {"drop_last": False, "update_kernel": ""}
 """Fields added after results were cached, with their defaults: they enter a case's ids only when set otherwise,
 so every cached result keeps its case_id and run_key."""
 

@@ -1329,6 +1329,7 @@ def _predict_trajectory(
             "seconds": kernel.seconds,
             "peak_rss_mib": kernel.peak_rss_mib,
             "pseudo": kernel.pseudo,
+            "column_groups": kernel.column_groups,
         },
         step_seconds=step_seconds,
         estimated_run_seconds=None if step_seconds is None else step_seconds * config.steps,
