@@ -497,7 +497,7 @@ def test_update_kernel_makes_the_updates_alone_and_leaves_cached_ids_alone():
         Case.from_dict({**base, "update_kernel": "fast"})
     with pytest.raises(ConfigError, match="give kernel_updates too"):
         Case.from_dict({**base, "kernel_updates": [], "update_kernel": "countsketch"})
-    with pytest.raises(ConfigError, match="'pseudo' exactly when kernel is"):
+    with pytest.raises(ConfigError, match="Case.update_kernel must be pseudo exactly when kernel is"):
         Case.from_dict({**base, "update_kernel": "pseudo"})
     r = run_case(sketched)
     assert r["predictions"][UPDATED]["options"]["update_kernel"]["method"] == "countsketch"

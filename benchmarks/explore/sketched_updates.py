@@ -45,7 +45,7 @@ from trainless.kernel import KernelConfig, compute_kernel
 SAME = 0.02
 """Two largest per-case errors (or two pooled p95s) within this (2 points) count as the same accuracy."""
 CHEAPER = 0.6
-"""A sketched update at most this share of the exact kernel at w0's time counts as cheaper."""
+"""A sketched kernel taking at most this share of an exact one's time (the two timed back to back) counts as cheaper."""
 
 
 def timed_kernels(d: dict) -> dict[str, float]:

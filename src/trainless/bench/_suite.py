@@ -15,6 +15,7 @@ from .._constraints import PROBLEM_CONSTRAINTS, Interval, OneOf, Pattern, TupleO
 from ..dynamics import Engine
 from ..errors import ConfigError, TrainlessError
 from ..kernel import KernelMethod
+from ..predict import check_update_kernel
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -118,11 +119,8 @@ class Case:
                 f"Case.update_kernel={self.update_kernel!r} is how the updated kernels are computed: give "
                 "kernel_updates too"
             )
-        if self.update_kernel and (self.update_kernel == "pseudo") != (self.kernel == "pseudo"):
-            raise ConfigError(
-                f"Case.update_kernel must be 'pseudo' exactly when kernel is (kernel {self.kernel!r}, update_kernel "
-                f"{self.update_kernel!r}): the engine switches between kernels of one layout"
-            )
+        if self.update_kernel:
+            check_update_kernel(self.kernel, self.update_kernel, "Case")
 
     @property
     def case_id(self) -> str:

@@ -167,6 +167,18 @@ its epochs have no short last batch (:func:`auto_guarded_flow`). The bound is th
 share, the flow was better than the frozen kernel on 5, worse on 5 (up to 683%), tied on 4: no gain, and the largest
 errors (benchmarks/explore/momentum_flow_rule.py's log)."""
 
+
+def check_update_kernel(kernel: str, update_kernel: str, owner: str) -> None:
+    """Raise ConfigError unless the updated kernels' method (``update_kernel``) is ``pseudo`` exactly when the
+    kernel at w0's (``kernel``) is: the engine switches between kernels of one layout, (N, N) or (N, N, C, C).
+    ``owner`` names the config in the message (``PredictConfig``, a bench ``Case``)."""
+    if (update_kernel == "pseudo") != (kernel == "pseudo"):
+        raise ConfigError(
+            f"{owner}.update_kernel must be pseudo exactly when kernel is (kernel {kernel!r}, update_kernel "
+            f"{update_kernel!r}): the engine switches between kernels of one layout"
+        )
+
+
 SHORT_BATCH_MOMENTUM_SHARE = 0.5
 """Under momentum an epoch's last batch counts as short from this share of the batch size down, where its step per
 sample is at least twice a full batch's (a round bound, not fitted: the twins of unseen61-63 had batches of 2 of 8 or
@@ -606,13 +618,8 @@ class PredictConfig:
             raise ConfigError(f"PredictConfig.eps: {exc}") from None
         if self.scheduled_updates and self.engine != Engine.DISCRETE.value:
             raise ConfigError(f"PredictConfig.kernel_updates needs engine 'discrete', got engine {self.engine!r}")
-        if self.update_kernel is not None and (self.update_kernel.method == "pseudo") != (
-            self.kernel.method == "pseudo"
-        ):
-            raise ConfigError(
-                f"PredictConfig.update_kernel must be pseudo exactly when kernel is (kernel {self.kernel.method!r}, "
-                f"update_kernel {self.update_kernel.method!r}): the engine switches between kernels of one layout"
-            )
+        if self.update_kernel is not None:
+            check_update_kernel(self.kernel.method, self.update_kernel.method, "PredictConfig")
         if self.path_stride not in (None, AUTO) and self.momentum_buffer == MomentumBuffer.EXACT.value:
             raise ConfigError(
                 f"PredictConfig.path_stride={self.path_stride} needs momentum_buffer 'kept': the exact buffer "

@@ -111,7 +111,8 @@ class Prediction:
         CE) at w0 and at step T: how much of what remains to be fitted lies along each eigenvector
         (Prop. 2: along v_k, MSE GD decays as exp(-2 lr lambda_k t / N)).
     kernel: the kernel's method, dimension, seconds, peak memory, number of parameters, and column_groups (how many
-        groups of J's columns ``exact`` streamed, each repeating the per-sample passes over the data; 1 otherwise).
+        groups of J's columns ``exact`` or ``pseudo`` streamed, each repeating the per-sample passes over the data; 1
+        for the other methods).
     step_seconds: the measured time of one real optimizer step on this hardware (median; None when not
         timed); estimated_run_seconds: steps x step_seconds (the optimizer steps alone, without evaluation).
     seconds: the prediction's own wall time; kernel_seconds, dynamics_seconds: its two main parts (every kernel
