@@ -410,7 +410,8 @@ def _cost_warned(pred: Prediction) -> Prediction:
     paths = len(pred.path_losses) or 1
     cheaper = (
         f"; one weight path (--path-samples 1; PredictConfig(path_samples=1)) costs about 1/{paths} of this, "
-        "with a less steady curve"
+        "with a less steady curve (as accurate below the stability edge on the benchmark's suites run since two "
+        "became the default)"
         if paths > 1
         else ""
     )
