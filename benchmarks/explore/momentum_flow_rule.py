@@ -21,8 +21,15 @@ sends to the flow, the flow against the frozen kernel as ``fidelity_default.Tall
 and a pooled p95 not higher); and, second, the loss at T (closer on more runs than farther).
 
     python benchmarks/explore/momentum_flow_rule.py bench/results/unseen65
+
+``--edge E`` tests the rule with its guard at E instead of 0.5, and ``--above A`` counts only the runs whose flow's
+largest edge ratio is above A (those a guard moved from A to E would add): the test of unseen68, whether the guard
+should move to 0.65,
+
+    python benchmarks/explore/momentum_flow_rule.py bench/results/unseen68 --edge 0.65 --above 0.5
 """
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -44,8 +51,9 @@ def short_last_batch(case: dict, n: int) -> bool:
     return not case.get("drop_last") and 0 < last <= SHORT_BATCH_MOMENTUM_SHARE * b
 
 
-def main(suites: list[Path]) -> None:
+def main(suites: list[Path], guard: float = EDGE, above: float | None = None) -> None:
     t_eps, t_final = Tally(), Tally("final_loss_error")
+    outside = 0
     kept = 0
     for suite in suites:
         for path in sorted((suite / "cases").glob("*.json")):
@@ -58,7 +66,7 @@ def main(suites: list[Path]) -> None:
             edge = largest_edge_ratio(flow.get("edge_ratio"), flow.get("kernel_path") or ())
             short = short_last_batch(c, d["record"]["n"])
             takes_flow = (
-                (share is None or share < FLOW_INACTIVE_SHARE) and not short and edge is not None and edge <= EDGE
+                (share is None or share < FLOW_INACTIVE_SHARE) and not short and edge is not None and edge <= guard
             )
             base, new = expected(d, "discrete"), expected(d, UPDATED)
             a, b = comparison_scores(base), comparison_scores(new)
@@ -71,12 +79,22 @@ def main(suites: list[Path]) -> None:
             if not takes_flow:
                 kept += 1
                 continue
+            if above is not None and edge <= above:
+                outside += 1
+                continue
             t_eps.add(base, new)
             t_final.add(base, new)
     print(f"(1) the rule's flow against the frozen kernel, {t_eps.cases} runs: {t_eps.summary()}")
     print(f"(2) loss at T: closer on {t_final.better}, farther on {t_final.worse}, tied on {t_final.tie}")
     print(f"the rule kept the frozen kernel on {kept} momentum runs")
+    if above is not None:
+        print(f"{outside} runs it sends to the flow at a largest edge ratio of at most {above:g} are not counted")
 
 
 if __name__ == "__main__":
-    main([Path(a) for a in sys.argv[1:]])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("suites", nargs="+", type=Path, help="bench result folders (bench/results/SUITE)")
+    ap.add_argument("--edge", type=float, default=EDGE, help="the guard: the flow's largest edge ratio at most this")
+    ap.add_argument("--above", type=float, default=None, help="count only runs whose flow went above this ratio")
+    a = ap.parse_args()
+    main(a.suites, a.edge, a.above)
