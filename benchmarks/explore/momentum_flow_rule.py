@@ -84,8 +84,11 @@ def main(suites: list[Path], guard: float = EDGE, above: float | None = None) ->
                 continue
             t_eps.add(base, new)
             t_final.add(base, new)
-    print(f"(1) the rule's flow against the frozen kernel, {t_eps.cases} runs: {t_eps.summary()}")
-    print(f"(2) loss at T: closer on {t_final.better}, farther on {t_final.worse}, tied on {t_final.tie}")
+    if not t_eps.cases:
+        print("(1), (2): no run counted (none the rule sends to the flow in the band asked)")
+    else:
+        print(f"(1) the rule's flow against the frozen kernel, {t_eps.cases} runs: {t_eps.summary()}")
+        print(f"(2) loss at T: closer on {t_final.better}, farther on {t_final.worse}, tied on {t_final.tie}")
     print(f"the rule kept the frozen kernel on {kept} momentum runs")
     if above is not None:
         print(f"{outside} runs it sends to the flow at a largest edge ratio of at most {above:g} are not counted")
