@@ -24,7 +24,7 @@ from trainless.cli import main
 from trainless.cli._bench import BenchJob
 from trainless.errors import ConfigError, TrainlessError
 from trainless.finetune import RunRecord
-from trainless.predict import endpoint_threshold
+from trainless.predict import FLOW_EDGE_RATIO, endpoint_threshold
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ROOT / "bench" / "suites" / "quick.toml"
@@ -396,13 +396,14 @@ def test_the_auto_mode_scores_updates_without_momentum_and_under_it_the_guarded_
     plain, heavy = result("a", 0.0, (0.4, 0.5, 0.1)), result("b", 0.9, (0.2, 0.3, 0.9), path="flow")
     assert auto_comparison(plain)["engine"] == UPDATED and auto_comparison(heavy)["engine"] == "discrete"
     # under momentum without a short last batch (50 at batch 10) the flow's prediction where its largest edge ratio
-    # (w0 or the path) is at most half the edge; 50 at batch 8 ends each epoch in a batch of 2: the frozen kernel
+    # (w0 or the path) is at most FLOW_EDGE_RATIO; 50 at batch 8 ends each epoch in a batch of 2: the frozen kernel
     even = {**heavy, "case": {**heavy["case"], "batch_size": 10}}
     assert auto_comparison(even)["engine"] == UPDATED
     assert auto_comparison({**even, "case": {**even["case"], "drop_last": False}})["engine"] == UPDATED
     dropped = {**heavy, "case": {**heavy["case"], "drop_last": True}}
     assert auto_comparison(dropped)["engine"] == UPDATED
-    grown = {**even["predictions"][UPDATED], "kernel_path": [{"step": 1, "edge_ratio": 0.6}]}
+    # a kernel the flow grew past the line
+    grown = {**even["predictions"][UPDATED], "kernel_path": [{"step": 1, "edge_ratio": FLOW_EDGE_RATIO + 0.1}]}
     assert auto_comparison({**even, "predictions": {**even["predictions"], UPDATED: grown}})["engine"] == "discrete"
     mse = {**even, "case": {**even["case"], "loss": "mse"}}  # never measured with momentum: the frozen kernel
     assert auto_comparison(mse)["engine"] == "discrete"

@@ -42,7 +42,7 @@ def test_predict_parse_run_fields(tmp_path):
     table = render_predict(report, "table")
     from trainless.report._plots import prediction_label
 
-    # momentum, 30 at batch 8 (a last batch of 6, not short), far below half the stability edge: "auto" keeps its
+    # momentum, 30 at batch 8 (a last batch of 6, not short), far below FLOW_EDGE_RATIO: "auto" keeps its
     # kernel updates along the flow (GD's schedule at T = 12)
     assert prediction_label(p) == "predicted (discrete, countsketch kernel, updated at 1, 2, 4, 8)"
     # the classes are named by the dataset's labels (the digits drawn), as finetune and validate name them

@@ -91,7 +91,7 @@ def test_the_flow_path_tracks_the_gd_path_at_a_small_lr(digits16, tiny):
     torch.testing.assert_close(torch.tensor(flow.loss), torch.tensor(own.loss), rtol=0.02, atol=1e-6)
 
 
-def test_momentum_keeps_the_flow_below_half_the_edge_without_a_short_batch_unless_the_flow_is_asked_for(digits16, tiny):
+def test_momentum_keeps_the_flow_below_its_edge_line_without_a_short_batch_unless_the_flow_is_asked_for(digits16, tiny):
     # 60 samples at batch 16: epochs end in a batch of 12, not short (more than half a batch).
     cfg = FinetuneConfig(lr=0.005, steps=30, batch_size=16, momentum=0.9)
     lin = linearize(tiny, digits16, cfg, FAST)
@@ -116,7 +116,7 @@ def test_momentum_keeps_the_flow_below_half_the_edge_without_a_short_batch_unles
     assert kept_frozen.loss == pytest.approx(predict_from(lin_short, short, none).loss, rel=1e-12)
     dropped = dataclasses.replace(short, drop_last=True)
     assert predict_from(lin_short, dropped, FAST, model=tiny, data=digits16).options.update_path == "flow"
-    # above half the edge "auto" falls back to the frozen kernel (both passes in its cost); "flow" keeps the flow
+    # above FLOW_EDGE_RATIO "auto" falls back to the frozen kernel (both passes in its cost); "flow" keeps the flow
     high = FinetuneConfig(lr=1.2, steps=30, batch_size=16, momentum=0.9)
     lin_high = linearize(tiny, digits16, high, FAST)
     frozen = predict_from(lin_high, high, FAST, model=tiny, data=digits16)

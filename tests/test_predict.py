@@ -155,7 +155,7 @@ def test_large_predicted_distance_warns(digits16, tiny, updates):
 
 def test_momentum_with_the_frozen_kernel_warns_the_late_curve_is_an_upper_bound(digits16, tiny):
     # Below the edge, cross-entropy, momentum, no kernel updates: the benchmark's real runs ended lower (86 of 92);
-    # at most half the edge, where epochs end in a short batch (60 at batch 28: 4 left; without one "auto" takes the
+    # at most FLOW_EDGE_RATIO, where epochs end in a short batch (60 at batch 28: 4 left; without one "auto" takes the
     # flow), the note says why the flow is not taken here and names it.
     cfg = FinetuneConfig(lr=0.001, steps=6, batch_size=28, momentum=0.9)
     note = "read the late curve and the loss at T as an upper bound"

@@ -14,8 +14,9 @@ them (log ``momentum_flow_rule_posthoc.txt``), so it counts only held out.
 The rule: a momentum run below ``FLOW_INACTIVE_SHARE`` zero takes the flow's prediction (the bench's
 ``discrete+updates`` under momentum) when its last batch is not short (``drop_last``, N divisible by the batch, or a
 last batch above half a full one) and the flow's largest edge ratio, at w0 or at any kernel it grew
-(``largest_edge_ratio``, what the trust signal's edge flag reads), is at most ``EDGE`` = 0.5; else the frozen
-kernel's (``discrete``). The test, fixed before the suite it is written for ran (unseen65): over the runs the rule
+(``largest_edge_ratio``, what the trust signal's edge flag reads), is at most ``EDGE`` (``FLOW_EDGE_RATIO``: 0.5
+through unseen68, 0.65 since unseen69; ``--edge 0.5`` repeats the earlier logs); else the frozen kernel's
+(``discrete``). The test, fixed before the suite it is written for ran (unseen65): over the runs the rule
 sends to the flow, the flow against the frozen kernel as ``fidelity_default.Tally`` counts the held-out tests
 (largest relative T_eps error on the loss per run, ties within one point; passed: better on more runs than worse
 and a pooled p95 not higher); and, second, the loss at T (closer on more runs than farther).
@@ -37,10 +38,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fidelity_default import Tally, comparison_scores, expected
 
-from trainless.predict import FLOW_INACTIVE_SHARE, SHORT_BATCH_MOMENTUM_SHARE
+from trainless.predict import FLOW_EDGE_RATIO, FLOW_INACTIVE_SHARE, SHORT_BATCH_MOMENTUM_SHARE
 from trainless.predict._trust import largest_edge_ratio
 
-EDGE = 0.5
+EDGE = FLOW_EDGE_RATIO  # 0.5 until unseen69 moved it to 0.65: the logs before it (unseen65-68) used 0.5
 UPDATED = "discrete+updates"
 
 

@@ -531,10 +531,11 @@ def _predict_guarded_flow(
     flow = _predict_path(lin, config, dataclasses.replace(options, kernel_updates=schedule), **where)
     edge = largest_edge_ratio(flow.edge_ratio, flow.kernel_path)
     measured = (
-        "on the benchmark's momentum runs with no short last batch and at most half the edge, the flow was better "
-        "than the frozen kernel by the largest T_eps error on 15 of the 24 cached runs it was found on and worse on "
-        "1, and on the eight of unseen65, written to test it before they ran, better on 4 and worse on 2 (T_eps p95 "
-        "35% -> 27%), nearer the real loss at T on all eight (median 36% off against 1434%)"
+        "on the benchmark's momentum runs with no short last batch, the flow was better than the frozen kernel by "
+        "the largest T_eps error on 15 of the 24 cached runs at most half the edge it was found on and worse on 1; "
+        "on the suites written to test it before they ran, better on 7 and worse on 3 of 22 runs at most half the "
+        "edge (unseen64-68, T_eps p95 58% -> 50%, nearer the real loss at T on 20), and better on 4 and worse on 1 "
+        "of unseen69's six between 0.5 and 0.65 of it (p95 75% -> 69%)"
     )
     if edge is not None and edge <= FLOW_EDGE_RATIO:
         note = (
@@ -1261,7 +1262,8 @@ def _predict_trajectory(
             "ended lower (the predicted loss at T was above the real one on 86 of 92, median 7.4x): read the "
             "late curve and the loss at T as an upper bound"
             + (
-                f"; at most half the stability edge (here {edge_ratio:.2g}x it) kernel updates along the gradient "
+                f"; at most {FLOW_EDGE_RATIO:g} of the stability edge (here {edge_ratio:.2g}x it) kernel updates "
+                "along the gradient "
                 "flow (--update-path flow) ended nearer the real loss at T, and the default takes them where no "
                 "epoch ends in a short batch (unseen65: T_eps p95 35% -> 27%), but not here: this run's epochs end "
                 "in one, as most runs of the two held-out suites where the flow's T_eps were no better (p95 50% -> 82% "
