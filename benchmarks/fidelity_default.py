@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import gzip
 import json
+import math
 import statistics
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -376,6 +377,13 @@ def eps_errors(pred: np.ndarray, real: np.ndarray) -> list[float]:
         if tr:
             out.append(MISSED_EPS_ERROR if tp is None else abs(tp - tr) / tr)
     return out
+
+
+def auc(bad: list[float], good: list[float]) -> float:
+    """The area under the ROC curve of a statistic separating bad cases from good ones: P(a bad case's value > a good
+    case's), ties half; nan without both."""
+    pairs = [(b > g) + 0.5 * (b == g) for b in bad for g in good]
+    return sum(pairs) / len(pairs) if pairs else math.nan
 
 
 def level_errors(pred: np.ndarray, real: np.ndarray) -> list[float]:

@@ -28,7 +28,7 @@ from trainless.data import batch_schedule
 from trainless.kernel import compute_kernel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import load_cached_case
+from fidelity_default import auc, load_cached_case
 
 
 def sharpness(theta: torch.Tensor, root: torch.Tensor, idx: torch.Tensor) -> float:
@@ -38,12 +38,6 @@ def sharpness(theta: torch.Tensor, root: torch.Tensor, idx: torch.Tensor) -> flo
     m = torch.einsum("iac,ijcd,jdb->iajb", r, t, r)
     b, c = len(idx), theta.shape[-1]
     return float(torch.linalg.eigvalsh(m.reshape(b * c, b * c) / b)[-1])
-
-
-def auc(bad: list[float], good: list[float]) -> float:
-    """P(a failed run's value > a converged run's), ties half."""
-    pairs = [(b > g) + 0.5 * (b == g) for b in bad for g in good]
-    return sum(pairs) / len(pairs) if pairs else math.nan
 
 
 def main() -> None:

@@ -16,9 +16,8 @@ from pathlib import Path
 
 from trainless.bench._run import BAD_CASE, UPDATED_AUTO, auto_comparison, result_regime, trust_table
 
-
-def auc(bad: list[float], good: list[float]) -> float:
-    return sum((b > g) + 0.5 * (b == g) for b in bad for g in good) / (len(bad) * len(good))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fidelity_default import auc
 
 
 def main() -> None:

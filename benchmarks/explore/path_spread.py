@@ -13,28 +13,26 @@ unflagged (where a new flag would add anything). Nothing is predicted.
 """
 
 import json
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fidelity_default import eps_errors
+from fidelity_default import auc, eps_errors
 
 from trainless.bench import auto_comparison, scored_eps_errors
 from trainless.bench._run import _flags, trust_mode
+from trainless.predict._config import is_full_batch
 from trainless.predict._trust import endpoint_threshold
 
 BAD = 0.25
 
 
-def auc(rows: list[dict], key: str) -> float | None:
-    """P(a bad case's ``key`` > a good case's), ties half; None without both."""
-    bad = [r[key] for r in rows if r["err"] > BAD]
-    good = [r[key] for r in rows if r["err"] <= BAD]
-    if not bad or not good:
-        return None
-    return sum((x > y) + 0.5 * (x == y) for x in bad for y in good) / (len(bad) * len(good))
+def spread_auc(rows: list[dict]) -> float:
+    """:func:`fidelity_default.auc` of the path spread, bad cases against good ones (nan without both)."""
+    return auc([r["spread"] for r in rows if r["err"] > BAD], [r["spread"] for r in rows if r["err"] <= BAD])
 
 
 def main(suites: list[Path]) -> None:
@@ -54,7 +52,7 @@ def main(suites: list[Path]) -> None:
                 continue
             a, b = np.asarray(paths[0], dtype=float), np.asarray(paths[1], dtype=float)
             gaps = eps_errors(a, b) + eps_errors(b, a)
-            full = not c["batch_size"] or c["batch_size"] >= d["record"]["n"]
+            full = is_full_batch(c["batch_size"], d["record"]["n"])
             rows.append(
                 {
                     "err": max(scored_eps_errors(comp)),
@@ -72,11 +70,12 @@ def main(suites: list[Path]) -> None:
     }
     for name, rs in groups.items():
         un = [r for r in rs if not r["flagged"]]
-        a_all, a_un = auc(rs, "spread"), auc(un, "spread")
+        a_all, a_un = spread_auc(rs), spread_auc(un)
         print(
             f"{name}: {len(rs)} cases, {sum(r['err'] > BAD for r in rs)} bad, AUC of the spread "
-            f"{'-' if a_all is None else f'{a_all:.2f}'}; unflagged {len(un)}, {sum(r['err'] > BAD for r in un)} bad, "
-            f"AUC {'-' if a_un is None else f'{a_un:.2f}'}"
+            f"{'-' if math.isnan(a_all) else f'{a_all:.2f}'}; unflagged {len(un)}, "
+            f"{sum(r['err'] > BAD for r in un)} bad, "
+            f"AUC {'-' if math.isnan(a_un) else f'{a_un:.2f}'}"
         )
 
 

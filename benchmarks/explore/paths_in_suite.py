@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fidelity_default import Tally, curve_figures, curve_scores_of
 
 from trainless.bench import UPDATED
+from trainless.predict._config import is_full_batch
 
 
 def group(d: dict) -> str | None:
@@ -37,7 +38,7 @@ def group(d: dict) -> str | None:
     c = d["case"]
     if c["loss"] != "ce" or c.get("momentum", 0) or c.get("head_start") != "fresh":
         return None
-    full = not c["batch_size"] or c["batch_size"] >= d["record"]["n"]
+    full = is_full_batch(c["batch_size"], d["record"]["n"])
     edge = d["predictions"][UPDATED].get("edge_ratio")
     side = "past the edge" if edge is not None and edge > 1.0 else "below the edge"
     return f"{'full-batch GD' if full else 'plain SGD'}, {side}"
