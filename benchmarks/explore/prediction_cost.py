@@ -6,7 +6,7 @@ kernel) to the real run's training seconds (the record's total less its evaluati
 bench process on the same machine. Cross-entropy cases with a kernel-updates prediction. Nothing is run. Suites that
 ran beside other jobs slowed both sides; the ratio is what to read, not the seconds.
 
-    python benchmarks/explore/prediction_cost.py bench/results/paper bench/results/unseen{,2..66}
+    python benchmarks/explore/prediction_cost.py bench/results/paper bench/results/unseen{,2..70}
 """
 
 import argparse
@@ -15,6 +15,7 @@ import statistics
 from pathlib import Path
 
 from trainless.bench import auto_comparison
+from trainless.predict._config import is_full_batch
 
 ap = argparse.ArgumentParser()
 ap.add_argument("suites", nargs="+", type=Path, help="bench result folders (bench/results/SUITE)")
@@ -34,7 +35,7 @@ for suite in a.suites:
         run = r["total_seconds"] - r.get("eval_seconds", 0.0)
         if c.get("momentum", 0):
             regime = "SGD, momentum"
-        elif not c["batch_size"] or c["batch_size"] >= r["n"]:
+        elif is_full_batch(c["batch_size"], r["n"]):
             regime = "full-batch GD"
         else:
             regime = "plain SGD"
