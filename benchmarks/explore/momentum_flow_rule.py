@@ -16,7 +16,8 @@ The rule: a momentum run below ``FLOW_INACTIVE_SHARE`` zero takes the flow's pre
 last batch above half a full one) and the flow's largest edge ratio, at w0 or at any kernel it grew
 (``largest_edge_ratio``, what the trust signal's edge flag reads), is at most ``EDGE`` (``FLOW_EDGE_RATIO``: 0.5
 through unseen68, 0.65 since unseen69; ``--edge 0.5`` repeats the earlier logs); else the frozen kernel's
-(``discrete``). The test, fixed before the suite it is written for ran (unseen65): over the runs the rule
+(``discrete``). The conditions other than the edge are the predictor's own (``auto_guarded_flow``), so the two
+cannot drift apart. The test, fixed before the suite it is written for ran (unseen65): over the runs the rule
 sends to the flow, the flow against the frozen kernel as ``fidelity_default.Tally`` counts the held-out tests
 (largest relative T_eps error on the loss per run, ties within one point; passed: better on more runs than worse
 and a pooled p95 not higher); and, second, the loss at T (closer on more runs than farther).
@@ -38,18 +39,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fidelity_default import Tally, comparison_scores, expected
 
-from trainless.predict import FLOW_EDGE_RATIO, FLOW_INACTIVE_SHARE, SHORT_BATCH_MOMENTUM_SHARE
+from trainless.predict import FLOW_EDGE_RATIO, PredictConfig
+from trainless.predict._config import auto_guarded_flow, short_last_batch
 from trainless.predict._trust import largest_edge_ratio
 
 EDGE = FLOW_EDGE_RATIO  # 0.5 until unseen69 moved it to 0.65: the logs before it (unseen65-68) used 0.5
 UPDATED = "discrete+updates"
-
-
-def short_last_batch(case: dict, n: int) -> bool:
-    """Whether every epoch of the case ends in a batch of at most half a full one (kept, not dropped)."""
-    b = case["batch_size"] or n
-    last = n % b
-    return not case.get("drop_last") and 0 < last <= SHORT_BATCH_MOMENTUM_SHARE * b
+DEFAULT = PredictConfig()
 
 
 def main(suites: list[Path], guard: float = EDGE, above: float | None = None) -> None:
@@ -65,10 +61,14 @@ def main(suites: list[Path], guard: float = EDGE, above: float | None = None) ->
             flow = preds[UPDATED]
             share = next((preds[k].get("inactive_share") for k in (UPDATED, "discrete") if k in preds), None)
             edge = largest_edge_ratio(flow.get("edge_ratio"), flow.get("kernel_path") or ())
-            short = short_last_batch(c, d["record"]["n"])
-            takes_flow = (
-                (share is None or share < FLOW_INACTIVE_SHARE) and not short and edge is not None and edge <= guard
+            n, batch = d["record"]["n"], c["batch_size"] or None
+            short = short_last_batch(n, batch, c.get("drop_last", False))
+            # The predictor's own conditions (share, minibatch, no short last batch), with the guard as asked.
+            drop = c.get("drop_last", False)
+            eligible = auto_guarded_flow(
+                c["momentum"], c["loss"], DEFAULT.update_path, DEFAULT.momentum_buffer, share, n, batch, drop
             )
+            takes_flow = eligible and edge is not None and edge <= guard
             base, new = expected(d, "discrete"), expected(d, UPDATED)
             a, b = comparison_scores(base), comparison_scores(new)
             print(
