@@ -6,7 +6,8 @@ kernel) to the real run's training seconds (the record's total less its evaluati
 bench process on the same machine. Cross-entropy cases with a kernel-updates prediction. Nothing is run. Suites that
 ran beside other jobs slowed both sides; the ratio is what to read, not the seconds.
 
-    python benchmarks/explore/prediction_cost.py bench/results/paper bench/results/unseen{,2..70}
+    python benchmarks/explore/prediction_cost.py bench/results/paper bench/results/{longer,unseen} \
+        bench/results/unseen{2..71} bench/results/{practice,plainsgd,mseedge}
 """
 
 import argparse
