@@ -61,10 +61,9 @@ def main(suites: list[Path], guard: float = EDGE, above: float | None = None) ->
             flow = preds[UPDATED]
             share = next((preds[k].get("inactive_share") for k in (UPDATED, "discrete") if k in preds), None)
             edge = largest_edge_ratio(flow.get("edge_ratio"), flow.get("kernel_path") or ())
-            n, batch = d["record"]["n"], c["batch_size"] or None
-            short = short_last_batch(n, batch, c.get("drop_last", False))
+            n, batch, drop = d["record"]["n"], c["batch_size"] or None, c.get("drop_last", False)
+            short = short_last_batch(n, batch, drop)
             # The predictor's own conditions (share, minibatch, no short last batch), with the guard as asked.
-            drop = c.get("drop_last", False)
             eligible = auto_guarded_flow(
                 c["momentum"], c["loss"], DEFAULT.update_path, DEFAULT.momentum_buffer, share, n, batch, drop
             )
