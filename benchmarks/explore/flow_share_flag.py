@@ -21,11 +21,10 @@ import sys
 from pathlib import Path
 
 from trainless.bench import UPDATED, auto_comparison, scored_eps_errors
-from trainless.bench._run import _flags, trust_mode
+from trainless.bench._run import BAD_CASE, _flags, trust_mode
 from trainless.predict._trust import endpoint_threshold
 
 SHARE = 0.55
-BAD = 0.25
 
 
 def main(suites: list[Path]) -> None:
@@ -54,7 +53,7 @@ def main(suites: list[Path]) -> None:
             )
             if adds:
                 added += 1
-                bad_added += worst > BAD
+                bad_added += worst > BAD_CASE
     verdict = "passed" if added >= 3 and 2 * bad_added >= added else ("too few added" if added < 3 else "FAILED")
     print(f"the candidate adds a flag to {added} unflagged flow predictions, {bad_added} of them bad: {verdict}")
 

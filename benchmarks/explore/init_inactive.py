@@ -23,10 +23,8 @@ import numpy as np
 from fidelity_default import comparison_scores, load_cached_case
 
 from trainless.bench import UPDATED
-from trainless.bench._run import auto_comparison
+from trainless.bench._run import BAD_CASE, auto_comparison
 from trainless.models import penultimate_features
-
-BAD = 0.25
 
 
 def zero_share(d: dict) -> float:
@@ -99,8 +97,8 @@ def main() -> None:
         b = [r for r in rows if not r["momentum"] and lo <= r["share"] < hi]
         if not b:
             continue
-        auto_bad = sum(r["auto"]["eps_max"] > BAD for r in b)
-        frozen_bad = sum(r["frozen"]["eps_max"] > BAD for r in b)
+        auto_bad = sum(r["auto"]["eps_max"] > BAD_CASE for r in b)
+        frozen_bad = sum(r["frozen"]["eps_max"] > BAD_CASE for r in b)
         print(
             f"  [{lo:.0%}, {hi:.0%}): {len(b):3d} cases, bad {auto_bad} / {frozen_bad}, auto median "
             f"{statistics.median(r['auto']['eps_max'] for r in b):.0%}, frozen loss at T "

@@ -23,16 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fidelity_default import auc, eps_errors
 
 from trainless.bench import auto_comparison, scored_eps_errors
-from trainless.bench._run import _flags, trust_mode
+from trainless.bench._run import BAD_CASE, _flags, trust_mode
 from trainless.predict._config import is_full_batch
 from trainless.predict._trust import endpoint_threshold
-
-BAD = 0.25
 
 
 def spread_auc(rows: list[dict]) -> float:
     """:func:`fidelity_default.auc` of the path spread, bad cases against good ones (nan without both)."""
-    return auc([r["spread"] for r in rows if r["err"] > BAD], [r["spread"] for r in rows if r["err"] <= BAD])
+    return auc([r["spread"] for r in rows if r["err"] > BAD_CASE], [r["spread"] for r in rows if r["err"] <= BAD_CASE])
 
 
 def main(suites: list[Path]) -> None:
@@ -72,9 +70,9 @@ def main(suites: list[Path]) -> None:
         un = [r for r in rs if not r["flagged"]]
         a_all, a_un = spread_auc(rs), spread_auc(un)
         print(
-            f"{name}: {len(rs)} cases, {sum(r['err'] > BAD for r in rs)} bad, AUC of the spread "
+            f"{name}: {len(rs)} cases, {sum(r['err'] > BAD_CASE for r in rs)} bad, AUC of the spread "
             f"{'-' if math.isnan(a_all) else f'{a_all:.2f}'}; unflagged {len(un)}, "
-            f"{sum(r['err'] > BAD for r in un)} bad, "
+            f"{sum(r['err'] > BAD_CASE for r in un)} bad, "
             f"AUC {'-' if math.isnan(a_un) else f'{a_un:.2f}'}"
         )
 
