@@ -5,10 +5,14 @@ zero penultimate features and the edge ratio at w0, then frozen (``discrete``) -
 the bench's ``auto_comparison``) by the largest relative T_eps error on the loss, the median level error and the loss
 at T, the default's trust flags and its cost against the real run; then the tally (better / worse / tie within 1
 point, pooled (eps, loss) p95 and median) over the suite. What a suite's questions (2)-(3) ask of the default.
+``--regime R`` keeps only the cases of one trust regime (``sgd-ce``: plain SGD; the bench's ``result_regime``), the
+tally of a held-out test asked of one regime (unseen72's question 1).
 
     python benchmarks/explore/suite_cases.py bench/results/unseen47  # log suite_cases_unseen47.txt
+    python benchmarks/explore/suite_cases.py bench/results/unseen72 --regime sgd-ce
 """
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -17,15 +21,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fidelity_default import Tally, expected
 
 from trainless.bench import UPDATED
-from trainless.bench._run import auto_comparison
+from trainless.bench._run import auto_comparison, result_regime
 
 
-def main() -> None:
+def main(suite: Path, regime: str | None = None) -> None:
     largest, final = Tally(), Tally("final_loss_error")
-    for path in sorted((Path(sys.argv[1]) / "cases").glob("*.json")):
+    for path in sorted((suite / "cases").glob("*.json")):
         d = json.loads(path.read_text(encoding="utf-8"))
         case, default = d["case"], auto_comparison(d)
-        if default is None:
+        if default is None or (regime is not None and result_regime(d) != regime):
             continue
         frozen = expected(d, "discrete")
         a, b = largest.add(frozen, default)
@@ -47,4 +51,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("suite", type=Path, help="a bench result folder (bench/results/SUITE)")
+    ap.add_argument("--regime", default=None, help="only this trust regime (gd-ce, sgd-ce, sgd-momentum-ce, ...)")
+    a = ap.parse_args()
+    main(a.suite, a.regime)
