@@ -62,7 +62,9 @@ def auto_kernel_updates(
     prevents. With the cap, on the eight runs longer than 150 steps cached then (unseen24, longer, unseen7), better
     than the scaled rule on six, worse on two (T = 300: 10% -> 14% and 15%); then held out on unseen26 (four
     T = 600 runs written before it ran, ``benchmarks/results/explore/edge_cap_ce_unseen26.txt``): 64 / 78 / 53 /
-    39% -> 30 / 11 / 25 / 18%, better on all four, levels 53 / 43 / 34 / 31% -> 16 / 9 / 17 / 13%.
+    39% -> 30 / 11 / 25 / 18%, better on all four, levels 53 / 43 / 34 / 31% -> 16 / 9 / 17 / 13%. Chosen on
+    full-batch GD; on plain SGD at T = 300 held out on unseen72 (five runs written before it ran): better than the
+    frozen kernel on all five, pooled p95 114% -> 27%.
 
     Step 1 (:data:`AUTO_FIRST_UPDATE`, added 2026-12-03): the real kernel after one step is already 20-81% from
     Theta_0 (relative Frobenius norm, three public cases: units near their threshold switch at once). Measured
@@ -229,7 +231,8 @@ def auto_guarded_flow(
     without a short batch, written before they ran, the test fixed in benchmarks/explore/momentum_flow_rule.py):
     passed, the flow better on 4, worse on 2 (21% -> 75% on an N = 50 run at batch 16 with drop_last, 21% -> 40% on
     Lite2 at batch 10), tied on 2, pooled p95 35.1% -> 27.3%; the loss at T nearer the real one on all eight (median
-    36% off against 1434%)."""
+    36% off against 1434%). With a short last batch at T = 300 (unseen72, five runs, flows at 0.13-0.40 of the edge) the
+    flow was better on 1, worse on 1 (37% -> 174%), tied on 3: the short batch stays out at any T."""
     return (
         momentum > 0
         and loss == "ce"
