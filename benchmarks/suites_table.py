@@ -110,6 +110,9 @@ def main() -> None:
         fresh = [r for r in ce if r["case"].get("head_start", "fresh") == "fresh"]
         if len(fresh) < len(ce):
             lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head**", fresh)
+            # The other head start: heads warmed by linear probing (LP-FT) start near their optimum.
+            warm = [r for r in ce if r["case"].get("head_start", "fresh") != "fresh"]
+            lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, head warmed by linear probing**", warm)
         below = [r for r in fresh if below_edge(r)]
         if len(below) < len(fresh):
             lines += rows_of(f"**{len(a.unseen)} suites* pooled, cross-entropy, fresh head, lr below the edge**", below)
