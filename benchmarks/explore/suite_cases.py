@@ -43,6 +43,9 @@ def main(suite: Path, regime: str | None = None) -> None:
             f"loss at T {a['final_loss_error']:.0%} -> {b['final_loss_error']:.0%} | flags {pred['trust']['flags']} | "
             f"cost {pred['seconds']:.0f} s against the real run's {d['record']['total_seconds']:.0f} s"
         )
+    if not largest.cases:
+        of = f" of regime {regime!r}" if regime is not None else ""
+        raise SystemExit(f"{suite}: no cached case{of} with the default's comparison")
     print(
         f"largest per case: the default better on {largest.better}, worse on {largest.worse}, tie {largest.tie}; "
         f"pooled p95 {largest.p95('base'):.0%} -> {largest.p95('new'):.0%}, median {largest.median('base'):.0%} -> "
