@@ -74,12 +74,12 @@ def main(suites: list[Path], guard: float = EDGE, above: float | None = None, sh
             eligible = auto_guarded_flow(
                 c["momentum"], c["loss"], DEFAULT.update_path, DEFAULT.momentum_buffer, share, n, batch, drop
             )
-            takes_flow = eligible and edge is not None and edge <= guard
+            within = edge is not None and edge <= guard
+            takes_flow = eligible and within
             # As if the epochs ended in no short batch (drop_last): every other condition of the predictor's rule.
             short_only = (
                 short
-                and edge is not None
-                and edge <= guard
+                and within
                 and auto_guarded_flow(
                     c["momentum"], c["loss"], DEFAULT.update_path, DEFAULT.momentum_buffer, share, n, batch, True
                 )
@@ -92,11 +92,7 @@ def main(suites: list[Path], guard: float = EDGE, above: float | None = None, sh
                 f"flow {b['eps_max']:.0%}; loss at T off frozen {a['final_loss_error']:.0%}, flow "
                 f"{b['final_loss_error']:.0%}"
             )
-            if short_batch:
-                if not short_only:
-                    kept += 1
-                    continue
-            elif not takes_flow:
+            if not (short_only if short_batch else takes_flow):
                 kept += 1
                 continue
             if above is not None and edge <= above:
